@@ -1,0 +1,57 @@
+"""Shared fixtures: the whole compile path for a small in-test Keras model, checked byte for byte."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from tinyedge.codegen import CompiledModel, compile_graph, render_model  # noqa: E402
+from tinyedge.host import build_host, run_host  # noqa: E402
+from tinyedge.importer import parse_tflite  # noqa: E402
+from tinyedge.verify import Verification, random_samples, verify  # noqa: E402
+
+
+@dataclass(frozen=True)
+class BitExactResult:
+    tflite: Path
+    model: CompiledModel
+    verification: Verification
+
+
+def quantize_for_test(keras_model, path: Path, calibration: list[np.ndarray] | None = None) -> Path:
+    from tinyedge.quantize import quantize_keras_model
+
+    if calibration is None:
+        rng = np.random.default_rng(1)
+        calibration = [rng.uniform(-1, 1, (32, *t.shape[1:])).astype(np.float32) for t in keras_model.inputs]
+    quantize_keras_model(keras_model, path, calibration, log=lambda _message: None)
+    return path
+
+
+@pytest.fixture
+def assert_bit_exact(tmp_path: Path) -> Callable[..., BitExactResult]:
+    """Quantize a Keras model, generate C, build for the host, compare with tflite_micro.
+
+    Fails with the position of the first differing byte.
+    """
+
+    def check(keras_model, calib: list[np.ndarray] | None = None, samples: int = 4) -> BitExactResult:
+        tflite = quantize_for_test(keras_model, tmp_path / "model.tflite", calib)
+        flatbuffer = tflite.read_bytes()
+        model = compile_graph(parse_tflite(flatbuffer, name="model"))
+        render_model(model, tmp_path / "gen")
+        exe = build_host(tmp_path / "gen" / "model", model.kernel_sources, tmp_path / "build")
+        inputs = random_samples(model, samples, seed=7)
+        outputs = run_host(exe, inputs)
+        result = verify(flatbuffer, model, inputs, outputs)
+        assert result.bit_exact, f"not bit-exact: {result.first_mismatch}"
+        return BitExactResult(tflite, model, result)
+
+    return check

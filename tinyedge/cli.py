@@ -1,0 +1,128 @@
+"""Command line: one small function per subcommand over the stage modules.
+
+Every error a user can cause is a TinyEdgeError, printed here as one line; --debug
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tinyedge import __version__
+from tinyedge.errors import TinyEdgeError
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from tinyedge.quantize import quantize
+
+    result = quantize(args.model, args.output, calib=args.calib, source=args.source, log=_log)
+    if result.passthrough:
+        print(f"{args.model} is already full int8: copied unchanged to {result.tflite}")
+    else:
+        print(f"wrote {result.tflite}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tinyedge.pipeline import generate
+
+    _require_host_board(args.board)
+    generated = generate(args.model, args.output, calib=args.calib, source=args.source, log=_log)
+    model = generated.model
+    print(f"wrote {generated.out_dir}: {len(model.layers)} layers, {model.macs:,} MACs, "
+          f"weights {model.weight_bytes:,} B, arena {model.plan.arena_bytes:,} B")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tinyedge.pipeline import run_on_host
+
+    _require_host_board(args.board)
+    result = run_on_host(args.model, args.input, args.output, calib=args.calib, log=_log)
+    print(f"wrote {args.output}: int8 {list(result.shape)}")
+    return 0
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    from tinyedge.examples import MLPERF_TINY, build
+
+    if args.name not in MLPERF_TINY:
+        raise TinyEdgeError(f"unknown example '{args.name}'; valid examples: {', '.join(MLPERF_TINY)}")
+    if args.output.suffix not in (".h5", ".keras"):
+        raise TinyEdgeError(f"{args.output}: name the file .keras or .h5")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    build(args.name).save(args.output)
+    print(f"wrote {args.output}: MLPerf-Tiny-shaped '{args.name}' model with seeded random weights (untrained)")
+    return 0
+
+
+def _require_host_board(board: str) -> None:
+    if board != "host":
+        raise TinyEdgeError(f"unknown board '{board}'; valid boards: host")
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="Keras .h5/.keras, SavedModel folder, or .tflite")
+    parser.add_argument("--calib", type=Path, help="calibration samples: .npy, .npz or a folder of .npy")
+    parser.add_argument("--source", type=Path, help="the model a float .tflite was converted from")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinyedge", description="Trained Keras/TensorFlow models to measured, bit-exact int8 firmware.")
+    parser.add_argument("--version", action="version", version=f"tinyedge {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("quantize", cmd_quantize, "quantize a float model to a full-int8 .tflite")
+    _model_options(sub)
+    sub.add_argument("-o", "--output", type=Path, required=True, help="the int8 .tflite to write")
+
+    sub = command("generate", cmd_generate, "write the model's C sources for a board")
+    _model_options(sub)
+    sub.add_argument("--board", default="host", help="target board (default: host)")
+    sub.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+
+    sub = command("run", cmd_run, "compile the model for a board, run it on inputs, write the int8 outputs")
+    _model_options(sub)
+    sub.add_argument("--board", default="host", help="target board (default: host)")
+    sub.add_argument("--input", type=Path, required=True, help="int8 .npy: one input or a batch of them")
+    sub.add_argument("--output", type=Path, required=True, help="the .npy to write outputs to")
+
+    sub = command("example", cmd_example, "write an MLPerf-Tiny-shaped example model (kws, vww, ic, ad)")
+    sub.add_argument("name", help="kws, vww, ic or ad")
+    sub.add_argument("-o", "--output", type=Path, required=True, help="the .keras or .h5 file to write")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except TinyEdgeError as exc:
+        if args.debug:
+            raise
+        print(f"tinyedge: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tinyedge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Generate stage: the graph, its kernel calls and memory plan as C source (model/ folder).
+
+Python works out every value (array bodies, pointer expressions, parameter fields); the
+templates in templates/model/ only lay them out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from tinyedge import __version__
+from tinyedge.errors import TinyEdgeError
+from tinyedge.ir import Graph, Tensor
+from tinyedge.ops import ConstArg, KernelCall, ScratchArg, TensorArg, TensorListArg, find_unsupported, lower
+from tinyedge.plan import MemoryPlan, plan_memory
+from tinyedge.resources import templates_dir
+
+CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "uint32": "uint32_t",
+          "int64": "int64_t", "float32": "float", "bool": "uint8_t"}
+VALUES_PER_LINE = 16
+
+
+@dataclass(frozen=True)
+class IOTensor:
+    name: str
+    index: int
+    shape: tuple[int, ...]
+    dtype: str
+    offset: int  # byte offset in the concatenated input/output buffer
+    nbytes: int
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: int
+    opcode: str
+    name: str  # the layer's output tensor, as Keras/Netron show it
+    function: str
+    macs: int
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """Everything later stages need to know about the generated C model."""
+
+    graph: Graph
+    calls: tuple[KernelCall, ...]
+    plan: MemoryPlan
+    inputs: tuple[IOTensor, ...]
+    outputs: tuple[IOTensor, ...]
+    layers: tuple[Layer, ...]
+    kernel_sources: tuple[str, ...]  # firmware/kernels/*.c files the model calls
+    weight_bytes: int  # constant data emitted into flash
+    params: int  # number of weight and bias values
+    macs: int
+    model_sha256: str
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(t.nbytes for t in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(t.nbytes for t in self.outputs)
+
+
+def compile_graph(graph: Graph, model_sha256: str = "") -> CompiledModel:
+    """Lower every op and plan memory; raises before any file is written if an op is unsupported."""
+    unsupported = find_unsupported(graph)
+    if unsupported:
+        listing = "; ".join(graph.describe(op) for op in unsupported)
+        raise TinyEdgeError(f"{len(unsupported)} unsupported op(s), nothing was generated: {listing}")
+    calls = tuple(lower(graph, op) for op in graph.operators)
+    plan = plan_memory(graph, list(calls))
+    constants = _constant_tensors(graph, calls)
+    weight_bytes = sum(graph.tensor(t).nbytes for t in constants)
+    weight_bytes += sum(c.values.nbytes for call in calls for c in _const_args(call))
+    params = sum(graph.tensor(t).size for t in constants if graph.tensor(t).dtype in ("int8", "int32"))
+    layers = tuple(Layer(op.index, op.opcode, graph.tensor(op.outputs[0]).name, call.function, call.macs)
+                   for op, call in zip(graph.operators, calls))
+    return CompiledModel(
+        graph=graph, calls=calls, plan=plan,
+        inputs=_io(graph, graph.inputs), outputs=_io(graph, graph.outputs), layers=layers,
+        kernel_sources=tuple(sorted({f"{call.function}.c" for call in calls})),
+        weight_bytes=weight_bytes, params=params, macs=sum(call.macs for call in calls),
+        model_sha256=model_sha256,
+    )
+
+
+def _io(graph: Graph, indices: tuple[int, ...]) -> tuple[IOTensor, ...]:
+    result, offset = [], 0
+    for index in indices:
+        t = graph.tensor(index)
+        if t.dtype != "int8" or t.quant is None:
+            raise TinyEdgeError(f"model input/output '{t.name}' is {t.dtype}; the firmware takes int8 inputs and "
+                                "outputs: quantize the model with `tinyedge quantize` first")
+        result.append(IOTensor(t.name, index, t.shape, t.dtype, offset, t.nbytes, t.scale, t.zero_point))
+        offset += t.nbytes
+    return tuple(result)
+
+
+def _const_args(call: KernelCall) -> list[ConstArg]:
+    return list(call.constants) + [a for a in call.args if isinstance(a, ConstArg)]
+
+
+def _constant_tensors(graph: Graph, calls: tuple[KernelCall, ...]) -> list[int]:
+    indices: set[int] = set()
+    for call in calls:
+        for arg in call.args:
+            refs = arg.indices if isinstance(arg, TensorListArg) else (arg.index,) if isinstance(arg, TensorArg) else ()
+            indices.update(t for t in refs if t >= 0 and graph.tensor(t).is_constant)
+    return sorted(indices)
+
+
+def _format_values(values: np.ndarray, ctype: str) -> str:
+    flat = values.reshape(-1)
+    if ctype == "float":
+        items = [f"{float(v)!r}f" for v in flat.astype(np.float32)]
+    else:
+        items = [str(int(v)) for v in flat]
+    lines = [", ".join(items[i:i + VALUES_PER_LINE]) for i in range(0, len(items), VALUES_PER_LINE)]
+    return ",\n".join("    " + line for line in lines) if lines else "    0"
+
+
+def _ctype(tensor: Tensor) -> str:
+    try:
+        return CTYPES[tensor.dtype]
+    except KeyError:
+        raise TinyEdgeError(f"tensor '{tensor.name}' has type {tensor.dtype}, which the C generator does not handle") \
+            from None
+
+
+class _Emitter:
+    """Turns KernelCall arguments into C expressions for one compiled model."""
+
+    def __init__(self, model: CompiledModel):
+        self.model = model
+        self.graph = model.graph
+        self.input_offsets = {t.index: t.offset for t in model.inputs}
+        self.output_offsets = {t.index: t.offset for t in model.outputs}
+
+    def tensor(self, index: int) -> str:
+        if index < 0:
+            return "NULL"
+        tensor = self.graph.tensor(index)
+        ctype = _ctype(tensor)
+        if tensor.is_constant:
+            return f"tensor_{index}"
+        if index in self.input_offsets:
+            return f"input + {self.input_offsets[index]}"
+        if index in self.output_offsets:
+            return f"output + {self.output_offsets[index]}"
+        offset = self.model.plan.tensor_offsets[index]
+        return f"({ctype} *)&te_arena[{offset}]"
+
+    def args(self, op_index: int, call: KernelCall, prefix: str) -> list[str]:
+        exprs = []
+        scratch_offset = self.model.plan.scratch_offsets.get(op_index, 0)
+        for arg in call.args:
+            if isinstance(arg, TensorArg):
+                exprs.append(self.tensor(arg.index))
+            elif isinstance(arg, TensorListArg):
+                exprs.append("(const int8_t *const[]){" + ", ".join(self.tensor(t) for t in arg.indices) + "}")
+            elif isinstance(arg, ConstArg):
+                exprs.append(f"{prefix}_{arg.name}")
+            elif isinstance(arg, ScratchArg):
+                exprs.append(f"({arg.ctype} *)&te_arena[{scratch_offset}]")
+                scratch_offset += arg.nbytes
+        return exprs
+
+
+def render_model(model: CompiledModel, out_dir: Path) -> list[Path]:
+    """Write model/tinyedge_model.{c,h} and its metadata; returns the files written."""
+    graph, emitter = model.graph, _Emitter(model)
+    arrays = []
+    for index in _constant_tensors(graph, model.calls):
+        tensor = graph.tensor(index)
+        assert tensor.data is not None
+        arrays.append({"name": f"tensor_{index}", "ctype": _ctype(tensor), "length": max(tensor.size, 1),
+                       "comment": f"'{tensor.name}' {tensor.dtype}{list(tensor.shape)}",
+                       "body": _format_values(tensor.data, _ctype(tensor))})
+    layers = []
+    for op, call in zip(graph.operators, model.calls):
+        prefix = f"layer{op.index}"
+        for const in _const_args(call):
+            arrays.append({"name": f"{prefix}_{const.name}", "ctype": const.ctype, "length": max(const.values.size, 1),
+                           "comment": f"layer {op.index} {op.opcode}: {const.name}",
+                           "body": _format_values(const.values, const.ctype)})
+        params = [(field, f"{prefix}_{value[1:]}" if isinstance(value, str) and value.startswith("@") else value)
+                  for field, value in call.params.items()]
+        layers.append({"index": op.index, "description": graph.describe(op), "params_type": call.params_type,
+                       "params_name": f"{prefix}_params", "params": params, "function": call.function,
+                       "args": emitter.args(op.index, call, prefix)})
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "model")),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    context = {
+        "banner": f"Generated by tinyedge {__version__} from model sha256 {model.model_sha256[:16]}. Do not edit.",
+        "model_name": graph.name, "arena_bytes": model.plan.arena_bytes,
+        "input_bytes": model.input_bytes, "output_bytes": model.output_bytes,
+        "inputs": [_io_context(t) for t in model.inputs], "outputs": [_io_context(t) for t in model.outputs],
+        "headers": sorted({call.header for call in model.calls}), "arrays": arrays, "layers": layers,
+    }
+    model_dir = out_dir / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in ("tinyedge_model.h", "tinyedge_model.c"):
+        path = model_dir / name
+        path.write_text(env.get_template(f"{name}.j2").render(context))
+        written.append(path)
+    meta = model_dir / "tinyedge_model.json"
+    meta.write_text(json.dumps(_metadata(model), indent=2) + "\n")
+    written.append(meta)
+    return written
+
+
+def _io_context(t: IOTensor) -> dict:
+    return {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "offset": t.offset, "nbytes": t.nbytes,
+            "scale": repr(float(np.float32(t.scale))), "zero_point": t.zero_point}
+
+
+def _metadata(model: CompiledModel) -> dict:
+    def io(t: IOTensor) -> dict:
+        return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype, "offset": t.offset, "bytes": t.nbytes,
+                "scale": t.scale, "zero_point": t.zero_point}
+
+    return {
+        "tinyedge_version": __version__, "model": model.graph.name, "model_sha256": model.model_sha256,
+        "inputs": [io(t) for t in model.inputs], "outputs": [io(t) for t in model.outputs],
+        "arena_bytes": model.plan.arena_bytes, "weight_bytes": model.weight_bytes, "macs": model.macs,
+        "layers": [{"index": layer.index, "op": layer.opcode, "name": layer.name, "kernel": layer.function,
+                    "macs": layer.macs} for layer in model.layers],
+    }
+
+
+def model_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,91 @@
+"""The graph IR every stage after import works on: tensors, operators, quantization.
+
+It mirrors the .tflite subgraph closely (same tensor indices, same operator order) so
+that a message can always point back to the layer a user sees in Netron.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization: real = scale * (q - zero_point), per tensor or per channel along `axis`."""
+
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    axis: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return len(self.scale) > 1
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # numpy dtype name: "int8", "int32", "float32", ...
+    quant: Quantization | None = None
+    data: np.ndarray | None = None  # constant tensors only (weights, biases, shapes)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype).itemsize
+
+    @property
+    def scale(self) -> float:
+        """The per-tensor scale; an error for per-channel tensors."""
+        assert self.quant is not None and not self.quant.per_channel, self.name
+        return self.quant.scale[0]
+
+    @property
+    def zero_point(self) -> int:
+        assert self.quant is not None and not self.quant.per_channel, self.name
+        return self.quant.zero_point[0]
+
+
+@dataclass(frozen=True, eq=False)
+class Operator:
+    index: int
+    opcode: str  # builtin operator name as in the TFLite schema: "CONV_2D", ...
+    inputs: tuple[int, ...]  # tensor indices; -1 marks an absent optional input
+    outputs: tuple[int, ...]
+    options: dict[str, Any] = field(default_factory=dict)  # builtin options, schema field names
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    name: str
+    tensors: tuple[Tensor, ...]
+    operators: tuple[Operator, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    def tensor(self, index: int) -> Tensor:
+        return self.tensors[index]
+
+    def input_tensors(self) -> list[Tensor]:
+        return [self.tensors[i] for i in self.inputs]
+
+    def output_tensors(self) -> list[Tensor]:
+        return [self.tensors[i] for i in self.outputs]
+
+    def describe(self, op: Operator) -> str:
+        """How a message names a layer: index, op, and its tensors."""
+        ins = ", ".join(self.tensors[i].name for i in op.inputs if i >= 0)
+        outs = ", ".join(self.tensors[i].name for i in op.outputs)
+        return f"layer {op.index} {op.opcode} ({ins} -> {outs})"

@@ -1,0 +1,112 @@
+"""Lowering: each supported TFLite operator becomes one call to a C kernel in firmware/kernels.
+
+An op lives in one module of this package, registered with `@lowering("OPNAME")`. The
+function gets the graph and the operator and returns a `KernelCall`: which kernel to
+call, its parameter struct (every value a compile-time constant, computed here exactly
+as TFLite-Micro's Prepare step computes it) and its arguments. Adding an op means one
+module here plus its kernel in firmware/kernels/.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator
+
+
+@dataclass(frozen=True)
+class TensorArg:
+    """A tensor of the graph passed as a pointer (arena, model input/output, or constant array)."""
+
+    index: int  # -1: absent optional tensor, passed as NULL
+
+
+@dataclass(frozen=True)
+class TensorListArg:
+    """Several tensors passed as one array of pointers (CONCATENATION)."""
+
+    indices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ConstArg:
+    """A constant array computed at lowering time (per-channel multipliers, lookup tables)."""
+
+    name: str  # suffix; the generated identifier is prefixed with the layer name
+    ctype: str  # "int32_t", "int8_t", ...
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class ScratchArg:
+    """Working memory the kernel needs during the call; the planner places it in the arena."""
+
+    nbytes: int
+    ctype: str = "int32_t"
+
+
+Arg = TensorArg | TensorListArg | ConstArg | ScratchArg
+ParamValue = int | str  # str: a C expression such as the name of a ConstArg ("@multiplier")
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """One generated C statement: `function(&params, args...)`.
+
+    A params value that is a string starting with "@" names a ConstArg of this call; the
+    code generator replaces it with the array's identifier.
+    """
+
+    function: str  # e.g. "te_conv2d_s8"
+    header: str  # e.g. "te_conv2d_s8.h"
+    params_type: str  # e.g. "te_conv2d_params"
+    params: dict[str, ParamValue]
+    args: tuple[Arg, ...]
+    macs: int = 0
+    # Output may share the buffer of inputs[0] when that input dies at this op
+    # (element-wise ops that read each element before writing it).
+    in_place: bool = False
+    constants: tuple[ConstArg, ...] = field(default_factory=tuple)
+
+
+Lowering = Callable[[Graph, Operator], KernelCall]
+_LOWERINGS: dict[str, Lowering] = {}
+
+
+def lowering(*opcodes: str) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for opcode in opcodes:
+            _LOWERINGS[opcode] = fn
+        return fn
+
+    return register
+
+
+def _load_all() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+def supported_ops() -> list[str]:
+    _load_all()
+    return sorted(_LOWERINGS)
+
+
+def lower(graph: Graph, op: Operator) -> KernelCall:
+    _load_all()
+    fn = _LOWERINGS.get(op.opcode)
+    if fn is None:
+        raise UnsupportedOpError(f"unsupported op: {graph.describe(op)}")
+    return fn(graph, op)
+
+
+def find_unsupported(graph: Graph) -> list[Operator]:
+    _load_all()
+    return [op for op in graph.operators if op.opcode not in _LOWERINGS]

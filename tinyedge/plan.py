@@ -1,0 +1,117 @@
+"""Plan stage: every activation tensor gets a fixed offset in one static arena.
+
+Buffers are placed greedily, largest first, at the lowest offset that does not overlap a
+buffer alive at the same time (the approach of TFLite-Micro's greedy planner). An
+element-wise op whose input dies at that op writes its output over the input (in place).
+Graph inputs and outputs live in the caller's buffers, not in the arena.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinyedge.ir import Graph
+from tinyedge.ops import KernelCall, ScratchArg
+
+ALIGNMENT = 16
+
+
+@dataclass(frozen=True)
+class Buffer:
+    name: str
+    nbytes: int
+    first: int  # index of the op that writes it (-1: before the first op)
+    last: int  # index of the last op that reads it
+    offset: int
+
+    def overlaps_in_time(self, other: Buffer) -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+    def overlaps_in_space(self, other: Buffer) -> bool:
+        return self.offset < other.offset + other.nbytes and other.offset < self.offset + self.nbytes
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    arena_bytes: int
+    buffers: tuple[Buffer, ...]
+    tensor_offsets: dict[int, int]  # arena tensors: tensor index -> byte offset
+    scratch_offsets: dict[int, int]  # op index -> byte offset of its scratch buffer
+    in_place: frozenset[int]  # op indices whose output reuses their first input's buffer
+
+
+def _align(value: int) -> int:
+    return (value + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
+    external = set(graph.inputs) | set(graph.outputs)
+    producer: dict[int, int] = {}
+    last_use: dict[int, int] = {}
+    for op in graph.operators:
+        for t in op.outputs:
+            producer[t] = op.index
+            last_use.setdefault(t, op.index)
+        for t in op.inputs:
+            if t >= 0:
+                last_use[t] = op.index
+
+    def in_arena(t: int) -> bool:
+        return t >= 0 and not graph.tensor(t).is_constant and t not in external
+
+    # Tensors that share one buffer (in-place chains) point at a common root tensor.
+    root: dict[int, int] = {}
+    in_place: set[int] = set()
+    for op, call in zip(graph.operators, calls):
+        source, target = op.inputs[0] if op.inputs else -1, op.outputs[0]
+        if (call.in_place and in_arena(source) and in_arena(target) and last_use[source] == op.index
+                and graph.tensor(source).nbytes == graph.tensor(target).nbytes):
+            root[target] = root.get(source, source)
+            in_place.add(op.index)
+
+    spans: dict[str, list[int]] = {}  # buffer name -> [nbytes, first, last]
+    owner: dict[int, str] = {}
+    for t in sorted(producer):
+        if not in_arena(t):
+            continue
+        buffer_root = root.get(t, t)
+        name = f"#{buffer_root} {graph.tensor(buffer_root).name}"  # tensor names need not be unique
+        owner[t] = name
+        span = spans.setdefault(name, [graph.tensor(t).nbytes, producer[t], last_use[t]])
+        span[1], span[2] = min(span[1], producer[t]), max(span[2], last_use[t])
+    scratch_names: dict[int, str] = {}
+    for op, call in zip(graph.operators, calls):
+        scratch = [a.nbytes for a in call.args if isinstance(a, ScratchArg)]
+        if scratch:
+            scratch_names[op.index] = f"scratch of layer {op.index} {op.opcode}"
+            spans[scratch_names[op.index]] = [sum(scratch), op.index, op.index]
+
+    placed: list[Buffer] = []
+    for name, (nbytes, first, last) in sorted(spans.items(), key=lambda item: (-item[1][0], item[1][1])):
+        offset = 0
+        candidate = Buffer(name, nbytes, first, last, 0)
+        for other in sorted((b for b in placed if b.overlaps_in_time(candidate)), key=lambda b: b.offset):
+            if offset + nbytes <= other.offset:
+                break
+            offset = max(offset, _align(other.offset + other.nbytes))
+        placed.append(Buffer(name, nbytes, first, last, offset))
+
+    offsets = {b.name: b.offset for b in placed}
+    arena = _align(max((b.offset + b.nbytes for b in placed), default=0))
+    return MemoryPlan(
+        arena_bytes=arena,
+        buffers=tuple(sorted(placed, key=lambda b: (b.offset, b.first))),
+        tensor_offsets={t: offsets[name] for t, name in owner.items()},
+        scratch_offsets={op: offsets[name] for op, name in scratch_names.items()},
+        in_place=frozenset(in_place),
+    )
+
+
+def overlapping_live_buffers(plan: MemoryPlan) -> list[tuple[Buffer, Buffer]]:
+    """Pairs of buffers alive at the same time that share bytes; a correct plan has none."""
+    pairs = []
+    for i, a in enumerate(plan.buffers):
+        for b in plan.buffers[i + 1:]:
+            if a.overlaps_in_time(b) and a.overlaps_in_space(b):
+                pairs.append((a, b))
+    return pairs

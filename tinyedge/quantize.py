@@ -1,0 +1,341 @@
+"""Quantize stage: a trained float model to a full-int8, static batch-1 .tflite.
+
+TensorFlow's converter does the quantization (representative dataset, int8 builtins,
+int8 input and output). The model is first exported with a batch-1 input signature so
+the graph is static: a Keras 3 Flatten otherwise leaves SHAPE/STRIDED_SLICE/PACK in
+front of RESHAPE, which no firmware should carry.
+
+TensorFlow is imported only inside this module's functions: it costs seconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinyedge.errors import TinyEdgeError
+from tinyedge.importer import load_tflite, parse_tflite
+from tinyedge.reference import run_reference
+
+SYNTHETIC_SAMPLES = 64
+MAX_CALIBRATION_SAMPLES = 300
+DYNAMIC_SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK", "BROADCAST_ARGS", "BROADCAST_TO", "FILL"}
+KERAS_SUFFIXES = {".h5", ".hdf5", ".keras"}
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How closely the int8 model follows the float one on held-out samples (after dequantization)."""
+
+    samples: int
+    cosine: float
+    max_abs_error: float
+    mean_abs_error: float
+    top1: float | None  # fraction of samples whose arg-max class agrees; None when not a classifier
+
+    def summary(self) -> str:
+        text = (f"int8 vs float on {self.samples} held-out samples: cosine {self.cosine:.5f}, "
+                f"max abs error {self.max_abs_error:.4g}, mean abs error {self.mean_abs_error:.4g}")
+        if self.top1 is not None:
+            text += f", top-1 agreement {self.top1:.1%}"
+        return text
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    tflite: Path
+    passthrough: bool  # the input already was a full-int8 .tflite
+    synthetic_calibration: bool
+    agreement: Agreement | None
+
+
+# ---------------------------------------------------------------- calibration data
+
+def load_calibration(path: str | Path, input_shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """Calibration samples per model input, each shaped (N, *input_shape_without_batch)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.npy"))
+        if not files:
+            raise TinyEdgeError(f"calibration folder {path} holds no .npy files; put one sample or batch per .npy")
+        arrays = [[_read_npy(f) for f in files]]
+        per_input = [np.concatenate([_as_batch(a, input_shapes[0], f) for a, f in zip(arrays[0], files)])]
+    elif path.suffix == ".npz":
+        try:
+            with np.load(path) as npz:
+                named = [npz[key] for key in npz.files]
+        except Exception as exc:
+            raise TinyEdgeError(f"cannot read calibration file {path}: {exc}; give a .npz written by numpy") from exc
+        if len(named) < len(input_shapes):
+            raise TinyEdgeError(f"{path} holds {len(named)} arrays but the model has {len(input_shapes)} inputs")
+        per_input = [_as_batch(a, s, path) for a, s in zip(named, input_shapes)]
+    elif path.suffix == ".npy":
+        per_input = [_as_batch(_read_npy(path), input_shapes[0], path)]
+    else:
+        raise TinyEdgeError(f"calibration data {path} must be a .npy, a .npz or a folder of .npy files")
+    if len(per_input) < len(input_shapes):
+        raise TinyEdgeError(f"the model has {len(input_shapes)} inputs: give calibration data as a .npz "
+                            "with one array per input")
+    counts = {len(a) for a in per_input}
+    if len(counts) != 1:
+        raise TinyEdgeError(f"calibration arrays in {path} hold different sample counts: {sorted(counts)}")
+    return per_input
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise TinyEdgeError(f"cannot read calibration file {path}: {exc}; give an array saved with numpy.save") from exc
+
+
+def _as_batch(array: np.ndarray, input_shape: tuple[int, ...], source: Path) -> np.ndarray:
+    sample_shape = tuple(input_shape[1:])
+    if array.size == 0:
+        raise TinyEdgeError(f"calibration data {source} is empty; give samples of shape {list(sample_shape)}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise TinyEdgeError(f"calibration data {source} has dtype {array.dtype}; give float32 samples")
+    if array.shape == sample_shape:
+        array = array[None]
+    if array.shape[1:] != sample_shape:
+        raise TinyEdgeError(f"calibration data {source} has shape {list(array.shape)}; the model takes samples of "
+                            f"shape {list(sample_shape)} (give an array [N, {', '.join(map(str, sample_shape))}])")
+    return array.astype(np.float32)
+
+
+def synthetic_calibration(input_shapes: list[tuple[int, ...]], samples: int = SYNTHETIC_SAMPLES) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((samples, *shape[1:])).astype(np.float32) for shape in input_shapes]
+
+
+def _split(data: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Calibrate on the first part, measure agreement on the last fifth (at least one sample)."""
+    count = len(data[0])
+    if count < 5:
+        return data, data
+    held_out = max(1, count // 5)
+    return [a[:-held_out][:MAX_CALIBRATION_SAMPLES] for a in data], [a[-held_out:] for a in data]
+
+
+# ---------------------------------------------------------------- model loading
+
+def _load_keras(path: Path) -> Any:
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (TypeError, ValueError) as first_error:
+        # Files saved by Keras 2 may carry config keys Keras 3 rejects (DepthwiseConv2D
+        # `groups`, ...): retry with layers that drop the keys their constructor lacks.
+        try:
+            return keras.models.load_model(path, compile=False, custom_objects=_lenient_layers())
+        except Exception:
+            raise TinyEdgeError(f"cannot load Keras model {path}: {first_error}") from first_error
+    except OSError as exc:
+        raise TinyEdgeError(f"cannot read Keras model {path}: {exc}; give a model saved with model.save()") from exc
+
+
+def _lenient_layers() -> dict[str, type]:
+    import keras
+
+    lenient: dict[str, type] = {}
+    for name, cls in vars(keras.layers).items():
+        if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
+            continue
+        accepted = set(inspect.signature(cls.__init__).parameters)
+        if "kwargs" in accepted:
+            accepted |= {"name", "trainable", "dtype", "autocast", "input_dim", "input_shape", "batch_input_shape",
+                         "batch_size", "weights", "activity_regularizer", "input_dtype", "dynamic"}
+
+        def from_config(klass: type, config: dict, _accepted: set = accepted) -> Any:
+            return klass(**{k: v for k, v in config.items() if k in _accepted})
+
+        lenient[name] = type(name, (cls,), {"from_config": classmethod(from_config)})
+    return lenient
+
+
+def _batch1_spec(shape: tuple) -> tuple[int, ...]:
+    dims = tuple(shape)
+    if any(d is None for d in dims[1:]):
+        raise TinyEdgeError(f"the model input has unknown dimensions {list(dims)}; give it a fixed input shape "
+                            "(e.g. keras.Input(shape=(49, 10, 1)))")
+    return (1, *(int(d) for d in dims[1:]))
+
+
+class _FloatModel:
+    """A float model exported as a static batch-1 SavedModel, plus a way to run it."""
+
+    def __init__(self, saved_model_dir: Path, input_shapes: list[tuple[int, ...]], predict: Callable):
+        self.saved_model_dir = saved_model_dir
+        self.input_shapes = input_shapes
+        self.predict = predict
+
+
+def _export_keras(model: Any, workdir: Path) -> _FloatModel:
+    import tensorflow as tf
+
+    shapes = [_batch1_spec(t.shape) for t in model.inputs]
+    export_dir = workdir / "saved_model"
+    signature = [tf.TensorSpec(s, tf.float32) for s in shapes]
+    model.export(str(export_dir), format="tf_saved_model", input_signature=signature, verbose=False)
+
+    def predict(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        return [np.asarray(o) for o in outputs]
+
+    return _FloatModel(export_dir, shapes, predict)
+
+
+def _export_saved_model(path: Path, workdir: Path) -> _FloatModel:
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+        serving = loaded.signatures["serving_default"]
+    except Exception as exc:
+        raise TinyEdgeError(f"cannot load SavedModel {path}: {exc}") from exc
+    specs = serving.structured_input_signature[1]
+    names = sorted(specs)
+    shapes = [_batch1_spec(specs[n].shape) for n in names]
+
+    class Batch1(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.loaded = loaded
+
+        @tf.function(input_signature=[tf.TensorSpec(s, tf.float32) for s in shapes])
+        def serve(self, *xs: Any) -> Any:
+            return serving(**dict(zip(names, xs)))
+
+    module = Batch1()
+    export_dir = workdir / "saved_model"
+    tf.saved_model.save(module, str(export_dir), signatures=module.serve)
+
+    def predict(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        outputs = []
+        for i in range(len(inputs[0])):
+            result = serving(**{n: tf.constant(x[i:i + 1]) for n, x in zip(names, inputs)})
+            outputs.append([np.asarray(result[k]) for k in sorted(result)])
+        return [np.concatenate([o[j] for o in outputs]) for j in range(len(outputs[0]))]
+
+    return _FloatModel(export_dir, shapes, predict)
+
+
+# ---------------------------------------------------------------- conversion
+
+def _convert(float_model: _FloatModel, calibration: list[np.ndarray]) -> bytes:
+    import tensorflow as tf
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for i in range(len(calibration[0])):
+            yield [a[i:i + 1] for a in calibration]
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(float_model.saved_model_dir))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        return converter.convert()
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TinyEdgeError(f"TensorFlow's converter could not quantize the model to int8: {first_line}") from exc
+
+
+def is_full_int8(path: Path) -> bool:
+    graph = load_tflite(path)
+    return all(t.dtype == "int8" for t in graph.input_tensors() + graph.output_tensors())
+
+
+def quantize(model_path: str | Path, output: str | Path, calib: str | Path | None = None,
+             source: str | Path | None = None, log: Callable[[str], None] | None = None) -> QuantizeResult:
+    """Quantize `model_path` to full int8 and write it to `output`."""
+    log = log or (lambda message: print(message, file=sys.stderr))
+    model_path, output = Path(model_path), Path(output)
+    if not model_path.exists():
+        raise TinyEdgeError(f"model {model_path} does not exist")
+    if model_path.suffix == ".tflite":
+        if is_full_int8(model_path):
+            if model_path.resolve() != output.resolve():
+                output.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(model_path, output)
+            return QuantizeResult(output, passthrough=True, synthetic_calibration=False, agreement=None)
+        if source is None:
+            raise TinyEdgeError(f"{model_path} is a float .tflite: its weights cannot be re-quantized on their own; "
+                                "pass the model it was converted from with --source model.h5 (or a SavedModel)")
+        model_path = Path(source)
+
+    with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:
+        workdir = Path(tmp)
+        if model_path.is_dir():
+            float_model = _export_saved_model(model_path, workdir)
+        elif model_path.suffix in KERAS_SUFFIXES:
+            float_model = _export_keras(_load_keras(model_path), workdir)
+        else:
+            raise TinyEdgeError(f"unknown model format {model_path.name}: give a Keras .h5/.keras file, a "
+                                "SavedModel folder or a .tflite file")
+        data = None if calib is None else load_calibration(calib, float_model.input_shapes)
+        return _quantize_float(float_model, data, output, log)
+
+
+def quantize_keras_model(model: Any, output: str | Path, calibration: list[np.ndarray] | None = None,
+                         log: Callable[[str], None] | None = None) -> QuantizeResult:
+    """Quantize an in-memory Keras model (calibration: one array of samples per input)."""
+    log = log or (lambda message: print(message, file=sys.stderr))
+    with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:
+        return _quantize_float(_export_keras(model, Path(tmp)), calibration, Path(output), log)
+
+
+def _quantize_float(float_model: _FloatModel, data: list[np.ndarray] | None, output: Path,
+                    log: Callable[[str], None]) -> QuantizeResult:
+    synthetic = data is None
+    if data is None:
+        log("WARNING: no calibration data given (--calib): quantizing with a seeded synthetic random set. "
+            "The int8 ranges, and so the accuracy, are unknown; give real samples for a model you will ship.")
+        data = synthetic_calibration(float_model.input_shapes)
+    calibration, held_out = _split(data)
+    flatbuffer = _convert(float_model, calibration)
+    graph = parse_tflite(flatbuffer, name=output.stem)
+    dynamic = sorted({op.opcode for op in graph.operators} & DYNAMIC_SHAPE_OPS)
+    if dynamic:
+        raise TinyEdgeError(f"the converted graph still holds dynamic-shape ops {dynamic}; "
+                            "give the model a fixed input shape")
+    agreement = measure_agreement(flatbuffer, float_model.predict, held_out)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(flatbuffer)
+    log(agreement.summary())
+    return QuantizeResult(output, passthrough=False, synthetic_calibration=synthetic, agreement=agreement)
+
+
+def measure_agreement(flatbuffer: bytes, predict: Callable, held_out: list[np.ndarray]) -> Agreement:
+    graph = parse_tflite(flatbuffer)
+    ins, outs = graph.input_tensors(), graph.output_tensors()
+    count = len(held_out[0])
+    samples = [[_quantize_array(a[i], t.scale, t.zero_point) for a, t in zip(held_out, ins)] for i in range(count)]
+    int8_outputs = run_reference(flatbuffer, samples)
+    float_outputs = predict(held_out)
+    deq = [np.stack([(o[j].astype(np.float32) - t.zero_point) * t.scale for o in int8_outputs])
+           for j, t in enumerate(outs)]
+    a = np.concatenate([f.reshape(count, -1) for f in float_outputs], axis=1).astype(np.float64)
+    b = np.concatenate([d.reshape(count, -1) for d in deq], axis=1).astype(np.float64)
+    cosine = float(np.sum(a * b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
+    error = np.abs(a - b)
+    first = float_outputs[0].reshape(count, -1)
+    top1 = None
+    if len(outs) == 1 and first.shape[1] > 1:
+        top1 = float(np.mean(np.argmax(first, axis=1) == np.argmax(deq[0].reshape(count, -1), axis=1)))
+    return Agreement(count, cosine, float(error.max()), float(error.mean()), top1)
+
+
+def _quantize_array(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)

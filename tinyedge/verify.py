@@ -1,0 +1,50 @@
+"""Verify stage: firmware outputs against TFLite-Micro's, byte for byte."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyedge.codegen import CompiledModel
+from tinyedge.reference import REFERENCE_NAME, run_reference
+
+
+@dataclass(frozen=True)
+class Verification:
+    reference: str
+    samples: int
+    bit_exact: bool
+    mismatched_samples: int
+    first_mismatch: str | None  # where the first differing byte is, for the error message
+
+
+def random_samples(model: CompiledModel, count: int, seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, size=model.input_bytes, dtype=np.int8).tobytes() for _ in range(count)]
+
+
+def split_sample(model: CompiledModel, sample: bytes) -> list[np.ndarray]:
+    """One concatenated input sample as one array per model input."""
+    return [np.frombuffer(sample[t.offset:t.offset + t.nbytes], dtype=np.int8).reshape(t.shape)
+            for t in model.inputs]
+
+
+def reference_outputs(flatbuffer: bytes, model: CompiledModel, samples: list[bytes]) -> list[bytes]:
+    results = run_reference(flatbuffer, [split_sample(model, s) for s in samples])
+    return [b"".join(np.asarray(o, dtype=np.int8).tobytes() for o in outputs) for outputs in results]
+
+
+def verify(flatbuffer: bytes, model: CompiledModel, samples: list[bytes], outputs: list[bytes]) -> Verification:
+    expected = reference_outputs(flatbuffer, model, samples)
+    first, mismatched = None, 0
+    for i, (want, got) in enumerate(zip(expected, outputs)):
+        if want != got:
+            mismatched += 1
+            if first is None:
+                pos = next(j for j in range(min(len(want), len(got))) if want[j] != got[j]) \
+                    if len(want) == len(got) else 0
+                first = (f"sample {i}, byte {pos}: firmware {np.int8(np.uint8(got[pos]))} vs reference "
+                         f"{np.int8(np.uint8(want[pos]))}; {sum(a != b for a, b in zip(want, got))} of {len(want)} "
+                         "bytes differ")
+    return Verification(REFERENCE_NAME, len(samples), mismatched == 0, mismatched, first)
