@@ -36,22 +36,52 @@ def quantize_for_test(keras_model, path: Path, calibration: list[np.ndarray] | N
 
 
 @pytest.fixture
-def assert_bit_exact(tmp_path: Path) -> Callable[..., BitExactResult]:
-    """Quantize a Keras model, generate C, build for the host, compare with tflite_micro.
+def assert_tflite_bit_exact(tmp_path: Path) -> Callable[..., BitExactResult]:
+    """Generate C for an int8 .tflite, build it for the host, compare with tflite_micro.
 
     Fails with the position of the first differing byte.
     """
 
-    def check(keras_model, calib: list[np.ndarray] | None = None, samples: int = 4) -> BitExactResult:
-        tflite = quantize_for_test(keras_model, tmp_path / "model.tflite", calib)
+    def check(tflite: Path | bytes, samples: int = 4) -> BitExactResult:
+        if isinstance(tflite, bytes):
+            (tmp_path / "model.tflite").write_bytes(tflite)
+            tflite = tmp_path / "model.tflite"
         flatbuffer = tflite.read_bytes()
         model = compile_graph(parse_tflite(flatbuffer, name="model"))
         render_model(model, tmp_path / "gen")
         exe = build_host(tmp_path / "gen" / "model", model.kernel_sources, tmp_path / "build")
         inputs = random_samples(model, samples, seed=7)
-        outputs = run_host(exe, inputs)
-        result = verify(flatbuffer, model, inputs, outputs)
+        result = verify(flatbuffer, model, inputs, run_host(exe, inputs))
         assert result.bit_exact, f"not bit-exact: {result.first_mismatch}"
         return BitExactResult(tflite, model, result)
 
     return check
+
+
+@pytest.fixture
+def assert_bit_exact(tmp_path: Path, assert_tflite_bit_exact) -> Callable[..., BitExactResult]:
+    """Quantize a Keras model, then check it as assert_tflite_bit_exact does."""
+
+    def check(keras_model, calib: list[np.ndarray] | None = None, samples: int = 4) -> BitExactResult:
+        return assert_tflite_bit_exact(quantize_for_test(keras_model, tmp_path / "model.tflite", calib), samples)
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def mlperf_tflite(tmp_path_factory) -> Callable[[str], Path]:
+    """The MLPerf-Tiny-shaped example models, quantized once per test run."""
+    from tinyedge import examples
+
+    cache: dict[str, Path] = {}
+    folder = tmp_path_factory.mktemp("mlperf")
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            keras_model = examples.build(name)
+            rng = np.random.default_rng(0)
+            calib = [rng.uniform(-1, 1, (24, *t.shape[1:])).astype(np.float32) for t in keras_model.inputs]
+            cache[name] = quantize_for_test(keras_model, folder / f"{name}.tflite", calib)
+        return cache[name]
+
+    return get

@@ -10,7 +10,9 @@ TensorFlow is imported only inside this module's functions: it costs seconds.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
 import shutil
 import sys
 import tempfile
@@ -246,10 +248,25 @@ def _convert(float_model: _FloatModel, calibration: list[np.ndarray]) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     try:
-        return converter.convert()
+        with _native_stderr_silenced():
+            return converter.convert()
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TinyEdgeError(f"TensorFlow's converter could not quantize the model to int8: {first_line}") from exc
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """The converter's C++ core logs to file descriptor 2 ("fully_quantize: 0, ..."); keep the terminal clean."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def is_full_int8(path: Path) -> bool:

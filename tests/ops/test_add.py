@@ -1,0 +1,95 @@
+"""ADD against TFLite-Micro, byte for byte: same shapes, broadcasting, fused ReLU, residuals."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator, Quantization, Tensor
+from tinyedge.ops import lower
+
+L = keras.layers
+
+
+def test_add_same_shape_differently_quantized_inputs(assert_bit_exact):
+    # A pool and a conv of one input: the sum's inputs have different scales and zero points.
+    x = keras.Input((6, 6, 3), batch_size=1)
+    a = L.AveragePooling2D(3, 1, padding="same")(x)
+    b = L.Conv2D(3, 1)(x)
+    result = assert_bit_exact(keras.Model(x, L.Add()([a, b])))
+    add = result.model.calls[-1]
+    assert result.model.layers[-1].opcode == "ADD"
+    assert add.params["input1_offset"] != add.params["input2_offset"]
+
+
+def test_add_of_a_tensor_to_itself(assert_bit_exact):
+    x = keras.Input((4, 5, 3), batch_size=1)
+    assert_bit_exact(keras.Model(x, L.Add()([x, x])))
+
+
+def test_add_broadcasts_channel_vector_over_image(assert_bit_exact):
+    # x + mean(x) over H, W: the converter gives ADD [1, 6, 6, 3] + [3].
+    x = keras.Input((6, 6, 3), batch_size=1)
+    result = assert_bit_exact(keras.Model(x, L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])))
+    add = result.model.calls[-1]
+    strides = {c.name: c.values.tolist() for c in add.constants}
+    assert strides["input2_strides"] == [0, 0, 0, 1] and strides["output_shape"] == [1, 6, 6, 3]
+
+
+def test_add_broadcasts_first_input_over_second(assert_bit_exact):
+    # The broadcast operand first: [1, 1, 1, C] + [1, H, W, C].
+    x = keras.Input((5, 4, 2), batch_size=1)
+    mean = L.GlobalAveragePooling2D(keepdims=True)(x)
+    result = assert_bit_exact(keras.Model(x, L.Add()([mean, L.AveragePooling2D(2, 1)(x)])))
+    add = result.model.calls[-1]
+    strides = {c.name: c.values.tolist() for c in add.constants}
+    assert strides["input1_strides"][:3] == [0, 0, 0] and not add.in_place
+
+
+def test_add_broadcasts_row_over_columns(assert_bit_exact):
+    # [1, H, 1, C] + [1, H, W, C]: a middle dimension broadcast.
+    x = keras.Input((4, 6, 3), batch_size=1)
+    row = keras.ops.mean(x, axis=2, keepdims=True)
+    result = assert_bit_exact(keras.Model(x, L.Add()([x, row])))
+    strides = {c.name: c.values.tolist() for c in result.model.calls[-1].constants}
+    assert strides["input2_strides"][2] == 0 and strides["output_shape"] == [1, 4, 6, 3]
+
+
+def test_add_two_conv_branches_with_fused_relu(assert_bit_exact):
+    x = keras.Input((6, 6, 3), batch_size=1)
+    a = L.Conv2D(4, 3, padding="same")(x)
+    b = L.Conv2D(4, 1)(x)
+    result = assert_bit_exact(keras.Model(x, L.ReLU()(L.Add()([a, b]))))
+    assert result.model.layers[-1].opcode == "ADD"
+    assert result.model.graph.operators[-1].options["fusedActivationFunction"] == "RELU"
+
+
+def test_add_residual_block_runs_in_place(assert_bit_exact):
+    # input -> conv -> (conv -> conv) + skip: the skip branch dies at the add.
+    x = keras.Input((6, 6, 4), batch_size=1)
+    skip = L.Conv2D(4, 1)(x)
+    y = L.Conv2D(4, 3, padding="same")(skip)
+    y = L.Conv2D(4, 3, padding="same")(y)
+    z = L.Add()([skip, y])
+    result = assert_bit_exact(keras.Model(x, L.Conv2D(2, 1)(z)))
+    add_index = next(layer.index for layer in result.model.layers if layer.opcode == "ADD")
+    assert add_index in result.model.plan.in_place
+
+
+def _tensor(index: int, shape: tuple[int, ...]) -> Tensor:
+    return Tensor(index, f"t{index}", shape, "int8", Quantization((0.1,), (0,)))
+
+
+def test_add_of_shapes_that_do_not_broadcast_is_rejected():
+    graph = Graph("g", (_tensor(0, (1, 4, 3)), _tensor(1, (1, 2, 3)), _tensor(2, (1, 4, 3))),
+                  (Operator(0, "ADD", (0, 1), (2,), {"fusedActivationFunction": "NONE"}),), (0, 1), (2,))
+    with pytest.raises(UnsupportedOpError, match="layer 0 ADD.*do not broadcast"):
+        lower(graph, graph.operators[0])
+
+
+def test_add_with_fused_tanh_is_rejected():
+    graph = Graph("g", (_tensor(0, (1, 4)), _tensor(1, (1, 4)), _tensor(2, (1, 4))),
+                  (Operator(0, "ADD", (0, 1), (2,), {"fusedActivationFunction": "TANH"}),), (0, 1), (2,))
+    with pytest.raises(UnsupportedOpError, match="layer 0 ADD.*TANH"):
+        lower(graph, graph.operators[0])

@@ -1,0 +1,28 @@
+"""Whole models shaped like the four MLPerf Tiny reference networks: bit-exact on the host."""
+
+from __future__ import annotations
+
+import pytest
+
+from tinyedge.codegen import compile_graph, render_model
+from tinyedge.host import build_host, run_host
+from tinyedge.importer import parse_tflite
+from tinyedge.plan import overlapping_live_buffers
+from tinyedge.verify import random_samples, verify
+
+# MAC counts of the MLPerf Tiny reference models (shared/ANCHORS.md)
+REFERENCE_MACS = {"kws": 2_656_768, "vww": 7_489_664, "ic": 12_501_632, "ad": 264_192}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["kws", "vww", "ic", "ad"])
+def test_mlperf_shaped_model_is_bit_exact_on_host(name, mlperf_tflite, tmp_path):
+    flatbuffer = mlperf_tflite(name).read_bytes()
+    model = compile_graph(parse_tflite(flatbuffer, name))
+    assert overlapping_live_buffers(model.plan) == []
+    assert model.macs == REFERENCE_MACS[name]
+    render_model(model, tmp_path)
+    exe = build_host(tmp_path / "model", model.kernel_sources, tmp_path / "build")
+    samples = random_samples(model, 3, seed=11)
+    result = verify(flatbuffer, model, samples, run_host(exe, samples))
+    assert result.bit_exact, result.first_mismatch

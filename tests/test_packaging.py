@@ -1,0 +1,28 @@
+"""A non-editable install finds templates/, boards/ and firmware/ inside the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_install_ships_templates_boards_and_firmware(tmp_path):
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target",
+         str(target), str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+    assert install.returncode == 0, install.stderr
+    probe = ("import tinyedge.resources as r; "
+             "print(r.templates_dir()); print(r.firmware_dir()); print(r.boards_dir())")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    for line in proc.stdout.split():
+        folder = Path(line)
+        assert folder.is_relative_to(target), folder
+        assert any(folder.iterdir())
+    assert (target / "tinyedge" / "templates" / "model" / "tinyedge_model.c.j2").is_file()
+    assert (target / "tinyedge" / "firmware" / "include" / "te_nn_math.h").is_file()

@@ -1,0 +1,115 @@
+"""ADD: int8 element-wise addition with broadcasting up to 4-D and a fused activation.
+
+Parameters follow TFLite-Micro's CalculateOpDataAdd (add_common.cc): both inputs are
+rescaled to twice the larger input scale with 20 bits of headroom, every multiplier is
+computed in double and quantized with QuantizeMultiplierSmallerThanOneExp. Broadcasting
+follows BroadcastAdd4DSlow: shapes extended on the left to 4-D, stride 0 along a
+dimension where an input has size 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator, Tensor
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops._quant import activation_range, fused_activation, quantize_multiplier, require_int8
+
+LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
+BROADCAST_RANK = 4
+
+
+def _multiplier_smaller_than_one(graph: Graph, op: Operator, real: float, what: str) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplierSmallerThanOneExp: a multiplier in (0, 1), exponent <= 0."""
+    if not 0.0 < real < 1.0:
+        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} rescale factor {real:g} is outside (0, 1); "
+                                 "TFLite-Micro cannot run this ADD")
+    multiplier, shift = quantize_multiplier(real)
+    assert shift <= 0, (real, shift)
+    return multiplier, shift
+
+
+def _row_major_strides(shape: tuple[int, ...]) -> list[int]:
+    strides, step = [], 1
+    for dim in reversed(shape):
+        strides.append(step)
+        step *= dim
+    return strides[::-1]
+
+
+def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    dims = list(shape)
+    while dims and dims[0] == 1:
+        dims.pop(0)
+    return tuple(dims)
+
+
+def _extended(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (1,) * (BROADCAST_RANK - len(shape)) + tuple(shape)
+
+
+def _broadcast_geometry(graph: Graph, op: Operator, in1: Tensor, in2: Tensor,
+                       output: Tensor) -> tuple[list[int], list[int], list[int]]:
+    """(output shape, input1 strides, input2 strides), all 4-D, in elements."""
+    if _without_leading_ones(in1.shape) == _without_leading_ones(in2.shape):
+        # Same shape (up to leading 1s): no broadcasting, one flat run over the elements.
+        if in1.size != output.size:
+            raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
+                                     f"{list(in2.shape)} do not give output {list(output.shape)}")
+        return [1, 1, 1, output.size], [0, 0, 0, 1], [0, 0, 0, 1]
+    if max(len(in1.shape), len(in2.shape), len(output.shape)) > BROADCAST_RANK:
+        raise UnsupportedOpError(f"{graph.describe(op)}: broadcasting is supported up to {BROADCAST_RANK}-D, "
+                                 f"shapes are {list(in1.shape)} and {list(in2.shape)}")
+    shape1, shape2, out_shape = _extended(in1.shape), _extended(in2.shape), _extended(output.shape)
+    for d1, d2, d_out in zip(shape1, shape2, out_shape):
+        if d1 not in (1, d_out) or d2 not in (1, d_out) or max(d1, d2) != d_out:
+            raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
+                                     f"{list(in2.shape)} do not broadcast to output {list(output.shape)}")
+    # A dimension of size 1 never advances (it is broadcast, or the output has size 1 there too).
+    strides1 = [0 if d == 1 else s for d, s in zip(shape1, _row_major_strides(shape1))]
+    strides2 = [0 if d == 1 else s for d, s in zip(shape2, _row_major_strides(shape2))]
+    return list(out_shape), strides1, strides2
+
+
+@lowering("ADD")
+def lower_add(graph: Graph, op: Operator) -> KernelCall:
+    if len(op.inputs) != 2 or len(op.outputs) != 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: expected two inputs and one output")
+    require_int8(graph, op, op.inputs[0], op.inputs[1], op.outputs[0])
+    in1, in2, output = (graph.tensor(i) for i in (*op.inputs, op.outputs[0]))
+    for tensor in (in1, in2, output):
+        if tensor.quant is None or tensor.quant.per_channel:
+            raise UnsupportedOpError(f"{graph.describe(op)}: tensor '{tensor.name}' must be quantized per tensor")
+    out_shape, strides1, strides2 = _broadcast_geometry(graph, op, in1, in2, output)
+
+    # Scales are float32 in the model; TFLite-Micro widens them to double before dividing.
+    twice_max_input_scale = 2.0 * float(max(np.float32(in1.scale), np.float32(in2.scale)))
+    in1_multiplier, in1_shift = _multiplier_smaller_than_one(
+        graph, op, float(in1.scale) / twice_max_input_scale, "input 1")
+    in2_multiplier, in2_shift = _multiplier_smaller_than_one(
+        graph, op, float(in2.scale) / twice_max_input_scale, "input 2")
+    out_multiplier, out_shift = _multiplier_smaller_than_one(
+        graph, op, twice_max_input_scale / ((1 << LEFT_SHIFT) * float(output.scale)), "output")
+    try:
+        act_min, act_max = activation_range(fused_activation(op), output)
+    except UnsupportedOpError as exc:
+        raise UnsupportedOpError(f"{graph.describe(op)}: {exc}") from None
+
+    params: dict[str, ParamValue] = {
+        "input1_offset": -in1.zero_point, "input2_offset": -in2.zero_point, "left_shift": LEFT_SHIFT,
+        "input1_multiplier": in1_multiplier, "input1_shift": in1_shift,
+        "input2_multiplier": in2_multiplier, "input2_shift": in2_shift,
+        "output_multiplier": out_multiplier, "output_shift": out_shift,
+        "output_offset": output.zero_point, "activation_min": act_min, "activation_max": act_max,
+        "output_shape": "@output_shape", "input1_strides": "@input1_strides", "input2_strides": "@input2_strides",
+    }
+    constants = (ConstArg("output_shape", "int32_t", np.array(out_shape, dtype=np.int32)),
+                 ConstArg("input1_strides", "int32_t", np.array(strides1, dtype=np.int32)),
+                 ConstArg("input2_strides", "int32_t", np.array(strides2, dtype=np.int32)))
+    # The output may overwrite input 1 when input 1 is not broadcast (it then has the
+    # output's layout, and each element is read before it is written).
+    in_place = in1.size == output.size
+    return KernelCall(function="te_add_s8", header="te_add_s8.h", params_type="te_add_params", params=params,
+                      args=(TensorArg(in1.index), TensorArg(in2.index), TensorArg(output.index)),
+                      macs=0, in_place=in_place, constants=constants)
