@@ -39,10 +39,11 @@ def quantize_for_test(keras_model, path: Path, calibration: list[np.ndarray] | N
 def assert_tflite_bit_exact(tmp_path: Path) -> Callable[..., BitExactResult]:
     """Generate C for an int8 .tflite, build it for the host, compare with tflite_micro.
 
+    `samples`: how many seeded random inputs, or the input samples themselves.
     Fails with the position of the first differing byte.
     """
 
-    def check(tflite: Path | bytes, samples: int = 4) -> BitExactResult:
+    def check(tflite: Path | bytes, samples: int | list[bytes] = 4) -> BitExactResult:
         if isinstance(tflite, bytes):
             (tmp_path / "model.tflite").write_bytes(tflite)
             tflite = tmp_path / "model.tflite"
@@ -50,7 +51,7 @@ def assert_tflite_bit_exact(tmp_path: Path) -> Callable[..., BitExactResult]:
         model = compile_graph(parse_tflite(flatbuffer, name="model"))
         render_model(model, tmp_path / "gen")
         exe = build_host(tmp_path / "gen" / "model", model.kernel_sources, tmp_path / "build")
-        inputs = random_samples(model, samples, seed=7)
+        inputs = random_samples(model, samples, seed=7) if isinstance(samples, int) else samples
         result = verify(flatbuffer, model, inputs, run_host(exe, inputs))
         assert result.bit_exact, f"not bit-exact: {result.first_mismatch}"
         return BitExactResult(tflite, model, result)
