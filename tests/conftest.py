@@ -25,7 +25,7 @@ class BitExactResult:
     verification: Verification
 
 
-def quantize_for_test(keras_model, path: Path, calibration: list[np.ndarray] | None = None) -> Path:
+def _quantize_for_test(keras_model, path: Path, calibration: list[np.ndarray] | None = None) -> Path:
     from tinyedge.quantize import quantize_keras_model
 
     if calibration is None:
@@ -33,6 +33,12 @@ def quantize_for_test(keras_model, path: Path, calibration: list[np.ndarray] | N
         calibration = [rng.uniform(-1, 1, (32, *t.shape[1:])).astype(np.float32) for t in keras_model.inputs]
     quantize_keras_model(keras_model, path, calibration, log=lambda _message: None)
     return path
+
+
+@pytest.fixture(scope="session")
+def quantize_for_test() -> Callable[..., Path]:
+    """quantize(keras_model, path, calibration=None) -> path; seeded uniform calibration by default."""
+    return _quantize_for_test
 
 
 @pytest.fixture
@@ -64,7 +70,7 @@ def assert_bit_exact(tmp_path: Path, assert_tflite_bit_exact) -> Callable[..., B
     """Quantize a Keras model, then check it as assert_tflite_bit_exact does."""
 
     def check(keras_model, calib: list[np.ndarray] | None = None, samples: int = 4) -> BitExactResult:
-        return assert_tflite_bit_exact(quantize_for_test(keras_model, tmp_path / "model.tflite", calib), samples)
+        return assert_tflite_bit_exact(_quantize_for_test(keras_model, tmp_path / "model.tflite", calib), samples)
 
     return check
 
@@ -82,7 +88,7 @@ def mlperf_tflite(tmp_path_factory) -> Callable[[str], Path]:
             keras_model = examples.build(name)
             rng = np.random.default_rng(0)
             calib = [rng.uniform(-1, 1, (24, *t.shape[1:])).astype(np.float32) for t in keras_model.inputs]
-            cache[name] = quantize_for_test(keras_model, folder / f"{name}.tflite", calib)
+            cache[name] = _quantize_for_test(keras_model, folder / f"{name}.tflite", calib)
         return cache[name]
 
     return get

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import quantize_for_test
 
 from tinyedge.codegen import compile_graph
 from tinyedge.errors import TinyEdgeError
@@ -12,7 +11,7 @@ from tinyedge.importer import load_tflite, parse_tflite
 
 
 @pytest.fixture(scope="module")
-def small_tflite(tmp_path_factory) -> bytes:
+def small_tflite(tmp_path_factory, quantize_for_test) -> bytes:
     import keras
 
     model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(3, 3), keras.layers.Flatten(),
@@ -62,7 +61,7 @@ def test_not_a_flatbuffer(tmp_path):
         load_tflite(path)
 
 
-def test_unsupported_op_is_named_with_layer_and_tensors(tmp_path):
+def test_unsupported_op_is_named_with_layer_and_tensors(tmp_path, quantize_for_test):
     import keras
 
     inputs = keras.Input((8,))

@@ -186,7 +186,9 @@ def _export_keras(model: Any, workdir: Path) -> _FloatModel:
 
     shapes = [_batch1_spec(t.shape) for t in model.inputs]
     export_dir = workdir / "saved_model"
-    signature = [tf.TensorSpec(s, tf.float32) for s in shapes]
+    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
+    # A model with several inputs is called with one list of them.
+    signature = specs if len(specs) == 1 else [specs]
     model.export(str(export_dir), format="tf_saved_model", input_signature=signature, verbose=False)
 
     def predict(inputs: list[np.ndarray]) -> list[np.ndarray]:
