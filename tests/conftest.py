@@ -12,9 +12,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tinyedge.codegen import CompiledModel, compile_graph, render_model  # noqa: E402
-from tinyedge.host import build_host, run_host  # noqa: E402
+from tinyedge.codegen import CompiledModel, compile_graph  # noqa: E402
+from tinyedge.host import run_host  # noqa: E402
 from tinyedge.importer import parse_tflite  # noqa: E402
+from tinyedge.pipeline import build  # noqa: E402
 from tinyedge.verify import Verification, random_samples, verify  # noqa: E402
 
 
@@ -55,10 +56,9 @@ def assert_tflite_bit_exact(tmp_path: Path) -> Callable[..., BitExactResult]:
             tflite = tmp_path / "model.tflite"
         flatbuffer = tflite.read_bytes()
         model = compile_graph(parse_tflite(flatbuffer, name="model"))
-        render_model(model, tmp_path / "gen")
-        exe = build_host(tmp_path / "gen" / "model", model.kernel_sources, tmp_path / "build")
+        firmware = build(model, "host", tmp_path / "host")
         inputs = random_samples(model, samples, seed=7) if isinstance(samples, int) else samples
-        result = verify(flatbuffer, model, inputs, run_host(exe, inputs))
+        result = verify(flatbuffer, model, inputs, run_host(firmware.elf, inputs, model.output_bytes))
         assert result.bit_exact, f"not bit-exact: {result.first_mismatch}"
         return BitExactResult(tflite, model, result)
 

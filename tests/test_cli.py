@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def test_generate_then_run_on_host(small_model, tmp_path):
     proc = tinyedge("generate", str(small_model), "--board", "host", "-o", str(tmp_path / "gen"))
     assert proc.returncode == 0, proc.stderr
     assert "synthetic" in proc.stderr  # no --calib: a loud warning
-    for name in ("model.tflite", "model/tinyedge_model.c", "model/tinyedge_model.h", "main.c"):
+    for name in ("model.tflite", "model/tinyedge_model.c", "model/tinyedge_model.h", "main.c", "Makefile"):
         assert (tmp_path / "gen" / name).is_file(), name
 
     batch = np.random.default_rng(0).integers(-128, 128, (3, 1, 4, 4, 1), dtype=np.int8)
@@ -56,16 +57,31 @@ def test_generate_then_run_on_host(small_model, tmp_path):
     assert [o.tobytes() for o in out] == expected
 
 
-def test_generated_folder_builds_without_tinyedge(small_model, tmp_path):
+def test_generated_folder_builds_with_make_alone(small_model, tmp_path):
     proc = tinyedge("generate", str(small_model), "-o", str(tmp_path / "gen"))
     assert proc.returncode == 0, proc.stderr
     gen = tmp_path / "gen"
-    build = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Iinclude", "-Imodel",
-                            *map(str, sorted(gen.glob("model/*.c"))), *map(str, sorted(gen.glob("kernels/*.c"))),
-                            "main.c", "-o", "model_host"], cwd=gen, capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    run = subprocess.run([str(gen / "model_host")], input=bytes(16), capture_output=True)
-    assert run.returncode == 0 and len(run.stdout) == 3
+    make = subprocess.run(["make"], cwd=gen, capture_output=True, text=True)
+    assert make.returncode == 0, make.stderr
+    executables = [p for p in (gen / "build").iterdir() if p.is_file() and os.access(p, os.X_OK)]
+    assert len(executables) == 1, executables
+    (gen / "input.bin").write_bytes(bytes(16))
+    run = subprocess.run([str(executables[0])], cwd=gen, capture_output=True, text=True)
+    assert run.returncode == 0 and "tinyedge: sample=0" in run.stdout
+    assert len((gen / "output.bin").read_bytes()) == 3
+
+
+def test_boards_lists_every_board_file():
+    proc = tinyedge("boards")
+    assert proc.returncode == 0
+    for name in ("nrf52840", "stm32f746g-disco", "stm32f4-discovery", "rp2040", "stm32l552", "esp32c3", "host"):
+        assert name in proc.stdout
+
+
+def test_unknown_board_lists_the_valid_ones(small_model, tmp_path):
+    proc = tinyedge("generate", str(small_model), "--board", "nrf52480", "-o", str(tmp_path / "out"))
+    _assert_one_line_error(proc, "nrf52840")
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_model_file(tmp_path):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tinyedge.codegen import compile_graph, render_model
-from tinyedge.host import build_host, run_host
+from tinyedge.codegen import compile_graph
+from tinyedge.host import run_host
 from tinyedge.importer import parse_tflite
+from tinyedge.pipeline import build
 from tinyedge.plan import overlapping_live_buffers
 from tinyedge.verify import random_samples, verify
 
@@ -21,8 +22,7 @@ def test_mlperf_shaped_model_is_bit_exact_on_host(name, mlperf_tflite, tmp_path)
     model = compile_graph(parse_tflite(flatbuffer, name))
     assert overlapping_live_buffers(model.plan) == []
     assert model.macs == REFERENCE_MACS[name]
-    render_model(model, tmp_path)
-    exe = build_host(tmp_path / "model", model.kernel_sources, tmp_path / "build")
+    firmware = build(model, "host", tmp_path)
     samples = random_samples(model, 3, seed=11)
-    result = verify(flatbuffer, model, samples, run_host(exe, samples))
+    result = verify(flatbuffer, model, samples, run_host(firmware.elf, samples, model.output_bytes))
     assert result.bit_exact, result.first_mismatch

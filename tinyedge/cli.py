@@ -34,8 +34,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from tinyedge.pipeline import generate
 
-    _require_host_board(args.board)
-    generated = generate(args.model, args.output, calib=args.calib, source=args.source, log=_log)
+    generated = generate(args.model, args.output, board=args.board, calib=args.calib, source=args.source, log=_log)
     model = generated.model
     print(f"wrote {generated.out_dir}: {len(model.layers)} layers, {model.macs:,} MACs, "
           f"weights {model.weight_bytes:,} B, arena {model.plan.arena_bytes:,} B")
@@ -48,6 +47,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     _require_host_board(args.board)
     result = run_on_host(args.model, args.input, args.output, calib=args.calib, log=_log)
     print(f"wrote {args.output}: int8 {list(result.shape)}")
+    return 0
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    from tinyedge.boards import list_boards, load_board
+
+    boards = [load_board(name) for name in list_boards()]
+    width = max(len(b.name) for b in boards)
+    for board in boards:
+        print(f"{board.name:<{width}}  {board.core:<14} {board.description}")
     return 0
 
 
@@ -102,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--board", default="host", help="target board (default: host)")
     sub.add_argument("--input", type=Path, required=True, help="int8 .npy: one input or a batch of them")
     sub.add_argument("--output", type=Path, required=True, help="the .npy to write outputs to")
+
+    command("boards", cmd_boards, "list the boards tinyedge knows (boards/*.toml)")
 
     sub = command("example", cmd_example, "write an MLPerf-Tiny-shaped example model (kws, vww, ic, ad)")
     sub.add_argument("name", help="kws, vww, ic or ad")

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyedge.boards import Board, load_board
+from tinyedge.build import Firmware, build_firmware, render_project
 from tinyedge.codegen import CompiledModel, compile_graph, model_sha256, render_model
 from tinyedge.errors import TinyEdgeError
-from tinyedge.host import build_host, run_host
+from tinyedge.host import run_host
 from tinyedge.importer import load_tflite
-from tinyedge.resources import firmware_dir
 
 Log = Callable[[str], None]
 
@@ -66,23 +67,24 @@ def compile_tflite(path: Path) -> CompiledModel:
     return compile_graph(load_tflite(path), model_sha256(path))
 
 
-def copy_host_sources(model: CompiledModel, out_dir: Path) -> None:
-    """Kernels and the host runner beside the model, so the folder builds on its own."""
-    firmware = firmware_dir()
-    (out_dir / "kernels").mkdir(exist_ok=True)
-    for name in model.kernel_sources:
-        shutil.copyfile(firmware / "kernels" / name, out_dir / "kernels" / name)
-    shutil.copytree(firmware / "include", out_dir / "include", dirs_exist_ok=True)
-    shutil.copyfile(firmware / "host" / "te_host_main.c", out_dir / "main.c")
+def render(model: CompiledModel, board: Board | str, out_dir: Path) -> None:
+    """The model's C and a firmware project for `board` around it, buildable on its own."""
+    render_model(model, out_dir)
+    render_project(out_dir, board, kernel_sources=model.kernel_sources)
 
 
-def generate(model_path: Path, out_dir: Path, calib: Path | None = None, source: Path | None = None,
-             log: Log | None = None) -> Generated:
+def build(model: CompiledModel, board: Board | str, out_dir: Path) -> Firmware:
+    render(model, board, out_dir)
+    return build_firmware(out_dir, board)
+
+
+def generate(model_path: Path, out_dir: Path, board: str = "host", calib: Path | None = None,
+             source: Path | None = None, log: Log | None = None) -> Generated:
+    board_data = load_board(board)  # an unknown board fails before any work
     with atomic_output_dir(out_dir) as scratch:
         tflite = ensure_int8(model_path, scratch, calib, source, log)
         model = compile_tflite(tflite)
-        render_model(model, scratch)
-        copy_host_sources(model, scratch)
+        render(model, board_data, scratch)
     return Generated(Path(out_dir), Path(out_dir) / "model.tflite", model)
 
 
@@ -126,9 +128,8 @@ def run_on_host(model_path: Path, input_path: Path, output_path: Path, calib: Pa
         if len(model.outputs) != 1:
             raise TinyEdgeError(f"the model has {len(model.outputs)} outputs; `run` writes single-output models")
         samples, batched = load_input_samples(Path(input_path), model)
-        render_model(model, workdir)
-        exe = build_host(workdir / "model", model.kernel_sources, workdir / "build")
-        result = outputs_array(model, run_host(exe, samples), batched)
+        firmware = build(model, "host", workdir / "host")
+        result = outputs_array(model, run_host(firmware.elf, samples, model.output_bytes), batched)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(output_path, result)

@@ -9,15 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from tinyedge.codegen import compile_graph, render_model
 from tinyedge.errors import UnsupportedOpError
-from tinyedge.host import build_host, run_host
 from tinyedge.importer import parse_tflite
 from tinyedge.ir import Graph, Operator, Quantization, Tensor
 from tinyedge.ops import lower
 from tinyedge.ops.softmax import softmax_scaling
 from tinyedge.quantize import quantize_keras_model
-from tinyedge.verify import random_samples, verify
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +70,7 @@ def with_beta(flatbuffer: bytes, beta: float) -> bytes:
 
 
 @pytest.mark.parametrize("beta", [0.25, 3.0, 40.0])
-def test_softmax_with_beta_other_than_one(tmp_path: Path, beta):
+def test_softmax_with_beta_other_than_one(tmp_path: Path, beta, assert_tflite_bit_exact):
     inputs = keras.Input((20,), batch_size=1)
     calib = [np.random.default_rng(4).uniform(-3, 3, (32, 20)).astype(np.float32)]
     quantize_keras_model(keras.Model(inputs, keras.layers.Softmax()(inputs)), tmp_path / "model.tflite", calib,
@@ -82,12 +79,7 @@ def test_softmax_with_beta_other_than_one(tmp_path: Path, beta):
     graph = parse_tflite(flatbuffer, name="model")
     assert graph.operators[0].options["beta"] == pytest.approx(beta)
 
-    model = compile_graph(graph)
-    render_model(model, tmp_path / "gen")
-    exe = build_host(tmp_path / "gen" / "model", model.kernel_sources, tmp_path / "build")
-    samples = random_samples(model, 8, seed=7)
-    result = verify(flatbuffer, model, samples, run_host(exe, samples))
-    assert result.bit_exact, f"not bit-exact: {result.first_mismatch}"
+    model = assert_tflite_bit_exact(flatbuffer, samples=8).model
     multiplier, shift, _diff_min = softmax_scaling(beta, graph.tensor(graph.inputs[0]).scale)
     assert model.calls[0].params["input_multiplier"] == multiplier
     assert model.calls[0].params["input_left_shift"] == shift

@@ -1,0 +1,64 @@
+/*
+ * tinyedge firmware runtime: the services the generated main.c uses on every board.
+ *
+ * Bare-metal boards implement files, console and exit with semihosting (te_semihost.c);
+ * the host board implements them with stdio (te_host_io.c). Everything else is shared, so
+ * the same main loop runs everywhere.
+ */
+#ifndef TE_RUNTIME_H
+#define TE_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Inference markers: empty functions that are never inlined. The emulator reads their
+ * addresses from the ELF symbol table and counts instructions from entering
+ * te_inference_begin to entering te_inference_end.
+ */
+void te_inference_begin(void);
+void te_inference_end(void);
+
+/*
+ * Cycle counter, chosen at build time by one of TE_CYCLES_DWT (Cortex-M3 and up),
+ * TE_CYCLES_SYSTICK (Cortex-M0+; 24-bit counter extended by its wrap interrupt),
+ * TE_CYCLES_MCYCLE (RISC-V) or TE_CYCLES_NONE (always 0). Differences of two readings are
+ * cycles modulo 2^32. Emulators without these peripherals read 0.
+ */
+void te_cycles_init(void);
+uint32_t te_cycles_now(void);
+
+/* CRC-32 as zlib computes it (reflected polynomial 0xEDB88320, initial and final inversion). */
+uint32_t te_crc32(const void *data, size_t len);
+
+/* Files: a handle >= 0, or a negative value when the file cannot be opened. */
+typedef int32_t te_file;
+enum te_file_mode { TE_FILE_READ, TE_FILE_WRITE };
+te_file te_file_open(const char *name, enum te_file_mode mode);
+size_t te_file_read(te_file file, void *buf, size_t len);  /* bytes read; 0 at end of file */
+size_t te_file_write(te_file file, const void *buf, size_t len);  /* bytes written */
+void te_file_close(te_file file);
+
+/* One line of text on the console (semihosting SYS_WRITE0, stdout on the host). */
+void te_console_write(const char *text);
+
+/* Ends the program: status 0 is success (ADP_Stopped_ApplicationExit), anything else failure. */
+void te_exit(int status) __attribute__((noreturn));
+
+/* "tinyedge: sample=<n> cycles=<c> checksum=<crc32 as 8 hex digits>\n" */
+void te_report_sample(uint32_t sample, uint32_t cycles, uint32_t checksum);
+
+/* "tinyedge: error=<reason>\n", then exit with failure. */
+void te_fail(const char *reason) __attribute__((noreturn));
+
+/*
+ * "tinyedge: fault=<name> pc=0x<8 hex> detail=0x<8 hex>\n", then exit with failure.
+ * detail is CFSR on Armv7-M/Armv8-M (0 on Armv6-M) and mtval on RISC-V. A fault while
+ * reporting a fault (semihosting without a debugger) stops in a loop instead.
+ */
+void te_fault(const char *name, uint32_t pc, uint32_t detail) __attribute__((noreturn));
+
+/* Bare-metal start-up: copies .data from its load image and zeroes .bss (te_crt.c). */
+void te_crt_init(void);
+
+#endif /* TE_RUNTIME_H */

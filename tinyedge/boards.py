@@ -1,0 +1,397 @@
+"""Boards: the data files in boards/, checked against a schema and loaded as frozen dataclasses.
+
+A board file is TOML. The schema below says which fields exist, their types, which are
+required and which values an enumerated field takes; a file that breaks it is one
+TinyEdgeError naming the file and the field (and, for a bad value, the valid choices).
+Adding a board is adding a file: `load_board(name)` finds boards/<name>.toml, or takes the
+path of a .toml file elsewhere.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinyedge.errors import TinyEdgeError
+from tinyedge.resources import boards_dir
+
+# Which firmware a core gets: the startup/runtime family, the FPUs it may have, the cycle
+# counters its firmware can read. One table, so the three never disagree.
+CORES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "cortex-m0plus": ("arm", ("none",), ("systick", "none")),
+    "cortex-m4f": ("arm", ("fpv4-sp-d16",), ("dwt", "systick", "none")),
+    "cortex-m7": ("arm", ("none", "fpv5-sp-d16", "fpv5-d16"), ("dwt", "systick", "none")),
+    "cortex-m33": ("arm", ("none", "fpv5-sp-d16"), ("dwt", "systick", "none")),
+    "rv32imc": ("riscv", ("none",), ("mcycle", "none")),
+    "xtensa-lx6": ("xtensa", ("none", "xtensa-sp"), ("ccount", "none")),
+    "xtensa-lx7": ("xtensa", ("none", "xtensa-sp"), ("ccount", "none")),
+    "host": ("host", ("native",), ("none",)),
+}
+FPUS = tuple(sorted({fpu for _, fpus, _ in CORES.values() for fpu in fpus}))
+CYCLE_COUNTERS = tuple(sorted({c for _, _, counters in CORES.values() for c in counters}))
+# Unicorn CPU models per built-in emulator architecture (the UC_CPU_<ARCH>_<MODEL> suffix).
+EMULATOR_CPUS: dict[str, tuple[str, ...]] = {
+    "arm": ("CORTEX_M0", "CORTEX_M3", "CORTEX_M4", "CORTEX_M7", "CORTEX_M33"),
+    "riscv32": ("ANY", "BASE32", "SIFIVE_E31", "SIFIVE_U34"),
+    "none": (),
+}
+MEMORY_KINDS = ("flash", "ram")
+FLASH_TOOLS = ("pyocd", "uf2", "esptool")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One entry of the schema: a TOML value type, or a nested table (list of tables)."""
+
+    kind: str  # "int", "number", "str", "strings", "table", "tables"
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    schema: Mapping[str, Field] | None = None
+
+
+def _table(schema: Mapping[str, Field], required: bool = True) -> Field:
+    return Field("table", required, schema=schema)
+
+
+_FIGURE_SOURCE = Field("str")
+SCHEMA: dict[str, Field] = {
+    "name": Field("str"),
+    "vendor": Field("str"),
+    "description": Field("str"),
+    "core": Field("str", choices=tuple(CORES)),
+    "fpu": Field("str", choices=FPUS),
+    "clock_hz": Field("int"),
+    "cycle_counter": Field("str", choices=CYCLE_COUNTERS),
+    "memory": Field("tables", schema={
+        "name": Field("str"),
+        "origin": Field("int"),
+        "length": Field("int"),
+        "kind": Field("str", choices=MEMORY_KINDS),
+        "alias_of": Field("str", required=False),
+    }),
+    "layout": _table({
+        "code": Field("str"),
+        "data": Field("str"),
+        "boot_bytes": Field("int", required=False),
+    }),
+    "flash_access": _table({
+        "wait_states": Field("int"),
+        "icache_bytes": Field("int", required=False),
+        "dcache_bytes": Field("int", required=False),
+        "accelerator": Field("str"),
+        "source": Field("str"),
+    }),
+    "power": _table({
+        "supply": _table({"voltage_v": Field("number"), "source": _FIGURE_SOURCE}),
+        "active": _table({"current_ma": Field("number"), "condition": Field("str"), "source": _FIGURE_SOURCE}),
+        "sleep": _table({"current_ua": Field("number"), "condition": Field("str"), "source": _FIGURE_SOURCE}),
+    }),
+    "compiler": _table({
+        "toolchain": Field("str"),
+        "cflags": Field("strings"),
+        "install": Field("str"),
+    }),
+    "emulator": _table({
+        "builtin": Field("str", choices=tuple(EMULATOR_CPUS)),
+        "cpu_model": Field("str", required=False),
+        "renode_platform": Field("str", required=False),
+        "renode_board": Field("str", required=False),
+        "note": Field("str", required=False),
+    }),
+    "flashing": _table({
+        "tool": Field("str", choices=FLASH_TOOLS),
+        "pyocd_target": Field("str", required=False),
+        "pyocd_pack": Field("str", required=False),
+        "esptool_chip": Field("str", required=False),
+        "uf2_family_id": Field("int", required=False),
+        "note": Field("str", required=False),
+    }),
+}
+# The host board runs on the development machine: it has no memory map, clock or power data.
+HOST_OPTIONAL = frozenset({"clock_hz", "memory", "layout", "flash_access", "power", "emulator", "flashing"})
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    name: str
+    origin: int
+    length: int
+    kind: str  # "flash" or "ram"
+    alias_of: str | None = None  # another view of the same physical memory
+
+    @property
+    def end(self) -> int:
+        return self.origin + self.length
+
+    def contains(self, address: int, size: int = 0) -> bool:
+        return self.origin <= address and address + size <= self.end
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the bare-metal image goes: code, constants and the .data image in `code`;
+    .data, .bss and the stack (at the top) in `data`. `boot_bytes` at the start of the code
+    region are kept for a boot stage (RP2040's boot2); the vector table follows them."""
+
+    code: str
+    data: str
+    boot_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class FlashAccess:
+    wait_states: int
+    accelerator: str
+    source: str
+    icache_bytes: int | None = None
+    dcache_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A datasheet figure, the condition it was measured under, and where it comes from."""
+
+    value: float
+    unit: str
+    condition: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Power:
+    supply: Figure  # V
+    active: Figure  # mA at the board's clock_hz and the supply voltage
+    sleep: Figure  # uA
+
+
+@dataclass(frozen=True)
+class Compiler:
+    toolchain: str  # prefix without the dash ("arm-none-eabi"); "" is the system compiler
+    cflags: tuple[str, ...]  # cpu/arch flags, used for compiling and linking
+    install: str  # the command (or instructions) that installs the toolchain
+
+
+@dataclass(frozen=True)
+class Emulator:
+    builtin: str  # "arm", "riscv32" or "none"
+    cpu_model: str | None = None
+    renode_platform: str | None = None
+    renode_board: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Flashing:
+    tool: str
+    pyocd_target: str | None = None
+    pyocd_pack: str | None = None
+    esptool_chip: str | None = None
+    uf2_family_id: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    vendor: str
+    description: str
+    core: str
+    fpu: str
+    cycle_counter: str
+    compiler: Compiler
+    path: Path
+    clock_hz: int | None = None
+    memories: tuple[MemoryRegion, ...] = ()  # every region of the memory map ([[memory]] in the file)
+    layout: Layout | None = None
+    flash_access: FlashAccess | None = None
+    power: Power | None = None
+    emulator: Emulator | None = None
+    flashing: Flashing | None = None
+
+    @property
+    def family(self) -> str:
+        """Firmware family: "arm", "riscv", "xtensa" or "host"."""
+        return CORES[self.core][0]
+
+    @property
+    def is_host(self) -> bool:
+        return self.family == "host"
+
+    @property
+    def has_fpu(self) -> bool:
+        return self.fpu not in ("none", "native")
+
+    def region(self, name: str) -> MemoryRegion:
+        for region in self.memories:
+            if region.name == name:
+                return region
+        raise KeyError(name)
+
+    @property
+    def flash_wait_states(self) -> int:
+        return self.flash_access.wait_states if self.flash_access is not None else 0
+
+    @property
+    def code_region(self) -> MemoryRegion:
+        return self.region(self._layout().code)
+
+    @property
+    def data_region(self) -> MemoryRegion:
+        return self.region(self._layout().data)
+
+    @property
+    def code_start(self) -> int:
+        """Address of the first instruction fetch target: the vector table (Arm) or _start (RISC-V)."""
+        return self.code_region.origin + self._layout().boot_bytes
+
+    @property
+    def stack_top(self) -> int:
+        return self.data_region.end
+
+    def _layout(self) -> Layout:
+        if self.layout is None:
+            raise TinyEdgeError(f"board '{self.name}' has no memory layout (it is the development machine)")
+        return self.layout
+
+
+def list_boards() -> list[str]:
+    """Names of the boards shipped with tinyedge, sorted."""
+    return sorted(path.stem for path in boards_dir().glob("*.toml"))
+
+
+def load_board(name: str | Path) -> Board:
+    """The board called `name` (boards/<name>.toml), or the board file at a .toml path."""
+    path = Path(name)
+    if path.suffix != ".toml":
+        path = boards_dir() / f"{name}.toml"
+        if not path.is_file():
+            raise TinyEdgeError(f"unknown board '{name}'; valid boards: {', '.join(list_boards())}")
+    elif not path.is_file():
+        raise TinyEdgeError(f"board file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise TinyEdgeError(f"{path}: not valid TOML: {exc}") from None
+    return _board_from_data(data, path)
+
+
+class _Checker:
+    """Schema checks that report the file and the dotted field name."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, field: str, message: str) -> TinyEdgeError:
+        return TinyEdgeError(f"{self.path}: field '{field}' {message}")
+
+    def table(self, data: Mapping[str, Any], schema: Mapping[str, Field], prefix: str,
+              optional: frozenset[str] = frozenset()) -> None:
+        for key in data:
+            if key not in schema:
+                where = f"in '{prefix[:-1]}'" if prefix else "at the top level"
+                raise TinyEdgeError(f"{self.path}: unknown field '{prefix}{key}'; valid fields {where}: "
+                                    f"{', '.join(schema)}")
+        for key, field in schema.items():
+            if key in data:
+                self.value(data[key], field, prefix + key)
+            elif field.required and key not in optional:
+                raise TinyEdgeError(f"{self.path}: missing required field '{prefix}{key}'")
+
+    def value(self, value: Any, field: Field, name: str) -> None:
+        kind = field.kind
+        if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise self.fail(name, f"must be an integer, got {value!r}")
+        if kind == "number" and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise self.fail(name, f"must be a number, got {value!r}")
+        if kind in ("int", "number") and value < 0:
+            raise self.fail(name, f"must not be negative, got {value!r}")
+        if kind == "str" and not isinstance(value, str):
+            raise self.fail(name, f"must be a string, got {value!r}")
+        if kind == "strings" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise self.fail(name, f"must be a list of strings, got {value!r}")
+        if field.choices and value not in field.choices:
+            raise self.fail(name, f"is '{value}'; valid choices: {', '.join(field.choices)}")
+        if kind == "table":
+            if not isinstance(value, dict):
+                raise self.fail(name, f"must be a table, got {value!r}")
+            assert field.schema is not None
+            self.table(value, field.schema, name + ".")
+        if kind == "tables":
+            if not (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+                raise self.fail(name, "must be a non-empty array of tables ([[" + name + "]])")
+            assert field.schema is not None
+            for index, item in enumerate(value):
+                self.table(item, field.schema, f"{name}[{index}].")
+
+
+def _board_from_data(data: dict[str, Any], path: Path) -> Board:
+    check = _Checker(path)
+    is_host = data.get("core") == "host"
+    check.table(data, SCHEMA, "", HOST_OPTIONAL if is_host else frozenset())
+    if data["name"] != path.stem:
+        raise check.fail("name", f"is '{data['name']}' but the file is {path.name}; they must match")
+    family, fpus, counters = CORES[data["core"]]
+    if data["fpu"] not in fpus:
+        raise check.fail("fpu", f"is '{data['fpu']}', which core {data['core']} does not have; "
+                                f"valid choices: {', '.join(fpus)}")
+    if data["cycle_counter"] not in counters:
+        raise check.fail("cycle_counter", f"is '{data['cycle_counter']}', which core {data['core']} does not "
+                                          f"have; valid choices: {', '.join(counters)}")
+
+    memory = tuple(MemoryRegion(**region) for region in data.get("memory", ()))
+    layout = Layout(**data["layout"]) if "layout" in data else None
+    _check_memory(check, memory, layout)
+    emulator = Emulator(**data["emulator"]) if "emulator" in data else None
+    if emulator is not None:
+        models = EMULATOR_CPUS[emulator.builtin]
+        if emulator.cpu_model is None and models:
+            raise TinyEdgeError(f"{path}: missing required field 'emulator.cpu_model' (builtin "
+                                f"'{emulator.builtin}'); valid choices: {', '.join(models)}")
+        if emulator.cpu_model is not None and emulator.cpu_model not in models:
+            raise check.fail("emulator.cpu_model", f"is '{emulator.cpu_model}'; valid choices for "
+                                                   f"'{emulator.builtin}': {', '.join(models)}")
+    power = None
+    if "power" in data:
+        p = data["power"]
+        power = Power(supply=Figure(float(p["supply"]["voltage_v"]), "V", "supply voltage", p["supply"]["source"]),
+                      active=Figure(float(p["active"]["current_ma"]), "mA", p["active"]["condition"],
+                                    p["active"]["source"]),
+                      sleep=Figure(float(p["sleep"]["current_ua"]), "uA", p["sleep"]["condition"],
+                                   p["sleep"]["source"]))
+    compiler = data["compiler"]
+    return Board(
+        name=data["name"], vendor=data["vendor"], description=data["description"], core=data["core"],
+        fpu=data["fpu"], cycle_counter=data["cycle_counter"], path=path, clock_hz=data.get("clock_hz"),
+        compiler=Compiler(compiler["toolchain"], tuple(compiler["cflags"]), compiler["install"]),
+        memories=memory, layout=layout, power=power, emulator=emulator,
+        flash_access=FlashAccess(**data["flash_access"]) if "flash_access" in data else None,
+        flashing=Flashing(**data["flashing"]) if "flashing" in data else None,
+    )
+
+
+def _check_memory(check: _Checker, memory: tuple[MemoryRegion, ...], layout: Layout | None) -> None:
+    names = [region.name for region in memory]
+    for index, region in enumerate(memory):
+        field = f"memory[{index}]"
+        if names.count(region.name) > 1:
+            raise check.fail(f"{field}.name", f"'{region.name}' names two regions")
+        if region.length == 0 or region.end > 1 << 32:
+            raise check.fail(f"{field}.length", f"0x{region.length:x} at 0x{region.origin:x} is outside the "
+                                                "32-bit address space or empty")
+        if region.alias_of is not None and region.alias_of not in names:
+            raise check.fail(f"{field}.alias_of", f"is '{region.alias_of}'; valid choices: {', '.join(names)}")
+    if layout is None:
+        return
+    for role, kind in (("code", "flash"), ("data", "ram")):
+        name = getattr(layout, role)
+        if name not in names:
+            raise check.fail(f"layout.{role}", f"is '{name}'; valid choices: {', '.join(names)}")
+        if memory[names.index(name)].kind != kind:
+            raise check.fail(f"layout.{role}", f"names region '{name}', which is not {kind}")
+    code = memory[names.index(layout.code)]
+    if layout.boot_bytes >= code.length or layout.boot_bytes % 4:
+        raise check.fail("layout.boot_bytes", f"is {layout.boot_bytes}; it must be a multiple of 4 and smaller "
+                                              f"than region '{code.name}'")

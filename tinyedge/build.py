@@ -1,0 +1,517 @@
+"""Build stage: a firmware project for a board (render_project) and its binaries (build_firmware).
+
+render_project lays out a folder that builds on its own with `make` or CMake: the generated
+model (model/, written by codegen), the kernels and headers it uses, the runtime, and main,
+start-up code, linker script, Makefile and CMakeLists.txt rendered from templates/firmware/.
+build_firmware compiles that folder with the board's cross-compiler (or the system compiler
+for the host board) using the same flags the Makefile holds, checks that it fits the board,
+and estimates the worst-case stack from GCC's call graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jinja2
+
+from tinyedge import __version__
+from tinyedge.boards import Board, load_board
+from tinyedge.errors import TinyEdgeError
+from tinyedge.resources import firmware_dir, templates_dir
+
+C_FLAGS = ("-std=c99", "-O2", "-g", "-ffunction-sections", "-fdata-sections",
+           "-Wall", "-Wextra", "-Werror", "-fstack-usage")
+FREESTANDING_FLAGS = ("-ffreestanding", "-fno-common")
+ANALYSIS_FLAGS = ("-fcallgraph-info=su",)  # build_firmware only: the call graph for the stack estimate
+INCLUDE_DIRS = ("model", "include", "runtime")
+COMMON_RUNTIME = ("te_runtime.h", "te_inference.c", "te_cycles.c", "te_crc32.c", "te_report.c")
+BARE_METAL_RUNTIME = ("te_semihost.c", "te_crt.c", "te_libc.c", "libc/string.h")
+BUILD_DIR = "build"
+LINKER_SCRIPT = "linker.ld"
+PROJECT_FILE = "tinyedge_project.json"  # which board a project was rendered for
+EXCEPTION_FRAME_BYTES = 32  # registers an Armv6-M/Armv7-M core stacks on interrupt entry (no FPU context)
+ERROR_LINES = 30  # compiler output kept in an error message
+OBJECT_CACHE = Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "objects"
+
+
+@dataclass(frozen=True)
+class _Family:
+    """What a firmware family needs beyond the shared runtime."""
+
+    startup: str | None  # template rendered to startup.c
+    entry: str | None  # ELF entry symbol
+    stack_root: str  # the function the worst-case stack path starts from
+    runtime: tuple[str, ...]
+    processor: str  # CMAKE_SYSTEM_PROCESSOR
+
+
+FAMILIES = {
+    "arm": _Family("startup_arm.c.j2", "Reset_Handler", "te_reset", BARE_METAL_RUNTIME, "arm"),
+    "riscv": _Family("startup_riscv.c.j2", "_start", "te_reset", BARE_METAL_RUNTIME, "riscv32"),
+    "host": _Family(None, None, "main", ("te_host_io.c",), ""),
+}
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """Commands and flags for one board; the Makefile, CMakeLists.txt and build_firmware share them."""
+
+    cross: str  # tool prefix with its dash ("arm-none-eabi-"), "" for the host
+    cc: str
+    arch_flags: tuple[str, ...]
+    cflags: tuple[str, ...]
+    defines: tuple[str, ...]
+    include_dirs: tuple[str, ...]
+    libs: tuple[str, ...]
+    family: _Family
+
+    @property
+    def is_host(self) -> bool:
+        return not self.cross
+
+    def tool(self, name: str) -> str:
+        return self.cross + name
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Files a build leaves in build/: the ELF first, then the flashable images."""
+        return ("firmware",) if self.is_host else ("firmware.elf", "firmware.hex", "firmware.bin")
+
+    def link_flags(self, linker_script: str, map_file: str) -> list[str]:
+        flags = ["-Wl,--gc-sections"]
+        if not self.is_host:
+            flags = ["-nostdlib", f"-T{linker_script}", *flags, f"-Wl,-Map={map_file}"]
+        return flags
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    address: int  # where it runs (VMA)
+    load_address: int  # where its bytes are stored (LMA)
+    size: int
+    kind: str  # "text" (code and constants), "data" (initialised, copied to RAM) or "bss"
+
+
+@dataclass(frozen=True)
+class StackEstimate:
+    """Worst-case stack from the static call graph (-fcallgraph-info), entry function included."""
+
+    bytes: int
+    path: tuple[str, ...]  # the deepest call chain
+    complete: bool
+    notes: tuple[str, ...]  # why the figure may be low: calls without stack data, recursion, dynamic frames
+
+
+@dataclass(frozen=True)
+class Firmware:
+    board: str
+    project_dir: Path
+    elf: Path  # the host board's executable is its ELF
+    hex: Path | None
+    bin: Path | None
+    sections: tuple[Section, ...]
+    stack: StackEstimate
+    flash_used: int | None  # bytes of the code region up to the end of the .data load image
+    flash_available: int | None
+    ram_used: int | None  # .data + .bss + the stack estimate
+    ram_available: int | None
+    compiler: str
+
+    def _total(self, kind: str) -> int:
+        return sum(s.size for s in self.sections if s.kind == kind)
+
+    @property
+    def text(self) -> int:
+        return self._total("text")
+
+    @property
+    def data(self) -> int:
+        return self._total("data")
+
+    @property
+    def bss(self) -> int:
+        return self._total("bss")
+
+
+def toolchain(board: Board) -> Toolchain:
+    family = FAMILIES.get(board.family)
+    if family is None:
+        raise TinyEdgeError(f"board '{board.name}' ({board.core}) has no bare-metal build in tinyedge: its "
+                            "firmware is built with the vendor SDK, and reports give an analytical estimate "
+                            f"for it; to build it, {board.compiler.install}")
+    cross = f"{board.compiler.toolchain}-" if board.compiler.toolchain else ""
+    cc = f"{cross}gcc" if cross else os.environ.get("CC", "gcc")
+    includes = INCLUDE_DIRS if family.entry is None else (*INCLUDE_DIRS, "runtime/libc")
+    cflags = C_FLAGS if family.entry is None else (*C_FLAGS, *FREESTANDING_FLAGS)
+    return Toolchain(cross=cross, cc=cc, arch_flags=board.compiler.cflags, cflags=cflags,
+                     defines=(f"TE_CYCLES_{board.cycle_counter.upper()}",), include_dirs=includes,
+                     libs=() if family.entry is None else ("gcc",), family=family)
+
+
+def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = None,
+                   kernel_sources: Iterable[str] | None = None) -> Path:
+    """Lay out a firmware project for `board` in out_dir and return out_dir.
+
+    The model sources are out_dir/model/ (codegen writes them there), or are copied from
+    model_dir. kernel_sources names the firmware/kernels/*.c files the model calls; None
+    copies every kernel (the linker drops what is not called).
+    """
+    board = load_board(board) if isinstance(board, str) else board
+    tools = toolchain(board)
+    out_dir = Path(out_dir)
+    model = out_dir / "model"
+    if model_dir is not None and Path(model_dir).resolve() != model.resolve():
+        _copy_files(Path(model_dir), model, ("*.c", "*.h", "*.json"))
+    for name in ("tinyedge_model.h", "tinyedge_model.c"):
+        if not (model / name).is_file():
+            raise TinyEdgeError(f"{model / name} is missing: generate the model sources first")
+    firmware = firmware_dir()
+    kernels = sorted(kernel_sources) if kernel_sources is not None else \
+        sorted(p.name for p in (firmware / "kernels").glob("*.c"))
+    for name in kernels:
+        if not (firmware / "kernels" / name).is_file():
+            raise TinyEdgeError(f"kernel source {name} is not in {firmware / 'kernels'}")
+    for owned in ("kernels", "runtime"):  # copies from a previous render: start clean
+        shutil.rmtree(out_dir / owned, ignore_errors=True)
+    for owned in ("startup.c", LINKER_SCRIPT):
+        (out_dir / owned).unlink(missing_ok=True)
+    for name in kernels:
+        _copy(firmware / "kernels" / name, out_dir / "kernels" / name)
+    shutil.copytree(firmware / "include", out_dir / "include", dirs_exist_ok=True)
+    for name in (*COMMON_RUNTIME, *tools.family.runtime):
+        _copy(firmware / "runtime" / name, out_dir / "runtime" / name)
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "firmware")),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    context = _template_context(board, tools, _model_sha256(model))
+    outputs = {"main.c": "main.c.j2"}
+    if tools.family.startup is not None:
+        outputs |= {"startup.c": tools.family.startup, LINKER_SCRIPT: "linker.ld.j2"}
+    for name, template in outputs.items():
+        (out_dir / name).write_text(env.get_template(template).render(context))
+    context["sources"] = project_sources(out_dir)
+    for name in ("Makefile", "CMakeLists.txt"):
+        (out_dir / name).write_text(env.get_template(f"{name}.j2").render(context))
+    project = {"tinyedge_version": __version__, "board": board.name, "sources": context["sources"]}
+    (out_dir / PROJECT_FILE).write_text(json.dumps(project, indent=2) + "\n")
+    return out_dir
+
+
+def project_sources(project_dir: Path) -> list[str]:
+    """The C files of a rendered project, relative to it, in build order."""
+    project_dir = Path(project_dir)
+    top = [name for name in ("main.c", "startup.c") if (project_dir / name).is_file()]
+    nested = [p.relative_to(project_dir).as_posix() for folder in ("runtime", "model", "kernels")
+              for p in sorted((project_dir / folder).glob("*.c"))]
+    return top + nested
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def _copy_files(source_dir: Path, target_dir: Path, patterns: tuple[str, ...]) -> None:
+    if not source_dir.is_dir():
+        raise TinyEdgeError(f"model folder {source_dir} does not exist")
+    for pattern in patterns:
+        for path in source_dir.glob(pattern):
+            _copy(path, target_dir / path.name)
+
+
+def _model_sha256(model: Path) -> str:
+    meta = model / "tinyedge_model.json"
+    if not meta.is_file():
+        return ""
+    return str(json.loads(meta.read_text()).get("model_sha256", ""))
+
+
+def _template_context(board: Board, tools: Toolchain, model_sha: str) -> dict:
+    banner = f"Generated by tinyedge {__version__} for board {board.name}"
+    banner += f" from model sha256 {model_sha[:16]}. Do not edit." if model_sha else ". Do not edit."
+    context: dict = {
+        "banner": banner, "board_name": board.name, "board_description": board.description, "cross": tools.cross,
+        "cc": "$(CROSS)gcc" if tools.cross else tools.cc, "arch_flags": list(tools.arch_flags),
+        "cflags": list(tools.cflags), "defines": list(tools.defines), "include_dirs": list(tools.include_dirs),
+        "cppflags": [f"-D{d}" for d in tools.defines] + [f"-I{i}" for i in tools.include_dirs],
+        "ldlibs": [f"-l{lib}" for lib in tools.libs], "libs": list(tools.libs),
+        "processor": tools.family.processor, "image_outputs": not tools.is_host,
+        "elf_name": tools.outputs[0], "outputs": list(tools.outputs),
+        "linker_script": "" if tools.is_host else LINKER_SCRIPT,
+        "ldflags": tools.link_flags(LINKER_SCRIPT, f"{BUILD_DIR}/firmware.map"),
+        "cmake_ldflags": tools.link_flags("${CMAKE_CURRENT_SOURCE_DIR}/" + LINKER_SCRIPT,
+                                          "${CMAKE_CURRENT_BINARY_DIR}/firmware.map"),
+        "boot_bytes": 0,
+    }
+    if board.layout is not None:
+        code, data = board.code_region, board.data_region
+        context |= {
+            "code": {"name": code.name, "origin": f"0x{code.origin:08X}", "length": f"0x{code.length:X}"},
+            "data": {"name": data.name, "origin": f"0x{data.origin:08X}", "length": f"0x{data.length:X}"},
+            "code_start": f"0x{board.code_start:08X}", "stack_top": f"0x{board.stack_top:08X}",
+            "boot_bytes": board.layout.boot_bytes, "entry": tools.family.entry,
+            "global_pointer": board.family == "riscv", "arm": board.family == "arm",
+        }
+    return context
+
+
+def build_firmware(project_dir: Path, board: Board | str) -> Firmware:
+    """Compile and link a rendered project; raise TinyEdgeError if it does not fit the board."""
+    board = load_board(board) if isinstance(board, str) else board
+    tools = toolchain(board)
+    project_dir = Path(project_dir).resolve()
+    sources = _checked_sources(project_dir, board)
+    _require_tools(board, tools)
+    build = project_dir / BUILD_DIR
+    objects = _compile_all(tools, project_dir, sources, build)
+    stack = _stack(board, tools, [o.with_suffix(".ci") for o in objects])
+    elf = _link(board, tools, project_dir, objects, stack)
+    hex_path = bin_path = None
+    if not tools.is_host:
+        hex_path, bin_path = build / tools.outputs[1], build / tools.outputs[2]
+        for path, fmt in ((hex_path, "ihex"), (bin_path, "binary")):
+            _run([tools.tool("objcopy"), "-O", fmt, str(elf), str(path)], f"objcopy -O {fmt}")
+    sections = _sections(tools, elf)
+    firmware = Firmware(board.name, project_dir, elf, hex_path, bin_path, sections, stack,
+                        *_usage(board, sections, stack), compiler=_compiler_version(tools.cc))
+    _check_fits(board, firmware)
+    (build / "firmware.json").write_text(json.dumps(_metadata(firmware), indent=2) + "\n")
+    return firmware
+
+
+def _checked_sources(project_dir: Path, board: Board) -> list[str]:
+    meta = project_dir / PROJECT_FILE
+    if not meta.is_file():
+        raise TinyEdgeError(f"{project_dir} is not a tinyedge firmware project: create it with render_project")
+    rendered_for = json.loads(meta.read_text())["board"]
+    if rendered_for != board.name:
+        raise TinyEdgeError(f"{project_dir} was rendered for board {rendered_for}, not {board.name}: "
+                            "render it again for this board")
+    return project_sources(project_dir)
+
+
+def _require_tools(board: Board, tools: Toolchain) -> None:
+    for tool in (tools.cc, *(() if tools.is_host else (tools.tool("objcopy"),)), tools.tool("objdump")):
+        if shutil.which(tool) is None:
+            raise TinyEdgeError(f"board {board.name} needs {tool}, which is not on PATH; install it with "
+                                f"`{board.compiler.install}`")
+
+
+def _link(board: Board, tools: Toolchain, project_dir: Path, objects: list[Path], stack: StackEstimate) -> Path:
+    elf = Path(BUILD_DIR) / tools.outputs[0]
+    command = [tools.cc, *tools.arch_flags, *tools.link_flags(LINKER_SCRIPT, f"{BUILD_DIR}/firmware.map"),
+               *(str(o.relative_to(project_dir)) for o in objects), *(f"-l{lib}" for lib in tools.libs),
+               "-o", str(elf)]
+    proc = subprocess.run(command, cwd=project_dir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        _raise_if_overflow(board, proc.stderr, stack)
+        raise TinyEdgeError(f"linking the firmware for {board.name} failed:\n{_errors(proc.stderr)}")
+    return project_dir / elf
+
+
+def _compile_all(tools: Toolchain, project_dir: Path, sources: list[str], build: Path) -> list[Path]:
+    flags = [*tools.arch_flags, *tools.cflags, *ANALYSIS_FLAGS, *(f"-D{d}" for d in tools.defines),
+             *(f"-I{i}" for i in tools.include_dirs)]
+
+    def compile_one(source: str) -> Path:
+        obj = build / Path(source).with_suffix(".o")
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        _compile_cached(tools.cc, flags, source, obj, project_dir)
+        return obj
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(sources), os.cpu_count() or 1))) as pool:
+        return list(pool.map(compile_one, sources))
+
+
+def _compile_cached(cc: str, flags: list[str], source: str, obj: Path, project_dir: Path) -> None:
+    """Compile one file, reusing the object (and its .su/.ci) when the preprocessed source is unchanged.
+
+    Kernels and runtime are the same in every project, so builds after the first compile
+    little more than the model itself.
+    """
+    preprocessed = subprocess.run([cc, *flags, "-E", source], cwd=project_dir, capture_output=True)
+    if preprocessed.returncode != 0:
+        raise TinyEdgeError(f"compiling {source} with {cc} failed:\n{_errors(preprocessed.stderr.decode())}")
+    key = hashlib.sha256("\0".join([_compiler_version(cc), *flags, source]).encode() + preprocessed.stdout)
+    cached = OBJECT_CACHE / key.hexdigest()[:32]
+    outputs = [obj, obj.with_suffix(".su"), obj.with_suffix(".ci")]
+    if all((cached / p.name).is_file() for p in outputs):
+        for path in outputs:
+            shutil.copyfile(cached / path.name, path)
+        return
+    proc = subprocess.run([cc, *flags, "-c", source, "-o", str(obj)], cwd=project_dir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyEdgeError(f"compiling {source} with {cc} failed:\n{_errors(proc.stderr)}")
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    partial.mkdir(parents=True, exist_ok=True)
+    for path in outputs:
+        if path.is_file():
+            shutil.copyfile(path, partial / path.name)
+    try:
+        partial.rename(cached)
+    except OSError:  # another build stored the same object first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _stack(board: Board, tools: Toolchain, callgraphs: list[Path]) -> StackEstimate:
+    """The main program's deepest stack, plus the SysTick interrupt where the firmware enables it."""
+    stack = estimate_stack(callgraphs, tools.family.stack_root)
+    if board.cycle_counter != "systick":
+        return stack
+    handler = estimate_stack(callgraphs, "SysTick_Handler")
+    return StackEstimate(stack.bytes + EXCEPTION_FRAME_BYTES + handler.bytes, stack.path,
+                         stack.complete and handler.complete, stack.notes + handler.notes)
+
+
+def _errors(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    more = f"\n... ({len(lines) - ERROR_LINES} more lines)" if len(lines) > ERROR_LINES else ""
+    return "\n".join(lines[:ERROR_LINES]) + more
+
+
+def _run(command: list[str], what: str) -> str:
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyEdgeError(f"{what} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+@functools.cache
+def _compiler_version(cc: str) -> str:
+    return _run([cc, "--version"], f"{cc} --version").splitlines()[0].strip()
+
+
+_SECTION_LINE = re.compile(r"^\s*\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+2\*\*\d+\s*$")
+
+
+def _sections(tools: Toolchain, elf: Path) -> tuple[Section, ...]:
+    """Allocated sections from `objdump -h`, classified the way `size` counts them."""
+    lines = _run([tools.tool("objdump"), "-h", str(elf)], "objdump -h").splitlines()
+    sections = []
+    for line, flags_line in zip(lines, lines[1:]):
+        match = _SECTION_LINE.match(line)
+        flags = {flag.strip() for flag in flags_line.split(",")}
+        if not match or "ALLOC" not in flags or int(match[2], 16) == 0:
+            continue
+        kind = "bss" if "LOAD" not in flags else "text" if flags & {"READONLY", "CODE"} else "data"
+        sections.append(Section(match[1], int(match[3], 16), int(match[4], 16), int(match[2], 16), kind))
+    return tuple(sections)
+
+
+def _usage(board: Board, sections: tuple[Section, ...], stack: StackEstimate) -> tuple[int | None, ...]:
+    if board.layout is None:
+        return None, None, None, None
+    code, data = board.code_region, board.data_region
+    stored = [s.load_address + s.size for s in sections if s.kind != "bss" and code.contains(s.load_address)]
+    in_ram = [s.address + s.size for s in sections if data.contains(s.address)]
+    flash_used = max(stored, default=code.origin) - code.origin
+    ram_used = max(in_ram, default=data.origin) - data.origin + stack.bytes
+    return flash_used, code.length, ram_used, data.length
+
+
+def _check_fits(board: Board, firmware: Firmware) -> None:
+    if firmware.flash_used is None or firmware.ram_used is None:
+        return
+    assert firmware.flash_available is not None and firmware.ram_available is not None
+    problems = []
+    if firmware.flash_used > firmware.flash_available:
+        problems.append(f"flash {firmware.flash_used:,} B used > {firmware.flash_available:,} B available "
+                        f"in '{board.code_region.name}'")
+    if firmware.ram_used > firmware.ram_available:
+        static = firmware.ram_used - firmware.stack.bytes
+        problems.append(f"RAM {firmware.ram_used:,} B used (data+bss {static:,} B + stack {firmware.stack.bytes:,} B)"
+                        f" > {firmware.ram_available:,} B available in '{board.data_region.name}'")
+    if problems:
+        raise TinyEdgeError(f"the firmware does not fit board {board.name}: {'; '.join(problems)}; "
+                            "choose a board with more memory or a smaller model")
+
+
+_OVERFLOW = re.compile(r"region `(CODE|DATA)' overflowed by (\d+) bytes")
+
+
+def _raise_if_overflow(board: Board, stderr: str, stack: StackEstimate) -> None:
+    """Turn the linker's region overflow into the same 'does not fit' error, with the numbers."""
+    problems = []
+    for region_name, extra in dict(_OVERFLOW.findall(stderr)).items():
+        region = board.code_region if region_name == "CODE" else board.data_region
+        used = region.length + int(extra)
+        if region_name == "CODE":
+            problems.append(f"flash {used:,} B used > {region.length:,} B available in '{region.name}'")
+        else:
+            problems.append(f"RAM data+bss {used:,} B (before {stack.bytes:,} B of stack) > "
+                            f"{region.length:,} B available in '{region.name}'")
+    if problems:
+        raise TinyEdgeError(f"the firmware does not fit board {board.name}: {'; '.join(problems)}; "
+                            "choose a board with more memory or a smaller model")
+
+
+_NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')
+_EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
+_FRAME = re.compile(r"\\n(\d+) bytes \(([a-z,]+)\)")
+
+
+def estimate_stack(callgraph_files: Iterable[Path], root: str) -> StackEstimate:
+    """Deepest stack use from `root` over GCC's .ci call graphs (one per object file)."""
+    frames: dict[str, int] = {}
+    dynamic: set[str] = set()
+    calls: dict[str, set[str]] = {}
+    for path in callgraph_files:
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        for name, label in _NODE.findall(text):
+            frame = _FRAME.search(label)
+            if frame:
+                frames[name] = max(frames.get(name, 0), int(frame[1]))
+                if frame[2] != "static":
+                    dynamic.add(name)
+        for caller, callee in _EDGE.findall(text):
+            calls.setdefault(caller, set()).add(callee)
+
+    unknown: set[str] = set()
+    recursive: set[str] = set()
+    memo: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+    def deepest(name: str, active: frozenset[str]) -> tuple[int, tuple[str, ...]]:
+        if name in active:
+            recursive.add(name)
+            return 0, ()
+        if name in memo:
+            return memo[name]
+        if name not in frames:
+            unknown.add(name)
+        below = [deepest(callee, active | {name}) for callee in sorted(calls.get(name, ()))]
+        depth, path = max(below, default=(0, ()), key=lambda item: item[0])
+        memo[name] = (frames.get(name, 0) + depth, (name, *path))
+        return memo[name]
+
+    total, path = deepest(root, frozenset())
+    notes = []
+    if unknown:
+        notes.append(f"no stack data for {', '.join(sorted(unknown))}")
+    if recursive:
+        notes.append(f"recursion through {', '.join(sorted(recursive))}")
+    reached_dynamic = sorted(dynamic & set(memo))
+    if reached_dynamic:
+        notes.append(f"dynamic stack frames in {', '.join(reached_dynamic)}")
+    return StackEstimate(total, path, not notes, tuple(notes))
+
+
+def _metadata(firmware: Firmware) -> dict:
+    meta = asdict(firmware)
+    for key in ("project_dir", "elf", "hex", "bin"):
+        meta[key] = str(meta[key]) if meta[key] is not None else None
+    meta |= {"tinyedge_version": __version__, "text": firmware.text, "data": firmware.data, "bss": firmware.bss}
+    return meta
