@@ -42,11 +42,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tinyedge.pipeline import run_on_host
+    from tinyedge.pipeline import run_model
 
-    _require_host_board(args.board)
-    result = run_on_host(args.model, args.input, args.output, calib=args.calib, log=_log)
+    result = run_model(args.model, args.board, args.input, args.output, calib=args.calib, log=_log)
     print(f"wrote {args.output}: int8 {list(result.shape)}")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from tinyedge.pipeline import compile_model
+    from tinyedge.report import summary_table
+
+    result = compile_model(args.model, args.board, args.output or Path("build") / args.board, calib=args.calib,
+                           source=args.source, samples=args.samples, rate_hz=args.rate, battery_mah=args.battery,
+                           budget=args.budget, log=_log)
+    print(summary_table(result.report))
+    print(f"wrote {result.out_dir}: firmware {result.elf.name}, report.json, report.html")
+    if not result.report.verification.bit_exact:
+        print("tinyedge: error: the firmware's outputs differ from TFLite-Micro's (see report.json)", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -71,11 +85,6 @@ def cmd_example(args: argparse.Namespace) -> int:
     build(args.name).save(args.output)
     print(f"wrote {args.output}: MLPerf-Tiny-shaped '{args.name}' model with seeded random weights (untrained)")
     return 0
-
-
-def _require_host_board(board: str) -> None:
-    if board != "host":
-        raise TinyEdgeError(f"unknown board '{board}'; valid boards: host")
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(sub)
     sub.add_argument("--board", default="host", help="target board (default: host)")
     sub.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+
+    sub = command("compile", cmd_compile, "quantize, generate, cross-compile, emulate, verify and report")
+    _model_options(sub)
+    sub.add_argument("--board", required=True, help="target board (see `tinyedge boards`)")
+    sub.add_argument("-o", "--output", type=Path, help="output folder (default: build/<board>)")
+    sub.add_argument("--samples", type=int, default=4, help="inputs checked against TFLite-Micro (default 4)")
+    sub.add_argument("--rate", type=float, default=1.0, help="inferences per second for the battery estimate")
+    sub.add_argument("--battery", type=float, default=220.0, help="battery capacity in mAh (default 220, CR2032)")
+    sub.add_argument("--budget", type=int, help="instruction budget after which the firmware counts as hung")
 
     sub = command("run", cmd_run, "compile the model for a board, run it on inputs, write the int8 outputs")
     _model_options(sub)

@@ -7,11 +7,14 @@ a failure never leaves a half-written folder behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +24,24 @@ from tinyedge.codegen import CompiledModel, compile_graph, model_sha256, render_
 from tinyedge.errors import TinyEdgeError
 from tinyedge.host import run_host
 from tinyedge.importer import load_tflite
+from tinyedge.report import (
+    DEFAULT_BATTERY_MAH,
+    BoardInfo,
+    LayerFigures,
+    MemoryInfo,
+    ModelInfo,
+    Report,
+    SimulationInfo,
+    VerificationInfo,
+    energy_uj,
+    power_at_rate,
+    write_html,
+    write_json,
+)
+from tinyedge.verify import Verification, random_samples, verify
+
+if TYPE_CHECKING:
+    from tinyedge.simulate import SimResult
 
 Log = Callable[[str], None]
 
@@ -63,8 +84,12 @@ def ensure_int8(model_path: Path, workdir: Path, calib: Path | None = None, sour
     return quantize(model_path, workdir / "model.tflite", calib=calib, source=source, log=log).tflite
 
 
-def compile_tflite(path: Path) -> CompiledModel:
-    return compile_graph(load_tflite(path), model_sha256(path))
+def compile_tflite(path: Path, name: str | None = None) -> CompiledModel:
+    """Import, lower and plan an int8 .tflite; `name` is how reports call the model (default: file stem)."""
+    graph = load_tflite(path)
+    if name:
+        graph = dataclasses.replace(graph, name=name)
+    return compile_graph(graph, model_sha256(path))
 
 
 def render(model: CompiledModel, board: Board | str, out_dir: Path) -> None:
@@ -83,7 +108,7 @@ def generate(model_path: Path, out_dir: Path, board: str = "host", calib: Path |
     board_data = load_board(board)  # an unknown board fails before any work
     with atomic_output_dir(out_dir) as scratch:
         tflite = ensure_int8(model_path, scratch, calib, source, log)
-        model = compile_tflite(tflite)
+        model = compile_tflite(tflite, name=Path(model_path).stem)
         render(model, board_data, scratch)
     return Generated(Path(out_dir), Path(out_dir) / "model.tflite", model)
 
@@ -119,18 +144,149 @@ def outputs_array(model: CompiledModel, outputs: list[bytes], batched: bool) -> 
     return np.stack(arrays) if batched else arrays[0]
 
 
-def run_on_host(model_path: Path, input_path: Path, output_path: Path, calib: Path | None = None,
-                log: Log | None = None) -> np.ndarray:
+def run_model(model_path: Path, board: str, input_path: Path, output_path: Path, calib: Path | None = None,
+              log: Log | None = None) -> np.ndarray:
+    """Run the model's firmware on the inputs (host build, or the built-in emulator) and save the outputs."""
+    board_data = load_board(board)
     with tempfile.TemporaryDirectory(prefix="tinyedge-run-") as tmp:
         workdir = Path(tmp)
         tflite = ensure_int8(Path(model_path), workdir, calib, log=log)
-        model = compile_tflite(tflite)
+        model = compile_tflite(tflite, name=Path(model_path).stem)
         if len(model.outputs) != 1:
             raise TinyEdgeError(f"the model has {len(model.outputs)} outputs; `run` writes single-output models")
         samples, batched = load_input_samples(Path(input_path), model)
-        firmware = build(model, "host", workdir / "host")
-        result = outputs_array(model, run_host(firmware.elf, samples, model.output_bytes), batched)
+        firmware = build(model, board_data, workdir / board_data.name)
+        if board_data.is_host:
+            outputs = run_host(firmware.elf, samples, model.output_bytes)
+        else:
+            from tinyedge.simulate import simulate
+
+            outputs = list(simulate(firmware.elf, board_data, samples, expected_layers=len(model.layers)).outputs)
+        result = outputs_array(model, outputs, batched)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(output_path, result)
     return result
+
+
+# ---------------------------------------------------------------- compile: the whole mission
+
+@dataclass(frozen=True)
+class CompileResult:
+    out_dir: Path
+    model: CompiledModel
+    report: Report
+    elf: Path
+
+
+class _Progress:
+    """One line per stage on stderr, with the time the previous stage took."""
+
+    def __init__(self, stages: int, log: Log):
+        self.stages, self.log, self.step = stages, log, 0
+        self.started = time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        self.step += 1
+        self.log(f"[{self.step}/{self.stages}] {what}  ({time.perf_counter() - self.started:.1f} s elapsed)")
+
+
+def verification_samples(model: CompiledModel, calib: Path | None, count: int) -> list[bytes]:
+    """Inputs for the firmware-vs-reference check: calibration samples quantized to int8, else seeded random."""
+    if calib is None:
+        return random_samples(model, count, seed=0)
+    from tinyedge.quantize import load_calibration  # numpy only; TensorFlow stays unimported
+
+    arrays = load_calibration(calib, [t.shape for t in model.inputs])
+    count = min(count, len(arrays[0]))
+    samples = []
+    for i in range(count):
+        parts = [np.clip(np.round(a[i] / t.scale) + t.zero_point, -128, 127).astype(np.int8).tobytes()
+                 for a, t in zip(arrays, model.inputs)]
+        samples.append(b"".join(parts))
+    return samples
+
+
+def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | None = None,
+                  source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
+                  battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None,
+                  log: Log | None = None) -> CompileResult:
+    """Quantize, generate, cross-compile, run in the emulator, verify against TFLite-Micro, report."""
+    from tinyedge.simulate import DEFAULT_BUDGET, simulate
+
+    log = log or (lambda message: None)
+    board_data = load_board(board)
+    if board_data.is_host or board_data.emulator is None or board_data.emulator.builtin == "none":
+        raise TinyEdgeError(f"board '{board_data.name}' cannot be emulated here: `compile` needs a Cortex-M or "
+                            "RISC-V board; use `generate` for it")
+    progress = _Progress(6, log)
+    with atomic_output_dir(out_dir) as scratch:
+        progress("quantize to full int8")
+        tflite = ensure_int8(model_path, scratch, calib, source, log)
+        progress("generate C")
+        model = compile_tflite(tflite, name=Path(model_path).stem)
+        render(model, board_data, scratch)
+        progress(f"cross-compile for {board_data.name}")
+        firmware = build_firmware(scratch, board_data)
+        inputs = verification_samples(model, calib, samples)
+        progress(f"run {len(inputs)} inferences in the built-in emulator")
+        sim = simulate(firmware.elf, board_data, inputs, budget=budget or DEFAULT_BUDGET,
+                       expected_layers=len(model.layers))
+        progress("verify against TFLite-Micro")
+        verification = verify(tflite.read_bytes(), model, inputs, list(sim.outputs))
+        progress("report")
+        report = build_report(model, tflite, board_data, firmware, sim, verification, rate_hz, battery_mah)
+        check_fits_with_stack(board_data, report.memory)
+        write_json(report, scratch / "report.json")
+        write_html(report, scratch / "report.html")
+        elf = Path(out_dir) / firmware.elf.relative_to(scratch.resolve())
+    return CompileResult(Path(out_dir), model, report, elf)
+
+
+def check_fits_with_stack(board: Board, memory: MemoryInfo) -> None:
+    """The linker checked data + bss; the stack the emulator measured must fit beside them."""
+    if memory.ram_bytes > memory.ram_available:
+        raise TinyEdgeError(f"the model does not fit board {board.name}: RAM {memory.ram_bytes:,} B used "
+                            f"(data+bss {memory.ram_bytes - memory.stack_bytes:,} + measured stack "
+                            f"{memory.stack_bytes:,}) > {memory.ram_available:,} B available")
+
+
+def build_report(model: CompiledModel, tflite: Path, board: Board, firmware: Firmware, sim: SimResult,
+                 verification: Verification, rate_hz: float, battery_mah: float) -> Report:
+    assert board.clock_hz is not None and board.power is not None
+    worst = max(range(len(sim.instructions)), key=lambda i: sim.instructions[i])
+    cycles = int(round(sim.cycles[worst]))
+    latency_ms = cycles / board.clock_hz * 1000.0
+    power = board.power
+    stack = max(sim.stack_bytes, firmware.stack.bytes)
+    memory = MemoryInfo(
+        flash_bytes=firmware.flash_used or firmware.text + firmware.data,
+        ram_bytes=firmware.data + firmware.bss + stack,
+        arena_bytes=model.plan.arena_bytes, stack_bytes=stack, weights_bytes=model.weight_bytes,
+        text_bytes=firmware.text, data_bytes=firmware.data, bss_bytes=firmware.bss,
+        flash_available=firmware.flash_available or 0, ram_available=firmware.ram_available or 0,
+    )
+    layers = tuple(
+        LayerFigures(layer.index, layer.name, layer.opcode, layer.macs, stats.instructions, int(round(stats.cycles)))
+        for layer, stats in zip(model.layers, sim.layers))
+    return Report(
+        model=ModelInfo(model.graph.name, model.macs, model.params, tflite.name, model.model_sha256),
+        board=BoardInfo(board.name, board.core, board.clock_hz),
+        memory=memory,
+        simulation=SimulationInfo(
+            backend=f"builtin (Unicorn {unicorn_version()}, {sim.counter} block counter)",
+            instructions=sim.instructions[worst], cycles=cycles, cycle_model=sim.cycle_model,
+            latency_ms=latency_ms, energy_uj=energy_uj(latency_ms, power.active.value, power.supply.value),
+            guest_mips=sim.guest_mips),
+        power=power_at_rate(latency_ms, power.active.value, power.sleep.value, power.supply.value,
+                            f"{power.active.source}; sleep: {power.sleep.source}", rate_hz, battery_mah),
+        verification=VerificationInfo(verification.reference, verification.samples, verification.bit_exact,
+                                      verification.mismatched_samples),
+        layers=layers,
+    )
+
+
+def unicorn_version() -> str:
+    import unicorn
+
+    return unicorn.__version__

@@ -1,0 +1,170 @@
+"""Speed of the built-in emulator backend on a Cortex-M4 int8 multiply-accumulate loop.
+
+Builds (with arm-none-eabi-as/ld) a firmware whose inference is a ~500 million instruction
+int8 MAC loop shaped like a reference convolution kernel (ldrsb, ldrsb, smlabb, subs, bne:
+five instructions per block, a worst case for per-block hooks), then prints guest MIPS for:
+
+    no hook        bare Unicorn, nothing counted (the ceiling)
+    C block hook   tinyedge's counter with the per-block histogram (what simulate() uses)
+    Python hook    the fallback / test oracle, on a shorter run
+    start-up       simulate() call to the first emulated instruction, with the counter library
+                   already compiled and on first use (compiling it into a fresh cache)
+
+and checks that the counted instructions equal the count worked out from the program.
+MIPS use wall time and, in brackets, this process's CPU time (steadier on a busy machine).
+
+    python benchmarks/emulator_speed.py [--outer 1500000] [--python-outer 20000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import unicorn
+from unicorn.arm_const import UC_ARM_REG_SP, UC_CPU_ARM_CORTEX_M4
+
+from tinyedge.simulate import Memory, SimTarget, simulate
+from tinyedge.simulate.firmware_image import load_image
+
+INNER = 64  # MACs per row
+PER_ROW = 3 + INNER * 5 + 2  # row setup, MAC loop, row loop
+
+PROGRAM = f"""
+    .syntax unified
+    .cpu cortex-m4
+    .thumb
+    .section .vectors, "a"
+    .word 0x20010000
+    .word reset
+    .text
+    .global reset
+    .thumb_func
+reset:
+    bl te_inference_begin
+    ldr r0, =OUTER
+row:
+    ldr r1, =0x20000000
+    ldr r2, =0x20000100
+    movs r3, #{INNER}
+mac:
+    ldrsb r4, [r1], #1
+    ldrsb r5, [r2], #1
+    smlabb r6, r4, r5, r6
+    subs r3, r3, #1
+    bne mac
+    subs r0, r0, #1
+    bne row
+    bl te_inference_end
+    movs r0, #0x18
+    ldr r1, =0x20026
+    bkpt 0xab
+    b .
+    .thumb_func
+te_inference_begin:
+    bx lr
+    .thumb_func
+te_inference_end:
+    bx lr
+"""
+
+BOARD = SimTarget("bench-m4", "cortex-m4", 64_000_000,
+                  (Memory("flash", 0x0, 0x10000, "flash"), Memory("ram", 0x20000000, 0x10000, "ram")))
+
+
+def expected_inference(outer: int) -> int:
+    # te_inference_begin's bx lr, ldr r0, the rows, bl te_inference_end
+    return 1 + 1 + outer * PER_ROW + 1
+
+
+def build(folder: Path, outer: int) -> Path:
+    for tool in ("arm-none-eabi-as", "arm-none-eabi-ld"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed (Debian: apt-get install binutils-arm-none-eabi)")
+    source = folder / "mac.s"
+    source.write_text(PROGRAM)
+    obj, elf = folder / f"mac{outer}.o", folder / f"mac{outer}.elf"
+    subprocess.run(["arm-none-eabi-as", "--defsym", f"OUTER={outer}", str(source), "-o", str(obj)], check=True)
+    subprocess.run(["arm-none-eabi-ld", "-e", "reset", "-Ttext=0x100", "--section-start=.vectors=0", str(obj),
+                    "-o", str(elf)], check=True)
+    return elf
+
+
+def bare_unicorn(elf: Path) -> tuple[float, float]:
+    """Seconds (wall, CPU) of the whole program on Unicorn with no hook but the exit trap."""
+    image = load_image(elf)
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
+    for memory in BOARD.memories:
+        uc.mem_map(memory.origin, memory.length)
+    for chunk in image.chunks:
+        uc.mem_write(chunk.address, chunk.data)
+    uc.reg_write(UC_ARM_REG_SP, int.from_bytes(uc.mem_read(0, 4), "little"))
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda engine, _intno, _data: engine.emu_stop())
+    wall, cpu = time.perf_counter(), time.process_time()
+    uc.emu_start(int.from_bytes(uc.mem_read(4, 4), "little"), 0xFFFFFFF0)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def timed_simulate(elf: Path, counter: str):
+    cpu = time.process_time()
+    result = simulate(elf, BOARD, [b""], counter=counter)
+    return result, time.process_time() - cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--outer", type=int, default=1_500_000, help="rows of the big run (~325 instructions each)")
+    parser.add_argument("--python-outer", type=int, default=20_000, help="rows of the Python-hook run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is shown")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tinyedge-bench-") as tmp:
+        folder = Path(tmp)
+        big, small = build(folder, args.outer), build(folder, args.python_outer)
+
+        # First use: compile the counter library into an empty cache.
+        os.environ["TINYEDGE_CACHE"] = str(folder / "cache")
+        cold = simulate(small, BOARD, [b""], counter="c")
+        warm = min((simulate(small, BOARD, [b""], counter="c") for _ in range(args.repeat)),
+                   key=lambda r: r.startup_seconds)
+
+        total_big = expected_inference(args.outer) + 5  # + the calls around it and the exit
+        bare = [bare_unicorn(big) for _ in range(args.repeat)]
+        counted = [timed_simulate(big, "c") for _ in range(args.repeat)]
+        python, python_cpu = timed_simulate(small, "python")
+
+    for result, _ in counted:
+        assert result.instructions == (expected_inference(args.outer),), result.instructions
+        assert result.total_instructions == total_big
+    assert python.instructions == (expected_inference(args.python_outer),), python.instructions
+
+    def mips(instructions: int, seconds: float) -> float:
+        return instructions / seconds / 1e6
+
+    best_bare = min(bare)
+    best_counted, best_counted_cpu = max(counted, key=lambda rc: rc[0].guest_mips)
+    rows = [
+        ("no hook (bare Unicorn)", total_big, mips(total_big, best_bare[0]), mips(total_big, best_bare[1])),
+        ("C block hook + histogram", total_big, best_counted.guest_mips, mips(total_big, best_counted_cpu)),
+        ("Python block hook", python.total_instructions, python.guest_mips,
+         mips(python.total_instructions, python_cpu)),
+    ]
+    print(f"Cortex-M4 int8 MAC loop, {INNER} MACs per row, 5 instructions per block "
+          f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
+    for name, instructions, wall, cpu in rows:
+        print(f"  {name:<26} {instructions / 1e6:8.1f} M instructions  {wall:7.1f} MIPS  [{cpu:7.1f} CPU]")
+    print(f"  counts exact: {expected_inference(args.outer):,} instructions per inference, as worked out")
+    print(f"  start-up: {warm.startup_seconds * 1e3:.1f} ms with the counter library cached, "
+          f"{cold.startup_seconds * 1e3:.1f} ms on first use (compiles it)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""`tinyedge compile`: every emulated board builds and runs a small model bit-exact, with a full report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyedge.boards import load_board
+from tinyedge.errors import TinyEdgeError
+from tinyedge.pipeline import compile_model
+from tinyedge.report import SCHEMA
+
+EMULATED_BOARDS = ["nrf52840", "stm32f746g-disco", "stm32f4-discovery", "rp2040", "stm32l552", "esp32c3"]
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> Path:
+    """Conv, depthwise, pool, dense, softmax: the op families of a keyword spotter, a few KB."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([
+        keras.Input((12, 8, 1)),
+        keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
+        keras.layers.AveragePooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(5, activation="softmax"),
+    ])
+    path = tmp_path_factory.mktemp("compile") / "tiny_kws.keras"
+    model.save(path)
+    np.save(path.with_name("calib.npy"), np.random.default_rng(0).uniform(-1, 1, (20, 12, 8, 1)).astype(np.float32))
+    return path
+
+
+@pytest.mark.parametrize("board", EMULATED_BOARDS)
+def test_compile_runs_bit_exact_in_the_emulator(small_model, tmp_path, board):
+    result = compile_model(small_model, board, tmp_path / "out", calib=small_model.with_name("calib.npy"),
+                           samples=3)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["schema"] == SCHEMA
+    assert report["verification"]["bit_exact"] is True and report["verification"]["samples"] == 3
+    sim = report["simulation"]
+    assert sim["instructions"] > 10_000 and sim["cycles"] >= sim["instructions"] * 0.5
+    clock = load_board(board).clock_hz
+    assert sim["latency_ms"] == pytest.approx(sim["cycles"] / clock * 1000)
+    assert [layer["op"] for layer in report["layers"]] == [layer.opcode for layer in result.model.layers]
+    assert sum(layer["instructions"] for layer in report["layers"]) <= sim["instructions"]
+    memory = report["memory"]
+    assert memory["arena_bytes"] == result.model.plan.arena_bytes
+    assert 0 < memory["stack_bytes"] < 4096
+    assert memory["ram_bytes"] >= memory["arena_bytes"] + memory["stack_bytes"]
+    assert memory["flash_bytes"] >= memory["weights_bytes"] > 0
+    for name in ("model.tflite", "report.html", "Makefile", "CMakeLists.txt", "build/firmware.elf"):
+        assert (tmp_path / "out" / name).is_file(), name
+    assert (tmp_path / "out" / "build" / "firmware.bin").is_file() or board == "host"
+
+
+def test_energy_is_latency_times_current_times_voltage(small_model, tmp_path):
+    result = compile_model(small_model, "nrf52840", tmp_path / "out", samples=1, rate_hz=10)
+    report, power = result.report, load_board("nrf52840").power
+    assert power is not None
+    expected = report.simulation.latency_ms * power.active.value * power.supply.value
+    assert report.simulation.energy_uj == pytest.approx(expected)
+    duty = report.simulation.latency_ms / 1000 * 10
+    assert report.power.average_ua == pytest.approx(duty * power.active.value * 1000 + (1 - duty) * power.sleep.value)
+
+
+def test_xtensa_board_is_refused_before_any_work(small_model, tmp_path):
+    with pytest.raises(TinyEdgeError, match="esp32"):
+        compile_model(small_model, "esp32", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_model_too_big_for_the_board_fails_with_the_numbers(small_model, tmp_path):
+    """A board file with 4 KB of flash: the firmware cannot fit, and nothing is left behind."""
+    source = load_board("nrf52840").path.read_text()
+    tiny = source.replace("length = 0x0010_0000", "length = 0x0000_1000")
+    assert tiny != source
+    board_file = tmp_path / "tiny-nrf.toml"
+    board_file.write_text(tiny.replace('name = "nrf52840"', 'name = "tiny-nrf"'))
+    with pytest.raises(TinyEdgeError, match=r"does not fit .*flash .*\d+ B") as info:
+        compile_model(small_model, str(board_file), tmp_path / "out")
+    assert "4,096" in str(info.value) or "4096" in str(info.value)
+    assert not (tmp_path / "out").exists()
