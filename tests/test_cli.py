@@ -57,6 +57,26 @@ def test_generate_then_run_on_host(small_model, tmp_path):
     assert [o.tobytes() for o in out] == expected
 
 
+def test_compile_prints_the_summary_and_run_uses_the_emulator(small_model, tmp_path):
+    proc = tinyedge("compile", str(small_model), "--board", "nrf52840", "-o", str(tmp_path / "nrf"), "--samples", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "[6/6] report" in proc.stderr
+    for label in ("instructions", "cycles", "latency", "energy", "flash", "RAM", "bit-exact"):
+        assert label in proc.stdout, label
+
+    batch = np.random.default_rng(1).integers(-128, 128, (2, 1, 4, 4, 1), dtype=np.int8)
+    np.save(tmp_path / "in.npy", batch)
+    proc = tinyedge("run", str(tmp_path / "nrf" / "model.tflite"), "--board", "nrf52840",
+                    "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "out.npy"))
+    assert proc.returncode == 0, proc.stderr
+    from tinyedge.pipeline import compile_tflite
+    from tinyedge.verify import reference_outputs
+
+    model = compile_tflite(tmp_path / "nrf" / "model.tflite")
+    expected = reference_outputs((tmp_path / "nrf" / "model.tflite").read_bytes(), model, [b.tobytes() for b in batch])
+    assert [o.tobytes() for o in np.load(tmp_path / "out.npy")] == expected
+
+
 def test_generated_folder_builds_with_make_alone(small_model, tmp_path):
     proc = tinyedge("generate", str(small_model), "-o", str(tmp_path / "gen"))
     assert proc.returncode == 0, proc.stderr

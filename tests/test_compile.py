@@ -86,3 +86,10 @@ def test_model_too_big_for_the_board_fails_with_the_numbers(small_model, tmp_pat
         compile_model(small_model, str(board_file), tmp_path / "out")
     assert "4,096" in str(info.value) or "4096" in str(info.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_report_html_is_self_contained(small_model, tmp_path):
+    compile_model(small_model, "rp2040", tmp_path / "out", samples=1)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html and "<script src" not in html
+    assert "Cycles per layer" in html and "DEPTHWISE_CONV_2D" in html and "bit-exact" in html

@@ -231,8 +231,15 @@ class Board:
         raise KeyError(name)
 
     @property
-    def flash_wait_states(self) -> int:
-        return self.flash_access.wait_states if self.flash_access is not None else 0
+    def fetch_wait_states(self) -> int:
+        """Wait states an instruction fetch from flash costs, as the cycle model charges them.
+
+        Behind an instruction cache (ART, ICACHE, XIP cache) the kernels' inner loops, a few
+        hundred bytes, hit after their first pass: 0. Without one, the flash's wait states.
+        """
+        if self.flash_access is None or self.flash_access.icache_bytes:
+            return 0
+        return self.flash_access.wait_states
 
     @property
     def code_region(self) -> MemoryRegion:

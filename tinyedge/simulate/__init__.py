@@ -55,7 +55,7 @@ class SimResult:
 
 def cycle_model_for(board: SimBoard, arch: str) -> CycleModel:
     flash = tuple((m.origin, m.origin + m.length) for m in board.memories if m.kind == FLASH)
-    return CycleModel(core_timing(board.core), arch, int(board.flash_wait_states), flash)
+    return CycleModel(core_timing(board.core), arch, int(board.fetch_wait_states), flash)
 
 
 def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes], *,

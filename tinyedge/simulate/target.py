@@ -44,7 +44,7 @@ class SimBoard(Protocol):
     @property
     def memories(self) -> Sequence[SimMemory]: ...
     @property
-    def flash_wait_states(self) -> int: ...
+    def fetch_wait_states(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class SimTarget:
     core: str
     clock_hz: int
     memories: tuple[Memory, ...]
-    flash_wait_states: int = 0
+    fetch_wait_states: int = 0
 
 
 @dataclass(frozen=True)
