@@ -93,3 +93,14 @@ def test_report_html_is_self_contained(small_model, tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "http://" not in html and "https://" not in html and "<script src" not in html
     assert "Cycles per layer" in html and "DEPTHWISE_CONV_2D" in html and "bit-exact" in html
+
+
+def test_instruction_budget_is_checked(small_model, tmp_path):
+    with pytest.raises(TinyEdgeError, match=r"over the budget of 1,000"):
+        compile_model(small_model, "nrf52840", tmp_path / "out", samples=1, budget=1000)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_backend_lists_the_valid_ones(small_model, tmp_path):
+    with pytest.raises(TinyEdgeError, match="builtin"):
+        compile_model(small_model, "nrf52840", tmp_path / "out", backend="gem5")

@@ -44,7 +44,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from tinyedge.pipeline import run_model
 
-    result = run_model(args.model, args.board, args.input, args.output, calib=args.calib, log=_log)
+    result = run_model(args.model, args.board, args.input, args.output, calib=args.calib, backend=args.backend,
+                       log=_log)
     print(f"wrote {args.output}: int8 {list(result.shape)}")
     return 0
 
@@ -55,7 +56,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     result = compile_model(args.model, args.board, args.output or Path("build") / args.board, calib=args.calib,
                            source=args.source, samples=args.samples, rate_hz=args.rate, battery_mah=args.battery,
-                           budget=args.budget, log=_log)
+                           budget=args.budget, backend=args.backend, log=_log)
     print(summary_table(result.report))
     print(f"wrote {result.out_dir}: firmware {result.elf.name}, report.json, report.html")
     if not result.report.verification.bit_exact:
@@ -93,6 +94,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=Path, help="the model a float .tflite was converted from")
 
 
+def _backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="auto", metavar="{auto,builtin,renode,qemu}",
+                        help="emulator (default auto: Renode when installed, else the built-in one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyedge", description="Trained Keras/TensorFlow models to measured, bit-exact int8 firmware.")
@@ -122,13 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--samples", type=int, default=4, help="inputs checked against TFLite-Micro (default 4)")
     sub.add_argument("--rate", type=float, default=1.0, help="inferences per second for the battery estimate")
     sub.add_argument("--battery", type=float, default=220.0, help="battery capacity in mAh (default 220, CR2032)")
-    sub.add_argument("--budget", type=int, help="instruction budget after which the firmware counts as hung")
+    sub.add_argument("--budget", type=int, help="fail when one inference takes more instructions than this")
+    _backend_option(sub)
 
     sub = command("run", cmd_run, "compile the model for a board, run it on inputs, write the int8 outputs")
     _model_options(sub)
     sub.add_argument("--board", default="host", help="target board (default: host)")
     sub.add_argument("--input", type=Path, required=True, help="int8 .npy: one input or a batch of them")
     sub.add_argument("--output", type=Path, required=True, help="the .npy to write outputs to")
+    _backend_option(sub)
 
     command("boards", cmd_boards, "list the boards tinyedge knows (boards/*.toml)")
 
