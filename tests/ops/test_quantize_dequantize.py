@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
+from tinyedge.build import C_FLAGS
 from tinyedge.errors import UnsupportedOpError
-from tinyedge.host import HOST_CFLAGS, host_compiler
 from tinyedge.importer import parse_tflite
 from tinyedge.ir import Graph, Operator, Quantization, Tensor
 from tinyedge.ops import KernelCall, lower
@@ -133,8 +133,8 @@ def build_float_edge_runner(tmp_path: Path, quantize: KernelCall, dequantize: Ke
     firmware = firmware_dir()
     exe = tmp_path / "float_edges"
     kernels = [str(firmware / "kernels" / f"{call.function}.c") for call in (quantize, dequantize)]
-    proc = subprocess.run([host_compiler(), *HOST_CFLAGS, f"-I{firmware / 'include'}", str(source), *kernels,
-                           "-o", str(exe)], capture_output=True, text=True)
+    proc = subprocess.run(["gcc", *C_FLAGS, f"-I{firmware / 'include'}", str(source), *kernels, "-o", str(exe)],
+                          capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     return exe
 
