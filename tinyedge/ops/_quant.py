@@ -71,6 +71,14 @@ def activation_range(activation: str, out: Tensor) -> tuple[int, int]:
     raise UnsupportedOpError(f"fused activation {activation} is not supported")
 
 
+def fused_activation_range(graph: Graph, op: Operator, out: Tensor) -> tuple[int, int]:
+    """Clamp bounds of the op's fused activation; an unsupported one names the layer."""
+    try:
+        return activation_range(fused_activation(op), out)
+    except UnsupportedOpError as exc:
+        raise UnsupportedOpError(f"{graph.describe(op)}: {exc}") from None
+
+
 def out_size(padding: str, image: int, filt: int, stride: int, dilation: int) -> int:
     effective = (filt - 1) * dilation + 1
     if padding == "SAME":

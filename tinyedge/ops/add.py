@@ -14,7 +14,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import activation_range, fused_activation, quantize_multiplier, require_int8
+from tinyedge.ops._quant import fused_activation_range, quantize_multiplier, require_int8
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
 BROADCAST_RANK = 4
@@ -91,10 +91,7 @@ def lower_add(graph: Graph, op: Operator) -> KernelCall:
         graph, op, float(in2.scale) / twice_max_input_scale, "input 2")
     out_multiplier, out_shift = _multiplier_smaller_than_one(
         graph, op, twice_max_input_scale / ((1 << LEFT_SHIFT) * float(output.scale)), "output")
-    try:
-        act_min, act_max = activation_range(fused_activation(op), output)
-    except UnsupportedOpError as exc:
-        raise UnsupportedOpError(f"{graph.describe(op)}: {exc}") from None
+    act_min, act_max = fused_activation_range(graph, op, output)
 
     params: dict[str, ParamValue] = {
         "input1_offset": -in1.zero_point, "input2_offset": -in2.zero_point, "left_shift": LEFT_SHIFT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import activation_range, fused_activation, nhwc, out_size, padding_before, require_int8
+from tinyedge.ops._quant import fused_activation_range, nhwc, out_size, padding_before, require_int8
 
 SCALE_TOLERANCE = 1.0e-6  # TFLite-Micro's check that input and output scales agree
 
@@ -60,10 +60,7 @@ def lower_pool2d(graph: Graph, op: Operator) -> KernelCall:
     options = op.options
     filter_h, filter_w = int(options.get("filterHeight", 1)), int(options.get("filterWidth", 1))
     stride_h, stride_w = int(options.get("strideH", 1)), int(options.get("strideW", 1))
-    try:
-        act_min, act_max = activation_range(fused_activation(op), output)
-    except UnsupportedOpError as exc:
-        raise UnsupportedOpError(f"{graph.describe(op)}: {exc}") from None
+    act_min, act_max = fused_activation_range(graph, op, output)
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "depth": depth,
         "output_height": out_h, "output_width": out_w,
