@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,13 @@ from tinyedge.host import run_host  # noqa: E402
 from tinyedge.importer import parse_tflite  # noqa: E402
 from tinyedge.pipeline import build  # noqa: E402
 from tinyedge.verify import Verification, random_samples, verify  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_weights() -> None:
+    """Models built in tests get the same random weights on every run (keras only if the test uses it)."""
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(0)
 
 
 @dataclass(frozen=True)
