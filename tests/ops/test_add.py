@@ -13,10 +13,11 @@ L = keras.layers
 
 
 def test_add_same_shape_differently_quantized_inputs(assert_bit_exact):
-    # A pool and a conv of one input: the sum's inputs have different scales and zero points.
+    # A pool and a conv of one input: the sum's inputs have different scales and zero points
+    # (the conv's bias moves its range well above the pool's, which stays around zero).
     x = keras.Input((6, 6, 3), batch_size=1)
     a = L.AveragePooling2D(3, 1, padding="same")(x)
-    b = L.Conv2D(3, 1)(x)
+    b = L.Conv2D(3, 1, bias_initializer=keras.initializers.Constant(2.0))(x)
     result = assert_bit_exact(keras.Model(x, L.Add()([a, b])))
     add = result.model.calls[-1]
     assert result.model.layers[-1].opcode == "ADD"
