@@ -221,6 +221,11 @@ class Board:
         return self.family == "host"
 
     @property
+    def emulated(self) -> bool:
+        """Whether the built-in emulator runs this board's firmware (Cortex-M and RISC-V, not Xtensa or host)."""
+        return not self.is_host and self.emulator is not None and self.emulator.builtin != "none"
+
+    @property
     def has_fpu(self) -> bool:
         return self.fpu not in ("none", "native")
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tinyedge import __version__
+from tinyedge import __version__, ci_init, compare
 from tinyedge.errors import TinyEdgeError
 
 
@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--input", type=Path, required=True, help="int8 .npy: one input or a batch of them")
     sub.add_argument("--output", type=Path, required=True, help="the .npy to write outputs to")
     _backend_option(sub)
+
+    sub = command("compare", compare.run, "per-layer and total deltas between two report.json files; exit 4 past "
+                  "--threshold")
+    compare.add_arguments(sub)
+    sub = command("ci", ci_init.run, "continuous integration: `tinyedge ci init` writes a GitHub Actions workflow")
+    ci_init.add_arguments(sub)
 
     command("boards", cmd_boards, "list the boards tinyedge knows (boards/*.toml)")
 

@@ -219,7 +219,7 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
     log = log or (lambda message: None)
     board_data = load_board(board)
     backend = backends.choose(backend)
-    if board_data.is_host or board_data.emulator is None or board_data.emulator.builtin == "none":
+    if not board_data.emulated:
         raise TinyEdgeError(f"board '{board_data.name}' cannot be emulated here: `compile` needs a Cortex-M or "
                             "RISC-V board; use `generate` for it")
     progress = _Progress(6, log)
