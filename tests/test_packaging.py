@@ -19,7 +19,8 @@ def test_wheel_install_ships_templates_boards_and_firmware(tmp_path):
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target",
          str(target), str(source)], capture_output=True, text=True, cwd=tmp_path)
     assert install.returncode == 0, install.stderr
-    probe = ("import tinyedge.resources as r; "
+    probe = ("import tinyedge.cli, tinyedge.simulate, tinyedge.simulate.cycle_model, tinyedge.flash; "
+             "import tinyedge.resources as r; "
              "print(r.templates_dir()); print(r.firmware_dir()); print(r.boards_dir())")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                           env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
@@ -31,3 +32,5 @@ def test_wheel_install_ships_templates_boards_and_firmware(tmp_path):
     assert (target / "tinyedge" / "templates" / "model" / "tinyedge_model.c.j2").is_file()
     assert (target / "tinyedge" / "firmware" / "include" / "te_nn_math.h").is_file()
     assert (target / "tinyedge" / "boards" / "nrf52840.toml").is_file()
+    assert (target / "tinyedge" / "simulate" / "timing.toml").is_file()
+    assert (target / "tinyedge" / "simulate" / "counter.c").is_file()

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tinyedge import __version__, ci_init, compare
+from tinyedge import __version__, ci_init, compare, monitor
 from tinyedge.errors import TinyEdgeError
+from tinyedge.flash import cli as flash_cli
 
 
 def _log(message: str) -> None:
@@ -143,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_arguments(sub)
     sub = command("ci", ci_init.run, "continuous integration: `tinyedge ci init` writes a GitHub Actions workflow")
     ci_init.add_arguments(sub)
+
+    sub = command("flash", flash_cli.run, "flash a build to a board; --measure reads on-device cycles")
+    flash_cli.add_arguments(sub)
+    sub = command("monitor", monitor.run, "read the firmware's result lines from a serial port")
+    monitor.add_arguments(sub)
 
     command("boards", cmd_boards, "list the boards tinyedge knows (boards/*.toml)")
 
