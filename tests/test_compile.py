@@ -104,3 +104,12 @@ def test_instruction_budget_is_checked(small_model, tmp_path):
 def test_unknown_backend_lists_the_valid_ones(small_model, tmp_path):
     with pytest.raises(TinyEdgeError, match="builtin"):
         compile_model(small_model, "nrf52840", tmp_path / "out", backend="gem5")
+
+
+def test_compile_writes_a_renode_suite_for_renode_boards(small_model, tmp_path):
+    result = compile_model(small_model, "stm32f4-discovery", tmp_path / "out", samples=2)
+    renode = tmp_path / "out" / "renode"
+    suite = (renode / f"{result.model.graph.name}.robot").read_text()
+    assert (renode / "stm32f4-discovery.resc").is_file()
+    budget = 2 * result.report.simulation.instructions
+    assert str(budget) in suite.replace(",", "") and "checksum" in suite

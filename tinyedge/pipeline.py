@@ -38,7 +38,7 @@ from tinyedge.report import (
     write_html,
     write_json,
 )
-from tinyedge.verify import Verification, random_samples, verify
+from tinyedge.verify import Verification, compare_outputs, random_samples, reference_outputs
 
 if TYPE_CHECKING:
     from tinyedge.simulate import SimResult
@@ -239,7 +239,9 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
                            expected_layers=len(model.layers))
         check_budget(sim.instructions, budget)
         progress("verify against TFLite-Micro")
-        verification = verify(tflite.read_bytes(), model, inputs, list(sim.outputs))
+        expected = reference_outputs(tflite.read_bytes(), model, inputs)
+        verification = compare_outputs(expected, list(sim.outputs))
+        write_ci_suites(scratch, board_data, model, firmware, inputs, expected, budget or 2 * max(sim.instructions))
         progress("report")
         report = build_report(model, tflite, board_data, firmware, sim, verification, rate_hz, battery_mah, backend)
         check_fits_with_stack(board_data, report.memory)
@@ -247,6 +249,19 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
         write_html(report, scratch / "report.html")
         elf = Path(out_dir) / firmware.elf.relative_to(scratch.resolve())
     return CompileResult(Path(out_dir), model, report, elf)
+
+
+def write_ci_suites(out_dir: Path, board: Board, model: CompiledModel, firmware: Firmware, inputs: list[bytes],
+                    expected: list[bytes], budget: int) -> None:
+    """renode/<board>.resc and renode/<model>.robot: the same check, runnable with `renode-test` alone.
+
+    Without --budget, the suite allows twice the instructions measured here.
+    """
+    from tinyedge.simulate.renode_files import output_checksums, runs_in_renode, write_renode_files
+
+    if runs_in_renode(board):
+        write_renode_files(out_dir, board, model.graph.name, firmware.elf.relative_to(out_dir.resolve()),
+                           output_checksums(expected), budget, inputs)
 
 
 def check_budget(instructions: tuple[int, ...], budget: int | None) -> None:

@@ -36,7 +36,11 @@ def reference_outputs(flatbuffer: bytes, model: CompiledModel, samples: list[byt
 
 
 def verify(flatbuffer: bytes, model: CompiledModel, samples: list[bytes], outputs: list[bytes]) -> Verification:
-    expected = reference_outputs(flatbuffer, model, samples)
+    return compare_outputs(reference_outputs(flatbuffer, model, samples), outputs)
+
+
+def compare_outputs(expected: list[bytes], outputs: list[bytes]) -> Verification:
+    """Byte-for-byte comparison of the firmware's outputs with the reference's, sample by sample."""
     first, mismatched = None, 0
     for i, (want, got) in enumerate(zip(expected, outputs)):
         if want != got:
@@ -47,4 +51,4 @@ def verify(flatbuffer: bytes, model: CompiledModel, samples: list[bytes], output
                 first = (f"sample {i}, byte {pos}: firmware {np.int8(np.uint8(got[pos]))} vs reference "
                          f"{np.int8(np.uint8(want[pos]))}; {sum(a != b for a, b in zip(want, got))} of {len(want)} "
                          "bytes differ")
-    return Verification(REFERENCE_NAME, len(samples), mismatched == 0, mismatched, first)
+    return Verification(REFERENCE_NAME, len(expected), mismatched == 0, mismatched, first)
