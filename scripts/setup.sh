@@ -4,11 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Cross-compilers for the boards (Cortex-M, RISC-V) and the host C compiler.
+# Cross-compilers for the boards (Cortex-M, RISC-V), the host C compiler, QEMU.
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 command -v riscv64-unknown-elf-gcc >/dev/null || need+=(gcc-riscv64-unknown-elf)
+# QEMU: a second real emulator (--backend qemu) that CI cross-checks the built-in one against.
+command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+command -v qemu-system-riscv32 >/dev/null || need+=(qemu-system-misc)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tinyedge setup: installing ${need[*]}"
     sudo_cmd=""

@@ -113,3 +113,25 @@ def test_compile_writes_a_renode_suite_for_renode_boards(small_model, tmp_path):
     assert (renode / "stm32f4-discovery.resc").is_file()
     budget = 2 * result.report.simulation.instructions
     assert str(budget) in suite.replace(",", "") and "checksum" in suite
+
+
+def test_qemu_backend_refuses_a_board_it_cannot_run_before_building(small_model, tmp_path):
+    from tinyedge.simulate import backends
+
+    if not backends.is_available("qemu"):
+        pytest.skip("QEMU is not installed (scripts/setup.sh installs it)")
+    with pytest.raises(TinyEdgeError, match="QEMU cannot run board rp2040"):
+        compile_model(small_model, "rp2040", tmp_path / "out", backend="qemu")
+    assert not (tmp_path / "out").exists()
+
+
+def test_qemu_and_builtin_count_the_same_instructions(small_model, tmp_path):
+    from tinyedge.simulate import backends
+
+    if not backends.is_available("qemu"):
+        pytest.skip("QEMU is not installed (scripts/setup.sh installs it)")
+    builtin = compile_model(small_model, "nrf52840", tmp_path / "a", samples=2, backend="builtin").report
+    qemu = compile_model(small_model, "nrf52840", tmp_path / "b", samples=2, backend="qemu").report
+    assert qemu.verification.bit_exact and qemu.simulation.backend.startswith("qemu")
+    assert qemu.simulation.instructions == builtin.simulation.instructions
+    assert [layer.instructions for layer in qemu.layers] == [layer.instructions for layer in builtin.layers]

@@ -34,3 +34,4 @@ def test_wheel_install_ships_templates_boards_and_firmware(tmp_path):
     assert (target / "tinyedge" / "boards" / "nrf52840.toml").is_file()
     assert (target / "tinyedge" / "simulate" / "timing.toml").is_file()
     assert (target / "tinyedge" / "simulate" / "counter.c").is_file()
+    assert (target / "tinyedge" / "simulate" / "qemu_plugin.c").is_file()

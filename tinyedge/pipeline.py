@@ -219,6 +219,7 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
     log = log or (lambda message: None)
     board_data = load_board(board)
     backend = backends.choose(backend)
+    backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     if not board_data.emulated:
         raise TinyEdgeError(f"board '{board_data.name}' cannot be emulated here: `compile` needs a Cortex-M or "
                             "RISC-V board; use `generate` for it")
@@ -316,7 +317,7 @@ def build_report(model: CompiledModel, tflite: Path, board: Board, firmware: Fir
 
 def backend_description(backend: str, sim: SimResult) -> str:
     if backend != "builtin":
-        return backend
+        return sim.counter  # e.g. "qemu mps2-an386 + tinyedge plugin"
     import unicorn
 
     return f"builtin (Unicorn {unicorn.__version__}, {sim.counter} block counter)"

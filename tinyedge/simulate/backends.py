@@ -19,7 +19,9 @@ from tinyedge.errors import TinyEdgeError
 @dataclass(frozen=True)
 class Backend:
     name: str
-    module: str  # module with `simulate(elf, board, inputs, *, budget, expected_layers)` and `available()`
+    # module with `simulate(elf, board, inputs, *, budget, expected_layers)`, `available()` and,
+    # optionally, `check_board(board)`
+    module: str
     install: str  # how a user gets it, for the error when it is missing
 
 
@@ -62,6 +64,13 @@ def _safe_available(name: str) -> bool:
         return is_available(name)
     except TinyEdgeError:
         return False
+
+
+def check_board(name: str, board: Any) -> None:
+    """Raise TinyEdgeError if backend `name` cannot run `board` (a backend may define check_board)."""
+    check = getattr(_module(BACKENDS[name]), "check_board", None)
+    if check is not None:
+        check(board)
 
 
 def run(name: str, elf: Path, board: Any, inputs: Sequence[bytes], *, budget: int,
