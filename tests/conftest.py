@@ -100,3 +100,21 @@ def mlperf_tflite(tmp_path_factory) -> Callable[[str], Path]:
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_kws_tflite(tmp_path_factory) -> Path:
+    """An int8 keyword-spotter-shaped model (conv, depthwise, pool, dense, softmax), a few KB, quantized once."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([
+        keras.Input((12, 8, 1)),
+        keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
+        keras.layers.AveragePooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(5, activation="softmax"),
+    ])
+    calibration = [np.random.default_rng(0).uniform(-1, 1, (16, 12, 8, 1)).astype(np.float32)]
+    return _quantize_for_test(model, tmp_path_factory.mktemp("tiny") / "tiny_kws.tflite", calibration)

@@ -17,22 +17,12 @@ EMULATED_BOARDS = ["nrf52840", "stm32f746g-disco", "stm32f4-discovery", "rp2040"
 
 
 @pytest.fixture(scope="module")
-def small_model(tmp_path_factory) -> Path:
-    """Conv, depthwise, pool, dense, softmax: the op families of a keyword spotter, a few KB."""
-    import keras
-
-    keras.utils.set_random_seed(1)
-    model = keras.Sequential([
-        keras.Input((12, 8, 1)),
-        keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
-        keras.layers.AveragePooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(5, activation="softmax"),
-    ])
-    path = tmp_path_factory.mktemp("compile") / "tiny_kws.keras"
-    model.save(path)
-    np.save(path.with_name("calib.npy"), np.random.default_rng(0).uniform(-1, 1, (20, 12, 8, 1)).astype(np.float32))
+def small_model(tmp_path_factory, tiny_kws_tflite) -> Path:
+    """The session's tiny keyword spotter (int8 .tflite) with calibration samples beside it."""
+    folder = tmp_path_factory.mktemp("compile")
+    path = folder / tiny_kws_tflite.name
+    path.write_bytes(tiny_kws_tflite.read_bytes())
+    np.save(folder / "calib.npy", np.random.default_rng(0).uniform(-1, 1, (20, 12, 8, 1)).astype(np.float32))
     return path
 
 

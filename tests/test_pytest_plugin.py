@@ -10,7 +10,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 # Imported here so that the in-process pytester runs reuse them instead of importing them afresh.
@@ -29,29 +28,11 @@ def plugin_args() -> tuple[str, ...]:
     return () if installed else ("-p", "tinyedge.pytest_plugin")
 
 
-@pytest.fixture(scope="module")
-def tiny_tflite(tmp_path_factory, quantize_for_test) -> Path:
-    """An int8 keyword-spotter-shaped model: conv, depthwise, pool, dense, softmax; a few KB."""
-    import keras
-
-    keras.utils.set_random_seed(1)
-    model = keras.Sequential([
-        keras.Input((12, 8, 1)),
-        keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
-        keras.layers.AveragePooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(5, activation="softmax"),
-    ])
-    calibration = [np.random.default_rng(0).uniform(-1, 1, (16, 12, 8, 1)).astype(np.float32)]
-    return quantize_for_test(model, tmp_path_factory.mktemp("plugin") / "tiny_kws.tflite", calibration)
-
-
 @pytest.fixture
-def project(pytester: pytest.Pytester, tiny_tflite: Path) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, tiny_kws_tflite: Path) -> pytest.Pytester:
     """A user's project folder holding models/tiny_kws.tflite."""
     (pytester.path / "models").mkdir()
-    shutil.copyfile(tiny_tflite, pytester.path / MODEL)
+    shutil.copyfile(tiny_kws_tflite, pytester.path / MODEL)
     return pytester
 
 

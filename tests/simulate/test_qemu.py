@@ -61,23 +61,6 @@ def _derived_board(name: str, folder: Path) -> Board:
     return load_board(path)
 
 
-@pytest.fixture(scope="module")
-def small_tflite(tmp_path_factory, quantize_for_test) -> Path:
-    """Conv, depthwise, pool, dense, softmax: a keyword spotter's op families, a few KB."""
-    import keras
-
-    keras.utils.set_random_seed(2)
-    model = keras.Sequential([
-        keras.Input((12, 8, 1)),
-        keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
-        keras.layers.AveragePooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(5, activation="softmax"),
-    ])
-    return quantize_for_test(model, tmp_path_factory.mktemp("qemu") / "small.tflite")
-
-
 @dataclass(frozen=True)
 class Built:
     model: CompiledModel
@@ -86,7 +69,7 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def firmware_for(small_tflite, tmp_path_factory) -> Callable[[str], Built]:
+def firmware_for(tiny_kws_tflite, tmp_path_factory) -> Callable[[str], Built]:
     """The small model's firmware for a board name (shipped or _DERIVED), built once per module."""
     built: dict[str, Built] = {}
 
@@ -96,7 +79,7 @@ def firmware_for(small_tflite, tmp_path_factory) -> Callable[[str], Built]:
             board = _derived_board(board_name, folder) if board_name in _DERIVED else load_board(board_name)
             if shutil.which(qemu.machine_for(board).binary) is None:
                 pytest.skip(f"{qemu.machine_for(board).binary} is not installed")
-            model = compile_tflite(small_tflite)
+            model = compile_tflite(tiny_kws_tflite)
             built[board_name] = Built(model, board, build(model, board, folder / "fw").elf)
         return built[board_name]
 
@@ -104,7 +87,7 @@ def firmware_for(small_tflite, tmp_path_factory) -> Callable[[str], Built]:
 
 
 @pytest.mark.parametrize("board_name", list(MACHINE_OF))
-def test_qemu_and_builtin_agree_on_every_count_of_real_firmware(small_tflite, firmware_for, board_name):
+def test_qemu_and_builtin_agree_on_every_count_of_real_firmware(tiny_kws_tflite, firmware_for, board_name):
     built = firmware_for(board_name)
     model, board, elf = built.model, built.board, built.elf
     inputs = random_samples(model, 3, seed=11)
@@ -114,7 +97,7 @@ def test_qemu_and_builtin_agree_on_every_count_of_real_firmware(small_tflite, fi
     builtin = simulate(elf, board, inputs, expected_layers=len(model.layers))
 
     assert in_qemu.outputs == builtin.outputs
-    assert verify(small_tflite.read_bytes(), model, inputs, list(in_qemu.outputs)).bit_exact
+    assert verify(tiny_kws_tflite.read_bytes(), model, inputs, list(in_qemu.outputs)).bit_exact
     assert in_qemu.instructions == builtin.instructions
     assert [[layer.instructions for layer in s.layers] for s in in_qemu.samples] == \
         [[layer.instructions for layer in s.layers] for s in builtin.samples]
