@@ -83,7 +83,7 @@ def compile_graph(graph: Graph, model_sha256: str = "") -> CompiledModel:
     constants = _constant_tensors(graph, calls)
     weight_bytes = sum(graph.tensor(t).nbytes for t in constants)
     weight_bytes += sum(c.values.nbytes for call in calls for c in _const_args(call))
-    params = sum(graph.tensor(t).size for t in constants if graph.tensor(t).dtype in ("int8", "int32"))
+    params = _parameter_count(graph)
     layers = tuple(Layer(op.index, op.opcode, graph.tensor(op.outputs[0]).name, call.function, call.macs)
                    for op, call in zip(graph.operators, calls))
     return CompiledModel(
@@ -93,6 +93,15 @@ def compile_graph(graph: Graph, model_sha256: str = "") -> CompiledModel:
         weight_bytes=weight_bytes, params=params, macs=sum(call.macs for call in calls),
         model_sha256=model_sha256,
     )
+
+
+def _parameter_count(graph: Graph) -> int:
+    """Weights and biases of the model: its quantized constant tensors (shapes and axes are not quantized).
+
+    Counted on the graph, not on what the kernels receive: a lowering may repack weights.
+    """
+    used = {t for op in graph.operators for t in op.inputs if t >= 0}
+    return sum(t.size for t in graph.tensors if t.index in used and t.is_constant and t.quant is not None)
 
 
 def _io(graph: Graph, indices: tuple[int, ...]) -> tuple[IOTensor, ...]:
