@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tinyedge import __version__, ci_init, compare, monitor
+from tinyedge import __version__, arduino, ci_init, compare, espidf, monitor
 from tinyedge.errors import TinyEdgeError
 from tinyedge.flash import cli as flash_cli
 
@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     flash_cli.add_arguments(sub)
     sub = command("monitor", monitor.run, "read the firmware's result lines from a serial port")
     monitor.add_arguments(sub)
+
+    sub = command("espidf", espidf.run, "render an ESP-IDF project for an ESP32-family board; build it where "
+                  "ESP-IDF is installed")
+    espidf.add_arguments(sub)
+    sub = command("arduino", arduino.run, "write an Arduino library for the model")
+    arduino.add_arguments(sub)
 
     command("boards", cmd_boards, "list the boards tinyedge knows (boards/*.toml)")
 

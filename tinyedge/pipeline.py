@@ -222,7 +222,8 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     if not board_data.emulated:
         raise TinyEdgeError(f"board '{board_data.name}' cannot be emulated here: `compile` needs a Cortex-M or "
-                            "RISC-V board; use `generate` for it")
+                            "RISC-V board; use `tinyedge espidf` (ESP-IDF project and an analytical estimate) or "
+                            "`tinyedge generate` for it")
     progress = _Progress(6, log)
     with atomic_output_dir(out_dir) as scratch:
         progress("quantize to full int8")
