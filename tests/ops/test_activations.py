@@ -55,12 +55,12 @@ def opcodes(result) -> list[str]:
 
 def test_sigmoid_after_dense(assert_bit_exact):
     result = assert_bit_exact(after_dense("sigmoid"), samples=8)
-    assert functions(result) == ["te_fully_connected_s8", "te_logistic_s8"]
+    assert functions(result) == ["te_fully_connected_packed_s8", "te_logistic_s8"]
 
 
 def test_tanh_after_dense(assert_bit_exact):
     result = assert_bit_exact(after_dense("tanh"), samples=8)
-    assert functions(result) == ["te_fully_connected_s8", "te_tanh_s8"]
+    assert functions(result) == ["te_fully_connected_packed_s8", "te_tanh_s8"]
 
 
 @pytest.mark.parametrize("half_range", INPUT_RANGES)

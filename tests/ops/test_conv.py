@@ -3,10 +3,21 @@ bias, fused activations and grouped / per-tensor weights."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import keras
 import pytest
 
+from tinyedge.ops.conv import reference_kernels
+
 BIAS = keras.initializers.RandomUniform(-0.3, 0.3, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def _reference_kernels() -> Iterator[None]:
+    """These tests cover the plain reference kernels; tests/ops/test_*_fast.py cover the fast variants."""
+    with reference_kernels():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ activations, and inputs of rank 2 to 4."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import flatbuffers
@@ -14,9 +15,18 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from tinyedge.importer import parse_tflite
 from tinyedge.ops._quant import quantize_multiplier
+from tinyedge.ops.conv import reference_kernels
 from tinyedge.quantize import quantize_keras_model
 
 BIAS = keras.initializers.RandomUniform(-0.3, 0.3, seed=7)
+
+
+@pytest.fixture(autouse=True)
+def _reference_kernels() -> Iterator[None]:
+    """These tests cover the plain reference kernels; tests/ops/test_*_fast.py cover the fast variants."""
+    with reference_kernels():
+        yield
+
 
 
 @pytest.fixture(autouse=True)

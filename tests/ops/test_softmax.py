@@ -35,7 +35,7 @@ def softmax_call(result):
 @pytest.mark.parametrize("classes", [10, 12])
 def test_softmax_classifier_head_after_dense(assert_bit_exact, classes):
     result = assert_bit_exact(classifier_head(24, classes), samples=8)
-    assert [layer.function for layer in result.model.layers] == ["te_fully_connected_s8", "te_softmax_s8"]
+    assert [layer.function for layer in result.model.layers] == ["te_fully_connected_packed_s8", "te_softmax_s8"]
     assert softmax_call(result).params["depth"] == classes
 
 

@@ -5,15 +5,29 @@ padding from ComputePaddingHeightWidth, one (multiplier, shift) per output chann
 PopulateConvolutionQuantizationParams (a per-tensor filter scale is broadcast to every
 channel), clamp bounds from the fused activation. Filter zero points are ignored, as the
 reference per-channel kernels ignore them (int8 weights are symmetric).
+
+Each op has a plain kernel with the reference arithmetic (te_conv2d_s8,
+te_depthwise_conv2d_s8) and faster variants that give the same bytes (firmware/include/
+te_nn_dsp.h describes their data layouts); `conv2d_variant` and `depthwise_variant` choose
+from the shapes. The variants take constants prepared here: weights packed for 32-bit
+loads, the input offset folded into the bias (acc = bias + input_offset * sum(filter) +
+sum(filter * input), the same integer), and the output offset folded into a per-channel
+rounding term. A layer whose numbers fall outside the variants' proven range (see
+`fast_requantization`) keeps the plain kernel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+
+import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
-from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
@@ -23,6 +37,123 @@ from tinyedge.ops._quant import (
     per_channel_multipliers,
     require_int8,
 )
+
+# Range of te_nn_requantize_rounding (te_nn_dsp.h): right shifts 1..22 and |acc| < 2^30.
+FAST_RIGHT_SHIFTS = range(1, 23)
+FAST_ACC_LIMIT = 1 << 30
+INPUT_ABS_MAX = 128  # |int8|
+
+_reference_only: ContextVar[bool] = ContextVar("tinyedge_reference_kernels", default=False)
+
+
+@contextmanager
+def reference_kernels() -> Iterator[None]:
+    """Lower convolutions and fully connected layers to the plain reference kernels only.
+
+    For benchmarks and for bisecting a suspected kernel bug; the output bytes are the same.
+    """
+    token = _reference_only.set(True)
+    try:
+        yield
+    finally:
+        _reference_only.reset(token)
+
+
+def variants_enabled() -> bool:
+    return not _reference_only.get()
+
+
+@dataclass(frozen=True)
+class FastRequantization:
+    """Per output channel, the (multiplier, rounding, shift) of te_nn_requantize_rounding (te_nn_dsp.h)."""
+
+    multiplier: np.ndarray
+    rounding: np.ndarray
+    shift: np.ndarray
+
+    def with_bias(self, folded_bias: np.ndarray) -> np.ndarray:
+        """te_nn_mat_mult_s8's constants: per channel (bias, multiplier, rounding, shift)."""
+        return np.stack([folded_bias, self.multiplier, self.rounding, self.shift], axis=1).astype(np.int32)
+
+
+def fold_input_offset(bias: np.ndarray | None, weights: np.ndarray, input_offset: int) -> np.ndarray:
+    """bias + input_offset * (sum of each output channel's weights), exact (int64); weights [channels, depth]."""
+    folded = weights.astype(np.int64).sum(axis=1) * input_offset
+    return folded if bias is None else folded + bias.astype(np.int64).reshape(-1)
+
+
+def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offset: int, folded_bias: np.ndarray,
+                        weights: np.ndarray) -> FastRequantization | None:
+    """The variants' requantization constants, or None when a channel is outside their range.
+
+    The range: every right shift in FAST_RIGHT_SHIFTS (a multiplier of 0 may have any shift:
+    its output is the offset whatever the shift), and every accumulator, bounded by
+    |folded bias| + 128 * sum |weights| over any int8 input, below 2^30.
+    """
+    multipliers = multipliers.astype(np.int64)
+    right = np.where(multipliers == 0, 1, -shifts.astype(np.int64))
+    if not np.all((right >= FAST_RIGHT_SHIFTS.start) & (right < FAST_RIGHT_SHIFTS.stop)):
+        return None
+    bound = np.abs(folded_bias) + INPUT_ABS_MAX * np.abs(weights.astype(np.int64)).sum(axis=1)
+    if np.any(bound >= FAST_ACC_LIMIT):
+        return None
+    rounding = (1 << (right - 1)) + output_offset * (1 << right)
+    return FastRequantization(multipliers.astype(np.int32), rounding.astype(np.int32), right.astype(np.int32))
+
+
+def depth4(depth: int) -> int:
+    return (depth + 3) // 4 * 4
+
+
+def pack_rows(weights: np.ndarray) -> np.ndarray:
+    """Weights [channels, depth] as te_nn_dot_* reads them: rows zero-padded to depth4, pairs interleaved by word."""
+    channels, depth = weights.shape
+    padded = np.zeros((channels, depth4(depth)), dtype=np.int8)
+    padded[:, :depth] = weights
+    pairs = channels // 2 * 2
+    words = padded[:pairs].reshape(pairs // 2, 2, -1, 4).transpose(0, 2, 1, 3)
+    return np.concatenate([words.reshape(-1), padded[pairs:].reshape(-1)])
+
+
+def pack_depthwise(weights: np.ndarray, folded_bias: np.ndarray, fast: FastRequantization) -> np.ndarray:
+    """te_depthwise_conv2d_ch4_s8's constants from weights [taps, channels]: per group of 4 channels,
+    the 4 folded biases, per tap the int16 lane pairs (c0, c2), (c1, c3) as words, and the
+    4 (multiplier, rounding, shift) triples."""
+    taps, channels = weights.shape
+    groups = channels // 4
+    lanes = weights.astype(np.int16).reshape(taps, groups, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
+    tap_words = lanes.reshape(groups, taps * 2, 2).view(np.uint32).reshape(groups, taps * 2).view(np.int32)
+    triples = np.stack([fast.multiplier, fast.rounding, fast.shift], axis=1).astype(np.int32).reshape(groups, 12)
+    return np.concatenate([folded_bias.astype(np.int32).reshape(groups, 4), tap_words, triples], axis=1).reshape(-1)
+
+
+CONV2D_REFERENCE = "te_conv2d_s8"
+CONV2D_1X1 = "te_conv2d_1x1_s8"
+CONV2D_IM2COL = "te_conv2d_im2col_s8"
+DEPTHWISE_REFERENCE = "te_depthwise_conv2d_s8"
+DEPTHWISE_CH4 = "te_depthwise_conv2d_ch4_s8"
+DEPTHWISE_CH4_MAX_FILTER_HEIGHT = 8  # TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT
+
+
+# The params struct fields of each convolution variant, in struct order.
+PARAM_FIELDS = {
+    CONV2D_1X1: ("batches", "input_height", "input_width", "input_depth", "output_height", "output_width",
+                 "output_depth", "stride_height", "stride_width", "activation_min", "activation_max"),
+    CONV2D_IM2COL: ("batches", "input_height", "input_width", "input_depth", "filter_height", "filter_width",
+                    "output_height", "output_width", "output_depth", "stride_height", "stride_width",
+                    "dilation_height", "dilation_width", "pad_height", "pad_width", "input_offset",
+                    "activation_min", "activation_max"),
+}
+
+
+def conv2d_scratch_bytes(function: str, depth: int) -> int:
+    """TE_CONV2D_1X1_SCRATCH_BYTES / TE_CONV2D_IM2COL_SCRATCH_BYTES (depth: values in one window)."""
+    return {CONV2D_1X1: 4, CONV2D_IM2COL: 5}[function] * depth4(depth)
+
+
+def depthwise_scratch_bytes(filter_height: int, span_width: int, depth: int) -> int:
+    """TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES: the ring of widened input rows."""
+    return 2 * filter_height * span_width * depth
 
 
 @dataclass(frozen=True)
@@ -61,9 +192,31 @@ def _window(graph: Graph, op: Operator, input_hw: tuple[int, int], filter_hw: tu
                    padding_before(stride_w, dilation_w, in_w, filter_w, out_w))
 
 
+@dataclass(frozen=True)
+class _Requantization:
+    """Offsets, clamp bounds and per-channel (multiplier, shift) of a convolution."""
+
+    input_offset: int
+    output_offset: int
+    activation_min: int
+    activation_max: int
+    multipliers: np.ndarray
+    shifts: np.ndarray
+
+    def reference_params(self) -> dict[str, ParamValue]:
+        return {"input_offset": self.input_offset, "output_offset": self.output_offset,
+                "activation_min": self.activation_min, "activation_max": self.activation_max,
+                "output_multiplier": "@multiplier", "output_shift": "@shift"}
+
+    def reference_constants(self) -> tuple[ConstArg, ...]:
+        return ConstArg("multiplier", "int32_t", self.multipliers), ConstArg("shift", "int32_t", self.shifts)
+
+    def fast(self, folded_bias: np.ndarray, weights: np.ndarray) -> FastRequantization | None:
+        return fast_requantization(self.multipliers, self.shifts, self.output_offset, folded_bias, weights)
+
+
 def _requantization(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor, output: Tensor,
-                    channels: int) -> tuple[dict[str, ParamValue], tuple[ConstArg, ...]]:
-    """Offsets, clamp bounds and per-channel (multiplier, shift) arrays of a convolution."""
+                    channels: int) -> _Requantization:
     if input_.quant is None or output.quant is None or filter_.quant is None:
         raise UnsupportedOpError(f"{graph.describe(op)}: input, filter and output must be quantized")
     scales = filter_.quant.scale
@@ -72,12 +225,29 @@ def _requantization(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor,
                                  f"for {channels} output channels")
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, channels)
     act_min, act_max = activation_range(fused_activation(op), output)
-    params: dict[str, ParamValue] = {
-        "input_offset": -input_.zero_point, "output_offset": output.zero_point,
-        "activation_min": act_min, "activation_max": act_max,
-        "output_multiplier": "@multiplier", "output_shift": "@shift",
-    }
-    return params, (ConstArg("multiplier", "int32_t", multipliers), ConstArg("shift", "int32_t", shifts))
+    return _Requantization(-input_.zero_point, output.zero_point, act_min, act_max, multipliers, shifts)
+
+
+def conv2d_variant(filter_hw: tuple[int, int], groups: int, window: _Window) -> str:
+    """The kernel for a CONV_2D of this geometry, if fast_requantization accepts its numbers."""
+    if not variants_enabled() or groups != 1:
+        return CONV2D_REFERENCE
+    if filter_hw == (1, 1) and window.pad_height == window.pad_width == 0:
+        return CONV2D_1X1
+    return CONV2D_IM2COL
+
+
+def depthwise_variant(channels: int, depth_multiplier: int, filter_height: int, window: _Window) -> str:
+    """The kernel for a DEPTHWISE_CONV_2D of this geometry, if fast_requantization accepts its numbers."""
+    if (variants_enabled() and depth_multiplier == 1 and channels % 4 == 0
+            and filter_height <= DEPTHWISE_CH4_MAX_FILTER_HEIGHT
+            and window.dilation_height == window.dilation_width == 1):
+        return DEPTHWISE_CH4
+    return DEPTHWISE_REFERENCE
+
+
+def _bias_data(graph: Graph, bias_index: int) -> np.ndarray | None:
+    return graph.tensor(bias_index).data if bias_index >= 0 else None
 
 
 def _check_bias(graph: Graph, op: Operator, bias_index: int, channels: int) -> None:
@@ -113,19 +283,46 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
     _check_bias(graph, op, bias_index, out_c)
     groups = in_c // filter_in_c
     window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
-    quant_params, constants = _requantization(graph, op, input_, filter_, output, out_c)
+    requant = _requantization(graph, op, input_, filter_, output, out_c)
+    macs = batches * out_h * out_w * out_c * filter_h * filter_w * filter_in_c
+    function = conv2d_variant((filter_h, filter_w), groups, window)
+    if function != CONV2D_REFERENCE:
+        assert filter_.data is not None
+        weights = filter_.data.reshape(out_c, -1)
+        folded = fold_input_offset(_bias_data(graph, bias_index), weights, requant.input_offset)
+        fast = requant.fast(folded, weights)
+        if fast is not None:
+            geometry: dict[str, ParamValue] = {
+                "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
+                "filter_height": filter_h, "filter_width": filter_w,
+                "output_height": out_h, "output_width": out_w, "output_depth": out_c,
+                **window.params(), "input_offset": requant.input_offset,
+                "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+            }
+            # te_conv2d_1x1_s8 widens each pixel before writing the output pixel it gives: with
+            # stride 1 and no more output than input channels, the output may overwrite the input.
+            in_place = function == CONV2D_1X1 and window.stride_height == window.stride_width == 1 and out_c <= in_c
+            return KernelCall(
+                function=function, header=f"{function}.h",
+                params_type=f"te_conv2d_{function.removeprefix('te_conv2d_').removesuffix('_s8')}_params",
+                params={field: geometry[field] for field in PARAM_FIELDS[function]},
+                args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_rows(weights)),
+                      ConstArg("quant", "int32_t", fast.with_bias(folded)),
+                      ScratchArg(conv2d_scratch_bytes(function, weights.shape[1]), "int16_t"),
+                      TensorArg(output_index)),
+                macs=macs, in_place=in_place,
+            )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "filter_height": filter_h, "filter_width": filter_w, "filter_input_depth": filter_in_c,
         "filters_per_group": out_c // groups,
         "output_height": out_h, "output_width": out_w, "output_depth": out_c,
-        **window.params(), **quant_params,
+        **window.params(), **requant.reference_params(),
     }
     return KernelCall(
-        function="te_conv2d_s8", header="te_conv2d_s8.h", params_type="te_conv2d_params", params=params,
+        function=CONV2D_REFERENCE, header="te_conv2d_s8.h", params_type="te_conv2d_params", params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), TensorArg(bias_index), TensorArg(output_index)),
-        macs=batches * out_h * out_w * out_c * filter_h * filter_w * filter_in_c,
-        constants=constants,
+        macs=macs, constants=requant.reference_constants(),
     )
 
 
@@ -145,17 +342,42 @@ def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
                                  f"{list(output.shape)}")
     _check_bias(graph, op, bias_index, out_c)
     window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
-    quant_params, constants = _requantization(graph, op, input_, filter_, output, out_c)
-    params: dict[str, ParamValue] = {
+    requant = _requantization(graph, op, input_, filter_, output, out_c)
+    macs = batches * out_h * out_w * out_c * filter_h * filter_w
+    if depthwise_variant(out_c, multiplier, filter_h, window) == DEPTHWISE_CH4:
+        assert filter_.data is not None
+        taps = filter_.data.reshape(filter_h * filter_w, out_c)
+        folded = fold_input_offset(_bias_data(graph, bias_index), taps.T, requant.input_offset)
+        fast = requant.fast(folded, taps.T)
+        if fast is not None:
+            span_width = (out_w - 1) * window.stride_width + filter_w
+            params: dict[str, ParamValue] = {
+                "batches": batches, "input_height": in_h, "input_width": in_w, "depth": out_c,
+                "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
+                "stride_height": window.stride_height, "stride_width": window.stride_width,
+                "pad_height": window.pad_height, "pad_width": window.pad_width,
+                "input_offset": requant.input_offset,
+                "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+            }
+            # The kernel widens the input rows an output row needs before writing that row, and
+            # those rows end past it: an output as large as the input may overwrite it.
+            return KernelCall(
+                function=DEPTHWISE_CH4, header=f"{DEPTHWISE_CH4}.h", params_type="te_depthwise_conv2d_ch4_params",
+                params=params,
+                args=(TensorArg(input_index), ConstArg("packed", "int32_t", pack_depthwise(taps, folded, fast)),
+                      ScratchArg(depthwise_scratch_bytes(filter_h, span_width, out_c), "int16_t"),
+                      TensorArg(output_index)),
+                macs=macs, in_place=input_.shape == output.shape,
+            )
+    params = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "depth_multiplier": multiplier, "filter_height": filter_h, "filter_width": filter_w,
         "output_height": out_h, "output_width": out_w, "output_depth": out_c,
-        **window.params(), **quant_params,
+        **window.params(), **requant.reference_params(),
     }
     return KernelCall(
-        function="te_depthwise_conv2d_s8", header="te_depthwise_conv2d_s8.h",
+        function=DEPTHWISE_REFERENCE, header="te_depthwise_conv2d_s8.h",
         params_type="te_depthwise_conv2d_params", params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), TensorArg(bias_index), TensorArg(output_index)),
-        macs=batches * out_h * out_w * out_c * filter_h * filter_w,
-        constants=constants,
+        macs=macs, constants=requant.reference_constants(),
     )

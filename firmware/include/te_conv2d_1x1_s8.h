@@ -1,0 +1,50 @@
+/*
+ * tinyedge: int8 pointwise (1x1) convolution, no padding, any stride: a matrix multiply of
+ * the packed weights by the input pixels, two output channels by two pixels at a time
+ * (TFLite CONV_2D with a 1x1 filter, per-output-channel requantization).
+ *
+ * Layouts:
+ *   input  [batches, input_height, input_width, input_depth] int8
+ *   filter packed by the lowering (te_nn_dsp.h): output channel pairs interleaved word by
+ *          word, input_depth zero-padded to a multiple of 4
+ *   quant  [output_depth][4] int32 per output channel: the bias with the input offset
+ *          folded in, bias[c] = model bias[c] + input_offset * sum over d of filter[c, d],
+ *          then (multiplier, rounding, shift) of te_nn_requantize_rounding: a Q31
+ *          significand in [2^30, 2^31) or 0, 2^(shift - 1) + output_offset * 2^shift, a right
+ *          shift in [1, 22]
+ *   scratch te_conv2d_1x1_scratch_bytes(input_depth) bytes, 4-byte aligned
+ *   output [batches, output_height, output_width, output_depth] int8
+ *
+ * Per output element, exactly the reference te_conv2d_s8:
+ *   acc = bias[c] + sum over d of filter[c, d] * input[d]
+ *   out = clamp(requantize(acc) + output_offset, activation_min, activation_max)
+ * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in.
+ */
+#ifndef TE_CONV2D_1X1_S8_H
+#define TE_CONV2D_1X1_S8_H
+
+#include <stdint.h>
+
+#include "te_nn_dsp.h"
+
+typedef struct {
+    int32_t batches;
+    int32_t input_height;
+    int32_t input_width;
+    int32_t input_depth;
+    int32_t output_height;       /* (input_height - 1) / stride_height + 1 */
+    int32_t output_width;        /* (input_width - 1) / stride_width + 1 */
+    int32_t output_depth;
+    int32_t stride_height;       /* >= 1 */
+    int32_t stride_width;        /* >= 1 */
+    int32_t activation_min;      /* clamp bounds in the output domain, */
+    int32_t activation_max;      /* -128 <= min <= max <= 127 */
+} te_conv2d_1x1_params;
+
+/* Scratch the kernel needs: two widened input pixels. */
+#define TE_CONV2D_1X1_SCRATCH_BYTES(input_depth) (2 * 2 * (((input_depth) + 3) / 4 * 4))
+
+void te_conv2d_1x1_s8(const te_conv2d_1x1_params *params, const int8_t *input, const int8_t *filter,
+                      const int32_t *quant, int16_t *scratch, int8_t *output);
+
+#endif /* TE_CONV2D_1X1_S8_H */

@@ -1,0 +1,535 @@
+/*
+ * tinyedge: building blocks of the optimized int8 kernels (te_conv2d_1x1_s8,
+ * te_conv2d_im2col_s8, te_depthwise_conv2d_ch4_s8, te_fully_connected_packed_s8), on the
+ * Cortex-M DSP extension when the compiler targets it (__ARM_FEATURE_DSP: Cortex-M4, M7,
+ * M33...) and in plain C otherwise (the host, Cortex-M0+, RISC-V). Both paths compute
+ * exactly the same integers; the host tests run the C one, the emulator tests the DSP one.
+ * The DSP path's hot loops are inline assembly: GCC's own scheduling of the same intrinsics
+ * spends a third more instructions.
+ *
+ * Data layouts shared with the lowerings in tinyedge/ops/conv.py (which pack the constants):
+ *
+ * - A widened vector (int16) stores each group of 4 int8 values x0..x3 in the order
+ *   x0, x2, x1, x3: the two lane pairs SXTB16 makes of one word. One SMLAD of the word's
+ *   even-extended weights (w0, w2) with (x0, x2) and one of its odd-extended weights
+ *   (w1, w3) with (x1, x3) add w0*x0 + w1*x1 + w2*x2 + w3*x3. Vectors are zero-padded to
+ *   whole groups.
+ * - Packed weights (te_nn_dot_*): rows of `depth` int8 values zero-padded to whole groups
+ *   of 4; two rows (output channels) interleaved word by word: row c word 0, row c + 1
+ *   word 0, row c word 1, ...; an odd last row follows alone. 4-byte aligned.
+ * - Two widened columns (two output pixels) are interleaved group by group: column 0's
+ *   group 0, column 1's group 0, column 0's group 1, ... 4-byte aligned.
+ * - Per-output-channel constants of te_nn_mat_mult_s8: the bias (input offset folded in) and
+ *   the (multiplier, rounding, shift) of te_nn_requantize_rounding, 4 consecutive int32.
+ */
+#ifndef TE_NN_DSP_H
+#define TE_NN_DSP_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "te_nn_math.h"
+
+/* For the helpers the kernels specialize (a constant argument selects a code path). */
+#if defined(__GNUC__)
+#define TE_NN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TE_NN_ALWAYS_INLINE inline
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define TE_NN_DSP 1
+#include <arm_acle.h>
+#else
+#define TE_NN_DSP 0
+#endif
+
+#if TE_NN_DSP
+/* ======================================================================== DSP extension */
+
+/* 32-bit accesses at any address (Cortex-M3 and up do unaligned LDR/STR in one instruction). */
+static inline uint32_t te_nn_read_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void te_nn_write_u32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+
+static inline uint32_t te_nn_sxtb16_even(uint32_t x) { return (uint32_t)__sxtb16(x); }
+
+static inline uint32_t te_nn_sxtb16_odd(uint32_t x)
+{
+    uint32_t r; /* ACLE has no rotating form; GCC would spend a separate ROR on it */
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* acc + round(2 * x * multiplier / 2^32), halves up (SMMLAR), for |x| < 2^30. */
+static inline int32_t te_nn_smmlar2(int32_t x, int32_t multiplier, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x * 2), "r"(multiplier), "r"(acc));
+    return r;
+}
+
+static inline int32_t te_nn_sat_s8(int32_t x) { return __ssat(x, 8); }
+
+/* One group of 4 int8 values widened at dst. */
+static inline void te_nn_widen_group(const int8_t *src, int16_t *dst)
+{
+    const uint32_t word = te_nn_read_u32(src);
+    te_nn_write_u32(dst, te_nn_sxtb16_even(word));
+    te_nn_write_u32(dst + 2, te_nn_sxtb16_odd(word));
+}
+
+static inline void te_nn_fill_group(int16_t *dst, int32_t value)
+{
+    const uint32_t pair = (uint32_t)(uint16_t)(int16_t)value * 0x00010001u;
+    te_nn_write_u32(dst, pair);
+    te_nn_write_u32(dst + 2, pair);
+}
+
+/* n int8 values, a word at a time (an im2col gather of a few bytes; no call to memcpy). */
+static inline void te_nn_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, src += 4, dst += 4) {
+        te_nn_write_u32(dst, te_nn_read_u32(src));
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+/* One group of the 2x2 product: 3 LDRD, 4 SXTB16, 8 SMLAD for 16 multiply-accumulates. */
+#define TE_NN_DOT_2X2_ASM                                                                       \
+    "ldrd %[w0], %[w1], [%[rows]], #8\n\t"                                                     \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t"                                                        \
+    "sxtb16 %[t], %[w0]\n\t"                                                                   \
+    "sxtb16 %[w0], %[w0], ror #8\n\t"                                                          \
+    "smlad %[a00], %[t], %[xa], %[a00]\n\t"                                                    \
+    "smlad %[a00], %[w0], %[xb], %[a00]\n\t"                                                   \
+    "sxtb16 %[u], %[w1]\n\t"                                                                   \
+    "sxtb16 %[w1], %[w1], ror #8\n\t"                                                          \
+    "smlad %[a10], %[u], %[xa], %[a10]\n\t"                                                    \
+    "smlad %[a10], %[w1], %[xb], %[a10]\n\t"                                                   \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t"                                                        \
+    "smlad %[a01], %[t], %[xa], %[a01]\n\t"                                                    \
+    "smlad %[a01], %[w0], %[xb], %[a01]\n\t"                                                   \
+    "smlad %[a11], %[u], %[xa], %[a11]\n\t"                                                    \
+    "smlad %[a11], %[w1], %[xb], %[a11]\n\t"
+#define TE_NN_DOT_2X2_GROUP                                                                     \
+    __asm__(TE_NN_DOT_2X2_ASM                                                                   \
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),              \
+              [rows] "+r"(rows), [x] "+r"(cols), [w0] "=&r"(w0), [w1] "=&r"(w1),              \
+              [xa] "=&r"(xa), [xb] "=&r"(xb), [t] "=&r"(t), [u] "=&r"(u)                       \
+            : : "memory")
+
+/* One group of the 2x1 product: 2 LDRD, 4 SXTB16, 4 SMLAD for 8 multiply-accumulates. */
+#define TE_NN_DOT_2X1_ASM                                                                       \
+    "ldrd %[w0], %[w1], [%[rows]], #8\n\t"                                                     \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t"                                                        \
+    "sxtb16 %[t], %[w0]\n\t"                                                                   \
+    "sxtb16 %[w0], %[w0], ror #8\n\t"                                                          \
+    "smlad %[a0], %[t], %[xa], %[a0]\n\t"                                                      \
+    "smlad %[a0], %[w0], %[xb], %[a0]\n\t"                                                     \
+    "sxtb16 %[t], %[w1]\n\t"                                                                   \
+    "sxtb16 %[w1], %[w1], ror #8\n\t"                                                          \
+    "smlad %[a1], %[t], %[xa], %[a1]\n\t"                                                      \
+    "smlad %[a1], %[w1], %[xb], %[a1]\n\t"
+#define TE_NN_DOT_2X1_GROUP                                                                     \
+    __asm__(TE_NN_DOT_2X1_ASM                                                                   \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [rows] "+r"(rows), [x] "+r"(col),                 \
+              [w0] "=&r"(w0), [w1] "=&r"(w1), [xa] "=&r"(xa), [xb] "=&r"(xb), [t] "=&r"(t)    \
+            : : "memory")
+
+/* Dot products of packed rows and widened columns: see the portable versions below. */
+static inline void te_nn_dot_2x2(const int8_t *rows, const int16_t *cols, int32_t groups, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    uint32_t w0, w1, xa, xb, t, u;
+    for (; groups >= 2; groups -= 2) {
+        TE_NN_DOT_2X2_GROUP;
+        TE_NN_DOT_2X2_GROUP;
+    }
+    if (groups > 0) {
+        TE_NN_DOT_2X2_GROUP;
+    }
+    acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
+}
+
+static inline void te_nn_dot_2x1(const int8_t *rows, const int16_t *col, int32_t groups, int32_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    uint32_t w0, w1, xa, xb, t;
+    for (; groups > 0; --groups) {
+        TE_NN_DOT_2X1_GROUP;
+    }
+    acc[0] = a0, acc[1] = a1;
+}
+
+static inline void te_nn_dot_1x2(const int8_t *row, const int16_t *cols, int32_t groups, int32_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    for (; groups > 0; --groups, row += 4, cols += 8) {
+        const uint32_t w = te_nn_read_u32(row);
+        const uint32_t we = te_nn_sxtb16_even(w), wo = te_nn_sxtb16_odd(w);
+        a0 = __smlad(wo, te_nn_read_u32(cols + 2), __smlad(we, te_nn_read_u32(cols), a0));
+        a1 = __smlad(wo, te_nn_read_u32(cols + 6), __smlad(we, te_nn_read_u32(cols + 4), a1));
+    }
+    acc[0] = a0, acc[1] = a1;
+}
+
+static inline int32_t te_nn_dot_1x1(const int8_t *row, const int16_t *col, int32_t groups, int32_t acc)
+{
+    for (; groups > 0; --groups, row += 4, col += 4) {
+        const uint32_t w = te_nn_read_u32(row);
+        acc = __smlad(te_nn_sxtb16_odd(w), te_nn_read_u32(col + 2),
+                      __smlad(te_nn_sxtb16_even(w), te_nn_read_u32(col), acc));
+    }
+    return acc;
+}
+
+/*
+ * The two-column, whole-int8-clamp case of te_nn_mat_mult_s8 in one block: for each pair of
+ * packed rows, 16 multiply-accumulates in 15 instructions per group, then four
+ * requantizations (6 instructions each) and byte stores. Register pressure keeps the
+ * per-pair state (constants pointer, output pointer, pair count) on the stack.
+ */
+static inline void te_nn_mat_mult_2x2_full_asm(const int8_t *rows, const int32_t *quant, int32_t pairs,
+                                               int32_t groups, const int16_t *cols, int8_t *out,
+                                               int32_t output_depth)
+{
+    int32_t a00, a01, a10, a11;
+    uint32_t w0, w1, xa, xb, t, u;
+    const int16_t *x;
+    int32_t n;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[t], %[quant]\n\t"
+        "ldr %[a00], [%[t]]\n\t"
+        "ldr %[a10], [%[t], #16]\n\t"
+        "mov %[a01], %[a00]\n\t"
+        "mov %[a11], %[a10]\n\t"
+        "ldr %[x], %[cols]\n\t"
+        "ldr %[n], %[groups]\n\t"
+        "lsrs %[n], %[n], #1\n\t"        /* an odd group first */
+        "bcc 2f\n\t"
+        TE_NN_DOT_2X2_ASM
+        "2:\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 4f\n\t"
+        "3:\n\t"
+        TE_NN_DOT_2X2_ASM
+        TE_NN_DOT_2X2_ASM
+        "subs %[n], %[n], #1\n\t"
+        "bne 3b\n\t"
+        "4:\n\t"
+        "ldr %[t], %[quant]\n\t"         /* channel c: pixel 0 -> xa, pixel 1 -> xb */
+        "ldrd %[w0], %[w1], [%[t], #4]\n\t"
+        "ldr %[u], [%[t], #12]\n\t"
+        "lsl %[xa], %[a00], #1\n\t"
+        "smmlar %[xa], %[xa], %[w0], %[w1]\n\t"
+        "add %[xa], %[xa], %[a00], asr #31\n\t"
+        "asr %[xa], %[xa], %[u]\n\t"
+        "ssat %[xa], #8, %[xa]\n\t"
+        "lsl %[xb], %[a01], #1\n\t"
+        "smmlar %[xb], %[xb], %[w0], %[w1]\n\t"
+        "add %[xb], %[xb], %[a01], asr #31\n\t"
+        "asr %[xb], %[xb], %[u]\n\t"
+        "ssat %[xb], #8, %[xb]\n\t"
+        "ldrd %[w0], %[w1], [%[t], #20]\n\t"  /* channel c + 1: pixel 0 -> a00, pixel 1 -> a01 */
+        "ldr %[u], [%[t], #28]\n\t"
+        "lsl %[a00], %[a10], #1\n\t"
+        "smmlar %[a00], %[a00], %[w0], %[w1]\n\t"
+        "add %[a00], %[a00], %[a10], asr #31\n\t"
+        "asr %[a00], %[a00], %[u]\n\t"
+        "ssat %[a00], #8, %[a00]\n\t"
+        "lsl %[a01], %[a11], #1\n\t"
+        "smmlar %[a01], %[a01], %[w0], %[w1]\n\t"
+        "add %[a01], %[a01], %[a11], asr #31\n\t"
+        "asr %[a01], %[a01], %[u]\n\t"
+        "ssat %[a01], #8, %[a01]\n\t"
+        "add %[t], %[t], #32\n\t"
+        "str %[t], %[quant]\n\t"
+        "ldr %[t], %[out]\n\t"
+        "ldr %[u], %[depth]\n\t"
+        "strb %[xa], [%[t]]\n\t"
+        "strb %[a00], [%[t], #1]\n\t"
+        "strb %[xb], [%[t], %[u]]\n\t"
+        "add %[t], %[t], #1\n\t"
+        "strb %[a01], [%[t], %[u]]\n\t"
+        "add %[t], %[t], #1\n\t"
+        "str %[t], %[out]\n\t"
+        "ldr %[t], %[pairs]\n\t"
+        "subs %[t], %[t], #1\n\t"
+        "str %[t], %[pairs]\n\t"
+        "bne 1b"
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [w0] "=&r"(w0),
+          [w1] "=&r"(w1), [xa] "=&r"(xa), [xb] "=&r"(xb), [t] "=&r"(t), [u] "=&r"(u), [x] "=&r"(x),
+          [n] "=&r"(n), [rows] "+r"(rows), [quant] "+m"(quant), [out] "+m"(out), [pairs] "+m"(pairs)
+        : [cols] "m"(cols), [groups] "m"(groups), [depth] "m"(output_depth)
+        : "cc", "memory");
+}
+
+/*
+ * The one-column, whole-int8-clamp case of te_nn_mat_mult_s8 (a matrix times a vector) in one
+ * block: for each pair of packed rows, 8 multiply-accumulates in 10 instructions per group,
+ * four groups per loop turn, then two requantizations and byte stores.
+ */
+static inline void te_nn_mat_mult_2x1_full_asm(const int8_t *rows, const int32_t *quant, int32_t pairs,
+                                               int32_t groups, const int16_t *col, int8_t *out)
+{
+    int32_t a0, a1;
+    uint32_t w0, w1, xa, xb, t;
+    const int16_t *x;
+    int32_t n;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[a0], [%[quant]]\n\t"
+        "ldr %[a1], [%[quant], #16]\n\t"
+        "ldr %[x], %[col]\n\t"
+        "ldr %[n], %[groups]\n\t"       /* groups % 4 one at a time, */
+        "ands %[n], %[n], #3\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        TE_NN_DOT_2X1_ASM
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], %[groups]\n\t"       /* then four at a time */
+        "lsrs %[n], %[n], #2\n\t"
+        "beq 5f\n\t"
+        "4:\n\t"
+        TE_NN_DOT_2X1_ASM TE_NN_DOT_2X1_ASM TE_NN_DOT_2X1_ASM TE_NN_DOT_2X1_ASM
+        "subs %[n], %[n], #1\n\t"
+        "bne 4b\n\t"
+        "5:\n\t"
+        "ldrd %[w0], %[w1], [%[quant], #4]\n\t"
+        "ldr %[t], [%[quant], #12]\n\t"
+        "lsl %[xa], %[a0], #1\n\t"
+        "smmlar %[xa], %[xa], %[w0], %[w1]\n\t"
+        "add %[xa], %[xa], %[a0], asr #31\n\t"
+        "asr %[xa], %[xa], %[t]\n\t"
+        "ssat %[xa], #8, %[xa]\n\t"
+        "strb %[xa], [%[out]], #1\n\t"
+        "ldrd %[w0], %[w1], [%[quant], #20]\n\t"
+        "ldr %[t], [%[quant], #28]\n\t"
+        "lsl %[xa], %[a1], #1\n\t"
+        "smmlar %[xa], %[xa], %[w0], %[w1]\n\t"
+        "add %[xa], %[xa], %[a1], asr #31\n\t"
+        "asr %[xa], %[xa], %[t]\n\t"
+        "ssat %[xa], #8, %[xa]\n\t"
+        "strb %[xa], [%[out]], #1\n\t"
+        "add %[quant], %[quant], #32\n\t"
+        "subs %[pairs], %[pairs], #1\n\t"
+        "bne 1b"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [w0] "=&r"(w0), [w1] "=&r"(w1), [xa] "=&r"(xa), [xb] "=&r"(xb),
+          [t] "=&r"(t), [x] "=&r"(x), [n] "=&r"(n), [rows] "+r"(rows), [quant] "+r"(quant), [out] "+r"(out),
+          [pairs] "+r"(pairs)
+        : [col] "m"(col), [groups] "m"(groups)
+        : "cc", "memory");
+}
+
+#else
+/* ============================================================================ plain C */
+
+static inline int32_t te_nn_smmlar2(int32_t x, int32_t multiplier, int32_t acc)
+{
+    return acc + (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+}
+
+static inline int32_t te_nn_sat_s8(int32_t x) { return te_nn_clamp_i32(x, TE_INT8_MIN, TE_INT8_MAX); }
+
+static inline void te_nn_widen_group(const int8_t *src, int16_t *dst)
+{
+    dst[0] = src[0], dst[1] = src[2], dst[2] = src[1], dst[3] = src[3];
+}
+
+static inline void te_nn_fill_group(int16_t *dst, int32_t value)
+{
+    dst[0] = dst[1] = dst[2] = dst[3] = (int16_t)value;
+}
+
+static inline void te_nn_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+/* One group: packed weights w0..w3 against a widened column's x0, x2, x1, x3. */
+static inline int32_t te_nn_dot_group(const int8_t *w, const int16_t *x)
+{
+    return w[0] * x[0] + w[2] * x[1] + w[1] * x[2] + w[3] * x[3];
+}
+
+/*
+ * Dot products over `groups` groups of 4 (packed weights, widened columns), added to the
+ * accumulators: 2 rows x 2 columns (acc: row 0 col 0, row 0 col 1, row 1 col 0, row 1 col 1),
+ * 2 rows x 1 column, 1 row x 2 columns, 1 row x 1 column.
+ */
+static inline void te_nn_dot_2x2(const int8_t *rows, const int16_t *cols, int32_t groups, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    for (; groups > 0; --groups, rows += 8, cols += 8) {
+        a00 += te_nn_dot_group(rows, cols);
+        a01 += te_nn_dot_group(rows, cols + 4);
+        a10 += te_nn_dot_group(rows + 4, cols);
+        a11 += te_nn_dot_group(rows + 4, cols + 4);
+    }
+    acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
+}
+
+static inline void te_nn_dot_2x1(const int8_t *rows, const int16_t *col, int32_t groups, int32_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    for (; groups > 0; --groups, rows += 8, col += 4) {
+        a0 += te_nn_dot_group(rows, col);
+        a1 += te_nn_dot_group(rows + 4, col);
+    }
+    acc[0] = a0, acc[1] = a1;
+}
+
+static inline void te_nn_dot_1x2(const int8_t *row, const int16_t *cols, int32_t groups, int32_t acc[2])
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    for (; groups > 0; --groups, row += 4, cols += 8) {
+        a0 += te_nn_dot_group(row, cols);
+        a1 += te_nn_dot_group(row, cols + 4);
+    }
+    acc[0] = a0, acc[1] = a1;
+}
+
+static inline int32_t te_nn_dot_1x1(const int8_t *row, const int16_t *col, int32_t groups, int32_t acc)
+{
+    for (; groups > 0; --groups, row += 4, col += 4) {
+        acc += te_nn_dot_group(row, col);
+    }
+    return acc;
+}
+
+#endif /* TE_NN_DSP */
+
+/* ============================================================================== common */
+
+/*
+ * te_nn_requantize(acc, multiplier, -shift) + output_offset, given
+ * rounding = 2^(shift - 1) + output_offset * 2^shift, for 1 <= shift <= 22 and
+ * |acc| < 2^30 (the lowering proves both from the weights and biases). The rounding
+ * doubling high multiply rounds halves up; subtracting 1 for a negative acc turns the
+ * round-half-up of the final shift into TFLite's round-half-away-from-zero (when the high
+ * multiply gives 0, the subtraction changes nothing).
+ */
+static inline int32_t te_nn_requantize_rounding(int32_t acc, int32_t multiplier, int32_t rounding, int32_t shift)
+{
+    return (te_nn_smmlar2(acc, multiplier, rounding) + (acc >> 31)) >> shift;
+}
+
+/*
+ * One output value: acc requantized with the channel's (multiplier, rounding, shift) and
+ * clamped to [activation_min, activation_max]; full_range (a constant at each call) says the
+ * bounds are -128 and 127, a single SSAT on the DSP path.
+ */
+static TE_NN_ALWAYS_INLINE int8_t te_nn_output_s8(int32_t acc, const int32_t *requant, int32_t activation_min,
+                                                  int32_t activation_max, int full_range)
+{
+    int32_t out = te_nn_requantize_rounding(acc, requant[0], requant[1], requant[2]);
+    if (full_range) {
+        return (int8_t)te_nn_sat_s8(out);
+    }
+    out = out < activation_min ? activation_min : out;
+    out = out > activation_max ? activation_max : out;
+    return (int8_t)out;
+}
+
+/*
+ * Widen n int8 values into groups at dst (int16), dst advancing by dst_step int16 per
+ * group (4: a plain vector, 8: one column of an interleaved pair). The values past n in
+ * the last group are zero.
+ */
+static inline void te_nn_widen_s8(const int8_t *src, int32_t n, int16_t *dst, int32_t dst_step)
+{
+    for (; n >= 4; n -= 4, src += 4, dst += dst_step) {
+        te_nn_widen_group(src, dst);
+    }
+    if (n > 0) {
+        int8_t tail[4] = {0, 0, 0, 0};
+        te_nn_copy_s8(tail, src, n);
+        te_nn_widen_group(tail, dst);
+    }
+}
+
+/* `groups` groups of one int8 value (the input zero point), dst_step as above. */
+static inline void te_nn_fill_s16(int16_t *dst, int32_t value, int32_t groups, int32_t dst_step)
+{
+    for (; groups > 0; --groups, dst += dst_step) {
+        te_nn_fill_group(dst, value);
+    }
+}
+
+/* n copies of one int8 value (the input zero point). */
+static inline void te_nn_fill_s8(int8_t *dst, int32_t value, int32_t n)
+{
+    for (; n > 0; --n) {
+        *dst++ = (int8_t)value;
+    }
+}
+
+/*
+ * out[i * output_depth + c] for the `count` (1 or 2) widened columns i at cols and every
+ * output channel c: quant[4 c] (the bias) + the dot product of packed row c with column i,
+ * requantized with quant[4 c + 1 .. 4 c + 3] and clamped to [activation_min, activation_max]
+ * (full_range: see te_nn_output_s8).
+ */
+static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const int32_t *quant,
+                                                  int32_t activation_min, int32_t activation_max, int full_range,
+                                                  int32_t output_depth, int32_t groups, const int16_t *cols,
+                                                  int32_t count, int8_t *out)
+{
+    const int32_t pairs = output_depth / 2;
+    const int8_t *rows = filter;
+    int32_t pair = 0;
+    if (count == 2) {
+#if TE_NN_DSP
+        if (full_range && pairs > 0) {
+            te_nn_mat_mult_2x2_full_asm(rows, quant, pairs, groups, cols, out, output_depth);
+            pair = pairs, rows += 8 * groups * pairs, quant += 8 * pairs, out += 2 * pairs;
+        }
+#endif
+        for (; pair < pairs; ++pair, rows += 8 * groups, quant += 8, out += 2) {
+            int32_t acc[4] = {quant[0], quant[0], quant[4], quant[4]};
+            te_nn_dot_2x2(rows, cols, groups, acc);
+            out[0] = te_nn_output_s8(acc[0], quant + 1, activation_min, activation_max, full_range);
+            out[output_depth] = te_nn_output_s8(acc[1], quant + 1, activation_min, activation_max, full_range);
+            out[1] = te_nn_output_s8(acc[2], quant + 5, activation_min, activation_max, full_range);
+            out[output_depth + 1] = te_nn_output_s8(acc[3], quant + 5, activation_min, activation_max, full_range);
+        }
+        if (output_depth & 1) {
+            int32_t acc[2] = {quant[0], quant[0]};
+            te_nn_dot_1x2(rows, cols, groups, acc);
+            out[0] = te_nn_output_s8(acc[0], quant + 1, activation_min, activation_max, full_range);
+            out[output_depth] = te_nn_output_s8(acc[1], quant + 1, activation_min, activation_max, full_range);
+        }
+    } else {
+#if TE_NN_DSP
+        if (full_range && pairs > 0) {
+            te_nn_mat_mult_2x1_full_asm(rows, quant, pairs, groups, cols, out);
+            pair = pairs, rows += 8 * groups * pairs, quant += 8 * pairs, out += 2 * pairs;
+        }
+#endif
+        for (; pair < pairs; ++pair, rows += 8 * groups, quant += 8, out += 2) {
+            int32_t acc[2] = {quant[0], quant[4]};
+            te_nn_dot_2x1(rows, cols, groups, acc);
+            out[0] = te_nn_output_s8(acc[0], quant + 1, activation_min, activation_max, full_range);
+            out[1] = te_nn_output_s8(acc[1], quant + 5, activation_min, activation_max, full_range);
+        }
+        if (output_depth & 1) {
+            out[0] = te_nn_output_s8(te_nn_dot_1x1(rows, cols, groups, quant[0]), quant + 1, activation_min,
+                                     activation_max, full_range);
+        }
+    }
+}
+
+#endif /* TE_NN_DSP_H */

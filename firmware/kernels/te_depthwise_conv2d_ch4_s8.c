@@ -1,0 +1,176 @@
+/*
+ * tinyedge: int8 DEPTHWISE_CONV_2D over widened input rows, four channels per step
+ * (see te_depthwise_conv2d_ch4_s8.h); the same bytes as te_depthwise_conv2d_s8.
+ */
+#include "te_depthwise_conv2d_ch4_s8.h"
+
+/* Words of one channel group's constants: biases, taps, requantization triples. */
+#define TE_DW_CH4_BIAS_WORDS 4
+#define TE_DW_CH4_REQUANT_WORDS 12
+
+#if TE_NN_DSP
+/* 3x3 taps of four channels: per tap 2 LDRD and 4 halfword multiply-accumulates. */
+#define TE_DW_CH4_ASM_TAP(row, offset)                                                          \
+    "ldrd %[t0], %[t1], [%[" row "], #" offset "]\n\t"                                          \
+    "ldrd %[t2], %[t3], [%[w]], #8\n\t"                                                        \
+    "smlabb %[a0], %[t2], %[t0], %[a0]\n\t"                                                    \
+    "smlatt %[a2], %[t2], %[t0], %[a2]\n\t"                                                    \
+    "smlabb %[a1], %[t3], %[t1], %[a1]\n\t"                                                    \
+    "smlatt %[a3], %[t3], %[t1], %[a3]\n\t"
+#define TE_DW_CH4_ASM_ROW(row) TE_DW_CH4_ASM_TAP(row, "0") TE_DW_CH4_ASM_TAP(row, "8") TE_DW_CH4_ASM_TAP(row, "16")
+/* te_nn_requantize_rounding, SSAT to int8 and a byte store, for one accumulator. */
+#define TE_DW_CH4_ASM_OUTPUT(acc)                                                               \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                        \
+    "ldr %[t2], [%[w]], #4\n\t"                                                                \
+    "lsl %[t3], %[" acc "], #1\n\t"                                                            \
+    "smmlar %[t3], %[t3], %[t0], %[t1]\n\t"                                                    \
+    "add %[t3], %[t3], %[" acc "], asr #31\n\t"                                                \
+    "asr %[t3], %[t3], %[t2]\n\t"                                                              \
+    "ssat %[t3], #8, %[t3]\n\t"                                                                \
+    "strb %[t3], [%[out]], #1\n\t"
+
+/*
+ * Every channel group of one output pixel, 3x3 filter, clamp to the whole int8 range:
+ * x0, x1, x2 point at the window's top-left pixel in the three widened rows (group 0),
+ * consecutive groups are group_bytes apart. About 95 instructions per 36 multiply-accumulates.
+ */
+static inline void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const int16_t *x1, const int16_t *x2,
+                                           const int32_t *packed, const int32_t *packed_end, int32_t group_bytes,
+                                           int8_t *out)
+{
+    int32_t a0, a1, a2, a3;
+    uint32_t t0, t1, t2, t3;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd %[a0], %[a1], [%[w]], #8\n\t"
+        "ldrd %[a2], %[a3], [%[w]], #8\n\t"
+        TE_DW_CH4_ASM_ROW("x0") TE_DW_CH4_ASM_ROW("x1") TE_DW_CH4_ASM_ROW("x2")
+        TE_DW_CH4_ASM_OUTPUT("a0") TE_DW_CH4_ASM_OUTPUT("a1") TE_DW_CH4_ASM_OUTPUT("a2") TE_DW_CH4_ASM_OUTPUT("a3")
+        "ldr %[t0], %[step]\n\t"
+        "add %[x0], %[x0], %[t0]\n\t"
+        "add %[x1], %[x1], %[t0]\n\t"
+        "add %[x2], %[x2], %[t0]\n\t"
+        "ldr %[t0], %[end]\n\t"
+        "cmp %[w], %[t0]\n\t"
+        "bne 1b"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),
+          [t2] "=&r"(t2), [t3] "=&r"(t3), [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [w] "+r"(packed),
+          [out] "+r"(out)
+        : [step] "m"(group_bytes), [end] "m"(packed_end)
+        : "cc", "memory");
+}
+#endif
+
+/*
+ * Every channel group of one output pixel, any filter and clamp: rows[ky] + offset points
+ * at the window's top-left pixel in the widened row under filter row ky (group 0).
+ */
+static void te_dw_ch4_pixel(const int16_t *const *rows, int32_t offset, const int32_t *packed,
+                            int32_t channel_groups, int32_t group_size, int32_t filter_height, int32_t filter_width,
+                            int32_t activation_min, int32_t activation_max, int8_t *out)
+{
+    for (int32_t group = 0; group < channel_groups; ++group, offset += group_size, out += 4) {
+        int32_t acc0 = packed[0], acc1 = packed[1], acc2 = packed[2], acc3 = packed[3];
+        const int32_t *taps = packed + TE_DW_CH4_BIAS_WORDS;
+        for (int32_t filter_y = 0; filter_y < filter_height; ++filter_y) {
+            const int16_t *x = rows[filter_y] + offset;
+            for (int32_t filter_x = 0; filter_x < filter_width; ++filter_x, x += 4, taps += 2) {
+#if TE_NN_DSP
+                const uint32_t xa = te_nn_read_u32(x), xb = te_nn_read_u32(x + 2);
+                const uint32_t wa = (uint32_t)taps[0], wb = (uint32_t)taps[1];
+                acc0 = __smlabb(wa, xa, acc0);
+                acc2 = __smlatt(wa, xa, acc2);
+                acc1 = __smlabb(wb, xb, acc1);
+                acc3 = __smlatt(wb, xb, acc3);
+#else
+                /* each tap word: the low lane for channel c (or c + 1), the high one for c + 2 (c + 3) */
+                acc0 += x[0] * (int16_t)(uint16_t)taps[0];
+                acc2 += x[1] * (int16_t)(uint16_t)((uint32_t)taps[0] >> 16);
+                acc1 += x[2] * (int16_t)(uint16_t)taps[1];
+                acc3 += x[3] * (int16_t)(uint16_t)((uint32_t)taps[1] >> 16);
+#endif
+            }
+        }
+        const int32_t *requant = taps;
+        out[0] = te_nn_output_s8(acc0, requant, activation_min, activation_max, 0);
+        out[1] = te_nn_output_s8(acc1, requant + 3, activation_min, activation_max, 0);
+        out[2] = te_nn_output_s8(acc2, requant + 6, activation_min, activation_max, 0);
+        out[3] = te_nn_output_s8(acc3, requant + 9, activation_min, activation_max, 0);
+        packed = requant + TE_DW_CH4_REQUANT_WORDS;
+    }
+}
+
+void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, const int8_t *input,
+                                const int32_t *packed, int16_t *scratch, int8_t *output)
+{
+    /* Locals, not params->...: an int8_t store may alias *params, which would force reloads. */
+    const int32_t batches = params->batches;
+    const int32_t input_height = params->input_height;
+    const int32_t input_width = params->input_width;
+    const int32_t depth = params->depth;
+    const int32_t filter_height = params->filter_height;
+    const int32_t filter_width = params->filter_width;
+    const int32_t output_height = params->output_height;
+    const int32_t output_width = params->output_width;
+    const int32_t stride_height = params->stride_height;
+    const int32_t stride_width = params->stride_width;
+    const int32_t pad_height = params->pad_height;
+    const int32_t pad_width = params->pad_width;
+    const int32_t zero_point = -params->input_offset;
+    const int32_t activation_min = params->activation_min;
+    const int32_t activation_max = params->activation_max;
+
+    const int32_t channel_groups = depth / 4;
+    const int32_t span_width = (output_width - 1) * stride_width + filter_width;
+    /* A widened row holds, for each channel group, span_width pixels of 4 int16 lanes. */
+    const int32_t group_size = 4 * span_width;
+    const int32_t row_size = group_size * channel_groups;
+    const int32_t input_row_size = input_width * depth;
+    const int32_t pixel_step = 4 * stride_width;
+#if TE_NN_DSP
+    const int fast = filter_height == 3 && filter_width == 3 && activation_min == TE_INT8_MIN
+                     && activation_max == TE_INT8_MAX;
+    const int32_t group_words = TE_DW_CH4_BIAS_WORDS + 2 * 9 + TE_DW_CH4_REQUANT_WORDS;
+#endif
+    const int16_t *rows[TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT] = {0};
+
+    for (int32_t batch = 0; batch < batches; ++batch) {
+        const int8_t *image = input + batch * input_height * input_row_size;
+        int8_t *out = output + batch * output_height * output_width * depth;
+        int32_t next_row = -pad_height; /* the first input row not widened yet */
+        for (int32_t out_y = 0; out_y < output_height; ++out_y) {
+            /* Widen the rows this output row needs and earlier ones did not; input row y
+               goes to ring slot (y + pad_height) % filter_height. */
+            const int32_t first_row = out_y * stride_height - pad_height;
+            for (int32_t in_y = te_nn_max_i32(next_row, first_row); in_y < first_row + filter_height; ++in_y) {
+                int16_t *slot = scratch + (in_y + pad_height) % filter_height * row_size;
+                const int row_inside = in_y >= 0 && in_y < input_height;
+                for (int32_t x = 0; x < span_width; ++x) {
+                    const int32_t in_x = x - pad_width;
+                    if (row_inside && in_x >= 0 && in_x < input_width) {
+                        te_nn_widen_s8(image + in_y * input_row_size + in_x * depth, depth, slot + 4 * x,
+                                       group_size);
+                    } else {
+                        te_nn_fill_s16(slot + 4 * x, zero_point, channel_groups, group_size);
+                    }
+                }
+                next_row = in_y + 1;
+            }
+            for (int32_t filter_y = 0; filter_y < filter_height; ++filter_y) {
+                rows[filter_y] = scratch + (first_row + filter_y + pad_height) % filter_height * row_size;
+            }
+            for (int32_t out_x = 0; out_x < output_width; ++out_x, out += depth) {
+                const int32_t offset = out_x * pixel_step;
+#if TE_NN_DSP
+                if (fast) {
+                    te_dw_ch4_pixel_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,
+                                            packed + channel_groups * group_words, 2 * group_size, out);
+                    continue;
+                }
+#endif
+                te_dw_ch4_pixel(rows, offset, packed, channel_groups, group_size, filter_height, filter_width,
+                                activation_min, activation_max, out);
+            }
+        }
+    }
+}
