@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -176,21 +177,28 @@ def compiled_counter() -> Path | None:
     if compiler is None:
         return None
     include = _unicorn_include_dir()
+    return compile_into_cache(compiler, _SOURCE, "counter", [*_CFLAGS, f"-I{include}"],
+                              fingerprint=(unicorn.__version__, (include / "unicorn" / "unicorn.h").read_text()))
+
+
+def compile_into_cache(compiler: str, source: Path, stem: str, flags: Sequence[str],
+                       fingerprint: Sequence[str] = ()) -> Path:
+    """Compile one C file into <cache>/<stem>-<hash>.so, once per compiler, flags, source and
+    `fingerprint` (texts the result also depends on, such as a header); atomic, so concurrent
+    runs never load a half-written library."""
     digest = hashlib.sha256()
-    for part in (compiler, *_CFLAGS, unicorn.__version__, _SOURCE.read_text(),
-                 (include / "unicorn" / "unicorn.h").read_text()):
+    for part in (compiler, *flags, source.read_text(), *fingerprint):
         digest.update(part.encode())
-    library = cache_dir() / f"counter-{digest.hexdigest()[:20]}.so"
+    library = cache_dir() / f"{stem}-{digest.hexdigest()[:20]}.so"
     if library.exists():
         return library
     library.parent.mkdir(parents=True, exist_ok=True)
     partial = library.with_name(f"{library.stem}.{os.getpid()}.tmp.so")
-    command = [compiler, *_CFLAGS, f"-I{include}", str(_SOURCE), "-o", str(partial)]
+    command = [compiler, *flags, str(source), "-o", str(partial)]
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
         partial.unlink(missing_ok=True)
-        raise TinyEdgeError(f"compiling the emulator's block counter failed ({' '.join(command)}): "
-                            f"{proc.stderr.strip()}")
+        raise TinyEdgeError(f"compiling {source.name} failed ({' '.join(command)}): {proc.stderr.strip()}")
     partial.replace(library)
     return library
 

@@ -24,8 +24,6 @@ is refused with the reason; the built-in emulator runs them all.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import shutil
 import struct
@@ -40,7 +38,14 @@ import numpy as np
 
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate import SimResult, cycle_model_for
-from tinyedge.simulate.block_counter import BLOCK_DTYPE, BlockTable, Snapshot, _host_compiler, between, cache_dir
+from tinyedge.simulate.block_counter import (
+    BLOCK_DTYPE,
+    BlockTable,
+    Snapshot,
+    _host_compiler,
+    between,
+    compile_into_cache,
+)
 from tinyedge.simulate.cycle_model import BlockCosts
 from tinyedge.simulate.firmware_image import (
     ARCH_ARM,
@@ -228,28 +233,6 @@ def compiled_plugin() -> Path:
     if compiler is None:
         raise TinyEdgeError("the QEMU backend builds its TCG plugin with the host C compiler: install gcc (or set CC)")
     return compile_into_cache(compiler, PLUGIN_SOURCE, "qemu-plugin", _PLUGIN_CFLAGS)
-
-
-def compile_into_cache(compiler: str, source: Path, stem: str, flags: Sequence[str],
-                       fingerprint: Sequence[str] = ()) -> Path:
-    """Compile one C file into <cache>/<stem>-<hash>.so, once per compiler, flags, source and
-    `fingerprint` (texts the result also depends on, such as a header); atomic, so concurrent
-    runs never load a half-written library."""
-    digest = hashlib.sha256()
-    for part in (compiler, *flags, source.read_text(), *fingerprint):
-        digest.update(part.encode())
-    library = cache_dir() / f"{stem}-{digest.hexdigest()[:20]}.so"
-    if library.exists():
-        return library
-    library.parent.mkdir(parents=True, exist_ok=True)
-    partial = library.with_name(f"{library.stem}.{os.getpid()}.tmp.so")
-    command = [compiler, *flags, str(source), "-o", str(partial)]
-    proc = subprocess.run(command, capture_output=True, text=True)
-    if proc.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise TinyEdgeError(f"compiling {source.name} failed ({' '.join(command)}): {proc.stderr.strip()}")
-    partial.replace(library)
-    return library
 
 
 @dataclass(frozen=True)
