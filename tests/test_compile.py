@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ import pytest
 
 from tinyedge.boards import load_board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.pipeline import compile_model
+from tinyedge.pipeline import compile_model, compile_tflite, verification_samples
 from tinyedge.report import SCHEMA
+from tinyedge.simulate import qemu
+from tinyedge.verify import reference_outputs
 
 EMULATED_BOARDS = ["nrf52840", "stm32f746g-disco", "stm32f4-discovery", "rp2040", "stm32l552", "esp32c3"]
 
@@ -59,10 +62,6 @@ def test_energy_is_latency_times_current_times_voltage(small_model, tmp_path):
     assert report.power.average_ua == pytest.approx(duty * power.active.value * 1000 + (1 - duty) * power.sleep.value)
 
 
-def test_xtensa_board_is_refused_before_any_work(small_model, tmp_path):
-    with pytest.raises(TinyEdgeError, match="esp32"):
-        compile_model(small_model, "esp32", tmp_path / "out")
-    assert not (tmp_path / "out").exists()
 
 
 def test_model_too_big_for_the_board_fails_with_the_numbers(small_model, tmp_path):
@@ -125,3 +124,31 @@ def test_qemu_and_builtin_count_the_same_instructions(small_model, tmp_path):
     assert qemu.verification.bit_exact and qemu.simulation.backend.startswith("qemu")
     assert qemu.simulation.instructions == builtin.simulation.instructions
     assert [layer.instructions for layer in qemu.layers] == [layer.instructions for layer in builtin.layers]
+
+
+def test_compile_builds_the_uart_variant_bit_exact_with_its_checksums(small_model, tmp_path):
+    out = tmp_path / "out"
+    result = compile_model(small_model, "stm32f746g-disco", out, samples=2, console="uart")
+    model = compile_tflite(small_model)
+    inputs = verification_samples(model, None, 2)
+    expected = reference_outputs(small_model.read_bytes(), model, inputs)
+
+    assert result.report.verification.bit_exact and result.report.verification.samples == 2
+    checksums = json.loads((out / "uart_samples.json").read_text())["checksums"]
+    assert checksums == [f"{zlib.crc32(output):08x}" for output in expected]
+    assert json.loads((out / "tinyedge_project.json").read_text())["console"] == "uart"
+    assert not (out / "renode").exists()  # the Renode suite feeds input.bin through semihosting
+
+
+@pytest.mark.parametrize(("board", "backend", "message"), [
+    ("nrf52840", "qemu", "qemu backend runs semihosting firmware only"),
+    ("esp32", "auto", "--console uart is for bare-metal boards"),
+    ("esp32c3", "auto", "board esp32c3 has no \\[console\\] UART"),
+])
+def test_the_uart_variant_is_refused_before_any_work_where_it_cannot_run(small_model, tmp_path, board, backend,
+                                                                          message):
+    if backend == "qemu" and not qemu.available():
+        pytest.skip("QEMU is not installed")
+    with pytest.raises(TinyEdgeError, match=message):
+        compile_model(small_model, board, tmp_path / "out", backend=backend, console="uart")
+    assert not (tmp_path / "out").exists()

@@ -100,6 +100,8 @@ def test_the_estimate_is_labelled_as_one_and_adds_up(name: str, models: dict[int
     assert result.label.startswith("analytical estimate (") and "not a measurement" in result.label
     assert board.core in result.label and "240 MHz" in result.label and "esp32c3" in result.label
     assert "assumed" in result.label and result.assumption and "estimate_xtensa.toml" in result.calibration
+    assert (result.proxy, result.optimistic_board) == ("esp32c3", "nrf52840")
+    assert result.proxy_cycle_model == load_calibration().cycle_models["esp32c3"]
     assert [layer.index for layer in result.layers] == [layer.index for layer in models[16].layers]
     assert result.cycles == sum(layer.cycles for layer in result.layers)
     assert result.instructions == sum(layer.instructions for layer in result.layers)

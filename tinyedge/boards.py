@@ -40,6 +40,10 @@ EMULATOR_CPUS: dict[str, tuple[str, ...]] = {
 }
 MEMORY_KINDS = ("flash", "ram")
 FLASH_TOOLS = ("pyocd", "uf2", "esptool")
+# UART register layouts the standalone firmware has a driver for (firmware/runtime/te_uart_*.c,
+# tinyedge/console.py).
+UART_DRIVERS = ("nrf-uart", "stm32-usart-sr", "stm32-usart-isr", "stm32-lpuart", "pl011")
+INIT_ACTIONS = ("value", "set", "clear", "wait")  # what one [[console.init]] step does, see InitStep
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,30 @@ SCHEMA: dict[str, Field] = {
         "uf2_family_id": Field("int", required=False),
         "note": Field("str", required=False),
     }),
+    "console": _table({
+        "uart": Field("str", choices=UART_DRIVERS),
+        "base": Field("int"),
+        "baud": Field("int"),
+        "uart_clock_hz": Field("int"),
+        "cpu_clock_hz": Field("int"),
+        "tx_pin": Field("str"),
+        "rx_pin": Field("str"),
+        "connection": Field("str"),
+        "source": Field("str"),
+        "init": Field("tables", schema={
+            "reg": Field("int"),
+            "value": Field("int", required=False),
+            "set": Field("int", required=False),
+            "clear": Field("int", required=False),
+            "wait": Field("int", required=False),
+            "equals": Field("int", required=False),
+            "note": Field("str"),
+        }),
+    }, required=False),
 }
 # The host board runs on the development machine: it has no memory map, clock or power data.
-HOST_OPTIONAL = frozenset({"clock_hz", "memory", "layout", "flash_access", "power", "emulator", "flashing"})
+HOST_OPTIONAL = frozenset({"clock_hz", "memory", "layout", "flash_access", "power", "emulator", "flashing",
+                           "console"})
 
 
 @dataclass(frozen=True)
@@ -194,6 +219,47 @@ class Flashing:
 
 
 @dataclass(frozen=True)
+class InitStep:
+    """One register access of the standalone firmware's board set-up, done in file order.
+
+    `value`: write it. `set`/`clear`: read, clear then set those bits, write back. `wait`: read
+    until the bits of the mask equal `equals` (all of them set when `equals` is not given)."""
+
+    reg: int
+    note: str
+    value: int | None = None
+    set: int = 0
+    clear: int = 0
+    wait: int | None = None
+    equals: int | None = None
+
+    @property
+    def action(self) -> str:
+        return "wait" if self.wait is not None else "write" if self.value is not None else "modify"
+
+    @property
+    def wait_value(self) -> int:
+        assert self.wait is not None
+        return self.wait if self.equals is None else self.equals
+
+
+@dataclass(frozen=True)
+class Console:
+    """The UART the standalone firmware prints its result lines on, and the set-up it needs."""
+
+    uart: str  # driver: one of UART_DRIVERS
+    base: int  # the UART's register block
+    baud: int
+    uart_clock_hz: int  # the clock feeding the UART once `init` has run (sets the baud divisor)
+    cpu_clock_hz: int  # the core clock the standalone firmware runs at (latency = cycles / this)
+    tx_pin: str
+    rx_pin: str
+    connection: str  # how the UART reaches the development machine
+    source: str  # where the addresses and pins come from
+    init: tuple[InitStep, ...]  # clocks, resets and pin functions, before the UART is enabled
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     vendor: str
@@ -210,6 +276,7 @@ class Board:
     power: Power | None = None
     emulator: Emulator | None = None
     flashing: Flashing | None = None
+    console: Console | None = None  # no UART: the firmware prints through semihosting only
 
     @property
     def family(self) -> str:
@@ -381,7 +448,23 @@ def _board_from_data(data: dict[str, Any], path: Path) -> Board:
         memories=memory, layout=layout, power=power, emulator=emulator,
         flash_access=FlashAccess(**data["flash_access"]) if "flash_access" in data else None,
         flashing=Flashing(**data["flashing"]) if "flashing" in data else None,
+        console=_console(check, data["console"]) if "console" in data else None,
     )
+
+
+def _console(check: _Checker, data: dict[str, Any]) -> Console:
+    steps = []
+    for index, step in enumerate(data["init"]):
+        actions = [key for key in INIT_ACTIONS if key in step]
+        if not actions or "value" in actions and len(actions) > 1 or "wait" in actions and len(actions) > 1:
+            raise check.fail(f"console.init[{index}]", f"has {', '.join(actions) or 'no action'}; give `value`, "
+                                                       "or `set` and/or `clear`, or `wait` (with `equals`)")
+        if "equals" in step and "wait" not in step:
+            raise check.fail(f"console.init[{index}].equals", "is only meaningful with `wait`")
+        if step["reg"] % 4 or step["reg"] >= 1 << 32:
+            raise check.fail(f"console.init[{index}].reg", f"0x{step['reg']:x} is not a 32-bit register address")
+        steps.append(InitStep(**step))
+    return Console(**{**data, "init": tuple(steps)})
 
 
 def _check_memory(check: _Checker, memory: tuple[MemoryRegion, ...], layout: Layout | None) -> None:

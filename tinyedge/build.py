@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +27,9 @@ import jinja2
 
 from tinyedge import __version__
 from tinyedge.boards import Board, load_board
+from tinyedge.boot2 import write_boot2_source
+from tinyedge.console import SEMIHOSTING, UART, check_console, runtime_sources
+from tinyedge.console import template_context as console_context
 from tinyedge.errors import TinyEdgeError
 from tinyedge.resources import firmware_dir, templates_dir
 
@@ -37,6 +40,8 @@ ANALYSIS_FLAGS = ("-fcallgraph-info=su",)  # build_firmware only: the call graph
 INCLUDE_DIRS = ("model", "include", "runtime")
 COMMON_RUNTIME = ("te_runtime.h", "te_inference.c", "te_cycles.c", "te_crc32.c", "te_report.c")
 BARE_METAL_RUNTIME = ("te_semihost.c", "te_crt.c", "te_libc.c", "libc/string.h")
+SEMIHOSTING_ONLY = ("te_semihost.c",)  # the UART variant replaces it with its console (tinyedge/console.py)
+TOP_LEVEL_SOURCES = ("boot2.c", "main.c", "startup.c", "board_init.c", "samples.c")
 BUILD_DIR = "build"
 LINKER_SCRIPT = "linker.ld"
 PROJECT_FILE = "tinyedge_project.json"  # which board a project was rendered for
@@ -161,15 +166,19 @@ def toolchain(board: Board) -> Toolchain:
 
 
 def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = None,
-                   kernel_sources: Iterable[str] | None = None) -> Path:
+                   kernel_sources: Iterable[str] | None = None, console: str = SEMIHOSTING,
+                   samples: Sequence[bytes] = ()) -> Path:
     """Lay out a firmware project for `board` in out_dir and return out_dir.
 
     The model sources are out_dir/model/ (codegen writes them there), or are copied from
     model_dir. kernel_sources names the firmware/kernels/*.c files the model calls; None
-    copies every kernel (the linker drops what is not called).
+    copies every kernel (the linker drops what is not called). console "uart" makes the
+    standalone variant (tinyedge/console.py), which compiles `samples` in.
     """
     board = load_board(board) if isinstance(board, str) else board
     tools = toolchain(board)
+    check_console(console, board)
+    uart = console == UART
     out_dir = Path(out_dir)
     model = out_dir / "model"
     if model_dir is not None and Path(model_dir).resolve() != model.resolve():
@@ -185,12 +194,13 @@ def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = N
             raise TinyEdgeError(f"kernel source {name} is not in {firmware / 'kernels'}")
     for owned in ("kernels", "runtime"):  # copies from a previous render: start clean
         shutil.rmtree(out_dir / owned, ignore_errors=True)
-    for owned in ("startup.c", LINKER_SCRIPT):
+    for owned in ("startup.c", LINKER_SCRIPT, *TOP_LEVEL_SOURCES):
         (out_dir / owned).unlink(missing_ok=True)
     for name in kernels:
         _copy(firmware / "kernels" / name, out_dir / "kernels" / name)
     shutil.copytree(firmware / "include", out_dir / "include", dirs_exist_ok=True)
-    for name in (*COMMON_RUNTIME, *tools.family.runtime):
+    runtime = [name for name in tools.family.runtime if not (uart and name in SEMIHOSTING_ONLY)]
+    for name in (*COMMON_RUNTIME, *runtime, *(runtime_sources(board) if uart else ())):
         _copy(firmware / "runtime" / name, out_dir / "runtime" / name)
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "firmware")),
@@ -199,12 +209,19 @@ def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = N
     outputs = {"main.c": "main.c.j2"}
     if tools.family.startup is not None:
         outputs |= {"startup.c": tools.family.startup, LINKER_SCRIPT: "linker.ld.j2"}
+    if uart:
+        context |= console_context(board, list(samples))
+        outputs |= {"main.c": "main_uart.c.j2", "board_init.c": "board_init.c.j2", "samples.c": "samples.c.j2",
+                    "runtime/te_uart_config.h": "te_uart_config.h.j2"}
     for name, template in outputs.items():
         (out_dir / name).write_text(env.get_template(template).render(context))
+    if board.layout is not None and board.layout.boot_bytes:
+        write_boot2_source(out_dir)
     context["sources"] = project_sources(out_dir)
     for name in ("Makefile", "CMakeLists.txt"):
         (out_dir / name).write_text(env.get_template(f"{name}.j2").render(context))
-    project = {"tinyedge_version": __version__, "board": board.name, "sources": context["sources"]}
+    project = {"tinyedge_version": __version__, "board": board.name, "console": console if uart else SEMIHOSTING,
+               "sources": context["sources"]}
     (out_dir / PROJECT_FILE).write_text(json.dumps(project, indent=2) + "\n")
     return out_dir
 
@@ -212,7 +229,7 @@ def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = N
 def project_sources(project_dir: Path) -> list[str]:
     """The C files of a rendered project, relative to it, in build order."""
     project_dir = Path(project_dir)
-    top = [name for name in ("main.c", "startup.c") if (project_dir / name).is_file()]
+    top = [name for name in TOP_LEVEL_SOURCES if (project_dir / name).is_file()]
     nested = [p.relative_to(project_dir).as_posix() for folder in ("runtime", "model", "kernels")
               for p in sorted((project_dir / folder).glob("*.c"))]
     return top + nested

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyedge import __version__, arduino, ci_init, compare, espidf, monitor
+from tinyedge.console import CONSOLES, SEMIHOSTING
 from tinyedge.errors import TinyEdgeError
 from tinyedge.flash import cli as flash_cli
 
@@ -57,9 +58,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     result = compile_model(args.model, args.board, args.output or Path("build") / args.board, calib=args.calib,
                            source=args.source, samples=args.samples, rate_hz=args.rate, battery_mah=args.battery,
-                           budget=args.budget, backend=args.backend, log=_log)
+                           budget=args.budget, backend=args.backend, log=_log, console=args.console)
     print(summary_table(result.report))
-    print(f"wrote {result.out_dir}: firmware {result.elf.name}, report.json, report.html")
+    print(f"wrote {result.out_dir}: {result.contents}, report.json, report.html")
     if not result.report.verification.bit_exact:
         print("tinyedge: error: the firmware's outputs differ from TFLite-Micro's (see report.json)", file=sys.stderr)
         return 3
@@ -122,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--board", default="host", help="target board (default: host)")
     sub.add_argument("-o", "--output", type=Path, required=True, help="output folder")
 
-    sub = command("compile", cmd_compile, "quantize, generate, cross-compile, emulate, verify and report")
+    sub = command("compile", cmd_compile, "quantize, generate, cross-compile, emulate (or estimate, for Xtensa "
+                  "boards), verify and report")
     _model_options(sub)
     sub.add_argument("--board", required=True, help="target board (see `tinyedge boards`)")
     sub.add_argument("-o", "--output", type=Path, help="output folder (default: build/<board>)")
@@ -130,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--rate", type=float, default=1.0, help="inferences per second for the battery estimate")
     sub.add_argument("--battery", type=float, default=220.0, help="battery capacity in mAh (default 220, CR2032)")
     sub.add_argument("--budget", type=int, help="fail when one inference takes more instructions than this")
+    sub.add_argument("--console", choices=CONSOLES, default=SEMIHOSTING,
+                     help="semihosting (default: reads input.bin through a debugger or emulator) or uart (standalone: "
+                          "the samples compiled in, result lines on the board's UART, for `flash --measure`)")
     _backend_option(sub)
 
     sub = command("run", cmd_run, "compile the model for a board, run it on inputs, write the int8 outputs")

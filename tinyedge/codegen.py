@@ -129,7 +129,8 @@ def _constant_tensors(graph: Graph, calls: tuple[KernelCall, ...]) -> list[int]:
     return sorted(indices)
 
 
-def _format_values(values: np.ndarray, ctype: str) -> str:
+def format_values(values: np.ndarray, ctype: str) -> str:
+    """The body of a C array initializer, VALUES_PER_LINE values to a line."""
     flat = values.reshape(-1)
     if ctype == "float":
         items = [f"{float(v)!r}f" for v in flat.astype(np.float32)]
@@ -195,14 +196,14 @@ def render_model(model: CompiledModel, out_dir: Path) -> list[Path]:
         assert tensor.data is not None
         arrays.append({"name": f"tensor_{index}", "ctype": _ctype(tensor), "length": max(tensor.size, 1),
                        "comment": f"'{tensor.name}' {tensor.dtype}{list(tensor.shape)}",
-                       "body": _format_values(tensor.data, _ctype(tensor))})
+                       "body": format_values(tensor.data, _ctype(tensor))})
     layers = []
     for op, call in zip(graph.operators, model.calls):
         prefix = f"layer{op.index}"
         for const in _const_args(call):
             arrays.append({"name": f"{prefix}_{const.name}", "ctype": const.ctype, "length": max(const.values.size, 1),
                            "comment": f"layer {op.index} {op.opcode}: {const.name}",
-                           "body": _format_values(const.values, const.ctype)})
+                           "body": format_values(const.values, const.ctype)})
         params = [(field, f"{prefix}_{value[1:]}" if isinstance(value, str) and value.startswith("@") else value)
                   for field, value in call.params.items()]
         layers.append({"index": op.index, "description": graph.describe(op), "params_type": call.params_type,

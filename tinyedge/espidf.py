@@ -12,8 +12,10 @@ render_espidf_project(out_dir, board, model, sample_input) lays out, from templa
                                 and te_espidf_io.c: console and stop on ESP-IDF)
     tinyedge_espidf.json        what it was rendered from, for build_espidf and flashing
 
-build_espidf(out_dir) builds it with `idf.py build` where ESP-IDF is installed (available());
-otherwise it raises EspIdfMissing, whose one line says what to install.
+render_checked_project(...) does the same for a model's first verification samples, with
+TFLite-Micro's checksums for them. build_espidf(out_dir) builds it with `idf.py build` where
+ESP-IDF is installed (available()); otherwise it raises EspIdfMissing, whose one line says what
+to install. app_sizes(build, board) reads the flash and static RAM of what idf.py built.
 Everything but runtime/te_espidf_io.c and main/ is plain C99 with no ESP-IDF or Xtensa code:
 the same files build for the host and for RV32 (tests/test_espidf.py does).
 """
@@ -96,6 +98,28 @@ class EspIdfBuild:
     build_dir: Path
     app_bin: Path  # build/tinyedge_app.bin
     flasher_args: Path  # build/flasher_args.json: offsets and files for esptool
+
+    @property
+    def app_elf(self) -> Path:
+        return self.build_dir / f"{PROJECT_NAME}.elf"
+
+
+@dataclass(frozen=True)
+class CheckedProject:
+    project: EspIdfProject
+    samples: list[bytes]  # the inputs embedded in the app
+    expected: list[bytes]  # TFLite-Micro's outputs for them (the app checks their checksums)
+
+
+@dataclass(frozen=True)
+class AppSizes:
+    """What an ESP-IDF build takes: flash from the app image, RAM from the ELF's static sections."""
+
+    flash_bytes: int  # build/tinyedge_app.bin, what is written to the app partition
+    ram_bytes: int  # allocated sections in the board's RAM regions: IRAM code, DRAM data and bss
+    text_bytes: int  # code and read-only data
+    data_bytes: int  # initialized writable data
+    bss_bytes: int  # zero-initialized data in RAM
 
 
 def idf_target(board: Board) -> str:
@@ -241,6 +265,21 @@ def render_espidf_project(out_dir: Path, board: Board | str, model: CompiledMode
     return EspIdfProject(out_dir, board.name, target, parts)
 
 
+def render_checked_project(out_dir: Path, board: Board, model: CompiledModel, tflite: Path, calib: Path | None,
+                           count: int) -> CheckedProject:
+    """The project for `board` with the model's first `count` verification samples (calibration samples, else
+    seeded random ones) and TFLite-Micro's outputs for them, which the app checks on the device."""
+    from tinyedge.pipeline import verification_samples
+    from tinyedge.verify import reference_outputs
+
+    if count < 1:
+        raise TinyEdgeError(f"--samples is {count}; the app needs at least one")
+    samples = verification_samples(model, calib, count)
+    expected = reference_outputs(Path(tflite).read_bytes(), model, samples)
+    project = render_espidf_project(out_dir, board, model, b"".join(samples), expected)
+    return CheckedProject(project, samples, expected)
+
+
 # ---------------------------------------------------------------- build
 
 def idf_command() -> list[str] | None:
@@ -287,6 +326,36 @@ def build_espidf(out_dir: Path) -> EspIdfBuild:
                        build_dir / "flasher_args.json")
 
 
+def app_sizes(build: EspIdfBuild, board: Board) -> AppSizes:
+    """Flash and static RAM of the app idf.py built (the heap and task stacks come on top of ram_bytes)."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    if not build.app_bin.is_file() or not build.app_elf.is_file():
+        raise TinyEdgeError(f"idf.py build left no {build.app_bin.name} and {build.app_elf.name} in "
+                            f"{build.build_dir}; run `idf.py fullclean build` in {build.out_dir}")
+    ram = [(m.origin, m.origin + m.length) for m in board.memories if m.kind == "ram"]
+    text = data = bss = in_ram = 0
+    try:
+        with build.app_elf.open("rb") as file:
+            for section in ELFFile(file).iter_sections():
+                flags, address, size = section["sh_flags"], section["sh_addr"], section["sh_size"]
+                if not flags & SH_FLAGS.SHF_ALLOC or size == 0:
+                    continue
+                if section["sh_type"] == "SHT_NOBITS":
+                    bss += size
+                elif flags & SH_FLAGS.SHF_WRITE:
+                    data += size
+                else:
+                    text += size
+                if any(low <= address < high for low, high in ram):
+                    in_ram += size
+    except ELFError as exc:
+        raise TinyEdgeError(f"{build.app_elf} is not a readable ELF ({exc}); rebuild with `idf.py build`") from None
+    return AppSizes(build.app_bin.stat().st_size, in_ram, text, data, bss)
+
+
 # ---------------------------------------------------------------- command line (`tinyedge espidf`)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -311,8 +380,7 @@ def _print_estimate(model: CompiledModel, board: Board) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the project (with TFLite-Micro's checksums for its samples), then build it where ESP-IDF is."""
-    from tinyedge.pipeline import atomic_output_dir, compile_tflite, ensure_int8, verification_samples
-    from tinyedge.verify import reference_outputs
+    from tinyedge.pipeline import atomic_output_dir, compile_tflite, ensure_int8
 
     board = load_board(args.board)
     idf_target(board)  # a board outside the ESP32 family fails before any work
@@ -322,10 +390,8 @@ def run(args: argparse.Namespace) -> int:
         tflite = ensure_int8(args.model, scratch, args.calib, args.source,
                              log=lambda message: print(message, file=sys.stderr))
         model = compile_tflite(tflite, name=Path(args.model).stem)
-        samples = verification_samples(model, args.calib, args.samples)
-        expected = reference_outputs(tflite.read_bytes(), model, samples)
-        render_espidf_project(scratch, board, model, b"".join(samples), expected)
-    print(f"wrote {args.output}: ESP-IDF project for {board.name}, {len(samples)} sample(s) checked against "
+        checked = render_checked_project(scratch, board, model, tflite, args.calib, args.samples)
+    print(f"wrote {args.output}: ESP-IDF project for {board.name}, {len(checked.samples)} sample(s) checked against "
           "TFLite-Micro's checksums on the device")
     if not board.emulated:
         _print_estimate(model, board)

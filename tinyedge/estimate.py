@@ -159,6 +159,9 @@ class Estimate:
     assumption: str
     calibration: str  # the table and when it was measured
     layers: tuple[LayerEstimate, ...]
+    proxy: str  # the calibration board whose fits priced the layers
+    proxy_cycle_model: str  # the emulator's cycle model behind those fits' cycles
+    optimistic_board: str  # the calibration board whose fits give cycles_optimistic
 
     @property
     def latency_ms_optimistic(self) -> float:
@@ -185,12 +188,8 @@ def estimate(model: CompiledModel, board: Board | str, calibration: Calibration 
     """Estimated instructions, cycles, latency and energy of one inference of `model` on `board`."""
     board = load_board(board) if isinstance(board, str) else board
     calibration = calibration or load_calibration()
-    scaling = calibration.cores.get(board.core)
-    if scaling is None:
-        raise TinyEdgeError(f"no analytical estimate for core {board.core} (board {board.name}); cores with one: "
-                            f"{', '.join(sorted(calibration.cores))}; other boards are measured in the emulator")
-    if not board.clock_hz or board.power is None:
-        raise TinyEdgeError(f"board {board.name} needs clock_hz and power figures for an estimate")
+    scaling = core_scaling(board, calibration)
+    assert board.clock_hz and board.power is not None
     layers, optimistic = [], 0.0
     for layer, work in zip(model.layers, layer_work(model)):
         fit = calibration.fit_for(scaling.proxy, layer.opcode, layer.function)
@@ -213,7 +212,20 @@ def estimate(model: CompiledModel, board: Board | str, calibration: Calibration 
         label=label, assumption=scaling.assumption,
         calibration=f"{calibration.path.name}, measured {calibration.measured_on} with tinyedge "
                     f"{calibration.tinyedge_version}",
-        layers=tuple(layers))
+        layers=tuple(layers), proxy=scaling.proxy, proxy_cycle_model=calibration.cycle_models[scaling.proxy],
+        optimistic_board=scaling.optimistic)
+
+
+def core_scaling(board: Board, calibration: Calibration | None = None) -> CoreScaling:
+    """How `board`'s core is estimated; an error naming the cores that can be, or the missing board figures."""
+    calibration = calibration or load_calibration()
+    scaling = calibration.cores.get(board.core)
+    if scaling is None:
+        raise TinyEdgeError(f"no analytical estimate for core {board.core} (board {board.name}); cores with one: "
+                            f"{', '.join(sorted(calibration.cores))}; other boards are measured in the emulator")
+    if not board.clock_hz or board.power is None:
+        raise TinyEdgeError(f"board {board.name} needs clock_hz and power figures for an estimate")
+    return scaling
 
 
 def load_calibration(path: Path | None = None) -> Calibration:

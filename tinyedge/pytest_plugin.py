@@ -245,9 +245,14 @@ class FirmwareFactory:
         return [r.out_dir for r in self.built.values() if isinstance(r, CompiledFirmware)]
 
     def _compile(self, key: _Key, options: dict) -> CompiledFirmware | str:
+        from tinyedge.boards import load_board
         from tinyedge.pipeline import compile_model  # TensorFlow and friends load only when a test needs them
 
         try:
+            if not load_board(key.board).emulated:  # the fixture's figures are emulator measurements
+                raise TinyEdgeError(f"board '{key.board}' cannot be emulated here: tinyedge_firmware measures "
+                                    "firmware in the emulator; `tinyedge compile` gives this board an ESP-IDF "
+                                    "project and an analytical estimate")
             result = compile_model(key.model, key.board, self._out_dir(key), log=_log_line, **options)
         except TinyEdgeError as exc:
             if self.settings.full_trace:

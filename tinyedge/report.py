@@ -2,6 +2,12 @@
 
 Schema "tinyedge.report/1" (documented in docs/report.md). Every estimated figure sits
 beside the name of the model that made it (`cycle_model`, `power.source`).
+
+Boards the emulator runs get a `simulation` section (exact instructions, modelled cycles).
+Boards it cannot run (Xtensa: esp32, esp32s3) get an `estimate` section instead (an
+analytical estimate, labelled as one everywhere it is shown) and an `espidf` section for the
+ESP-IDF project; the optional sections and fields are left out of report.json when absent,
+so an emulated board's report reads exactly as before.
 """
 
 from __future__ import annotations
@@ -37,16 +43,19 @@ class BoardInfo:
 
 @dataclass(frozen=True)
 class MemoryInfo:
-    flash_bytes: int  # text + data (initialized data is stored in flash)
-    ram_bytes: int  # data + bss + stack
+    """Figures that were not measured (an ESP-IDF project that was not built) are None, and `note` says why."""
+
+    flash_bytes: int | None  # text + data (initialized data is stored in flash)
+    ram_bytes: int | None  # data + bss + stack
     arena_bytes: int
-    stack_bytes: int
+    stack_bytes: int | None
     weights_bytes: int
-    text_bytes: int
-    data_bytes: int
-    bss_bytes: int
+    text_bytes: int | None
+    data_bytes: int | None
+    bss_bytes: int | None
     flash_available: int
     ram_available: int
+    note: str | None = None  # where the figures come from, when not from an emulated ELF
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class VerificationInfo:
     samples: int
     bit_exact: bool
     mismatched_samples: int
+    method: str | None = None  # what ran the outputs, when not the board's own firmware in the emulator
 
 
 @dataclass(frozen=True)
@@ -91,17 +101,76 @@ class LayerFigures:
 
 
 @dataclass(frozen=True)
+class EstimatedLayer:
+    index: int
+    name: str
+    op: str
+    kernel: str
+    macs: int
+    instructions: int  # estimated
+    cycles: int  # estimated
+    basis: str  # the calibration fit that priced it
+
+
+@dataclass(frozen=True)
+class EstimateInfo:
+    """An analytical estimate of one inference for a board no emulator runs here: never a measurement."""
+
+    source: str  # says plainly that this is an analytical estimate
+    label: str  # the core, clock, proxy board, core factor and calibration date
+    calibration: str  # the table and when it was measured
+    fitted_on: str  # the emulated board whose per-layer fits priced the layers, and its cycle model
+    assumption: str  # how that board stands for this core
+    instructions: int
+    cycles: int
+    latency_ms: float
+    energy_uj: float
+    cycles_optimistic: int  # priced with the fits of a core whose kernels use DSP SIMD
+    latency_ms_optimistic: float
+    optimistic_basis: str
+    layers: tuple[EstimatedLayer, ...]
+
+
+@dataclass(frozen=True)
+class EspIdfInfo:
+    """The ESP-IDF project in the output folder, and whether idf.py built it here."""
+
+    target: str  # IDF_TARGET
+    project: str  # relative to the report
+    built: bool
+    app_bin: str | None  # relative to the report, when built
+    note: str
+
+
+# Left out of report.json when None: sections and fields that only some boards have.
+OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf")
+OPTIONAL_FIELDS = {"memory": ("note",), "verification": ("method",)}
+
+
+@dataclass(frozen=True)
 class Report:
+    """`simulation` for boards the emulator runs; `estimate` and `espidf` for boards it cannot run."""
+
     model: ModelInfo
     board: BoardInfo
     memory: MemoryInfo
-    simulation: SimulationInfo
+    simulation: SimulationInfo | None
     power: PowerInfo
     verification: VerificationInfo
-    layers: tuple[LayerFigures, ...]
+    layers: tuple[LayerFigures, ...]  # measured per-layer figures; empty without an emulator run
+    estimate: EstimateInfo | None = None
+    espidf: EspIdfInfo | None = None
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "tinyedge_version": __version__, **asdict(self)}
+        data = asdict(self)
+        for section in OPTIONAL_SECTIONS:
+            if data[section] is None:
+                del data[section]
+        for section, fields in OPTIONAL_FIELDS.items():
+            for field in fields:
+                if data[section][field] is None:
+                    del data[section][field]
+        return {"schema": SCHEMA, "tinyedge_version": __version__, **data}
 
 
 def energy_uj(latency_ms: float, active_ma: float, voltage_v: float) -> float:
@@ -124,54 +193,94 @@ def write_json(report: Report, path: Path) -> None:
 
 def summary_table(report: Report) -> str:
     """The terminal summary: headline figures, then the layers that cost the most."""
-    r, sim, mem = report, report.simulation, report.memory
+    r = report
     rows = [
         ("model", f"{r.model.name}  ({r.model.macs:,} MACs, {r.model.params:,} params)"),
         ("board", f"{r.board.name}  ({r.board.core} @ {r.board.clock_hz / 1e6:g} MHz)"),
+        *(_estimate_rows(r) if r.estimate is not None else _simulation_rows(r)),
+        ("average current", f"{r.power.average_ua:.1f} uA at {r.power.rate_hz:g} inference/s  "
+                            f"({r.power.battery_life_days:.0f} days on {r.power.battery_mah:g} mAh)"),
+        *_memory_rows(r.memory),
+        ("verified", f"{r.verification.samples} samples, "
+                     + ("bit-exact" if r.verification.bit_exact
+                        else f"{r.verification.mismatched_samples} MISMATCHED")
+                     + f" vs {r.verification.reference}"
+                     + (f"  ({r.verification.method})" if r.verification.method else "")),
+    ]
+    if r.espidf is not None:
+        rows.append(("ESP-IDF", r.espidf.note))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"  {k:<{width}}  {v}" for k, v in rows]
+    layers = r.estimate.layers if r.estimate is not None else r.layers
+    if layers:
+        lines.append("")
+        if r.estimate is not None:
+            lines.append("  per layer, analytical estimate (not measured):")
+        lines.append(f"  {'layer':<5} {'op':<18} {'MACs':>11} {'instructions':>13} {'cycles':>12} {'share':>6}")
+        total = max(sum(layer.cycles for layer in layers), 1)
+        for layer in layers:
+            lines.append(f"  {layer.index:<5} {layer.op:<18} {layer.macs:>11,} {layer.instructions:>13,} "
+                         f"{layer.cycles:>12,} {layer.cycles / total:>6.1%}")
+    return "\n".join(lines)
+
+
+def _simulation_rows(r: Report) -> list[tuple[str, str]]:
+    sim = r.simulation
+    assert sim is not None
+    return [
         ("instructions", f"{sim.instructions:,}  (exact, {sim.backend})"),
         ("cycles", f"{sim.cycles:,}  (estimate: {sim.cycle_model})"),
         ("cycles / MAC", f"{sim.cycles / max(r.model.macs, 1):.2f}"),
         ("latency", f"{sim.latency_ms:.3f} ms"),
         ("energy", f"{sim.energy_uj:.1f} uJ per inference  ({r.power.source})"),
-        ("average current", f"{r.power.average_ua:.1f} uA at {r.power.rate_hz:g} inference/s  "
-                            f"({r.power.battery_life_days:.0f} days on {r.power.battery_mah:g} mAh)"),
-        ("flash", f"{mem.flash_bytes:,} / {mem.flash_available:,} B  (weights {mem.weights_bytes:,})"),
-        ("RAM", f"{mem.ram_bytes:,} / {mem.ram_available:,} B  (arena {mem.arena_bytes:,}, "
-                f"stack {mem.stack_bytes:,})"),
-        ("verified", f"{r.verification.samples} samples, "
-                     + ("bit-exact" if r.verification.bit_exact
-                        else f"{r.verification.mismatched_samples} MISMATCHED")
-                     + f" vs {r.verification.reference}"),
     ]
-    width = max(len(k) for k, _ in rows)
-    lines = [f"  {k:<{width}}  {v}" for k, v in rows]
-    if r.layers:
-        lines.append("")
-        lines.append(f"  {'layer':<5} {'op':<18} {'MACs':>11} {'instructions':>13} {'cycles':>12} {'share':>6}")
-        total = max(sum(layer.cycles for layer in r.layers), 1)
-        for layer in r.layers:
-            lines.append(f"  {layer.index:<5} {layer.op:<18} {layer.macs:>11,} {layer.instructions:>13,} "
-                         f"{layer.cycles:>12,} {layer.cycles / total:>6.1%}")
-    return "\n".join(lines)
+
+
+def _estimate_rows(r: Report) -> list[tuple[str, str]]:
+    est = r.estimate
+    assert est is not None
+    return [
+        ("estimate", est.label),
+        ("cycles", f"{est.cycles:,}  (estimate; optimistic bound {est.cycles_optimistic:,})"),
+        ("cycles / MAC", f"{est.cycles / max(r.model.macs, 1):.2f}  (estimate)"),
+        ("latency", f"{est.latency_ms:.3f} ms  (estimate; optimistic bound {est.latency_ms_optimistic:.3f} ms)"),
+        ("energy", f"{est.energy_uj:.1f} uJ per inference  (estimate: estimated latency x {r.power.source})"),
+    ]
+
+
+def _memory_rows(mem: MemoryInfo) -> list[tuple[str, str]]:
+    flash = "not known" if mem.flash_bytes is None else f"{mem.flash_bytes:,}"
+    ram = "not known" if mem.ram_bytes is None else f"{mem.ram_bytes:,}"
+    stack = "not measured" if mem.stack_bytes is None else f"{mem.stack_bytes:,}"
+    rows = [("flash", f"{flash} / {mem.flash_available:,} B  (weights {mem.weights_bytes:,})"),
+            ("RAM", f"{ram} / {mem.ram_available:,} B  (arena {mem.arena_bytes:,}, stack {stack})")]
+    if mem.note:
+        rows.append(("memory", mem.note))
+    return rows
 
 
 def write_html(report: Report, path: Path) -> None:
     """A self-contained page (inline CSS and SVG, no network): layer chart, memory map, energy."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "report")),
                              undefined=jinja2.StrictUndefined, autoescape=True)
-    total_cycles = max(sum(layer.cycles for layer in report.layers), 1)
-    widest = max((layer.cycles for layer in report.layers), default=1) or 1
+    rows = report.estimate.layers if report.estimate is not None else report.layers
+    total_cycles = max(sum(layer.cycles for layer in rows), 1)
+    widest = max((layer.cycles for layer in rows), default=1) or 1
     layers = [{"layer": layer, "share": layer.cycles / total_cycles, "bar": 100.0 * layer.cycles / widest}
-              for layer in report.layers]
+              for layer in rows]
     mem = report.memory
-    flash_parts = [("weights", mem.weights_bytes), ("code and constants", max(mem.flash_bytes - mem.weights_bytes, 0)),
-                   ("free", max(mem.flash_available - mem.flash_bytes, 0))]
-    ram_parts = [("arena", mem.arena_bytes), ("stack", mem.stack_bytes),
-                 ("other data", max(mem.ram_bytes - mem.arena_bytes - mem.stack_bytes, 0)),
-                 ("free", max(mem.ram_available - mem.ram_bytes, 0))]
+    flash_parts = ram_parts = None
+    if mem.flash_bytes is not None:
+        flash_parts = _percentages([("weights", mem.weights_bytes),
+                                    ("code and constants", max(mem.flash_bytes - mem.weights_bytes, 0)),
+                                    ("free", max(mem.flash_available - mem.flash_bytes, 0))])
+    if mem.ram_bytes is not None:
+        stack = mem.stack_bytes or 0
+        ram_parts = _percentages([("arena", mem.arena_bytes), ("stack", stack),
+                                  ("other data", max(mem.ram_bytes - mem.arena_bytes - stack, 0)),
+                                  ("free", max(mem.ram_available - mem.ram_bytes, 0))])
     html = env.get_template("report.html.j2").render(
-        r=report, layers=layers, version=__version__,
-        flash_parts=_percentages(flash_parts), ram_parts=_percentages(ram_parts))
+        r=report, layers=layers, version=__version__, flash_parts=flash_parts, ram_parts=ram_parts)
     path.write_text(html)
 
 

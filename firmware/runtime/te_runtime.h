@@ -1,9 +1,10 @@
 /*
  * tinyedge firmware runtime: the services the generated main.c uses on every board.
  *
- * Bare-metal boards implement files, console and exit with semihosting (te_semihost.c);
- * the host board implements them with stdio (te_host_io.c). Everything else is shared, so
- * the same main loop runs everywhere.
+ * Bare-metal boards implement files, console and exit with semihosting (te_semihost.c), or,
+ * in the UART variant, console and exit with a UART driver and te_standalone.c (no files: its
+ * samples are compiled in); the host board implements them with stdio (te_host_io.c).
+ * Everything else is shared.
  */
 #ifndef TE_RUNTIME_H
 #define TE_RUNTIME_H
@@ -39,8 +40,29 @@ size_t te_file_read(te_file file, void *buf, size_t len);  /* bytes read; 0 at e
 size_t te_file_write(te_file file, const void *buf, size_t len);  /* bytes written */
 void te_file_close(te_file file);
 
-/* One line of text on the console (semihosting SYS_WRITE0, stdout on the host). */
+/* One line of text on the console (semihosting SYS_WRITE0, the UART, stdout on the host). */
 void te_console_write(const char *text);
+
+/* The UART variant's console (te_uart_<driver>.c): enables the UART at the board's baud rate. */
+void te_console_init(void);
+
+/*
+ * Board set-up of the UART variant, from the board file's [[console.init]] steps (board_init.c):
+ * clocks, resets and pin functions, applied in order by te_board_apply.
+ *   TE_STEP_WRITE:  *reg = value
+ *   TE_STEP_MODIFY: *reg = (*reg & ~clear) | value
+ *   TE_STEP_WAIT:   wait until (*reg & mask) == value
+ */
+enum te_step_kind { TE_STEP_WRITE, TE_STEP_MODIFY, TE_STEP_WAIT };
+typedef struct {
+    enum te_step_kind kind;
+    uintptr_t reg;
+    uint32_t clear;
+    uint32_t value;
+    uint32_t mask;
+} te_init_step;
+void te_board_apply(const te_init_step *steps, size_t count);
+void te_board_init(void);
 
 /* Ends the program: status 0 is success (ADP_Stopped_ApplicationExit), anything else failure. */
 void te_exit(int status) __attribute__((noreturn));

@@ -9,7 +9,6 @@ import json
 import os
 import pty
 import shutil
-import subprocess
 import threading
 import time
 import zlib
@@ -68,18 +67,18 @@ def run_cli(*argv: str) -> int:
     return cli.run(parser.parse_args(list(argv)))
 
 
-def uart_build(firmware_project, tmp_path: Path) -> Path:
-    """The RP2040 test build as a UART build stands in for one: its semihosting client's symbol removed."""
-    project = shutil.copytree(firmware_project("rp2040"), tmp_path / "build-rp2040")
-    elf = project / "build" / "firmware.elf"
-    subprocess.run(["arm-none-eabi-objcopy", "--strip-symbol=te_semihost", str(elf)], check=True)
+def uart_build(firmware_project, tmp_path: Path, checksums: list[int]) -> Path:
+    """The RP2040 test model's UART variant, with the report and the checksums `compile` writes beside it."""
+    project = shutil.copytree(firmware_project("rp2040", console="uart"), tmp_path / "build-rp2040")
     (project / "report.json").write_text(json.dumps(REPORT))
+    (project / "uart_samples.json").write_text(json.dumps({"checksums": [f"{c:08x}" for c in checksums]}))
     return project
 
 
 def test_measure_over_uart_flashes_reads_the_new_run_and_writes_the_hardware_section(
         firmware_project, tmp_path, monkeypatch, capsys) -> None:
-    project = uart_build(firmware_project, tmp_path)
+    # The device below runs compiled-in samples 0, 1, 0 (inference n runs sample n mod 2).
+    project = uart_build(firmware_project, tmp_path, [zlib.crc32(bytes([0])), zlib.crc32(bytes([1]))])
     drive = make_drive(tmp_path / "media")
     monkeypatch.setattr("tinyedge.flash.METHODS", {"uf2": Uf2Method(roots=(tmp_path / "media",), unmount_wait_s=5)})
     master, slave = pty.openpty()
@@ -92,7 +91,7 @@ def test_measure_over_uart_flashes_reads_the_new_run_and_writes_the_hardware_sec
             time.sleep(0.02)
         (drive / "INFO_UF2.TXT").unlink()
         os.write(master, b"\x00boot\r\n" + b"".join(
-            f"tinyedge: sample={n} cycles={c} checksum={zlib.crc32(bytes([n])):08x}\r\n".encode()
+            f"tinyedge: sample={n} cycles={c} checksum={zlib.crc32(bytes([n % 2])):08x}\r\n".encode()
             for n, c in enumerate((1210, 1200, 1190))))
 
     threading.Thread(target=device, daemon=True).start()
@@ -104,9 +103,10 @@ def test_measure_over_uart_flashes_reads_the_new_run_and_writes_the_hardware_sec
     assert code == 0
     hw = json.loads((project / "report.json").read_text())["hardware"]
     assert hw["cycles_per_sample"] == [1210, 1200, 1190] and hw["cycles"] == 1200
-    assert hw["output_checksums"] == [f"{zlib.crc32(bytes([n])):08x}" for n in range(3)]
+    assert hw["output_checksums"] == [f"{zlib.crc32(bytes([n % 2])):08x}" for n in range(3)]
     assert hw["method"] == "uf2" and hw["console"] == f"UART {port} at 115200 baud"
-    assert hw["outputs_match_reference"] is None
+    assert hw["outputs_match_reference"] is True
+    assert hw["clock_hz"] == 12_000_000 and "console.cpu_clock_hz" in hw["clock_source"]
     out = capsys.readouterr().out
     assert "estimate error: -8.3%" in out and f"wrote the hardware section of {project / 'report.json'}" in out
 

@@ -22,6 +22,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
 from tinyedge.boards import Board
+from tinyedge.boot2 import crc32_mpeg2
 from tinyedge.errors import TinyEdgeError
 
 # The semihosting client (firmware/runtime/te_semihost.c): an image that holds it reads its
@@ -33,7 +34,6 @@ SEMIHOSTING_SYMBOL = "te_semihost"
 # first 252, little-endian (RP2040 Datasheet, section 2.8.1.3.1). A bad CRC and the chip stays
 # in its USB boot mode.
 RP2040_BOOT2_BYTES = 256
-RP2040_CRC_POLY = 0x04C11DB7
 
 
 @dataclass(frozen=True)
@@ -182,15 +182,6 @@ def check_fits_flash(image: Image, board: Board) -> None:
                                 f"the flash of board {board.name} ({where}): was it built for another board?")
 
 
-def rp2040_boot2_crc(data: bytes) -> int:
-    """The boot ROM's CRC-32 of the first 252 boot2 bytes (MSB-first, see RP2040_CRC_POLY)."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ RP2040_CRC_POLY if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
-    return crc
-
 
 def check_boot_stage(image: Image, board: Board) -> None:
     """A board whose layout keeps boot_bytes for a boot stage must get one the chip accepts."""
@@ -200,14 +191,14 @@ def check_boot_stage(image: Image, board: Board) -> None:
     boot = image.read(start, board.layout.boot_bytes)
     if boot is None or not any(boot):
         raise TinyEdgeError(f"{image.path} has no boot stage in its first {board.layout.boot_bytes} bytes "
-                            f"(0x{start:08x}): board {board.name} would not start it; rebuild the project with "
-                            "`make BOOT2_BIN=<boot2.bin>` (a checksummed boot2, for example from a Pico SDK build)")
+                            f"(0x{start:08x}): board {board.name} would not start it; render the project "
+                            "again with tinyedge (it writes boot2.c, tinyedge's RP2040 boot2) and rebuild")
     if is_rp2040(board) and len(boot) == RP2040_BOOT2_BYTES:
         stored = int.from_bytes(boot[252:256], "little")
-        if stored != rp2040_boot2_crc(boot[:252]):
+        if stored != crc32_mpeg2(boot[:252]):
             raise TinyEdgeError(f"{image.path}: the boot2 stage at 0x{start:08x} has checksum 0x{stored:08x}, not "
-                                f"0x{rp2040_boot2_crc(boot[:252]):08x}: the RP2040 boot ROM would reject it; use a "
-                                "padded, checksummed boot2 (pico-sdk's pad_checksum output)")
+                                f"0x{crc32_mpeg2(boot[:252]):08x}: the RP2040 boot ROM would reject it; render "
+                                "the project again so boot2.c is rewritten")
 
 
 def is_rp2040(board: Board) -> bool:

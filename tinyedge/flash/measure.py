@@ -7,8 +7,10 @@ Where the result lines come from depends on the firmware:
   inputs to input.bin, reads the lines from pyOCD's console, and checks each output's CRC-32
   against TFLite-Micro's output for the same input, so the run is also a bit-exactness check
   on the chip;
-- a UART build (no semihosting in the ELF) prints on its UART: the serial port is opened before
-  flashing (nothing printed after the reset is lost) and N lines are read from it.
+- a UART build (`tinyedge compile --console uart`: no semihosting in the ELF) prints on its UART:
+  the serial port is opened before flashing (nothing printed after the reset is lost) and N lines
+  are read from it. Its samples are compiled in; the build's uart_samples.json holds the CRC-32 of
+  TFLite-Micro's output for each, so this run is a bit-exactness check on the chip too.
 Either way the figure is the same: the firmware reads its cycle counter just before and after the
 inference, and no semihosting call (which halts the core) happens in between.
 """
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyedge.boards import Board, load_board
+from tinyedge.console import UART_SAMPLES
 from tinyedge.errors import TinyEdgeError
 from tinyedge.flash import PROJECT_FILE, FlashResult, choose_method, flash, locate_elf
 from tinyedge.flash.image import load_elf
@@ -140,11 +143,7 @@ def measure(build: Path, board: Board | str, probe: str | None = None, method: s
         raise TinyEdgeError(f"{report_path} is for board {report.get('board', {}).get('name')}, not {board.name}")
     chosen = choose_method(board, method)
     image = load_elf(elf)
-    clock = clock_hz or board.clock_hz
-    assert clock is not None
-    clock_source = ("--clock-hz" if clock_hz else
-                    "the board file's rated clock (the generated startup does not set the clock up yet; pass "
-                    "--clock-hz with the clock the chip really runs at)")
+    clock, clock_source = _clock(board, image.uses_semihosting, clock_hz)
 
     if image.uses_semihosting:
         if not isinstance(chosen, PyocdMethod):
@@ -159,7 +158,7 @@ def measure(build: Path, board: Board | str, probe: str | None = None, method: s
             log(f"read {count} inferences from {port_name} at {baud} baud")
             readout = collect(serial_chunks(serial_port), count, timeout_s, f"UART {port_name} at {baud} baud",
                               from_start=True)
-        expected = None
+        expected = _uart_expected(project, [s.sample for s in readout.samples])
     cycles = tuple(s.cycles for s in readout.samples)
     if not any(cycles):
         raise TinyEdgeError(f"the device reported cycles=0 for every inference: its {board.cycle_counter} counter "
@@ -173,6 +172,26 @@ def measure(build: Path, board: Board | str, probe: str | None = None, method: s
     scratch.write_text(json.dumps(updated, indent=2) + "\n")
     os.replace(scratch, report_path)
     return measurement, updated, report_path
+
+
+def _clock(board: Board, semihosting: bool, clock_hz: int | None) -> tuple[int, str]:
+    """The clock the firmware runs at on the chip, and where that figure comes from."""
+    if clock_hz:
+        return clock_hz, "--clock-hz"
+    if not semihosting and board.console is not None:
+        return board.console.cpu_clock_hz, "set by the UART firmware's board set-up (console.cpu_clock_hz)"
+    assert board.clock_hz is not None
+    return board.clock_hz, ("the board file's rated clock (the semihosting firmware does not set the clock up; pass "
+                            "--clock-hz with the clock the chip really runs at)")
+
+
+def _uart_expected(project: Path, samples: list[int]) -> list[int] | None:
+    """TFLite-Micro's CRC-32 for each inference read (inference n ran compiled-in sample n mod N)."""
+    path = project / UART_SAMPLES
+    if not path.is_file():
+        return None
+    checksums = [int(c, 16) for c in json.loads(path.read_text())["checksums"]]
+    return [checksums[n % len(checksums)] for n in samples]
 
 
 def _project(elf: Path) -> Path:

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyedge.console import SEMIHOSTING, UART
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate.cycle_model import CycleModel, core_timing
 from tinyedge.simulate.firmware_image import load_image
+from tinyedge.simulate.peripherals import UartModel
 from tinyedge.simulate.target import FLASH, Memory, SimBoard, SimTarget, core_spec
 from tinyedge.simulate.unicorn_backend import DEFAULT_BUDGET, LayerStats, SampleStats, run
 
@@ -60,12 +62,15 @@ def cycle_model_for(board: SimBoard, arch: str) -> CycleModel:
 
 def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes], *,
              budget: int = DEFAULT_BUDGET, counter: str = "auto",
-             expected_layers: int | None = None) -> SimResult:
+             expected_layers: int | None = None, console: str = SEMIHOSTING) -> SimResult:
     """Run the firmware on `board` with `input_bytes` (one bytes object per sample).
 
     budget: instructions after which the firmware counts as hung.
     counter: "auto" (C block hook when a C compiler exists, else Python), "c" or "python".
     expected_layers: when given, the number of call sites found in tinyedge_model_invoke must match.
+    console: "uart" for the UART variant (tinyedge/console.py), which carries its samples: it runs
+    until it has printed len(input_bytes) result lines, on the board's modelled UART
+    (tinyedge/simulate/peripherals.py); `board` must then be a tinyedge Board with a [console].
     """
     started = time.perf_counter()
     if not input_bytes:
@@ -75,7 +80,8 @@ def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes]
         raise TinyEdgeError(f"board {board.name} has no clock_hz: the emulator needs one for its timing")
     image = load_image(Path(elf_path))
     model = cycle_model_for(board, image.arch)
-    measured = run(image, board, input_bytes, model, budget=budget, counter=counter)
+    uart = UartModel(board, len(input_bytes)) if console == UART else None  # type: ignore[arg-type]
+    measured = run(image, board, input_bytes, model, budget=budget, counter=counter, uart=uart)
     layer_count = len(measured.samples[0].layers) if measured.samples else 0
     if expected_layers is not None and layer_count != expected_layers:
         raise TinyEdgeError(f"{image.path.name}: tinyedge_model_invoke has {layer_count} call sites but the "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyedge.console import SEMIHOSTING
 from tinyedge.errors import TinyEdgeError
 
 
@@ -73,8 +74,18 @@ def check_board(name: str, board: Any) -> None:
         check(board)
 
 
+def check_console(name: str, console: str) -> None:
+    """Only the built-in emulator models a board's UART (tinyedge/simulate/peripherals.py)."""
+    if console != SEMIHOSTING and name != "builtin":
+        raise TinyEdgeError(f"the {name} backend runs semihosting firmware only; the {console} variant runs in the "
+                            "built-in emulator: pass --backend builtin")
+
+
 def run(name: str, elf: Path, board: Any, inputs: Sequence[bytes], *, budget: int,
-        expected_layers: int | None = None) -> Any:
+        expected_layers: int | None = None, console: str = SEMIHOSTING) -> Any:
     """Run the firmware on `board` in backend `name` (after choose()); returns a SimResult."""
+    check_console(name, console)
     module = _module(BACKENDS[name])
+    if console != SEMIHOSTING:
+        return module.simulate(elf, board, inputs, budget=budget, expected_layers=expected_layers, console=console)
     return module.simulate(elf, board, inputs, budget=budget, expected_layers=expected_layers)

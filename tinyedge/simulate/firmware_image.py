@@ -10,7 +10,7 @@ in every semihosting sequence (`slli x0,x0,0x1f; ebreak; srai x0,x0,7`).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +26,7 @@ ARCH_RISCV = "riscv"
 
 BEGIN_SYMBOL = "te_inference_begin"
 END_SYMBOL = "te_inference_end"
+OUTPUT_SYMBOL = "te_output"  # the UART variant's output buffer (it writes no output.bin)
 INVOKE_SYMBOL = "tinyedge_model_invoke"
 
 _RISCV_SEMIHOST_PRE = bytes.fromhex("1310f001")  # slli x0, x0, 0x1f
@@ -65,6 +66,7 @@ class FirmwareImage:
     functions: tuple[Function, ...]  # sorted by address
     symbols: dict[str, int]
     data_marks: tuple[tuple[int, bool], ...] = ()  # Arm mapping symbols, sorted: (address, starts data)
+    object_sizes: dict[str, int] = field(default_factory=dict)  # data objects (STT_OBJECT): bytes
 
     def symbol(self, name: str) -> int | None:
         return self.symbols.get(name)
@@ -235,6 +237,7 @@ def _read(path: Path, elf: ELFFile) -> FirmwareImage:
     functions: list[Function] = []
     symbols: dict[str, int] = {}
     marks: list[tuple[int, bool]] = []
+    object_sizes: dict[str, int] = {}
     symtab = elf.get_section_by_name(".symtab")
     if symtab is not None:
         for sym in symtab.iter_symbols():
@@ -251,9 +254,11 @@ def _read(path: Path, elf: ELFFile) -> FirmwareImage:
                 functions.append(Function(sym.name, value, sym["st_size"]))
             if kind == "STT_FUNC" or sym.name not in symbols:
                 symbols[sym.name] = value
+            if kind == "STT_OBJECT":
+                object_sizes.setdefault(sym.name, sym["st_size"])
     functions.sort(key=lambda f: (f.address, -f.size))
     return FirmwareImage(path, arch, elf["e_entry"], tuple(chunks), tuple(allocated), tuple(code),
-                         tuple(functions), symbols, tuple(sorted(marks)))
+                         tuple(functions), symbols, tuple(sorted(marks)), object_sizes)
 
 
 def _load_address(vma: int, offset: int, segments: list) -> int:

@@ -37,8 +37,10 @@ from tinyedge.simulate.firmware_image import (
     BEGIN_SYMBOL,
     END_SYMBOL,
     INVOKE_SYMBOL,
+    OUTPUT_SYMBOL,
     FirmwareImage,
 )
+from tinyedge.simulate.peripherals import UartModel
 from tinyedge.simulate.semihosting import Semihost, SemihostingError
 from tinyedge.simulate.target import FLASH, SimBoard, core_spec, cpu_model
 
@@ -144,7 +146,7 @@ class Emulation:
     """One run of one firmware on one board."""
 
     def __init__(self, image: FirmwareImage, board: SimBoard, input_data: bytes, model: CycleModel, *,
-                 budget: int = DEFAULT_BUDGET, counter: str = "auto") -> None:
+                 budget: int = DEFAULT_BUDGET, counter: str = "auto", uart: UartModel | None = None) -> None:
         spec = core_spec(board.core)
         if spec.arch != image.arch:
             raise TinyEdgeError(f"{image.path.name} is {image.arch} code but board {board.name} has a "
@@ -164,6 +166,10 @@ class Emulation:
         if model_id is not None:
             self.uc.ctl_set_cpu_model(model_id)
         self._regions = self._map_memories()
+        self.uart = uart
+        self._output_buffer = self._output_symbol() if uart is not None else None
+        if uart is not None:
+            uart.install(self.uc, self._regions)
         self._load()
         self.initial_sp, self._start_pc = self._reset_state()
         if self.initial_sp is not None:
@@ -207,6 +213,14 @@ class Emulation:
             perms = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC if kind == FLASH else unicorn.UC_PROT_ALL
             self.uc.mem_map(start, end - start, perms)
         return merged
+
+    def _output_symbol(self) -> tuple[int, int]:
+        """Where the UART variant keeps its output (it has no output.bin): address and size."""
+        address = self.image.require_symbol(OUTPUT_SYMBOL)
+        size = self.image.object_sizes.get(OUTPUT_SYMBOL, 0)
+        if not size:
+            raise TinyEdgeError(f"{self.image.path.name}: {OUTPUT_SYMBOL} has no size in the symbol table")
+        return address, size
 
     def _load(self) -> None:
         for chunk in self.image.chunks:
@@ -384,6 +398,9 @@ class Emulation:
         end = self.counter.snapshot(exclude_current=True)
         self._samples.append(self._measure(len(self._samples), self._open, end))
         self._open = None
+        if self._output_buffer is not None:
+            address, size = self._output_buffer
+            self._outputs[-1] += uc.mem_read(address, size)
 
     # -- measuring ------------------------------------------------------------------------------
 
@@ -433,7 +450,7 @@ class Emulation:
         return Measurements(
             samples=tuple(self._samples),
             outputs=tuple(bytes(o) for o in self._outputs),
-            console=self.semihost.console_text(),
+            console=self.semihost.console_text() + (self.uart.console if self.uart is not None else ""),
             total_instructions=self.counter.total,
             initial_sp=self._stack_top(),
             lowest_sp=min(self.lowest_sp, self._deepest_stack_write()),
@@ -471,6 +488,11 @@ class Emulation:
         return self._watched_pc
 
     def _raise_if_failed(self, error: unicorn.UcError | None) -> None:
+        if self.uart is not None and self._fault is None and error is None:
+            if self.uart.failure is not None:
+                raise TinyEdgeError(f"the firmware stopped, printing on its UART: {self.uart.failure}")
+            if self.uart.finished:
+                return
         if self.semihost.exit is not None and self._fault is None:
             exit_ = self.semihost.exit
             if not exit_.success:
@@ -517,7 +539,7 @@ class Emulation:
         block = int(table.addresses[current]), int(table.sizes[current])
         before = self.counter.snapshot(exclude_current=True).total
         rerun = Emulation(self.image, self.board, self._input_data, self.model, budget=self._budget,
-                          counter=self._counter_kind)
+                          counter=self._counter_kind, uart=self.uart.again() if self.uart is not None else None)
         return rerun.pc_of_fault(before, block)
 
     # -- reporting ------------------------------------------------------------------------------
@@ -551,6 +573,6 @@ class Emulation:
 
 
 def run(image: FirmwareImage, board: SimBoard, inputs: Sequence[bytes], model: CycleModel, *,
-        budget: int = DEFAULT_BUDGET, counter: str = "auto") -> Measurements:
-    return Emulation(image, board, b"".join(inputs), model, budget=budget, counter=counter).run()
+        budget: int = DEFAULT_BUDGET, counter: str = "auto", uart: UartModel | None = None) -> Measurements:
+    return Emulation(image, board, b"".join(inputs), model, budget=budget, counter=counter, uart=uart).run()
 
