@@ -67,7 +67,7 @@ class Measurement:
 
 def hardware_section(report: dict, measurement: Measurement) -> dict:
     """The report with a `hardware` section: measured figures beside the emulator's estimate."""
-    simulation = report.get("simulation", {})
+    simulation = report.get("simulation") or report.get("estimate") or {}  # estimate: boards without an emulator
     estimated = simulation.get("cycles")
     measured = measurement.median_cycles
     hardware = {
@@ -86,7 +86,8 @@ def hardware_section(report: dict, measurement: Measurement) -> dict:
         "latency_ms": measurement.latency_ms,
         "estimated_cycles": estimated,
         "estimated_latency_ms": simulation.get("latency_ms"),
-        "cycle_model": simulation.get("cycle_model"),
+        "cycle_model": simulation.get("cycle_model") or simulation.get("label"),
+        "estimated_by": "emulator" if report.get("simulation") else "analytical estimate",
         "cycles_error": (estimated - measured) / measured if estimated is not None and measured > 0 else None,
         "output_checksums": [f"{c:08x}" for c in measurement.checksums],
         "outputs_match_reference": measurement.outputs_match_reference,
@@ -97,7 +98,7 @@ def hardware_section(report: dict, measurement: Measurement) -> dict:
 def comparison_table(report: dict) -> str:
     """Measured beside estimated, and the error of the estimate."""
     hw = report["hardware"]
-    rows = [("", "measured (device)", "estimated (emulator)")]
+    rows = [("", "measured (device)", f"estimated ({hw.get('estimated_by', 'emulator')})")]
     clock = f" at {hw['clock_hz'] / 1e6:g} MHz"
     estimated_cycles = hw["estimated_cycles"]
     rows.append(("cycles", f"{hw['cycles']:,.0f}", f"{estimated_cycles:,}" if estimated_cycles is not None else "-"))
