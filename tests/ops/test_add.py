@@ -8,6 +8,8 @@ import pytest
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Quantization, Tensor
 from tinyedge.ops import lower
+from tinyedge.ops.add import ADD_TABLE
+from tinyedge.ops.conv import reference_kernels
 
 L = keras.layers
 
@@ -94,3 +96,21 @@ def test_add_with_fused_tanh_is_rejected():
                   (Operator(0, "ADD", (0, 1), (2,), {"fusedActivationFunction": "TANH"}),), (0, 1), (2,))
     with pytest.raises(UnsupportedOpError, match="layer 0 ADD.*TANH"):
         lower(graph, graph.operators[0])
+
+
+@pytest.mark.parametrize("shape", [(16, 16, 4), (8, 8, 16)])
+def test_large_adds_use_the_table_kernel_and_stay_bit_exact(assert_bit_exact, shape):
+    # A residual sum of 1024 elements: past ADD_TABLE_MIN_ELEMENTS, so the table variant runs.
+    x = keras.Input(shape, batch_size=1)
+    y = L.Conv2D(shape[-1], 1, bias_initializer=keras.initializers.Constant(0.5))(x)
+    result = assert_bit_exact(keras.Model(x, L.Add()([x, L.ReLU()(y)])), samples=3)
+    assert result.model.calls[-1].function == ADD_TABLE
+
+
+def test_the_table_kernel_matches_the_reference_kernel_on_broadcasts(assert_bit_exact):
+    x = keras.Input((16, 16, 4), batch_size=1)
+    result = assert_bit_exact(keras.Model(x, L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])))
+    assert result.model.calls[-1].function == ADD_TABLE
+    with reference_kernels():
+        reference = assert_bit_exact(keras.Model(x, L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])))
+    assert reference.model.calls[-1].function == "te_add_s8"

@@ -13,11 +13,18 @@ import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
-from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._quant import fused_activation_range, quantize_multiplier, require_int8
+from tinyedge.ops.conv import variants_enabled
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
 BROADCAST_RANK = 4
+# te_add_table_s8 fills two 256-entry tables per call (about 25 instructions an entry on a
+# Cortex-M4) and then saves two requantizations (about 60 instructions) per element: from a
+# few hundred elements on it is faster.
+ADD_TABLE = "te_add_table_s8"
+ADD_TABLE_MIN_ELEMENTS = 512
+ADD_TABLE_BYTES = 2 * 256 * 4
 
 
 def _multiplier_smaller_than_one(graph: Graph, op: Operator, real: float, what: str) -> tuple[int, int]:
@@ -107,6 +114,9 @@ def lower_add(graph: Graph, op: Operator) -> KernelCall:
     # The output may overwrite input 1 when input 1 is not broadcast (it then has the
     # output's layout, and each element is read before it is written).
     in_place = in1.size == output.size
-    return KernelCall(function="te_add_s8", header="te_add_s8.h", params_type="te_add_params", params=params,
-                      args=(TensorArg(in1.index), TensorArg(in2.index), TensorArg(output.index)),
-                      macs=0, in_place=in_place, constants=constants)
+    args: tuple[Arg, ...] = (TensorArg(in1.index), TensorArg(in2.index), TensorArg(output.index))
+    function = "te_add_s8"
+    if variants_enabled() and output.size >= ADD_TABLE_MIN_ELEMENTS:
+        function, args = ADD_TABLE, (*args, ScratchArg(ADD_TABLE_BYTES, "int32_t"))
+    return KernelCall(function=function, header="te_add_s8.h", params_type="te_add_params", params=params,
+                      args=args, macs=0, in_place=in_place, constants=constants)
