@@ -27,6 +27,7 @@ MODEL_H = """\
 #define TINYEDGE_OUTPUT_BYTES 4
 #define TINYEDGE_ARENA_BYTES 16
 #define TINYEDGE_NUM_LAYERS 2
+int8_t *tinyedge_model_input(void);
 int tinyedge_model_invoke(const int8_t *input, int8_t *output);
 #endif
 """
@@ -60,6 +61,13 @@ __attribute__((noinline)) static void layer_dense(const int8_t *in, int8_t *out)
         const int32_t r = (int32_t)(v + (v >= 0.0f ? 0.5f : -0.5f));
         out[o] = (int8_t)(r > 127 ? 127 : r < -128 ? -128 : r);
     }
+}
+
+static int8_t te_input[TINYEDGE_INPUT_BYTES] __attribute__((aligned(16)));
+
+int8_t *tinyedge_model_input(void)
+{
+    return te_input;
 }
 
 int tinyedge_model_invoke(const int8_t *input, int8_t *output)

@@ -23,11 +23,19 @@ MODEL_H = """\
 #include <stdint.h>
 #define TINYEDGE_INPUT_BYTES 8
 #define TINYEDGE_OUTPUT_BYTES 2
+int8_t *tinyedge_model_input(void);
 int tinyedge_model_invoke(const int8_t *input, int8_t *output);
 #endif
 """
 MODEL_C = """\
 #include "tinyedge_model.h"
+static int8_t te_input[TINYEDGE_INPUT_BYTES] __attribute__((aligned(16)));
+
+int8_t *tinyedge_model_input(void)
+{
+    return te_input;
+}
+
 int tinyedge_model_invoke(const int8_t *input, int8_t *output)
 {
     output[0] = (int8_t)(input[0] + input[7]);

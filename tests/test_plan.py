@@ -24,9 +24,19 @@ def test_chain_reuses_freed_buffers():
     sizes = [100, 400, 300, 300, 300, 200, 50]
     plan = plan_memory(*_chain_graph(sizes, skip=False))
     assert overlapping_live_buffers(plan) == []
-    # input and output live in the caller's buffers; the arena holds at most two tensors at a time
+    # the output lives in the caller's buffer; the arena holds at most two tensors at a time,
+    # the input among them until its reader is done
     assert plan.arena_bytes <= 400 + 304 + 64 + 16
-    assert 0 not in plan.tensor_offsets and len(sizes) - 1 not in plan.tensor_offsets
+    assert 0 in plan.tensor_offsets and len(sizes) - 1 not in plan.tensor_offsets
+    model_input = next(b for b in plan.buffers if b.name.startswith("#0 "))
+    assert (model_input.first, model_input.last) == (-1, 0)
+
+
+def test_inputs_of_a_model_with_several_stay_in_the_callers_buffer():
+    graph, calls = _chain_graph([100, 400, 300], skip=False)
+    two_inputs = Graph("two", graph.tensors, graph.operators, (0, 1), graph.outputs)
+    plan = plan_memory(two_inputs, calls)
+    assert 0 not in plan.tensor_offsets and 1 not in plan.tensor_offsets
 
 
 def test_in_place_op_writes_over_its_dying_input():

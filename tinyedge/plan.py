@@ -3,7 +3,9 @@
 Buffers are placed greedily, largest first, at the lowest offset that does not overlap a
 buffer alive at the same time (the approach of TFLite-Micro's greedy planner). An
 element-wise op whose input dies at that op writes its output over the input (in place).
-Graph inputs and outputs live in the caller's buffers, not in the arena.
+The input of a single-input model lives in the arena too, alive from before the first op to
+its last reader, so its bytes are reused afterwards (tinyedge_model_input() points at it);
+the outputs, and the inputs of a model with several, live in the caller's buffers.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def _align(value: int) -> int:
 
 
 def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
-    external = set(graph.inputs) | set(graph.outputs)
-    producer: dict[int, int] = {}
+    external = set(graph.outputs) | (set(graph.inputs) if len(graph.inputs) != 1 else set())
+    external |= set(graph.inputs) & set(graph.outputs)  # a model that passes its input through
+    producer: dict[int, int] = {t: -1 for t in graph.inputs}
     last_use: dict[int, int] = {}
     for op in graph.operators:
         for t in op.outputs:
@@ -77,8 +80,8 @@ def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
         buffer_root = root.get(t, t)
         name = f"#{buffer_root} {graph.tensor(buffer_root).name}"  # tensor names need not be unique
         owner[t] = name
-        span = spans.setdefault(name, [graph.tensor(t).nbytes, producer[t], last_use[t]])
-        span[1], span[2] = min(span[1], producer[t]), max(span[2], last_use[t])
+        span = spans.setdefault(name, [graph.tensor(t).nbytes, producer[t], last_use.get(t, producer[t])])
+        span[1], span[2] = min(span[1], producer[t]), max(span[2], last_use.get(t, producer[t]))
     scratch_names: dict[int, str] = {}
     for op, call in zip(graph.operators, calls):
         scratch = [a.nbytes for a in call.args if isinstance(a, ScratchArg)]

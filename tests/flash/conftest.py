@@ -24,6 +24,7 @@ MODEL_H = """\
 #define TINYEDGE_OUTPUT_BYTES 4
 #define TINYEDGE_ARENA_BYTES 4
 #define TINYEDGE_NUM_LAYERS 1
+int8_t *tinyedge_model_input(void);
 int tinyedge_model_invoke(const int8_t *input, int8_t *output);
 #endif
 """
@@ -42,6 +43,13 @@ __attribute__((noinline)) static void layer_sum(const int8_t *in, int8_t *out)
         }
         out[o] = (int8_t)(acc > 127 ? 127 : acc < -128 ? -128 : acc);
     }
+}
+
+static int8_t te_input[TINYEDGE_INPUT_BYTES] __attribute__((aligned(16)));
+
+int8_t *tinyedge_model_input(void)
+{
+    return te_input;
 }
 
 int tinyedge_model_invoke(const int8_t *input, int8_t *output)

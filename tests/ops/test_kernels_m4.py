@@ -148,6 +148,7 @@ REQUANTIZE_H = f"""\
 #define TINYEDGE_OUTPUT_BYTES {8 * VECTORS}
 #define TINYEDGE_ARENA_BYTES 0
 #define TINYEDGE_NUM_LAYERS 0
+int8_t *tinyedge_model_input(void);
 int tinyedge_model_invoke(const int8_t *input, int8_t *output);
 #endif
 """
@@ -158,6 +159,13 @@ REQUANTIZE_C = """\
 #include <string.h>
 #include "te_nn_dsp.h"
 #include "tinyedge_model.h"
+
+static int8_t te_input[TINYEDGE_INPUT_BYTES] __attribute__((aligned(16)));
+
+int8_t *tinyedge_model_input(void)
+{
+    return te_input;
+}
 
 int tinyedge_model_invoke(const int8_t *input, int8_t *output)
 {

@@ -73,6 +73,7 @@ MODEL_H = """\
 #define TINYEDGE_OUTPUT_BYTES 4
 #define TINYEDGE_ARENA_BYTES 16
 #define TINYEDGE_NUM_LAYERS 3
+int8_t *tinyedge_model_input(void);
 int tinyedge_model_invoke(const int8_t *input, int8_t *output);
 #endif
 """
@@ -109,6 +110,13 @@ __attribute__((noinline)) static void layer_clamp(int8_t *io)
             io[o] = 20;
         }
     }
+}
+
+static int8_t te_input[TINYEDGE_INPUT_BYTES] __attribute__((aligned(16)));
+
+int8_t *tinyedge_model_input(void)
+{
+    return te_input;
 }
 
 int tinyedge_model_invoke(const int8_t *input, int8_t *output)
