@@ -47,6 +47,16 @@ def _align(value: int) -> int:
 
 
 def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
+    """The smaller of two plans: with and without convolutions writing over their inputs.
+
+    Overwriting an input shares one buffer between the two tensors for both lifetimes, which
+    usually saves a tensor's worth of RAM but can raise the peak elsewhere; trying both is cheap.
+    """
+    plans = [_plan(graph, calls, overlap_convolutions) for overlap_convolutions in (True, False)]
+    return min(plans, key=lambda plan: plan.arena_bytes)
+
+
+def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> MemoryPlan:
     external = set(graph.outputs) | (set(graph.inputs) if len(graph.inputs) != 1 else set())
     external |= set(graph.inputs) & set(graph.outputs)  # a model that passes its input through
     producer: dict[int, int] = {t: -1 for t in graph.inputs}
@@ -62,17 +72,26 @@ def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
     def in_arena(t: int) -> bool:
         return t >= 0 and not graph.tensor(t).is_constant and t not in external
 
-    # Tensors that share one buffer (in-place chains) point at a common root tensor.
+    # Tensors that share one buffer (in-place chains) point at a common root tensor, at an
+    # offset relative to it (negative when an output starts below the input it overwrites).
     root: dict[int, int] = {}
+    relative: dict[int, int] = {}
     in_place: set[int] = set()
     for op, call in zip(graph.operators, calls):
         source, target = op.inputs[0] if op.inputs else -1, op.outputs[0]
-        if (call.in_place and in_arena(source) and in_arena(target) and last_use[source] == op.index
-                and graph.tensor(source).nbytes == graph.tensor(target).nbytes):
-            root[target] = root.get(source, source)
-            in_place.add(op.index)
+        if not (in_arena(source) and in_arena(target) and last_use[source] == op.index):
+            continue
+        if call.in_place and graph.tensor(source).nbytes == graph.tensor(target).nbytes:
+            shift = 0
+        elif call.in_place_shift is not None and overlap_convolutions:
+            shift = _align(call.in_place_shift)
+        else:
+            continue
+        root[target] = root.get(source, source)
+        relative[target] = relative.get(source, 0) - shift
+        in_place.add(op.index)
 
-    spans: dict[str, list[int]] = {}  # buffer name -> [nbytes, first, last]
+    spans: dict[str, list[int]] = {}  # buffer name -> [low, high, first, last], bytes relative to its root
     owner: dict[int, str] = {}
     for t in sorted(producer):
         if not in_arena(t):
@@ -80,18 +99,21 @@ def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
         buffer_root = root.get(t, t)
         name = f"#{buffer_root} {graph.tensor(buffer_root).name}"  # tensor names need not be unique
         owner[t] = name
-        span = spans.setdefault(name, [graph.tensor(t).nbytes, producer[t], last_use.get(t, producer[t])])
-        span[1], span[2] = min(span[1], producer[t]), max(span[2], last_use.get(t, producer[t]))
+        low, high = relative.get(t, 0), relative.get(t, 0) + graph.tensor(t).nbytes
+        first, last = producer[t], last_use.get(t, producer[t])
+        span = spans.setdefault(name, [low, high, first, last])
+        span[:] = [min(span[0], low), max(span[1], high), min(span[2], first), max(span[3], last)]
     scratch_names: dict[int, str] = {}
     for op, call in zip(graph.operators, calls):
         scratch = [a.nbytes for a in call.args if isinstance(a, ScratchArg)]
         if scratch:
             scratch_names[op.index] = f"scratch of layer {op.index} {op.opcode}"
-            spans[scratch_names[op.index]] = [sum(scratch), op.index, op.index]
+            spans[scratch_names[op.index]] = [0, sum(scratch), op.index, op.index]
 
     placed: list[Buffer] = []
-    for name, (nbytes, first, last) in sorted(spans.items(), key=lambda item: (-item[1][0], item[1][1])):
-        offset = 0
+    for name, (low, high, first, last) in sorted(spans.items(), key=lambda item: (item[1][0] - item[1][1],
+                                                                                   item[1][2])):
+        nbytes, offset = high - low, 0
         candidate = Buffer(name, nbytes, first, last, 0)
         for other in sorted((b for b in placed if b.overlaps_in_time(candidate)), key=lambda b: b.offset):
             if offset + nbytes <= other.offset:
@@ -99,12 +121,12 @@ def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
             offset = max(offset, _align(other.offset + other.nbytes))
         placed.append(Buffer(name, nbytes, first, last, offset))
 
-    offsets = {b.name: b.offset for b in placed}
+    offsets = {b.name: b.offset - spans[b.name][0] for b in placed}  # where each root tensor starts
     arena = _align(max((b.offset + b.nbytes for b in placed), default=0))
     return MemoryPlan(
         arena_bytes=arena,
         buffers=tuple(sorted(placed, key=lambda b: (b.offset, b.first))),
-        tensor_offsets={t: offsets[name] for t, name in owner.items()},
+        tensor_offsets={t: offsets[name] + relative.get(t, 0) for t, name in owner.items()},
         scratch_offsets={op: offsets[name] for op, name in scratch_names.items()},
         in_place=frozenset(in_place),
     )

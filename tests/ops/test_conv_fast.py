@@ -185,3 +185,42 @@ def test_fast_requantization_ranges():
     near_limit = np.array([2**30 - 128 * 8, 0])
     assert fast_requantization(np.array([1 << 30] * 2), np.array([-5, -5]), 0, near_limit, weights) is None
     assert fast_requantization(np.array([1 << 30] * 2), np.array([-5, -5]), 0, near_limit - 1, weights)
+
+
+# -- convolutions writing over their input (KernelCall.in_place_shift) -------------------------
+
+def always_overlapping(monkeypatch) -> None:
+    """Plan every model with the convolutions writing over their inputs, even where not smaller."""
+    from tinyedge import plan
+
+    monkeypatch.setattr("tinyedge.codegen.plan_memory", lambda graph, calls: plan._plan(graph, calls, True))
+
+
+@pytest.mark.parametrize("conv", [
+    dict(filters=8, kernel_size=3, padding="same"),
+    dict(filters=16, kernel_size=3, padding="same"),  # more output than input channels
+    dict(filters=4, kernel_size=3, strides=2, padding="same"),
+    dict(filters=8, kernel_size=(3, 5), strides=(1, 2), padding="valid"),
+    dict(filters=8, kernel_size=3, dilation_rate=2, padding="same"),
+    dict(filters=6, kernel_size=5, padding="same"),
+])
+def test_im2col_writing_over_its_input_gives_the_same_bytes(assert_bit_exact, monkeypatch, conv):
+    always_overlapping(monkeypatch)
+    x = keras.Input((9, 10, 8), batch_size=1)
+    hidden = keras.layers.Conv2D(8, 1, activation="relu")(x)  # in the arena, dies at the next conv
+    y = keras.layers.Conv2D(bias_initializer=BIAS, **conv)(hidden)
+    result = assert_bit_exact(keras.Model(x, keras.layers.Flatten()(y)), samples=3)
+    assert kernels(result)[1] == CONV2D_IM2COL and 1 in result.model.plan.in_place
+
+
+def test_a_residual_block_keeps_two_tensors_alive_instead_of_three(assert_bit_exact):
+    x = keras.Input((16, 16, 8), batch_size=1)
+    stem = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    y = keras.layers.Conv2D(16, 3, padding="same", activation="relu", bias_initializer=BIAS)(stem)
+    z = keras.layers.Conv2D(16, 3, padding="same", bias_initializer=BIAS)(y)
+    out = keras.layers.ReLU()(keras.layers.Add()([stem, z]))
+    result = assert_bit_exact(keras.Model(x, keras.layers.GlobalAveragePooling2D()(out)), samples=3)
+    tensor = 16 * 16 * 16
+    # stem stays alive for the add; the second conv's output overwrites the first one's
+    assert 2 in result.model.plan.in_place
+    assert result.model.plan.arena_bytes < 3 * tensor

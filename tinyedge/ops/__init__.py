@@ -72,6 +72,10 @@ class KernelCall:
     # Output may share the buffer of inputs[0] when that input dies at this op
     # (element-wise ops that read each element before writing it).
     in_place: bool = False
+    # Output may overwrite inputs[0] (when it dies at this op) if the output starts at least
+    # this many bytes below it: kernels that read a window of the input before writing the
+    # outputs it gives (te_conv2d_im2col_s8, te_conv2d_1x1_s8). None: never.
+    in_place_shift: int | None = None
     constants: tuple[ConstArg, ...] = field(default_factory=tuple)
 
 

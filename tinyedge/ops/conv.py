@@ -237,6 +237,37 @@ def conv2d_variant(filter_hw: tuple[int, int], groups: int, window: _Window) -> 
     return CONV2D_IM2COL
 
 
+def im2col_in_place_shift(batches: int, input_hwc: tuple[int, int, int], output_hwc: tuple[int, int, int],
+                          filter_hw: tuple[int, int], window: _Window) -> int | None:
+    """Bytes te_conv2d_im2col_s8's output must start below its input to write over it.
+
+    The kernel reads the windows of a pair of output pixels (in row-major order) before it
+    writes that pair, so the writes of every pair must stay below the lowest input byte any
+    later pixel reads. One batch only (None otherwise).
+    """
+    if batches != 1:
+        return None
+    in_h, in_w, in_c = input_hwc
+    out_h, out_w, out_c = output_hwc
+
+    def first_inside(outputs: int, stride: int, pad: int, dilation: int, taps: int, size: int) -> np.ndarray:
+        """Per output row (column): the first input row (column) its window reads, or a huge number."""
+        positions = (np.arange(outputs)[:, None] * stride - pad + dilation * np.arange(taps)[None, :])
+        inside = np.where((positions >= 0) & (positions < size), positions, np.iinfo(np.int64).max // 4)
+        return inside.min(axis=1)
+
+    rows = first_inside(out_h, window.stride_height, window.pad_height, window.dilation_height, filter_hw[0], in_h)
+    cols = first_inside(out_w, window.stride_width, window.pad_width, window.dilation_width, filter_hw[1], in_w)
+    lowest_read = ((rows[:, None] * in_w + cols[None, :]) * in_c).reshape(-1)  # per output pixel
+    later_lowest = np.minimum.accumulate(lowest_read[::-1])[::-1]  # over this pixel and every later one
+    pair_starts = np.arange(0, out_h * out_w, 2)
+    followed = pair_starts[pair_starts + 2 < out_h * out_w]
+    if not len(followed):
+        return 0
+    written_end = (followed + 2) * out_c
+    return max(0, int((written_end - later_lowest[followed + 2]).max()))
+
+
 def depthwise_variant(channels: int, depth_multiplier: int, filter_height: int, window: _Window) -> str:
     """The kernel for a DEPTHWISE_CONV_2D of this geometry, if fast_requantization accepts its numbers."""
     if (variants_enabled() and depth_multiplier == 1 and channels % 4 == 0
@@ -301,7 +332,11 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
             }
             # te_conv2d_1x1_s8 widens each pixel before writing the output pixel it gives: with
             # stride 1 and no more output than input channels, the output may overwrite the input.
-            in_place = function == CONV2D_1X1 and window.stride_height == window.stride_width == 1 and out_c <= in_c
+            if function == CONV2D_1X1:
+                shift = 0 if window.stride_height == window.stride_width == 1 and out_c <= in_c else None
+            else:
+                shift = im2col_in_place_shift(batches, (in_h, in_w, in_c), (out_h, out_w, out_c),
+                                              (filter_h, filter_w), window)
             return KernelCall(
                 function=function, header=f"{function}.h",
                 params_type=f"te_conv2d_{function.removeprefix('te_conv2d_').removesuffix('_s8')}_params",
@@ -310,7 +345,7 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
                       ConstArg("quant", "int32_t", fast.with_bias(folded)),
                       ScratchArg(conv2d_scratch_bytes(function, weights.shape[1]), "int16_t"),
                       TensorArg(output_index)),
-                macs=macs, in_place=in_place,
+                macs=macs, in_place_shift=shift,
             )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
