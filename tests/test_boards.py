@@ -52,7 +52,8 @@ def test_memory_maps_follow_the_datasheets() -> None:
 def test_cores_and_emulator_models_match() -> None:
     expected = {"nrf52840": ("cortex-m4f", "CORTEX_M4"), "stm32f746g-disco": ("cortex-m7", "CORTEX_M7"),
                 "stm32f4-discovery": ("cortex-m4f", "CORTEX_M4"), "rp2040": ("cortex-m0plus", "CORTEX_M0"),
-                "stm32l552": ("cortex-m33", "CORTEX_M33"), "esp32c3": ("rv32imc", "SIFIVE_E31")}
+                "stm32l552": ("cortex-m33", "CORTEX_M33"), "esp32c3": ("rv32imc", "SIFIVE_E31"),
+                "esp32c6": ("rv32imac", "SIFIVE_E31")}
     for name, (core, model) in expected.items():
         board = load_board(name)
         assert board.emulator is not None

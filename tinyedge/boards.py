@@ -26,6 +26,7 @@ CORES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "cortex-m7": ("arm", ("none", "fpv5-sp-d16", "fpv5-d16"), ("dwt", "systick", "none")),
     "cortex-m33": ("arm", ("none", "fpv5-sp-d16"), ("dwt", "systick", "none")),
     "rv32imc": ("riscv", ("none",), ("mcycle", "none")),
+    "rv32imac": ("riscv", ("none",), ("mcycle", "none")),
     "xtensa-lx6": ("xtensa", ("none", "xtensa-sp"), ("ccount", "none")),
     "xtensa-lx7": ("xtensa", ("none", "xtensa-sp"), ("ccount", "none")),
     "host": ("host", ("native",), ("none",)),

@@ -123,7 +123,7 @@ class AppSizes:
 
 
 def idf_target(board: Board) -> str:
-    """ESP-IDF's name for the board's chip (its esptool chip name: esp32, esp32s3, esp32c3...)."""
+    """ESP-IDF's name for the board's chip (its esptool chip name: esp32, esp32s3, esp32c3, esp32c6...)."""
     if board.flashing is None or board.flashing.esptool_chip is None:
         raise TinyEdgeError(f"board {board.name} is not an Espressif chip (no flashing.esptool_chip in "
                             f"{board.path.name}); ESP-IDF projects are for ESP32-family boards")
@@ -360,7 +360,7 @@ def app_sizes(build: EspIdfBuild, board: Board) -> AppSizes:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="Keras .h5/.keras, SavedModel folder, or .tflite")
-    parser.add_argument("--board", required=True, help="an ESP32-family board: esp32, esp32s3, esp32c3")
+    parser.add_argument("--board", required=True, help="an ESP32-family board: esp32, esp32s3, esp32c3, esp32c6")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the project folder to write")
     parser.add_argument("--calib", type=Path, help="calibration samples (.npy, .npz or a folder); the app runs "
                                                     "the first --samples of them")

@@ -47,6 +47,12 @@ EXPECTED = {
         "hard-reset write-flash --flash-mode dio --flash-size 4MB --flash-freq 80m 0x0 "
         "{idf}/bootloader/bootloader.bin 0x8000 {idf}/partition_table/partition-table.bin 0x10000 {idf}/app.bin",
     ],
+    "esp32c6": [
+        "1. choose port: PORT = the one USB serial port connected (or --probe PORT)",
+        "2. program: {py} -m esptool --chip esp32c6 --port PORT --baud 460800 --before default-reset --after "
+        "hard-reset write-flash --flash-mode dio --flash-size 4MB --flash-freq 80m 0x0 "
+        "{idf}/bootloader/bootloader.bin 0x8000 {idf}/partition_table/partition-table.bin 0x10000 {idf}/app.bin",
+    ],
     "esp32s3": [
         "1. choose port: PORT = the one USB serial port connected (or --probe PORT)",
         "2. program: {py} -m esptool --chip esp32s3 --port PORT --baud 460800 --before default-reset --after "

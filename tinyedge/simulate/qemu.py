@@ -108,7 +108,7 @@ MACHINES: tuple[Machine, ...] = (
             ((0x00000000, 4 * _MIB), (0x20000000, 4 * _MIB)), cpu="cortex-m7"),
     Machine("mps2-an505", "qemu-system-arm", ARCH_ARM, ("cortex-m33",),
             ((0x10000000, 4 * _MIB), (0x38000000, 4 * _MIB)), cpu="cortex-m33"),
-    Machine("virt", "qemu-system-riscv32", ARCH_RISCV, ("rv32imc",),
+    Machine("virt", "qemu-system-riscv32", ARCH_RISCV, ("rv32imc", "rv32imac"),
             ((0x80000000, 128 * _MIB),), args=("-bios", "none", "-m", "128M")),
 )
 

@@ -75,7 +75,8 @@ class CoreSpec:
 _THUMB_M = unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS
 
 # Board core name -> Unicorn engine. Unicorn has no Cortex-M0+ model; its Cortex-M0 runs the
-# same ARMv6-M instruction set.
+# same ARMv6-M instruction set. Its SiFive E31 model is RV32IMAC with machine mode, the ESP32-C6
+# HP core's instruction set.
 CORES: dict[str, CoreSpec] = {
     "cortex-m0plus": CoreSpec(ARCH_ARM, unicorn.UC_ARCH_ARM, _THUMB_M, unicorn.arm_const.UC_CPU_ARM_CORTEX_M0),
     "cortex-m4": CoreSpec(ARCH_ARM, unicorn.UC_ARCH_ARM, _THUMB_M, unicorn.arm_const.UC_CPU_ARM_CORTEX_M4),
@@ -83,6 +84,8 @@ CORES: dict[str, CoreSpec] = {
     "cortex-m7": CoreSpec(ARCH_ARM, unicorn.UC_ARCH_ARM, _THUMB_M, unicorn.arm_const.UC_CPU_ARM_CORTEX_M7),
     "cortex-m33": CoreSpec(ARCH_ARM, unicorn.UC_ARCH_ARM, _THUMB_M, unicorn.arm_const.UC_CPU_ARM_CORTEX_M33),
     "rv32imc": CoreSpec(ARCH_RISCV, unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32, None),
+    "rv32imac": CoreSpec(ARCH_RISCV, unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32,
+                         unicorn.riscv_const.UC_CPU_RISCV32_SIFIVE_E31),
 }
 
 
