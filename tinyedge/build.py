@@ -220,7 +220,7 @@ def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = N
     context["sources"] = project_sources(out_dir)
     for name in ("Makefile", "CMakeLists.txt"):
         (out_dir / name).write_text(env.get_template(f"{name}.j2").render(context))
-    project = {"tinyedge_version": __version__, "board": board.name, "console": console if uart else SEMIHOSTING,
+    project = {"tinyedge_version": __version__, "board": board.name, "console": console,
                "sources": context["sources"]}
     (out_dir / PROJECT_FILE).write_text(json.dumps(project, indent=2) + "\n")
     return out_dir

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyedge.console import SEMIHOSTING, UART
+from tinyedge.console import CONSOLES, SEMIHOSTING, UART
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate.cycle_model import CycleModel, core_timing
 from tinyedge.simulate.firmware_image import load_image
@@ -73,6 +73,8 @@ def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes]
     (tinyedge/simulate/peripherals.py); `board` must then be a tinyedge Board with a [console].
     """
     started = time.perf_counter()
+    if console not in CONSOLES:
+        raise TinyEdgeError(f"unknown console '{console}'; valid consoles: {', '.join(CONSOLES)}")
     if not input_bytes:
         raise TinyEdgeError("simulate() needs at least one input sample")
     core_spec(board.core)  # an unknown core fails before any work
