@@ -116,3 +116,11 @@ def test_board_name_must_match_its_file_name(tmp_path: Path) -> None:
     path.write_text((boards_dir() / "nrf52840.toml").read_text())
     with pytest.raises(TinyEdgeError, match="field 'name' is 'nrf52840' but the file is other.toml"):
         load_board(path)
+
+
+def test_reserved_boot_bytes_need_the_stage_that_fills_them(tmp_path: Path) -> None:
+    text = load_board("rp2040").path.read_text().replace('boot_stage = "rp2040-boot2"', "")
+    path = tmp_path / "rp2040.toml"
+    path.write_text(text)
+    with pytest.raises(TinyEdgeError, match="layout.boot_stage' and layout.boot_bytes go together"):
+        load_board(path)

@@ -45,6 +45,7 @@ FLASH_TOOLS = ("pyocd", "uf2", "esptool")
 # tinyedge/console.py).
 UART_DRIVERS = ("nrf-uart", "stm32-usart-sr", "stm32-usart-isr", "stm32-lpuart", "pl011")
 INIT_ACTIONS = ("value", "set", "clear", "wait")  # what one [[console.init]] step does, see InitStep
+BOOT_STAGES = ("rp2040-boot2",)  # boot stages tinyedge writes into the reserved boot bytes (tinyedge/boot2.py)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ SCHEMA: dict[str, Field] = {
         "code": Field("str"),
         "data": Field("str"),
         "boot_bytes": Field("int", required=False),
+        "boot_stage": Field("str", required=False, choices=BOOT_STAGES),
     }),
     "flash_access": _table({
         "wait_states": Field("int"),
@@ -165,6 +167,7 @@ class Layout:
     code: str
     data: str
     boot_bytes: int = 0
+    boot_stage: str | None = None  # what tinyedge writes into the boot bytes (one of BOOT_STAGES)
 
 
 @dataclass(frozen=True)
@@ -488,6 +491,9 @@ def _check_memory(check: _Checker, memory: tuple[MemoryRegion, ...], layout: Lay
         if memory[names.index(name)].kind != kind:
             raise check.fail(f"layout.{role}", f"names region '{name}', which is not {kind}")
     code = memory[names.index(layout.code)]
+    if bool(layout.boot_bytes) != (layout.boot_stage is not None):
+        raise check.fail("layout.boot_stage", "and layout.boot_bytes go together: reserved boot bytes need the "
+                                              f"stage that fills them; valid stages: {', '.join(BOOT_STAGES)}")
     if layout.boot_bytes >= code.length or layout.boot_bytes % 4:
         raise check.fail("layout.boot_bytes", f"is {layout.boot_bytes}; it must be a multiple of 4 and smaller "
                                               f"than region '{code.name}'")

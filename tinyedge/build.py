@@ -215,7 +215,7 @@ def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = N
                     "runtime/te_uart_config.h": "te_uart_config.h.j2"}
     for name, template in outputs.items():
         (out_dir / name).write_text(env.get_template(template).render(context))
-    if board.layout is not None and board.layout.boot_bytes:
+    if board.layout is not None and board.layout.boot_stage == "rp2040-boot2":
         write_boot2_source(out_dir)
     context["sources"] = project_sources(out_dir)
     for name in ("Makefile", "CMakeLists.txt"):
