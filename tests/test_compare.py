@@ -204,3 +204,10 @@ def test_command_names_the_file_it_cannot_use(tmp_path):
     with pytest.raises(TinyEdgeError, match=r"new report \(.*vww.json\) is model 'vww'"):
         _run(str(tmp_path / "old.json"), str(tmp_path / "vww.json"))
 
+
+
+def test_estimate_only_reports_are_refused_with_the_reason():
+    estimated = {"schema": "tinyedge.report/1", "model": {"name": "kws"}, "board": {"name": "esp32"},
+                 "simulation": None, "estimate": {"cycles": 1000, "label": "analytical estimate"}, "layers": []}
+    with pytest.raises(TinyEdgeError, match="analytical estimate for board esp32, not emulator counts"):
+        compare(estimated, estimated)

@@ -146,6 +146,10 @@ def _check_report(report: Mapping, label: str) -> None:
     if report["schema"] != SCHEMA:
         raise TinyEdgeError(f"the {label} has schema '{report['schema']}'; this tinyedge compares '{SCHEMA}' "
                             "reports (recompile both with the same tinyedge)")
+    if not report.get("simulation") and report.get("estimate"):
+        raise TinyEdgeError(f"the {label} holds an analytical estimate for board "
+                            f"{report.get('board', {}).get('name')}, not emulator counts; compare gates on measured "
+                            "figures: compare reports of an emulated board")
 
 
 def _field(report: Mapping, section: str, field: str, label: str) -> object:
