@@ -78,7 +78,7 @@ def test_tiny_model_runs_bit_exact_in_the_emulator_with_the_c6_figures(compiled:
     assert sim["instructions"] > 10_000 and sim["cycles"] >= sim["instructions"]
     assert "RV32IMAC (ESP32-C6 HP core)" in sim["cycle_model"] and "approximation" in sim["cycle_model"]
     assert sim["latency_ms"] == pytest.approx(sim["cycles"] / 160e6 * 1000)
-    assert sim["energy_uj"] == pytest.approx(sim["latency_ms"] * 38.0 * 3.3)
+    assert sim["energy_uj"] == pytest.approx(sim["latency_ms"] * 27.0 * 3.3)
     assert report["memory"]["ram_available"] == 512 * 1024
 
 
