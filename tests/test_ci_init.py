@@ -160,7 +160,7 @@ def test_output_path_option(repo):
 def test_boards_must_be_ones_compile_can_emulate(repo):
     with pytest.raises(TinyEdgeError, match=r"unknown board 'nrf9999'.*nrf52840"):
         ci("--board", "nrf9999")
-    with pytest.raises(TinyEdgeError, match=r"board 'esp32' cannot be emulated; .* in CI: esp32c3, nrf52840"):
+    with pytest.raises(TinyEdgeError, match=r"board 'esp32' cannot be emulated; .* in CI: esp32c3, esp32c6, nrf52840"):
         ci("--board", "esp32")
     assert not WORKFLOW.exists()
 
