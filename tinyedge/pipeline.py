@@ -33,6 +33,7 @@ from tinyedge.report import (
     EspIdfInfo,
     EstimatedLayer,
     EstimateInfo,
+    FirmwareInfo,
     LayerFigures,
     MemoryInfo,
     ModelInfo,
@@ -282,11 +283,20 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
                             budget or 2 * max(sim.instructions))
         progress("report")
         report = build_report(model, tflite, board_data, firmware, sim, verification, rate_hz, battery_mah, backend)
+        if console == UART:
+            report = dataclasses.replace(report, firmware=uart_firmware_info(board_data, report))
         check_fits_with_stack(board_data, report.memory)
         write_json(report, scratch / "report.json")
         write_html(report, scratch / "report.html")
         elf = Path(out_dir) / firmware.elf.relative_to(scratch.resolve())
     return CompileResult(Path(out_dir), model, report, elf)
+
+
+def uart_firmware_info(board: Board, report: Report) -> FirmwareInfo:
+    """Which UART the standalone variant prints on, and its latency at the clock its set-up leaves the core at."""
+    assert board.console is not None and report.simulation is not None
+    clock = board.console.cpu_clock_hz
+    return FirmwareInfo(UART, board.console.uart, clock, report.simulation.cycles / clock * 1000.0)
 
 
 def write_ci_suites(out_dir: Path, board: Board, model: CompiledModel, firmware: Firmware, inputs: list[bytes],

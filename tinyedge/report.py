@@ -142,8 +142,19 @@ class EspIdfInfo:
     note: str
 
 
+@dataclass(frozen=True)
+class FirmwareInfo:
+    """The standalone UART variant (`--console uart`): what it prints on, and the clock its set-up
+    leaves the core at, which the latency on the board follows (the estimates use board.clock_hz)."""
+
+    console: str
+    uart: str
+    cpu_clock_hz: int
+    latency_ms_at_cpu_clock: float  # the estimated cycles at cpu_clock_hz
+
+
 # Left out of report.json when None: sections and fields that only some boards have.
-OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf")
+OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware")
 OPTIONAL_FIELDS = {"memory": ("note",), "verification": ("method",)}
 
 
@@ -160,6 +171,7 @@ class Report:
     layers: tuple[LayerFigures, ...]  # measured per-layer figures; empty without an emulator run
     estimate: EstimateInfo | None = None
     espidf: EspIdfInfo | None = None
+    firmware: FirmwareInfo | None = None  # the UART variant only
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -209,6 +221,10 @@ def summary_table(report: Report) -> str:
     ]
     if r.espidf is not None:
         rows.append(("ESP-IDF", r.espidf.note))
+    if r.firmware is not None:
+        fw = r.firmware
+        rows.append(("firmware", f"UART variant on {fw.uart}: core at {fw.cpu_clock_hz / 1e6:g} MHz on the board, "
+                                 f"{fw.latency_ms_at_cpu_clock:.3f} ms at that clock"))
     width = max(len(k) for k, _ in rows)
     lines = [f"  {k:<{width}}  {v}" for k, v in rows]
     layers = r.estimate.layers if r.estimate is not None else r.layers
