@@ -215,6 +215,15 @@ class _Progress:
         self.log(f"[{self.step}/{self.stages}] {what}  ({time.perf_counter() - self.started:.1f} s elapsed)")
 
 
+def _quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
+                           progress: _Progress, log: Log) -> tuple[Path, CompiledModel]:
+    """The first two stages of every `compile`: the int8 .tflite in workdir, and the compiled model."""
+    progress("quantize to full int8")
+    tflite = ensure_int8(model_path, workdir, calib, source, log)
+    progress("generate C")
+    return tflite, compile_tflite(tflite, name=Path(model_path).stem)
+
+
 def verification_samples(model: CompiledModel, calib: Path | None, count: int) -> list[bytes]:
     """Inputs for the firmware-vs-reference check: calibration samples quantized to int8, else seeded random."""
     if calib is None:
@@ -258,10 +267,7 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
     backends.check_console(backend, console)
     progress = _Progress(6, log)
     with atomic_output_dir(out_dir) as scratch:
-        progress("quantize to full int8")
-        tflite = ensure_int8(model_path, scratch, calib, source, log)
-        progress("generate C")
-        model = compile_tflite(tflite, name=Path(model_path).stem)
+        tflite, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
         inputs = verification_samples(model, calib, samples)
         render(model, board_data, scratch, console, inputs)
         progress(f"cross-compile for {board_data.name}" + (" (UART variant)" if console == UART else ""))
@@ -404,10 +410,7 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
                             "drop --backend for it")
     progress = _Progress(6, log)
     with atomic_output_dir(out_dir) as scratch:
-        progress("quantize to full int8")
-        tflite = ensure_int8(model_path, scratch, calib, source, log)
-        progress("generate C")
-        model = compile_tflite(tflite, name=Path(model_path).stem)
+        tflite, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
         progress(f"render the ESP-IDF project for {target}")
         checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)
         progress("verify a host build of the same sources against TFLite-Micro")
