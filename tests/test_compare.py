@@ -128,11 +128,14 @@ def test_growth_from_zero_is_infinite_and_regresses():
     assert total(compare(old, make_report()), "flash").regressed
 
 
-def test_other_schema_is_refused():
+def test_other_schema_is_refused_but_a_schema_1_report_still_compares():
     new = make_report()
-    new["schema"] = "tinyedge.report/2"
-    with pytest.raises(TinyEdgeError, match=r"new report has schema 'tinyedge.report/2'.*'tinyedge.report/1'"):
+    new["schema"] = "tinyedge.report/9"
+    with pytest.raises(TinyEdgeError, match=r"new report has schema 'tinyedge.report/9'.*'tinyedge.report/1'"):
         compare(make_report(), new)
+    old = make_report()
+    old["schema"] = "tinyedge.report/1"
+    assert not compare(old, make_report()).regressed
     with pytest.raises(TinyEdgeError, match="old report is not a tinyedge report.json"):
         compare({"layers": []}, make_report())
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyedge.errors import TinyEdgeError
-from tinyedge.report import SCHEMA
+from tinyedge.report import READABLE_SCHEMAS
 
 DEFAULT_THRESHOLD_PCT = 2.0
 REGRESSION_EXIT = 4  # distinct from 1 (an error) and 3 (`compile`: not bit-exact)
@@ -108,7 +108,7 @@ class Comparison:
 def compare(old: Mapping, new: Mapping, threshold_pct: float = DEFAULT_THRESHOLD_PCT, *,
             metrics: Sequence[str] = tuple(METRICS), allow_mismatch: bool = False,
             labels: tuple[str, str] = ("old report", "new report")) -> Comparison:
-    """Compare two report.json dicts (schema tinyedge.report/1).
+    """Compare two report.json dicts (schema tinyedge.report/1 or /2; /2 only added `provenance`).
 
     metrics: the totals that gate (regressed when they grow by more than threshold_pct);
     every total is compared and shown either way.
@@ -143,8 +143,9 @@ def compare(old: Mapping, new: Mapping, threshold_pct: float = DEFAULT_THRESHOLD
 def _check_report(report: Mapping, label: str) -> None:
     if not isinstance(report, Mapping) or "schema" not in report:
         raise TinyEdgeError(f"the {label} is not a tinyedge report.json (it has no 'schema' field)")
-    if report["schema"] != SCHEMA:
-        raise TinyEdgeError(f"the {label} has schema '{report['schema']}'; this tinyedge compares '{SCHEMA}' "
+    if report["schema"] not in READABLE_SCHEMAS:
+        raise TinyEdgeError(f"the {label} has schema '{report['schema']}'; this tinyedge compares "
+                            f"{' or '.join(repr(s) for s in READABLE_SCHEMAS)} "
                             "reports (recompile both with the same tinyedge)")
     if not report.get("simulation") and report.get("estimate"):
         raise TinyEdgeError(f"the {label} holds an analytical estimate for board "

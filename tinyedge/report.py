@@ -1,6 +1,6 @@
 """Report stage: one versioned JSON schema, a terminal summary, and a self-contained HTML page.
 
-Schema "tinyedge.report/1" (documented in docs/report.md). Every estimated figure sits
+Schema "tinyedge.report/2" (documented in docs/report.md). Every estimated figure sits
 beside the name of the model that made it (`cycle_model`, `power.source`).
 
 Boards the emulator runs get a `simulation` section (exact instructions, modelled cycles).
@@ -21,7 +21,8 @@ import jinja2
 from tinyedge import __version__
 from tinyedge.resources import templates_dir
 
-SCHEMA = "tinyedge.report/1"
+SCHEMA = "tinyedge.report/2"  # /2 added `provenance`; /1 reports read the same otherwise
+READABLE_SCHEMAS = ("tinyedge.report/1", SCHEMA)
 DEFAULT_BATTERY_MAH = 220.0  # a CR2032 coin cell
 
 
@@ -153,8 +154,34 @@ class FirmwareInfo:
     latency_ms_at_cpu_clock: float  # the estimated cycles at cpu_clock_hz
 
 
+SYNTHETIC_CALIBRATION = "synthetic, seeded: ranges and accuracy unknown"
+
+
+@dataclass(frozen=True)
+class AgreementInfo:
+    """How closely the int8 model follows the float one on held-out samples (the quantization's cost)."""
+
+    samples: int  # held-out samples compared
+    cosine: float
+    max_abs_error: float
+    mean_abs_error: float
+    top1: float | None  # only for outputs that are class scores
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the int8 model came from, so a report can be trusted (and reproduced) after the terminal is gone."""
+
+    calibration: str  # the calibration file or folder as given, or SYNTHETIC_CALIBRATION
+    calibration_sha256: str | None  # of the file (of a folder: of its sorted .npy files' names and bytes)
+    calibration_samples: int  # samples the converter saw (0: the model came already int8)
+    agreement: AgreementInfo | None  # None when the model came already int8 (nothing to compare)
+    versions: dict[str, str]  # keys: "tinyedge", "tensorflow", "tflite_micro", "compiler"
+    command: str  # the command line, as typed (differs between runs: excluded from reproducibility)
+
+
 # Left out of report.json when None: sections and fields that only some boards have.
-OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware")
+OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware", "provenance")
 OPTIONAL_FIELDS = {"memory": ("note",), "verification": ("method",)}
 
 
@@ -172,6 +199,7 @@ class Report:
     estimate: EstimateInfo | None = None
     espidf: EspIdfInfo | None = None
     firmware: FirmwareInfo | None = None  # the UART variant only
+    provenance: Provenance | None = None  # calibration, agreement, versions, command line
 
     def to_dict(self) -> dict:
         data = asdict(self)
