@@ -247,6 +247,8 @@ def summary_table(report: Report) -> str:
                      + f" vs {r.verification.reference}"
                      + (f"  ({r.verification.method})" if r.verification.method else "")),
     ]
+    if r.provenance is not None:
+        rows.extend(_provenance_rows(r.provenance))
     if r.espidf is not None:
         rows.append(("ESP-IDF", r.espidf.note))
     if r.firmware is not None:
@@ -292,6 +294,33 @@ def _estimate_rows(r: Report) -> list[tuple[str, str]]:
     ]
 
 
+def calibration_text(prov: Provenance) -> str:
+    """One line for the calibration: the file and a short hash, or the synthetic warning (terminal and HTML)."""
+    if prov.calibration == SYNTHETIC_CALIBRATION:
+        return f"WARNING: {SYNTHETIC_CALIBRATION} ({prov.calibration_samples} samples); pass --calib for real ranges"
+    text = prov.calibration
+    if prov.calibration_sha256:
+        text += f"  (sha256 {prov.calibration_sha256[:12]}"
+        text += f", {prov.calibration_samples} samples)" if prov.calibration_samples else ")"
+    elif prov.calibration_samples:
+        text += f"  ({prov.calibration_samples} samples)"
+    return text
+
+
+def agreement_text(agreement: AgreementInfo | None) -> str:
+    """The int8-vs-float figures in one line; top-1 only where the outputs are class scores."""
+    if agreement is None:
+        return "not measured: the model came already int8 (no float model to compare)"
+    a = agreement
+    text = (f"int8 vs float on {a.samples} held-out samples: cosine {a.cosine:.4f}, "
+            f"max |error| {a.max_abs_error:.4g}, mean |error| {a.mean_abs_error:.4g}")
+    return text + (f", top-1 {a.top1:.1%}" if a.top1 is not None else "")
+
+
+def _provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
+    return [("calibration", calibration_text(prov)), ("agreement", agreement_text(prov.agreement))]
+
+
 def _memory_rows(mem: MemoryInfo) -> list[tuple[str, str]]:
     flash = "not known" if mem.flash_bytes is None else f"{mem.flash_bytes:,}"
     ram = "not known" if mem.ram_bytes is None else f"{mem.ram_bytes:,}"
@@ -323,8 +352,12 @@ def write_html(report: Report, path: Path) -> None:
         ram_parts = _percentages([("arena", mem.arena_bytes), ("stack", stack),
                                   ("other data", max(mem.ram_bytes - mem.arena_bytes - stack, 0)),
                                   ("free", max(mem.ram_available - mem.ram_bytes, 0))])
+    prov = report.provenance
     html = env.get_template("report.html.j2").render(
-        r=report, layers=layers, version=__version__, flash_parts=flash_parts, ram_parts=ram_parts)
+        r=report, layers=layers, version=__version__, flash_parts=flash_parts, ram_parts=ram_parts,
+        synthetic=prov is not None and prov.calibration == SYNTHETIC_CALIBRATION,
+        calibration=calibration_text(prov) if prov is not None else None,
+        agreement=agreement_text(prov.agreement) if prov is not None else None)
     path.write_text(html)
 
 
