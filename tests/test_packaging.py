@@ -1,23 +1,64 @@
-"""A non-editable install finds templates/, boards/ and firmware/ inside the package."""
+"""The wheel builds without a warning, is named as ours, and ships templates/, boards/ and firmware/."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import tomllib
+import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+DATA_FOLDERS = {"templates": "tinyedge/templates", "boards": "tinyedge/boards", "firmware": "tinyedge/firmware"}
 
 
-def test_wheel_install_ships_templates_boards_and_firmware(tmp_path):
-    # Build from a copy: setuptools writes a build/ folder into the source tree it builds.
-    source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__"))
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, str]:
+    """The wheel pip builds from a copy of the source (as setup.sh's install does), and pip's output."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    # A copy: setuptools writes build/ and *.egg-info folders into the tree it builds.
+    source = tmp / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__",
+                                                                ".pytest_cache", ".ruff_cache"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp / "dist"), str(source)],
+                          capture_output=True, text=True, cwd=tmp)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = (tmp / "dist").glob("*.whl")
+    return wheel, proc.stdout + proc.stderr
+
+
+def test_wheel_builds_without_a_warning(built):
+    _, output = built
+    warnings = [line.strip() for line in output.splitlines() if "warning" in line.lower()]
+    assert warnings == [], "\n".join(warnings)
+
+
+def test_distribution_is_named_tinyedge_mcu_and_keeps_the_tinyedge_command():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "tinyedge-mcu"  # PyPI's `tinyedge` is an unrelated project
+    assert project["scripts"] == {"tinyedge": "tinyedge.cli:main"}
+
+
+def test_wheel_holds_every_data_file_of_the_source_tree(built):
+    wheel, _ = built
+    assert wheel.name.startswith("tinyedge_mcu-")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder, inside in DATA_FOLDERS.items():
+        files = [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        assert files, folder
+        missing = [str(p.relative_to(ROOT)) for p in files if f"{inside}/{p.relative_to(ROOT / folder).as_posix()}"
+                   not in names]
+        assert missing == [], f"not in the wheel: {missing}"
+
+
+def test_wheel_install_finds_templates_boards_and_firmware_inside_the_package(built, tmp_path):
+    wheel, _ = built
     target = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target",
-         str(target), str(source)], capture_output=True, text=True, cwd=tmp_path)
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                              str(wheel)], capture_output=True, text=True, cwd=tmp_path)
     assert install.returncode == 0, install.stderr
     probe = ("import tinyedge.cli, tinyedge.simulate, tinyedge.simulate.cycle_model, tinyedge.flash; "
              "import tinyedge.resources as r; "
