@@ -40,15 +40,33 @@ def verify(flatbuffer: bytes, model: CompiledModel, samples: list[bytes], output
 
 
 def compare_outputs(expected: list[bytes], outputs: list[bytes]) -> Verification:
-    """Byte-for-byte comparison of the firmware's outputs with the reference's, sample by sample."""
+    """Byte-for-byte comparison of the firmware's outputs with the reference's, sample by sample.
+
+    Strict: a sample the firmware gave no output for, an extra output, or an output of another
+    length is a mismatch like a differing byte. They count as mismatches rather than raising, so
+    the run still ends in the report and exit code every other failed verification gets, with
+    the reason in `first_mismatch`.
+    """
     first, mismatched = None, 0
-    for i, (want, got) in enumerate(zip(expected, outputs)):
-        if want != got:
-            mismatched += 1
-            if first is None:
-                pos = next(j for j in range(min(len(want), len(got))) if want[j] != got[j]) \
-                    if len(want) == len(got) else 0
-                first = (f"sample {i}, byte {pos}: firmware {np.int8(np.uint8(got[pos]))} vs reference "
-                         f"{np.int8(np.uint8(want[pos]))}; {sum(a != b for a, b in zip(want, got))} of {len(want)} "
-                         "bytes differ")
-    return Verification(REFERENCE_NAME, len(expected), mismatched == 0, mismatched, first)
+    for i in range(max(len(expected), len(outputs))):
+        want = expected[i] if i < len(expected) else None
+        got = outputs[i] if i < len(outputs) else None
+        if want == got:
+            continue
+        mismatched += 1
+        if first is None:
+            first = _describe_mismatch(i, want, got, len(expected), len(outputs))
+    return Verification(REFERENCE_NAME, max(len(expected), len(outputs)), mismatched == 0, mismatched, first)
+
+
+def _describe_mismatch(i: int, want: bytes | None, got: bytes | None, expected: int, given: int) -> str:
+    if got is None:
+        return f"sample {i}: the firmware gave no output ({given} outputs for {expected} samples)"
+    if want is None:
+        return f"sample {i}: the firmware gave an output the reference has no sample for ({given} outputs for " \
+               f"{expected} samples)"
+    if len(want) != len(got):
+        return f"sample {i}: the firmware gave {len(got)} bytes, the reference {len(want)}"
+    pos = next(j for j in range(len(want)) if want[j] != got[j])
+    return (f"sample {i}, byte {pos}: firmware {np.int8(np.uint8(got[pos]))} vs reference "
+            f"{np.int8(np.uint8(want[pos]))}; {sum(a != b for a, b in zip(want, got))} of {len(want)} bytes differ")
