@@ -8,7 +8,16 @@ import math
 
 import pytest
 
-from tinyedge.compare import REGRESSION_EXIT, Delta, add_arguments, compare, format_comparison, run
+from tinyedge.compare import (
+    DEFAULT_METRICS,
+    REGRESSION_EXIT,
+    Delta,
+    add_arguments,
+    compare,
+    format_comparison,
+    load_report,
+    run,
+)
 from tinyedge.errors import TinyEdgeError
 from tinyedge.report import (
     BoardInfo,
@@ -27,7 +36,8 @@ KWS = [("CONV_2D", 10_000, 15_000), ("DEPTHWISE_CONV_2D", 6_000, 9_000), ("FULLY
 
 def make_report(layers: list[tuple[str, int, int]] = KWS, *, model: str = "kws", board: str = "nrf52840",
                 ram: int = 20_000, flash: int = 100_000, extra_cycles: int = 0) -> dict:
-    """A report.json dict; totals are the layers' sums plus 100 instructions (150 cycles) of glue."""
+    """A report.json dict; totals are the layers' sums plus 100 instructions (150 cycles) of glue; latency at 64 MHz,
+    energy at 3 mA and 3 V."""
     figures = tuple(LayerFigures(i, f"tensor_{i}", op, 1_000 * (i + 1), instructions, cycles)
                     for i, (op, instructions, cycles) in enumerate(layers))
     instructions = sum(f.instructions for f in figures) + 100
@@ -38,7 +48,8 @@ def make_report(layers: list[tuple[str, int, int]] = KWS, *, model: str = "kws",
         memory=MemoryInfo(flash_bytes=flash, ram_bytes=ram, arena_bytes=ram // 2, stack_bytes=1_000,
                           weights_bytes=flash // 2, text_bytes=flash, data_bytes=0, bss_bytes=ram - 1_000,
                           flash_available=1 << 20, ram_available=1 << 18),
-        simulation=SimulationInfo("builtin", instructions, cycles, "test cycle model", cycles / 64_000.0, 1.0, 10.0),
+        simulation=SimulationInfo("builtin", instructions, cycles, "test cycle model", cycles / 64_000.0,
+                                  cycles / 64_000.0 * 9.0, 10.0),
         power=PowerInfo(3.0, 2.0, 3.0, "test datasheet", 1.0, 5.0, 220.0, 1000.0),
         verification=VerificationInfo("tflite_micro.runtime.Interpreter", 4, True, 0),
         layers=figures,
@@ -52,7 +63,7 @@ def total(comparison, metric: str):
 def test_identical_reports_pass_with_zero_change():
     comparison = compare(make_report(), make_report())
     assert not comparison.regressed
-    assert all(t.delta.change == 0 and t.gated for t in comparison.totals)
+    assert all(t.delta.change == 0 and t.gated == (t.metric in DEFAULT_METRICS) for t in comparison.totals)
     assert [layer.status for layer in comparison.layers] == ["kept"] * 4
     assert format_comparison(comparison).endswith("ok: no checked total grew by more than 2%")
 
@@ -165,8 +176,32 @@ def test_incomplete_report_names_the_missing_field():
 def test_bad_threshold_and_metric_are_refused():
     with pytest.raises(TinyEdgeError, match="percentage >= 0"):
         compare(make_report(), make_report(), threshold_pct=-1)
-    with pytest.raises(TinyEdgeError, match="valid metrics: instructions, cycles, ram, flash"):
-        compare(make_report(), make_report(), metrics=("latency",))
+    with pytest.raises(TinyEdgeError, match="valid metrics: instructions, cycles, latency, energy, ram, flash"):
+        compare(make_report(), make_report(), metrics=("speed",))
+
+
+def test_latency_and_energy_are_shown_beside_the_counts_and_gate_only_when_asked():
+    old, new = make_report(), make_report(extra_cycles=6_400)  # +0.1 ms at 64 MHz, +0.9 uJ
+    comparison = compare(old, new, threshold_pct=50)
+    latency, energy = (next(t for t in comparison.totals if t.metric == m) for m in ("latency", "energy"))
+    assert not latency.gated and not energy.gated and not comparison.regressed
+    assert latency.delta.change == pytest.approx(0.1) and energy.delta.change == pytest.approx(0.9)
+    lines = format_comparison(comparison).splitlines()
+    latency_line = next(line for line in lines if line.strip().startswith("latency"))
+    energy_line = next(line for line in lines if line.strip().startswith("energy"))
+    assert f"{old['simulation']['latency_ms']:.3f} ms" in latency_line and "+0.100 ms" in latency_line
+    assert "+0.9 uJ" in energy_line and "(not checked)" in energy_line
+    gated = compare(old, new, threshold_pct=2, metrics=("latency",))
+    assert [t.metric for t in gated.regressions] == ["latency"]
+
+
+def test_notes_say_when_clock_or_current_figures_changed():
+    new = make_report()
+    new["board"]["clock_hz"] = 128_000_000
+    new["power"]["source"] = "another datasheet"
+    notes = compare(make_report(), new).notes
+    assert "clock (latency follows it) differs: 64000000 -> 128000000" in notes
+    assert "current figures (energy follows them) differs: test datasheet -> another datasheet" in notes
 
 
 def test_notes_say_when_the_emulator_changed_or_the_firmware_is_not_bit_exact():
@@ -206,6 +241,18 @@ def test_command_names_the_file_it_cannot_use(tmp_path):
     (tmp_path / "vww.json").write_text(json.dumps(make_report(model="vww")))
     with pytest.raises(TinyEdgeError, match=r"new report \(.*vww.json\) is model 'vww'"):
         _run(str(tmp_path / "old.json"), str(tmp_path / "vww.json"))
+
+
+def test_command_takes_output_folders_and_names_one_without_a_report(tmp_path, capsys):
+    for name, extra in (("old", 0), ("new", 900)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(make_report(extra_cycles=extra)))
+    assert load_report(tmp_path / "old") == json.loads(json.dumps(make_report()))
+    assert _run(str(tmp_path / "old"), str(tmp_path / "new")) == REGRESSION_EXIT
+    assert "REGRESSION" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TinyEdgeError, match=r"^\S*empty has no report.json; give a `tinyedge compile` output folder"):
+        _run(str(tmp_path / "old"), str(tmp_path / "empty"))
 
 
 

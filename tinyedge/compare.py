@@ -1,4 +1,4 @@
-"""Budget regression between two reports: `tinyedge compare old/report.json new/report.json`.
+"""Budget regression between two reports: `tinyedge compare old/report.json new/report.json` (or the two folders).
 
     comparison = compare(old_dict, new_dict, threshold_pct=2.0)
     print(format_comparison(comparison))
@@ -35,24 +35,32 @@ class Metric:
     field: str
     unit: str
     per_layer: bool  # layers[] carries the same figure under `name`
+    decimals: int = 0  # counts are whole; latency and energy are not
+    gated_by_default: bool = True
 
 
+# Latency and energy are shown beside the counts but not gated by default: both follow the cycles
+# (latency = cycles / clock, energy = latency x a datasheet current), so they would fail with them.
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("instructions", "simulation", "instructions", "", per_layer=True),
     Metric("cycles", "simulation", "cycles", "", per_layer=True),
+    Metric("latency", "simulation", "latency_ms", " ms", per_layer=False, decimals=3, gated_by_default=False),
+    Metric("energy", "simulation", "energy_uj", " uJ", per_layer=False, decimals=1, gated_by_default=False),
     Metric("ram", "memory", "ram_bytes", " B", per_layer=False),
     Metric("flash", "memory", "flash_bytes", " B", per_layer=False),
 )}
+DEFAULT_METRICS = tuple(m.name for m in METRICS.values() if m.gated_by_default)
 LAYER_METRICS = tuple(m.name for m in METRICS.values() if m.per_layer)
+REPORT_FILE = "report.json"
 
 
 @dataclass(frozen=True)
 class Delta:
-    old: int | None  # None: the layer does not exist on that side
-    new: int | None
+    old: float | None  # None: the layer does not exist on that side
+    new: float | None
 
     @property
-    def change(self) -> int | None:
+    def change(self) -> float | None:
         return None if self.old is None or self.new is None else self.new - self.old
 
     @property
@@ -106,7 +114,7 @@ class Comparison:
 
 
 def compare(old: Mapping, new: Mapping, threshold_pct: float = DEFAULT_THRESHOLD_PCT, *,
-            metrics: Sequence[str] = tuple(METRICS), allow_mismatch: bool = False,
+            metrics: Sequence[str] = DEFAULT_METRICS, allow_mismatch: bool = False,
             labels: tuple[str, str] = ("old report", "new report")) -> Comparison:
     """Compare two report.json dicts (schema tinyedge.report/1 or /2; /2 only added `provenance`).
 
@@ -168,11 +176,11 @@ def _describe(identity: tuple[str, str]) -> str:
     return f"model '{identity[0]}' on board '{identity[1]}'"
 
 
-def _figure(report: Mapping, metric: Metric, label: str) -> int:
+def _figure(report: Mapping, metric: Metric, label: str) -> float:
     value = _field(report, metric.section, metric.field, label)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TinyEdgeError(f"the {label} has a non-numeric '{metric.section}.{metric.field}': {value!r}")
-    return int(value)
+    return int(value) if metric.decimals == 0 else float(value)
 
 
 def _layers(report: Mapping, label: str) -> Sequence[Mapping]:
@@ -218,6 +226,8 @@ def _notes(old: Mapping, new: Mapping, identity_old: tuple[str, str], identity_n
     if identity_old != identity_new:
         notes.append(f"comparing {_describe(identity_old)} with {_describe(identity_new)}")
     for section, field, what in (("simulation", "backend", "emulator"), ("simulation", "cycle_model", "cycle model"),
+                                 ("board", "clock_hz", "clock (latency follows it)"),
+                                 ("power", "source", "current figures (energy follows them)"),
                                  (None, "tinyedge_version", "tinyedge version")):
         a = old.get(field) if section is None else old.get(section, {}).get(field)
         b = new.get(field) if section is None else new.get(section, {}).get(field)
@@ -251,14 +261,14 @@ def format_comparison(comparison: Comparison) -> str:
                 row += f" {_count(delta.old):>11} {_count(delta.new):>11} {_layer_change(layer, delta):>11}"
             lines.append(row.rstrip())
     lines.append("")
-    lines.append(f"  {'total':<13} {'old':>14} {'new':>14} {'change':>22}")
+    lines.append(f"  {'total':<13} {'old':>14} {'new':>14} {'change':>24}")
     for total in c.totals:
-        unit = METRICS[total.metric].unit
+        metric = METRICS[total.metric]
         d = total.delta
         verdict = (f"REGRESSION (> +{c.threshold_pct:g}%)" if total.regressed
                    else "" if total.gated else "(not checked)")
-        lines.append(f"  {total.metric:<13} {_count(d.old) + unit:>14} {_count(d.new) + unit:>14} "
-                     f"{_total_change(d, unit):>22}  {verdict}".rstrip())
+        old, new = _count(d.old, metric.decimals) + metric.unit, _count(d.new, metric.decimals) + metric.unit
+        lines.append(f"  {total.metric:<13} {old:>14} {new:>14} {_total_change(d, metric):>24}  {verdict}".rstrip())
     lines.append("")
     if c.regressed:
         lines.append("FAIL: " + "; ".join(f"{t.metric} grew {_percent(t.delta.percent)}" for t in c.regressions)
@@ -275,8 +285,8 @@ def _layer_label(layer: LayerDelta) -> str:
     return f"{layer.old_index}->{layer.new_index}"
 
 
-def _count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
+def _count(value: float | None, decimals: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{decimals}f}"
 
 
 def _percent(percent: float | None) -> str:
@@ -291,16 +301,23 @@ def _layer_change(layer: LayerDelta, delta: Delta) -> str:
     return layer.status if layer.status != "kept" else _percent(delta.percent)
 
 
-def _total_change(delta: Delta, unit: str) -> str:
+def _total_change(delta: Delta, metric: Metric) -> str:
     assert delta.change is not None
-    return f"{delta.change:+,}{unit} ({_percent(delta.percent)})"
+    return f"{delta.change:+,.{metric.decimals}f}{metric.unit} ({_percent(delta.percent)})"
 
 
 # ---------------------------------------------------------------- command line
 
 def load_report(path: Path) -> dict:
+    """Read a report.json, or the report.json of a `tinyedge compile` output folder."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / REPORT_FILE).is_file():
+            raise TinyEdgeError(f"{path} has no {REPORT_FILE}; give a `tinyedge compile` output folder or a "
+                                f"{REPORT_FILE}")
+        path = path / REPORT_FILE
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise TinyEdgeError(f"{path}: no such report; `tinyedge compile` writes report.json into its output "
                             "folder") from None
@@ -312,14 +329,14 @@ def load_report(path: Path) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("old", type=Path, help="the baseline report.json")
-    parser.add_argument("new", type=Path, help="the report.json to check against it")
+    parser.add_argument("old", type=Path, help="the baseline report.json, or the output folder holding it")
+    parser.add_argument("new", type=Path, help="the report.json (or output folder) to check against it")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT, metavar="PCT",
                         help=f"fail when a checked total grows by more than PCT percent "
                              f"(default {DEFAULT_THRESHOLD_PCT:g})")
     parser.add_argument("--metric", action="append", choices=tuple(METRICS), dest="metrics",
-                        help="a total to check; repeat for several (default: all of "
-                             f"{', '.join(METRICS)})")
+                        help="a total to check; repeat for several (default: "
+                             f"{', '.join(DEFAULT_METRICS)}; every total is shown either way)")
     parser.add_argument("--allow-mismatch", action="store_true",
                         help="compare reports of different models or boards instead of refusing")
 
@@ -327,7 +344,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the comparison; exit 4 when a checked total grew past the threshold."""
     comparison = compare(load_report(args.old), load_report(args.new), args.threshold,
-                         metrics=args.metrics or tuple(METRICS), allow_mismatch=args.allow_mismatch,
+                         metrics=args.metrics or DEFAULT_METRICS, allow_mismatch=args.allow_mismatch,
                          labels=(f"old report ({args.old})", f"new report ({args.new})"))
     print(format_comparison(comparison))
     return REGRESSION_EXIT if comparison.regressed else 0
