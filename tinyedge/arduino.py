@@ -28,6 +28,7 @@ from tinyedge import __version__
 from tinyedge.codegen import CompiledModel, render_model
 from tinyedge.errors import TinyEdgeError
 from tinyedge.espidf import c_array_body, copy_runtime, split_samples
+from tinyedge.outdir import add_force_option, output_folder
 from tinyedge.resources import templates_dir
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
@@ -118,17 +119,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="Keras .h5/.keras, SavedModel folder, or .tflite")
     parser.add_argument("--name", help="library name (default: the model file's stem); also the header's name")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the library folder to write")
+    add_force_option(parser)
     parser.add_argument("--calib", type=Path, help="calibration samples; the example sketch runs the first one")
     parser.add_argument("--source", type=Path, help="the model a float .tflite was converted from")
     parser.add_argument("--url", help="the project URL for library.properties")
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinyedge.pipeline import atomic_output_dir, compile_tflite, ensure_int8, verification_samples
+    from tinyedge.pipeline import compile_tflite, ensure_int8, verification_samples
 
     name = args.name or Path(args.model).stem
     check_name(name)  # a bad name fails before any work
-    with atomic_output_dir(args.output) as scratch:
+    with output_folder(args.output, (args.model, args.calib, args.source), args.force, command="arduino") as scratch:
         with tempfile.TemporaryDirectory(prefix="tinyedge-arduino-") as tmp:
             tflite = ensure_int8(args.model, Path(tmp), args.calib, args.source,
                                  log=lambda message: print(message, file=sys.stderr))

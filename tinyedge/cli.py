@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tinyedge import __version__, arduino, ci_init, compare, espidf, monitor
 from tinyedge.console import CONSOLES, SEMIHOSTING
 from tinyedge.errors import TinyEdgeError
 from tinyedge.flash import cli as flash_cli
+from tinyedge.outdir import add_force_option, check_output_file, write_file_atomically
 
 
 def _log(message: str) -> None:
@@ -25,18 +27,22 @@ def _log(message: str) -> None:
 def cmd_quantize(args: argparse.Namespace) -> int:
     from tinyedge.quantize import quantize
 
-    result = quantize(args.model, args.output, calib=args.calib, source=args.source, log=_log)
+    output = check_output_file(args.output, (args.model, args.calib, args.source))
+    with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:  # the output appears whole or not at all
+        result = quantize(args.model, Path(tmp) / output.name, calib=args.calib, source=args.source, log=_log)
+        write_file_atomically(output, result.tflite.read_bytes())
     if result.passthrough:
-        print(f"{args.model} is already full int8: copied unchanged to {result.tflite}")
+        print(f"{args.model} is already full int8: copied unchanged to {args.output}")
     else:
-        print(f"wrote {result.tflite}")
+        print(f"wrote {args.output}")
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from tinyedge.pipeline import generate
 
-    generated = generate(args.model, args.output, board=args.board, calib=args.calib, source=args.source, log=_log)
+    generated = generate(args.model, args.output, board=args.board, calib=args.calib, source=args.source, log=_log,
+                         force=args.force)
     model = generated.model
     print(f"wrote {generated.out_dir}: {len(model.layers)} layers, {model.macs:,} MACs, "
           f"weights {model.weight_bytes:,} B, arena {model.plan.arena_bytes:,} B")
@@ -58,7 +64,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     result = compile_model(args.model, args.board, args.output or Path("build") / args.board, calib=args.calib,
                            source=args.source, samples=args.samples, rate_hz=args.rate, battery_mah=args.battery,
-                           budget=args.budget, backend=args.backend, log=_log, console=args.console)
+                           budget=args.budget, backend=args.backend, log=_log, console=args.console,
+                           force=args.force)
     print(summary_table(result.report))
     print(f"wrote {result.out_dir}: {result.contents}, report.json, report.html")
     if not result.report.verification.bit_exact:
@@ -122,12 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(sub)
     sub.add_argument("--board", default="host", help="target board (default: host)")
     sub.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    add_force_option(sub)
 
     sub = command("compile", cmd_compile, "quantize, generate, cross-compile, emulate (or estimate, for Xtensa "
                   "boards), verify and report")
     _model_options(sub)
     sub.add_argument("--board", required=True, help="target board (see `tinyedge boards`)")
     sub.add_argument("-o", "--output", type=Path, help="output folder (default: build/<board>)")
+    add_force_option(sub)
     sub.add_argument("--samples", type=int, default=4, help="inputs checked against TFLite-Micro (default 4)")
     sub.add_argument("--rate", type=float, default=1.0, help="inferences per second for the battery estimate")
     sub.add_argument("--battery", type=float, default=220.0, help="battery capacity in mAh (default 220, CR2032)")

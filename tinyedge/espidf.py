@@ -39,6 +39,7 @@ from tinyedge import __version__
 from tinyedge.boards import Board, load_board
 from tinyedge.codegen import CompiledModel, render_model
 from tinyedge.errors import TinyEdgeError
+from tinyedge.outdir import add_force_option, output_folder
 from tinyedge.resources import firmware_dir, templates_dir
 
 PROJECT_NAME = "tinyedge_app"  # build/tinyedge_app.bin
@@ -362,6 +363,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="Keras .h5/.keras, SavedModel folder, or .tflite")
     parser.add_argument("--board", required=True, help="an ESP32-family board: esp32, esp32s3, esp32c3, esp32c6")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the project folder to write")
+    add_force_option(parser)
     parser.add_argument("--calib", type=Path, help="calibration samples (.npy, .npz or a folder); the app runs "
                                                     "the first --samples of them")
     parser.add_argument("--source", type=Path, help="the model a float .tflite was converted from")
@@ -380,13 +382,13 @@ def _print_estimate(model: CompiledModel, board: Board) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the project (with TFLite-Micro's checksums for its samples), then build it where ESP-IDF is."""
-    from tinyedge.pipeline import atomic_output_dir, compile_tflite, ensure_int8
+    from tinyedge.pipeline import compile_tflite, ensure_int8
 
     board = load_board(args.board)
     idf_target(board)  # a board outside the ESP32 family fails before any work
     if args.samples < 1:
         raise TinyEdgeError(f"--samples is {args.samples}; the app needs at least one")
-    with atomic_output_dir(args.output) as scratch:
+    with output_folder(args.output, (args.model, args.calib, args.source), args.force, command="espidf") as scratch:
         tflite = ensure_int8(args.model, scratch, args.calib, args.source,
                              log=lambda message: print(message, file=sys.stderr))
         model = compile_tflite(tflite, name=Path(args.model).stem)

@@ -1,19 +1,19 @@
 """The stages chained the way the CLI runs them, usable from Python as well.
 
-Output folders are written in a temporary sibling and renamed into place at the end, so
-a failure never leaves a half-written folder behind.
+Output folders are written in a scratch sibling and moved into place at the end, and only
+ever replace a folder tinyedge made (tinyedge/outdir.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import io
 import json
 import shutil
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from tinyedge.console import SEMIHOSTING, UART, UART_SAMPLES, check_console
 from tinyedge.errors import TinyEdgeError
 from tinyedge.host import run_host
 from tinyedge.importer import load_tflite
+from tinyedge.outdir import check_output_file, output_folder, write_file_atomically
 from tinyedge.report import (
     DEFAULT_BATTERY_MAH,
     BoardInfo,
@@ -60,22 +61,6 @@ class Generated:
     out_dir: Path
     tflite: Path
     model: CompiledModel
-
-
-@contextlib.contextmanager
-def atomic_output_dir(out_dir: Path) -> Iterator[Path]:
-    """A scratch folder that replaces `out_dir` only if the block succeeds."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        yield scratch
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    scratch.rename(out_dir)
 
 
 def ensure_int8(model_path: Path, workdir: Path, calib: Path | None = None, source: Path | None = None,
@@ -116,9 +101,9 @@ def build(model: CompiledModel, board: Board | str, out_dir: Path) -> Firmware:
 
 
 def generate(model_path: Path, out_dir: Path, board: str = "host", calib: Path | None = None,
-             source: Path | None = None, log: Log | None = None) -> Generated:
+             source: Path | None = None, log: Log | None = None, force: bool = False) -> Generated:
     board_data = load_board(board)  # an unknown board fails before any work
-    with atomic_output_dir(out_dir) as scratch:
+    with output_folder(out_dir, (model_path, calib, source), force, command="generate") as scratch:
         tflite = ensure_int8(model_path, scratch, calib, source, log)
         model = compile_tflite(tflite, name=Path(model_path).stem)
         render(model, board_data, scratch)
@@ -160,6 +145,7 @@ def run_model(model_path: Path, board: str, input_path: Path, output_path: Path,
               backend: str = "auto", log: Log | None = None) -> np.ndarray:
     """Run the model's firmware on the inputs (host build, or the built-in emulator) and save the outputs."""
     board_data = load_board(board)
+    output_path = check_output_file(output_path, (model_path, input_path, calib))
     with tempfile.TemporaryDirectory(prefix="tinyedge-run-") as tmp:
         workdir = Path(tmp)
         tflite = ensure_int8(Path(model_path), workdir, calib, log=log)
@@ -177,9 +163,9 @@ def run_model(model_path: Path, board: str, input_path: Path, output_path: Path,
                                expected_layers=len(model.layers))
             outputs = list(sim.outputs)
         result = outputs_array(model, outputs, batched)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(output_path, result)
+    buffer = io.BytesIO()
+    np.save(buffer, result)
+    write_file_atomically(output_path, buffer.getvalue())
     return result
 
 
@@ -243,7 +229,7 @@ def verification_samples(model: CompiledModel, calib: Path | None, count: int) -
 def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | None = None,
                   source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                   battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
-                  log: Log | None = None, console: str = SEMIHOSTING) -> CompileResult:
+                  log: Log | None = None, console: str = SEMIHOSTING, force: bool = False) -> CompileResult:
     """Quantize, generate, cross-compile, run in the emulator, verify against TFLite-Micro, report.
 
     Boards the emulator cannot run (esp32, esp32s3) go to compile_estimated instead. console "uart"
@@ -260,13 +246,14 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
             raise TinyEdgeError(f"--console {console} is for bare-metal boards; board {board_data.name}'s ESP-IDF app "
                                 "prints on the USB serial port already")
         return compile_estimated(model_path, board_data, out_dir, calib=calib, source=source, samples=samples,
-                                 rate_hz=rate_hz, battery_mah=battery_mah, budget=budget, backend=backend, log=log)
+                                 rate_hz=rate_hz, battery_mah=battery_mah, budget=budget, backend=backend, log=log,
+                                 force=force)
     check_console(console, board_data)
     backend = backends.choose(backend)
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     backends.check_console(backend, console)
     progress = _Progress(6, log)
-    with atomic_output_dir(out_dir) as scratch:
+    with output_folder(out_dir, (model_path, calib, source), force) as scratch:
         tflite, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
         inputs = verification_samples(model, calib, samples)
         render(model, board_data, scratch, console, inputs)
@@ -385,7 +372,7 @@ HOST_CHECK = ("host build of the same sources: the ESP-IDF component's model C a
 def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path | None = None,
                       source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                       battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
-                      log: Log | None = None) -> CompileResult:
+                      log: Log | None = None, force: bool = False) -> CompileResult:
     """`compile` for an ESP32-family board no emulator runs here (Xtensa: esp32, esp32s3).
 
     Quantize, generate, render the ESP-IDF project (with TFLite-Micro's checksums for its
@@ -409,7 +396,7 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
         raise TinyEdgeError(f"--backend {backend}: no emulator runs board {board.name} ({board.core}) here; "
                             "drop --backend for it")
     progress = _Progress(6, log)
-    with atomic_output_dir(out_dir) as scratch:
+    with output_folder(out_dir, (model_path, calib, source), force) as scratch:
         tflite, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
         progress(f"render the ESP-IDF project for {target}")
         checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)
