@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -102,7 +103,7 @@ def test_the_app_embeds_the_checksums_the_host_build_matched(small_model: Path, 
     samples = verification_samples(result.model, None, 2)
     expected = reference_outputs((out / "model.tflite").read_bytes(), result.model, samples)
     assert meta["expected_checksums"] == [zlib.crc32(o) for o in expected]
-    assert run_component_on_host(out / COMPONENT, result.model, samples) == expected
+    assert run_component_on_host(out / COMPONENT, result.model, samples)[0] == expected
 
 
 def test_host_check_refuses_a_component_whose_kernels_differ(small_model: Path, tmp_path: Path,
@@ -114,6 +115,24 @@ def test_host_check_refuses_a_component_whose_kernels_differ(small_model: Path, 
     kernel.write_text(kernel.read_text() + "/* edited */\n")
     with pytest.raises(TinyEdgeError, match=f"kernels/{model.kernel_sources[0]} differs from the ESP-IDF component"):
         run_component_on_host(project / COMPONENT, model, [bytes(model.input_bytes)])
+
+
+def test_esp32_summary_names_the_app_partition_and_heads_estimated_columns_as_estimates(
+        small_model: Path, tmp_path: Path, no_esp_idf: None) -> None:
+    out = tmp_path / "out"
+    result = compile_model(small_model, "esp32", out, calib=small_model.with_name("calib.npy"), samples=1)
+    memory = result.report.memory
+    summary = summary_table(result.report)
+    flash_line = next(line for line in summary.splitlines() if line.strip().startswith("flash"))
+    assert f"/ {memory.flash_available:,} B app partition" in flash_line
+    if memory.flash_total_bytes is not None:  # the whole chip, once the pipeline records it
+        assert f"of {memory.flash_total_bytes:,} B flash" in flash_line and memory.flash_total_bytes == 4 << 20
+    header = next(line for line in summary.splitlines() if line.strip().startswith("layer"))
+    assert "est. instructions" in header and "est. cycles" in header
+    assert re.search(r"(?<!est\. )(instructions|cycles)", header) is None
+    html = (out / "report.html").read_text()
+    assert "<th>est. instructions</th><th>est. cycles</th>" in html and "<th>instructions</th>" not in html
+    assert f"of {memory.flash_available:,} B app partition" in html
 
 
 def test_cli_without_esp_idf_exits_0_and_says_what_to_install(small_model: Path, tmp_path: Path, no_esp_idf: None,

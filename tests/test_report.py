@@ -14,6 +14,7 @@ from tinyedge.report import (
     SYNTHETIC_CALIBRATION,
     AgreementInfo,
     BoardInfo,
+    EspIdfInfo,
     LayerFigures,
     MemoryInfo,
     ModelInfo,
@@ -111,3 +112,16 @@ def test_summary_warns_about_synthetic_calibration_and_omits_top1_for_non_class_
     text = summary_table(report)
     assert f"WARNING: {SYNTHETIC_CALIBRATION}" in text
     assert "top-1" not in text and "cosine" in text
+
+
+def test_flash_line_names_the_app_partition_and_the_whole_chip_when_known(tmp_path: Path):
+    report = make_report(None)
+    partition = replace(report, memory=replace(report.memory, flash_total_bytes=4 << 20),
+                        espidf=EspIdfInfo("esp32", ".", False, None, "generated, not built"))
+    assert partition.to_dict()["memory"]["flash_total_bytes"] == 4 << 20
+    assert "flash_total_bytes" not in report.to_dict()["memory"]
+    assert "100,000 / 1,048,576 B app partition of 4,194,304 B flash" in summary_table(partition)
+    assert "100,000 / 1,048,576 B  (weights" in summary_table(report)
+    write_html(partition, tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    assert "Flash: 100,000 B of 1,048,576 B app partition of 4,194,304 B flash" in html

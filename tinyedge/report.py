@@ -57,6 +57,7 @@ class MemoryInfo:
     flash_available: int
     ram_available: int
     note: str | None = None  # where the figures come from, when not from an emulated ELF
+    flash_total_bytes: int | None = None  # the whole flash chip, where flash_available is one partition of it
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ class Provenance:
 
 # Left out of report.json when None: sections and fields that only some boards have.
 OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware", "provenance")
-OPTIONAL_FIELDS = {"memory": ("note",), "verification": ("method",)}
+OPTIONAL_FIELDS = {"memory": ("note", "flash_total_bytes"), "verification": ("method",)}
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def summary_table(report: Report) -> str:
         *(_estimate_rows(r) if r.estimate is not None else _simulation_rows(r)),
         ("average current", f"{r.power.average_ua:.1f} uA at {r.power.rate_hz:g} inference/s  "
                             f"({r.power.battery_life_days:.0f} days on {r.power.battery_mah:g} mAh)"),
-        *_memory_rows(r.memory),
+        *_memory_rows(r.memory, partition=r.espidf is not None),
         ("verified", f"{r.verification.samples} samples, "
                      + ("bit-exact" if r.verification.bit_exact
                         else f"{r.verification.mismatched_samples} MISMATCHED")
@@ -262,12 +263,18 @@ def summary_table(report: Report) -> str:
         lines.append("")
         if r.estimate is not None:
             lines.append("  per layer, analytical estimate (not measured):")
-        lines.append(f"  {'layer':<5} {'op':<18} {'MACs':>11} {'instructions':>13} {'cycles':>12} {'share':>6}")
+        instructions, cycles = layer_headings(r)
+        lines.append(f"  {'layer':<5} {'op':<18} {'MACs':>11} {instructions:>17} {cycles:>12} {'share':>6}")
         total = max(sum(layer.cycles for layer in layers), 1)
         for layer in layers:
-            lines.append(f"  {layer.index:<5} {layer.op:<18} {layer.macs:>11,} {layer.instructions:>13,} "
+            lines.append(f"  {layer.index:<5} {layer.op:<18} {layer.macs:>11,} {layer.instructions:>17,} "
                          f"{layer.cycles:>12,} {layer.cycles / total:>6.1%}")
     return "\n".join(lines)
+
+
+def layer_headings(r: Report) -> tuple[str, str]:
+    """The per-layer table's instruction and cycle headings: an estimate never heads a column as a count."""
+    return ("est. instructions", "est. cycles") if r.estimate is not None else ("instructions", "cycles")
 
 
 def _simulation_rows(r: Report) -> list[tuple[str, str]]:
@@ -321,11 +328,21 @@ def _provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
     return [("calibration", calibration_text(prov)), ("agreement", agreement_text(prov.agreement))]
 
 
-def _memory_rows(mem: MemoryInfo) -> list[tuple[str, str]]:
+def flash_capacity(mem: MemoryInfo, partition: bool) -> str:
+    """What flash_available is: the board's flash, or (ESP-IDF) the app partition, beside the whole chip when known."""
+    text = f"{mem.flash_available:,} B"
+    if partition:
+        text += " app partition"
+    if mem.flash_total_bytes is not None and mem.flash_total_bytes != mem.flash_available:
+        text += f" of {mem.flash_total_bytes:,} B flash"
+    return text
+
+
+def _memory_rows(mem: MemoryInfo, partition: bool = False) -> list[tuple[str, str]]:
     flash = "not known" if mem.flash_bytes is None else f"{mem.flash_bytes:,}"
     ram = "not known" if mem.ram_bytes is None else f"{mem.ram_bytes:,}"
     stack = "not measured" if mem.stack_bytes is None else f"{mem.stack_bytes:,}"
-    rows = [("flash", f"{flash} / {mem.flash_available:,} B  (weights {mem.weights_bytes:,})"),
+    rows = [("flash", f"{flash} / {flash_capacity(mem, partition)}  (weights {mem.weights_bytes:,})"),
             ("RAM", f"{ram} / {mem.ram_available:,} B  (arena {mem.arena_bytes:,}, stack {stack})")]
     if mem.note:
         rows.append(("memory", mem.note))
@@ -355,6 +372,7 @@ def write_html(report: Report, path: Path) -> None:
     prov = report.provenance
     html = env.get_template("report.html.j2").render(
         r=report, layers=layers, version=__version__, flash_parts=flash_parts, ram_parts=ram_parts,
+        headings=layer_headings(report), flash_capacity=flash_capacity(mem, report.espidf is not None),
         synthetic=prov is not None and prov.calibration == SYNTHETIC_CALIBRATION,
         calibration=calibration_text(prov) if prov is not None else None,
         agreement=agreement_text(prov.agreement) if prov is not None else None)
