@@ -6,6 +6,7 @@ element-wise op whose input dies at that op writes its output over the input (in
 The input of a single-input model lives in the arena too, alive from before the first op to
 its last reader, so its bytes are reused afterwards (tinyedge_model_input() points at it);
 the outputs, and the inputs of a model with several, live in the caller's buffers.
+tinyedge.plan_check checks a plan with lifetimes and byte ranges of its own.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ class Buffer:
 
     def overlaps_in_time(self, other: Buffer) -> bool:
         return self.first <= other.last and other.first <= self.last
-
-    def overlaps_in_space(self, other: Buffer) -> bool:
-        return self.offset < other.offset + other.nbytes and other.offset < self.offset + self.nbytes
 
 
 @dataclass(frozen=True)
@@ -131,12 +129,3 @@ def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> 
         in_place=frozenset(in_place),
     )
 
-
-def overlapping_live_buffers(plan: MemoryPlan) -> list[tuple[Buffer, Buffer]]:
-    """Pairs of buffers alive at the same time that share bytes; a correct plan has none."""
-    pairs = []
-    for i, a in enumerate(plan.buffers):
-        for b in plan.buffers[i + 1:]:
-            if a.overlaps_in_time(b) and a.overlaps_in_space(b):
-                pairs.append((a, b))
-    return pairs
