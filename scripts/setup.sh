@@ -43,7 +43,10 @@ else
     if .venv/bin/python -m pip show -q tinyedge >/dev/null 2>&1; then
         .venv/bin/python -m pip uninstall -q -y tinyedge
     fi
-    .venv/bin/python -m pip install -q -e ".[test]"
+    # setuptools ends every editable install of a package with mapped folders (templates/ and
+    # boards/ become tinyedge.templates, tinyedge.boards) with an information-only notice; the
+    # filter hides that one notice, by its first words, and no other warning.
+    PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e ".[test]"
     echo "$want" > "$stamp"
 fi
 echo "tinyedge setup: done (activate with: . .venv/bin/activate)"

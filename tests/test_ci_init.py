@@ -10,17 +10,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tinyedge import __version__, ci_init, compare
+from tinyedge import ci_init, compare
 from tinyedge.cli import build_parser
 from tinyedge.errors import TinyEdgeError
 
 WORKFLOW = Path(".github/workflows/tinyedge.yml")
+PINNED = "git+https://example.org/team/tinyedge.git@0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture
 def repo(tmp_path, monkeypatch) -> Path:
     """A user's repository, the current folder: a model, calibration data and a tests folder."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ci_init, "default_install", lambda: PINNED)  # the checkout running the tests has no remote
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "kws.keras").write_bytes(b"model")
     (tmp_path / "calib.npy").write_bytes(b"calib")
@@ -68,7 +70,7 @@ def test_workflow_is_valid_yaml_with_install_test_compile_and_upload_steps(repo,
     for package in ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "gcc-riscv64-unknown-elf", "qemu-system-arm",
                     "qemu-system-misc"):
         assert package in apt["run"].split(), package
-    assert f"pip install tinyedge=={__version__} pytest" in step_running(workflow, "pip install tinyedge")["run"]
+    assert pip_install_words() == [f"tinyedge-mcu @ {PINNED}", "pytest"]  # our name, at a pinned commit
 
     pytest_step = step_running(workflow, "python -m pytest")
     assert shlex.split(pytest_step["run"]) == ["python", "-m", "pytest", "tests", "--tinyedge-board", "$BOARD",
@@ -144,7 +146,8 @@ def test_no_model_gives_tests_only_and_no_tests_omits_pytest(repo):
 def test_existing_workflow_is_not_overwritten_without_force(repo):
     WORKFLOW.parent.mkdir(parents=True)
     WORKFLOW.write_text("name: mine\n")
-    with pytest.raises(TinyEdgeError, match=r"tinyedge.yml already exists; pass --force to overwrite it"):
+    with pytest.raises(TinyEdgeError, match=r"^\.github/workflows/tinyedge\.yml already exists; pass --force to "
+                                            r"overwrite it \(or -o another file\)$"):
         ci("--model", "models/kws.keras")
     assert WORKFLOW.read_text() == "name: mine\n"
     assert ci("--model", "models/kws.keras", "--force") == 0
@@ -183,3 +186,70 @@ def test_absolute_model_path_inside_the_repository_is_made_relative(repo, capsys
     ci("--model", str(repo / "models" / "kws.keras"), "--calib", "missing.npy")
     assert "calibration data missing.npy does not exist yet" in capsys.readouterr().err
     assert shlex.split(step_running(load(), "tinyedge compile")["run"])[2] == "models/kws.keras"
+
+
+def pip_install_words(path: Path = WORKFLOW) -> list[str]:
+    """The words after `python -m pip install` in the line that installs tinyedge (after upgrading pip)."""
+    lines = step_running(load(path), "python -m pip install --upgrade pip")["run"].splitlines()
+    assert lines[0] == "python -m pip install --upgrade pip"
+    return shlex.split(lines[1])[4:]
+
+
+def test_install_takes_a_folder_or_a_wheel_in_the_repository(repo):
+    (repo / "vendor" / "tinyedge").mkdir(parents=True)
+    (repo / "vendor" / "tinyedge" / "pyproject.toml").write_text("[project]\nname = 'tinyedge-mcu'\n")
+    ci("--install", "vendor/tinyedge")
+    assert pip_install_words() == ["./vendor/tinyedge", "pytest"]  # ./: pip reads a bare word as a registry name
+    (repo / "dist").mkdir()
+    (repo / "dist" / "tinyedge_mcu-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+    ci("--install", str(repo / "dist" / "tinyedge_mcu-0.1.0-py3-none-any.whl"), "--force")
+    assert pip_install_words() == ["./dist/tinyedge_mcu-0.1.0-py3-none-any.whl", "pytest"]
+    assert "--install dist/tinyedge_mcu-0.1.0-py3-none-any.whl" in WORKFLOW.read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("spec", ["tinyedge==0.1.0", "tinyedge", "tinyedge-mcu", "missing-folder"])
+def test_install_refuses_registry_names(repo, spec):
+    with pytest.raises(TinyEdgeError, match=r"is not a git URL pinned at a revision .* not installed by registry name"):
+        ci("--install", spec)
+    assert not WORKFLOW.exists()
+
+
+def test_install_refuses_a_git_url_without_a_revision(repo):
+    with pytest.raises(TinyEdgeError, match=r"names no revision; pin one"):
+        ci("--install", "git+ssh://git@example.org/team/tinyedge.git")
+
+
+def git(folder: Path, *argv: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), *argv], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """A git checkout of tinyedge with one commit."""
+    folder = tmp_path / "tinyedge-src"
+    folder.mkdir()
+    git(folder, "init", "-q")
+    (folder / "pyproject.toml").write_text("[project]\nname = 'tinyedge-mcu'\n")
+    git(folder, "add", "pyproject.toml")
+    git(folder, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    return folder
+
+
+def test_default_install_is_the_remote_of_the_running_checkout_pinned_at_its_commit(checkout):
+    git(checkout, "remote", "add", "origin", "git@github.com:team/tinyedge.git")
+    commit = git(checkout, "rev-parse", "HEAD")
+    assert ci_init.default_install(checkout) == f"git+ssh://git@github.com/team/tinyedge.git@{commit}"
+    git(checkout, "remote", "set-url", "origin", "https://example.org/team/tinyedge.git")
+    assert ci_init.default_install(checkout) == f"git+https://example.org/team/tinyedge.git@{commit}"
+
+
+@pytest.mark.parametrize("remote", [None, "/srv/git/tinyedge"])  # none, or one CI cannot reach
+def test_default_install_refuses_without_a_fetchable_remote(checkout, remote):
+    if remote:
+        git(checkout, "remote", "add", "origin", remote)
+    with pytest.raises(TinyEdgeError, match=r"cannot tell where this project gets tinyedge .* give --install "
+                                            r"git\+URL@REV, a folder or a \.whl$"):
+        ci_init.default_install(checkout)
+    (checkout / "sub").mkdir()
+    with pytest.raises(TinyEdgeError, match="cannot tell where"):
+        ci_init.default_install(checkout / "sub")  # inside a checkout, not the top of one: a vendored copy
