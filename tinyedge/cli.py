@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
+    if args.debug:  # child processes (tinyedge.children) then show their command lines and output
+        os.environ["TINYEDGE_DEBUG"] = "1"
     try:
         return args.handler(args)
     except TinyEdgeError as exc:

@@ -11,11 +11,15 @@ TensorFlow is imported only inside this module's functions: it costs seconds.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
+import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +27,18 @@ from typing import Any
 
 import numpy as np
 
+from tinyedge import children
 from tinyedge.errors import TinyEdgeError
 from tinyedge.importer import load_tflite, parse_tflite
+from tinyedge.ir import Graph
 from tinyedge.reference import run_reference
 
 SYNTHETIC_SAMPLES = 64
 MAX_CALIBRATION_SAMPLES = 300
 DYNAMIC_SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK", "BROADCAST_ARGS", "BROADCAST_TO", "FILL"}
 KERAS_SUFFIXES = {".h5", ".hdf5", ".keras"}
+SYNTHETIC_WARNING = ("WARNING: no calibration data given (--calib): quantizing with a seeded synthetic random set. "
+                     "The int8 ranges, and so the accuracy, are unknown; give real samples for a model you will ship.")
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class QuantizeResult:
     passthrough: bool  # the input already was a full-int8 .tflite
     synthetic_calibration: bool
     agreement: Agreement | None
+    calibration_samples: int = 0  # how many samples the converter calibrated on; 0 for a passthrough .tflite
 
 
 # ---------------------------------------------------------------- calibration data
@@ -250,8 +259,7 @@ def _convert(float_model: _FloatModel, calibration: list[np.ndarray]) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     try:
-        with _native_stderr_silenced():
-            return converter.convert()
+        return converter.convert()
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TinyEdgeError(f"TensorFlow's converter could not quantize the model to int8: {first_line}") from exc
@@ -278,7 +286,11 @@ def is_full_int8(path: Path) -> bool:
 
 def quantize(model_path: str | Path, output: str | Path, calib: str | Path | None = None,
              source: str | Path | None = None, log: Callable[[str], None] | None = None) -> QuantizeResult:
-    """Quantize `model_path` to full int8 and write it to `output`."""
+    """Quantize `model_path` to full int8 and write it to `output`.
+
+    TensorFlow runs in a child process (see _run_child): its calibrator can crash or hang on
+    models it does not support, and that must end in one line, not a silent exit 139.
+    """
     log = log or (lambda message: print(message, file=sys.stderr))
     model_path, output = Path(model_path), Path(output)
     if not model_path.exists():
@@ -288,52 +300,70 @@ def quantize(model_path: str | Path, output: str | Path, calib: str | Path | Non
             if model_path.resolve() != output.resolve():
                 output.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(model_path, output)
-            return QuantizeResult(output, passthrough=True, synthetic_calibration=False, agreement=None)
+            return QuantizeResult(output, passthrough=True, synthetic_calibration=False, agreement=None,
+                                  calibration_samples=0)
         if source is None:
             raise TinyEdgeError(f"{model_path} is a float .tflite: its weights cannot be re-quantized on their own; "
                                 "pass the model it was converted from with --source model.h5 (or a SavedModel)")
         model_path = Path(source)
-
+        if not model_path.exists():
+            raise TinyEdgeError(f"source model {model_path} does not exist")
+    if not (model_path.is_dir() or model_path.suffix in KERAS_SUFFIXES):
+        raise TinyEdgeError(f"unknown model format {model_path.name}: give a Keras .h5/.keras file, a "
+                            "SavedModel folder or a .tflite file")
+    if calib is None:
+        log(SYNTHETIC_WARNING)
     with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:
         workdir = Path(tmp)
-        if model_path.is_dir():
-            float_model = _export_saved_model(model_path, workdir)
-        elif model_path.suffix in KERAS_SUFFIXES:
-            float_model = _export_keras(_load_keras(model_path), workdir)
-        else:
-            raise TinyEdgeError(f"unknown model format {model_path.name}: give a Keras .h5/.keras file, a "
-                                "SavedModel folder or a .tflite file")
-        data = None if calib is None else load_calibration(calib, float_model.input_shapes)
-        return _quantize_float(float_model, data, output, log)
+        request = {"model": str(model_path.resolve()), "saved_model": model_path.is_dir(),
+                   "calib": None if calib is None else str(Path(calib).resolve())}
+        outcome = _run_child(request, workdir, model_path)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(workdir / CHILD_TFLITE, output)
+    agreement = Agreement(**outcome["agreement"])
+    log(agreement.summary())
+    return QuantizeResult(output, passthrough=False, synthetic_calibration=calib is None, agreement=agreement,
+                          calibration_samples=outcome["calibration_samples"])
 
 
 def quantize_keras_model(model: Any, output: str | Path, calibration: list[np.ndarray] | None = None,
                          log: Callable[[str], None] | None = None) -> QuantizeResult:
-    """Quantize an in-memory Keras model (calibration: one array of samples per input)."""
+    """Quantize an in-memory Keras model (calibration: one array of samples per input).
+
+    Runs in this process: the caller has TensorFlow loaded and holds a live model (perhaps with
+    layers no file can carry), and a child would pay TensorFlow's import again on every call.
+    """
     log = log or (lambda message: print(message, file=sys.stderr))
+    output = Path(output)
+    synthetic = calibration is None
     with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:
-        return _quantize_float(_export_keras(model, Path(tmp)), calibration, Path(output), log)
+        float_model = _export_keras(model, Path(tmp))
+        if calibration is None:
+            log(SYNTHETIC_WARNING)
+            calibration = synthetic_calibration(float_model.input_shapes)
+        with _native_stderr_silenced():
+            flatbuffer, agreement, count = _convert_and_measure(float_model, calibration)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(flatbuffer)
+    log(agreement.summary())
+    return QuantizeResult(output, passthrough=False, synthetic_calibration=synthetic, agreement=agreement,
+                          calibration_samples=count)
 
 
-def _quantize_float(float_model: _FloatModel, data: list[np.ndarray] | None, output: Path,
-                    log: Callable[[str], None]) -> QuantizeResult:
-    synthetic = data is None
-    if data is None:
-        log("WARNING: no calibration data given (--calib): quantizing with a seeded synthetic random set. "
-            "The int8 ranges, and so the accuracy, are unknown; give real samples for a model you will ship.")
-        data = synthetic_calibration(float_model.input_shapes)
+def _convert_and_measure(float_model: _FloatModel, data: list[np.ndarray],
+                         progress: Callable[[str], None] = lambda _stage: None) -> tuple[bytes, Agreement, int]:
+    """The int8 flatbuffer, its agreement with the float model, and how many samples calibrated it."""
     calibration, held_out = _split(data)
+    progress("converting")
     flatbuffer = _convert(float_model, calibration)
-    graph = parse_tflite(flatbuffer, name=output.stem)
+    graph = parse_tflite(flatbuffer)
     dynamic = sorted({op.opcode for op in graph.operators} & DYNAMIC_SHAPE_OPS)
     if dynamic:
         raise TinyEdgeError(f"the converted graph still holds dynamic-shape ops {dynamic}; "
                             "give the model a fixed input shape")
+    progress("measuring")
     agreement = measure_agreement(flatbuffer, float_model.predict, held_out)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(flatbuffer)
-    log(agreement.summary())
-    return QuantizeResult(output, passthrough=False, synthetic_calibration=synthetic, agreement=agreement)
+    return flatbuffer, agreement, len(calibration[0])
 
 
 def measure_agreement(flatbuffer: bytes, predict: Callable, held_out: list[np.ndarray]) -> Agreement:
@@ -349,12 +379,175 @@ def measure_agreement(flatbuffer: bytes, predict: Callable, held_out: list[np.nd
     b = np.concatenate([d.reshape(count, -1) for d in deq], axis=1).astype(np.float64)
     cosine = float(np.sum(a * b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
     error = np.abs(a - b)
-    first = float_outputs[0].reshape(count, -1)
     top1 = None
-    if len(outs) == 1 and first.shape[1] > 1:
+    if gives_class_scores(graph):
+        first = float_outputs[0].reshape(count, -1)
         top1 = float(np.mean(np.argmax(first, axis=1) == np.argmax(deq[0].reshape(count, -1), axis=1)))
     return Agreement(count, cosine, float(error.max()), float(error.mean()), top1)
 
 
+def gives_class_scores(graph: Graph) -> bool:
+    """A single output made by SOFTMAX (or LOGISTIC over several classes): only then is arg-max a class."""
+    if len(graph.outputs) != 1:
+        return False
+    output = graph.outputs[0]
+    producer = next((op for op in graph.operators if output in op.outputs), None)
+    if producer is None:
+        return False
+    classes = graph.tensor(output).size
+    return (producer.opcode == "SOFTMAX" and classes > 1) or (producer.opcode == "LOGISTIC" and classes > 1)
+
+
 def _quantize_array(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+
+
+# ---------------------------------------------------------------- the TensorFlow child process
+
+CHILD_TFLITE = "model.tflite"
+TIMEOUT_ENV = "TINYEDGE_QUANTIZE_TIMEOUT"
+DEFAULT_TIMEOUT_SECONDS = 15 * 60
+FAULT_ENV = "TINYEDGE_QUANTIZE_CHILD_FAULT"  # test only: "segv" or "hang" when the child starts converting
+RECURRENT_LAYERS = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+                    "TimeDistributed"}
+STAGES = {  # what TensorFlow was doing, said of the model file {model}
+    "starting": "starting up before loading {model}",
+    "loading": "loading {model}",
+    "exporting": "exporting {model} as a batch-1 SavedModel",
+    "calibration": "reading the calibration data for {model}",
+    "converting": "converting and calibrating {model} to int8",
+    "measuring": "measuring how closely the int8 {model} follows the float one",
+}
+
+
+def _timeout_seconds() -> float:
+    text = os.environ.get(TIMEOUT_ENV, "")
+    if not text:
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise TinyEdgeError(f"{TIMEOUT_ENV}={text} is not a positive number of seconds; unset it or give e.g. 1800")
+    return seconds
+
+
+def _run_child(request: dict, workdir: Path, model_path: Path) -> dict:
+    """Run the conversion in `python -m tinyedge.quantize <workdir>`; its result, or one line saying what went wrong."""
+    timeout = _timeout_seconds()
+    (workdir / "request.json").write_text(json.dumps(request))
+    log = children.new_log_path("quantize")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                       os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "tinyedge.quantize", str(workdir)]
+    returncode = children.run_logged(command, log, timeout, tee=children.debugging(), env=env)
+    error = _read_json(workdir / "error.json")
+    if returncode == 0 and (workdir / "result.json").is_file() or error.get("user"):
+        log.unlink(missing_ok=True)  # kept only when it explains a failure
+        if error.get("user"):
+            raise TinyEdgeError(error["user"])
+        return json.loads((workdir / "result.json").read_text())
+    progress = _read_json(workdir / "progress.json")
+    stage = STAGES.get(progress.get("stage", "starting"), STAGES["starting"]).format(model=model_path.name)
+    recurrent = progress.get("recurrent", [])
+    if returncode is None:
+        raise TinyEdgeError(f"quantize stage: TensorFlow did not finish {stage} within {timeout:.0f} s; if the "
+                            f"model is just large, set {TIMEOUT_ENV}=<seconds> to allow longer or give fewer "
+                            f"calibration samples (log: {log})")
+    if error.get("memory") or returncode == -signal.SIGKILL:
+        raise TinyEdgeError(f"quantize stage: TensorFlow ran out of memory while {stage} "
+                            f"({children.exit_reason(returncode)}); give fewer or smaller calibration samples, "
+                            f"or free memory (log: {log})")
+    what = f"raised {error['unexpected']}" if error.get("unexpected") else children.exit_reason(returncode)
+    if recurrent and progress.get("stage") in ("converting", "measuring"):
+        hint = (f"the likely cause is the recurrent layer {', '.join(recurrent)}, which TensorFlow's int8 calibrator "
+                "cannot handle: replace it (e.g. with Conv1D or Dense layers), or quantize the model yourself and "
+                "pass the int8 .tflite")
+    else:
+        hint = "rerun with --debug to see TensorFlow's output, or quantize the model yourself and pass the int8 .tflite"
+    raise TinyEdgeError(f"quantize stage: TensorFlow {what} while {stage}; {hint} (log: {log})")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _recurrent_layers(model: Any) -> list[str]:
+    """"'lstm' (LSTM)" for each recurrent layer, nested models included: the usual suspects of a calibrator crash."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        kind = type(layer).__name__
+        if kind in RECURRENT_LAYERS:
+            found.append(f"'{layer.name}' ({kind})")
+        elif getattr(layer, "layers", None):
+            found.extend(_recurrent_layers(layer))
+    return found
+
+
+def _child_main(workdir: Path) -> int:
+    """The child's side: load, export, convert, measure; write result.json, or error.json and a non-zero exit."""
+    import faulthandler
+    import traceback
+
+    faulthandler.enable()  # a crash leaves Python's stack in the log
+    try:
+        outcome = _child_quantize(json.loads((workdir / "request.json").read_text()), workdir)
+    except TinyEdgeError as exc:
+        (workdir / "error.json").write_text(json.dumps({"user": str(exc)}))
+        return 2
+    except MemoryError:
+        traceback.print_exc()
+        (workdir / "error.json").write_text(json.dumps({"memory": True}))
+        return 3
+    except Exception as exc:
+        traceback.print_exc()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        (workdir / "error.json").write_text(json.dumps({"unexpected": f"{type(exc).__name__}: {first}"[:300]}))
+        return 4
+    (workdir / "result.json").write_text(json.dumps(outcome))
+    return 0
+
+
+def _child_quantize(request: dict, workdir: Path) -> dict:
+    recurrent: list[str] = []
+
+    def progress(stage: str) -> None:
+        (workdir / "progress.json").write_text(json.dumps({"stage": stage, "recurrent": recurrent}))
+        if stage == "converting":
+            _test_fault()
+        print(f"tinyedge quantize: {STAGES[stage].format(model=path.name)}", file=sys.stderr, flush=True)
+
+    path = Path(request["model"])
+    progress("loading")
+    if request["saved_model"]:
+        float_model = _export_saved_model(path, workdir)
+    else:
+        model = _load_keras(path)
+        recurrent.extend(_recurrent_layers(model))
+        progress("exporting")
+        float_model = _export_keras(model, workdir)
+    progress("calibration")
+    calib = request["calib"]
+    data = synthetic_calibration(float_model.input_shapes) if calib is None else \
+        load_calibration(calib, float_model.input_shapes)
+    flatbuffer, agreement, count = _convert_and_measure(float_model, data, progress)
+    (workdir / CHILD_TFLITE).write_bytes(flatbuffer)
+    return {"agreement": dataclasses.asdict(agreement), "calibration_samples": count}
+
+
+def _test_fault() -> None:
+    """Let tests make the child crash or hang where TensorFlow's calibrator does."""
+    fault = os.environ.get(FAULT_ENV, "")
+    if fault == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif fault == "hang":
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(Path(sys.argv[1])))

@@ -1,0 +1,165 @@
+"""Child processes (compilers, emulators, idf.py, TensorFlow's converter): every failure speaks.
+
+A child that fails, crashes, hangs or cannot start becomes one TinyEdgeError line naming the
+program and a short reason, with the path of a log file holding its whole output. Under
+`--debug` (TINYEDGE_DEBUG=1, set by the CLI) the line is followed by the command line and the
+last lines of that output.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from tinyedge.errors import TinyEdgeError
+
+DEBUG_ENV = "TINYEDGE_DEBUG"
+TAIL_LINES = 20
+_ERROR_LINE = re.compile(r"\b(error|fatal|undefined reference)\b", re.IGNORECASE)
+_serial = itertools.count()
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def logs_dir() -> Path:
+    """Beside build.py's object cache, outside any output folder, so a failed run's log survives it."""
+    return Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "logs"
+
+
+def new_log_path(stage: str) -> Path:
+    """A log file name no concurrent run shares: stage, time, process id and a counter."""
+    folder = logs_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return folder / f"{stage}-{stamp}-{os.getpid()}-{next(_serial)}.log"
+
+
+def save_log(stage: str, command: Sequence[str], output: str) -> Path:
+    path = new_log_path(stage)
+    path.write_text(f"$ {shlex.join(map(str, command))}\n{output}", errors="replace")
+    return path
+
+
+def exit_reason(returncode: int) -> str:
+    """'exited with status 2', or the signal that ended the child ('crashed with SIGSEGV')."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    if -returncode == signal.SIGKILL:
+        return f"was killed ({name}: often the system running out of memory)"
+    return f"crashed ({name})"
+
+
+def first_error(output: str) -> str:
+    """The line most worth showing: the first that names an error, else the last non-empty one."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if _ERROR_LINE.search(line):
+            return line
+    return lines[-1] if lines else "(no output)"
+
+
+def failure(what: str, command: Sequence[str], reason: str, output: str = "", log: Path | None = None,
+            stage: str = "child") -> TinyEdgeError:
+    """The error for a failed child: `<what> failed: <reason> (log: <path>)`, plus details under --debug.
+
+    `what` names the program and its task ("arm-none-eabi-gcc compiling model.c"); the whole
+    output is saved to a new log unless `log` already holds it.
+    """
+    if log is None and output.strip():
+        log = save_log(stage, command, output)
+    message = f"{what} failed: {reason}" + (f" (log: {log})" if log is not None else "")
+    if debugging():
+        text = output if output.strip() or log is None or not log.is_file() else log.read_text(errors="replace")
+        tail = "\n".join(f"    {line}" for line in text.rstrip().splitlines()[-TAIL_LINES:])
+        message += f"\n  command: {shlex.join(map(str, command))}" + (f"\n  last lines:\n{tail}" if tail else "")
+    return TinyEdgeError(message)
+
+
+def completed_failure(what: str, proc: subprocess.CompletedProcess, stage: str = "child") -> TinyEdgeError:
+    """failure() for a finished subprocess.run(capture_output=True): its error line, or how it ended."""
+    output = _text(proc.stdout) + _text(proc.stderr)
+    reason = first_error(output) if proc.returncode > 0 and output.strip() else exit_reason(proc.returncode)
+    return failure(what, proc.args, reason, output, stage=stage)
+
+
+def run(command: Sequence[str], what: str, *, stage: str = "child", timeout: float | None = None,
+        **kwargs: Any) -> subprocess.CompletedProcess:
+    """subprocess.run with output captured; a program that cannot start or times out is a TinyEdgeError.
+
+    A non-zero exit is left to the caller (some read the output first), who raises completed_failure().
+    """
+    try:
+        return subprocess.run(list(command), capture_output=True, timeout=timeout, **kwargs)
+    except OSError as exc:
+        raise failure(what, command, f"cannot start {command[0]} ({exc.strerror or exc})", stage=stage) from None
+    except subprocess.TimeoutExpired as exc:
+        output = _text(exc.stdout) + _text(exc.stderr)
+        raise failure(what, command, f"did not finish within {timeout:.0f} s", output, stage=stage) from None
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+def run_logged(command: Sequence[str], log: Path, timeout: float, *, tee: bool = False,
+               env: dict[str, str] | None = None) -> int | None:
+    """Run a child with its stdout and stderr in `log` (and on our stderr too with `tee`).
+
+    Returns the exit status (negative: the signal), or None when `timeout` passed: the child
+    and everything it started are then ended.
+    """
+    with open(log, "ab") as sink:
+        process = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if tee else sink,
+                                   stderr=subprocess.STDOUT, env=env, start_new_session=os.name == "posix")
+        copier = None
+        if tee:
+            copier = threading.Thread(target=_copy, args=(process.stdout, sink), daemon=True)
+            copier.start()
+        try:
+            returncode: int | None = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            returncode = None
+        except BaseException:
+            _kill(process)
+            raise
+        if copier is not None:
+            copier.join(5)
+    return returncode
+
+
+def _copy(source: IO[bytes], sink: IO[bytes]) -> None:
+    for line in iter(source.readline, b""):
+        sink.write(line)
+        sink.flush()
+        sys.stderr.buffer.write(line)
+        sys.stderr.flush()
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except ProcessLookupError:
+        pass
+    process.wait()
