@@ -11,7 +11,9 @@ import pytest
 
 from tinyedge.boards import list_boards, load_board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.flash import cli
+from tinyedge.flash import METHODS, cli
+from tinyedge.flash.esptool import EsptoolMethod
+from tinyedge.flash.pyocd import PyocdMethod
 
 from .test_methods import esp_idf_build
 
@@ -108,14 +110,20 @@ def test_dry_run_prints_the_exact_steps(name: str, firmware_project, tmp_path: P
                    "blocks": len(image.pages(256))}
     shown = firmware / "build" if method == "esptool" else firmware / "build" / "firmware.elf"
     assert lines[0] == f"dry run: flash {shown} to board {name} with {method}; nothing is touched"
-    assert lines[1:] == ["  " + step.format(**values) for step in EXPECTED[name]]
+    steps = len(EXPECTED[name])
+    assert lines[1:1 + steps] == ["  " + step.format(**values) for step in EXPECTED[name]]
+    notes = lines[1 + steps:]
+    assert all(line.startswith("  note: ") for line in notes)
+    assert any("is not installed here" in line for line in notes) == (not METHODS[method].available())
+    assert any("semihosting" in line for line in notes) == (method != "esptool")  # the fixture's default console
     if method == "uf2":
         assert not (firmware / "build" / "firmware.uf2").exists()  # a dry run writes nothing
 
 
 def test_dry_run_with_measure_says_what_follows(firmware_project, capsys) -> None:
     lines = dry_run(capsys, str(firmware_project("nrf52840")), "--board", "nrf52840", "--measure", "--count", "3")
-    assert lines[-1] == "  then: read 3 inferences and add a `hardware` section to report.json"
+    then = lines.index("  then: read 3 inferences and add a `hardware` section to report.json")
+    assert all(line.startswith("  note: ") for line in lines[then + 1:])
 
 
 def test_the_host_board_has_nothing_to_flash(tmp_path: Path, capsys) -> None:
@@ -127,3 +135,28 @@ def test_the_host_board_has_nothing_to_flash(tmp_path: Path, capsys) -> None:
 def test_the_emulator_only_esp32c3_image_is_refused_with_the_esp_idf_route(firmware_project, capsys) -> None:
     with pytest.raises(TinyEdgeError, match="laid out for the emulator.*idf.py build"):
         dry_run(capsys, str(firmware_project("esp32c3")), "--board", "esp32c3")
+
+
+def test_dry_run_names_a_missing_tool_and_how_to_install_it(firmware_project, tmp_path: Path, capsys,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = "  note: pyOCD is not installed here; a real run needs it: pip install 'tinyedge[flash]'"
+    monkeypatch.setattr(PyocdMethod, "available", lambda self: False)
+    assert missing in dry_run(capsys, str(firmware_project("nrf52840")), "--board", "nrf52840")
+    monkeypatch.setattr(PyocdMethod, "available", lambda self: True)
+    assert not any("not installed" in line
+                   for line in dry_run(capsys, str(firmware_project("nrf52840")), "--board", "nrf52840"))
+    monkeypatch.setattr(EsptoolMethod, "available", lambda self: False)
+    lines = dry_run(capsys, str(firmware_for("esp32", firmware_project, tmp_path)), "--board", "esp32")
+    assert lines[-1] == "  note: esptool is not installed here; a real run needs it: pip install 'tinyedge[flash]'"
+
+
+def test_dry_run_says_a_semihosting_build_needs_a_debugger_and_a_uart_build_does_not(firmware_project, capsys,
+                                                                                     monkeypatch) -> None:
+    monkeypatch.setattr(PyocdMethod, "available", lambda self: True)
+    semihosting = dry_run(capsys, str(firmware_project("stm32l552")), "--board", "stm32l552")
+    assert semihosting[-1].startswith("  note: firmware.elf prints through semihosting: it runs only with a "
+                                      "debugger attached")
+    uart = firmware_project("stm32l552", console="uart")
+    assert not any("semihosting" in line for line in dry_run(capsys, str(uart), "--board", "stm32l552"))
+    elf_alone = dry_run(capsys, str(uart / "build" / "firmware.elf"), "--board", "stm32l552")
+    assert not any(line.startswith("  note:") for line in elf_alone)

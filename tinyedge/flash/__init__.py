@@ -5,7 +5,8 @@
 The method comes from the board file (`[flashing] tool`) unless `method` names another one from
 METHODS. Before any hardware is touched the firmware is checked against the board: built for
 it (the project's tinyedge_project.json), every byte inside its flash, a boot stage where the
-chip needs one. A dry run stops there and returns the exact steps; a real run checks that the
+chip needs one. A dry run stops there and returns the exact steps, with notes on what a real
+run would still need (the tool installed, a debugger for a semihosting build); a real run checks that the
 tool is installed, runs the steps, and fails with one TinyEdgeError line naming the cause and
 the fix (and saying so when the board may hold a partly written image).
 """
@@ -44,6 +45,7 @@ class FlashResult:
     verified: bool  # the method checked the flash after writing (never true for a dry run)
     steps: tuple[str, ...]  # one line per step, as run or as a dry run would run it
     output: str  # what the tools printed
+    notes: tuple[str, ...] = ()  # dry run: what a real run would still need (a tool, a debugger)
 
 
 def flash(firmware_or_build_dir: Path | str, board: Board | str, probe: str | None = None,
@@ -56,7 +58,7 @@ def flash(firmware_or_build_dir: Path | str, board: Board | str, probe: str | No
     if dry_run:
         steps = chosen.steps(job)
         return FlashResult(board.name, chosen.name, job.firmware, probe, True, False,
-                           tuple(_with_files(job, steps)), "")
+                           tuple(_with_files(job, steps)), "", dry_run_notes(chosen, job))
     chosen.require()
     job = chosen.prepare(job)
     write_derived_files(job)
@@ -121,6 +123,31 @@ def locate_elf(path: Path, board: Board) -> Path:
             raise TinyEdgeError(f"{elf} was built for board {built_for}, not {board.name}: pass --board {built_for} "
                                 "or build for this board")
     return elf
+
+
+def dry_run_notes(method: Method, job: Job) -> tuple[str, ...]:
+    """What the dry run cannot show but a real run needs, so the user learns it before reaching for the board."""
+    notes = []
+    if not method.available():
+        notes.append(f"{method.tool} is not installed here; a real run needs it: {method.install}")
+    if build_console(job) == "semihosting":
+        notes.append(f"{job.firmware.name} prints through semihosting: it runs only with a debugger attached (without "
+                     "one it faults at its first semihosting call); `tinyedge flash --measure --method pyocd` serves "
+                     "it, or build the standalone variant with `tinyedge compile --console uart`")
+    return tuple(notes)
+
+
+def build_console(job: Job) -> str | None:
+    """The firmware's console as its project file records it ("semihosting", "uart"); for an ELF without a
+    project, read from its symbols; None for an ESP-IDF build (esptool lays it out; it prints on its UART)."""
+    if job.image is None:
+        return None
+    project = _project_dir(job.firmware.parent)
+    if project is not None:
+        console = json.loads((project / PROJECT_FILE).read_text()).get("console")
+        if isinstance(console, str):
+            return console
+    return "semihosting" if job.image.uses_semihosting else "uart"
 
 
 def _project_dir(path: Path) -> Path | None:

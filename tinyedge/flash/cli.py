@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {number}. {step}")
         if args.measure:
             print(f"  then: read {args.count} inferences and add a `hardware` section to report.json")
+        for note in result.notes:
+            print(f"  note: {note}")
         return 0
     if args.measure:
         from tinyedge.flash.measure import comparison_table, measure
