@@ -139,7 +139,7 @@ def test_the_emulator_only_esp32c3_image_is_refused_with_the_esp_idf_route(firmw
 
 def test_dry_run_names_a_missing_tool_and_how_to_install_it(firmware_project, tmp_path: Path, capsys,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = "  note: pyOCD is not installed here; a real run needs it: pip install 'tinyedge[flash]'"
+    missing = "  note: pyOCD is not installed here; a real run needs it: pip install 'pyocd>=0.46,<1'"
     monkeypatch.setattr(PyocdMethod, "available", lambda self: False)
     assert missing in dry_run(capsys, str(firmware_project("nrf52840")), "--board", "nrf52840")
     monkeypatch.setattr(PyocdMethod, "available", lambda self: True)
@@ -147,7 +147,7 @@ def test_dry_run_names_a_missing_tool_and_how_to_install_it(firmware_project, tm
                    for line in dry_run(capsys, str(firmware_project("nrf52840")), "--board", "nrf52840"))
     monkeypatch.setattr(EsptoolMethod, "available", lambda self: False)
     lines = dry_run(capsys, str(firmware_for("esp32", firmware_project, tmp_path)), "--board", "esp32")
-    assert lines[-1] == "  note: esptool is not installed here; a real run needs it: pip install 'tinyedge[flash]'"
+    assert lines[-1] == "  note: esptool is not installed here; a real run needs it: pip install 'esptool>=5.0,<6'"
 
 
 def test_dry_run_says_a_semihosting_build_needs_a_debugger_and_a_uart_build_does_not(firmware_project, capsys,

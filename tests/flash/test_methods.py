@@ -7,6 +7,7 @@ The tools are stand-ins: small scripts that print what the real tool prints in t
 from __future__ import annotations
 
 import json
+import re
 import stat
 import sys
 from pathlib import Path
@@ -215,14 +216,27 @@ def test_read_back_compares_every_segment_and_names_the_first_bad_byte(firmware_
         compare_segments(job, lambda address, size: flash_memory[address][:size])
 
 
-def test_missing_pyocd_names_the_extra_to_install(firmware_project, monkeypatch) -> None:
+def test_missing_pyocd_names_the_package_to_install(firmware_project, monkeypatch) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyocd" else real(name, *a))
     with pytest.raises(TinyEdgeError) as error:
         flash(firmware_project("nrf52840"), "nrf52840")
-    assert one_line(error) == "pyOCD is not installed; install it with: pip install 'tinyedge[flash]'"
+    assert one_line(error) == "pyOCD is not installed; install it with: pip install 'pyocd>=0.46,<1'"
+
+
+def test_install_lines_name_the_flash_extras_tools_at_pyprojects_ranges() -> None:
+    """Never `tinyedge[flash]`: outside the checkout that name is another project's on PyPI."""
+    import tomllib
+
+    from tinyedge.flash import METHODS
+
+    extra = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["flash"]
+    assert sorted(extra) == sorted(re.fullmatch(r"pip install '(.+)'", METHODS[name].install).group(1)
+                                   for name in ("pyocd", "esptool"))
+    assert not any("tinyedge" in method.install for method in METHODS.values())
 
 
 def test_missing_nrfjprog_names_where_to_get_it(firmware_project, tmp_path, monkeypatch) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tinyedge.boards import Board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.flash.steps import FLASH_EXTRA, Failure, Job, Method, Step, choose_one
+from tinyedge.flash.steps import ESPTOOL_INSTALL, Failure, Job, Method, Step, choose_one
 
 FLASHER_ARGS = "flasher_args.json"
 BAUD = 460800
@@ -29,7 +29,7 @@ DIALOUT_FIX = "add your user to the 'dialout' group (sudo usermod -aG dialout $U
 class EsptoolMethod(Method):
     name = "esptool"
     tool = "esptool"
-    install = FLASH_EXTRA
+    install = ESPTOOL_INSTALL
     verifies = "esptool checks an MD5 of every written region against the file"
     failures = (
         Failure(r"Permission denied", f"permission denied on serial port {{probe}}: {DIALOUT_FIX}"),

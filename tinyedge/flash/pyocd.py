@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from tinyedge.boards import Board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.flash.steps import FLASH_EXTRA, Failure, Job, Method, Step, choose_one
+from tinyedge.flash.steps import PYOCD_INSTALL, Failure, Job, Method, Step, choose_one
 
 UDEV_FIX = ("install pyOCD's udev rules (github.com/pyocd/pyOCD, folder udev/) or add your user to the group "
             "that owns the probe, then re-plug it")
@@ -26,7 +26,7 @@ NO_PROBE_FIX = "connect the board's debug USB port (or a CMSIS-DAP, J-Link or ST
 class PyocdMethod(Method):
     name = "pyocd"
     tool = "pyOCD"
-    install = FLASH_EXTRA
+    install = PYOCD_INSTALL
     verifies = "reads every load segment back through the probe and compares it with the ELF"
     failures = (
         Failure(r"Access denied|insufficient permissions|LIBUSB_ERROR_ACCESS|udev rule",

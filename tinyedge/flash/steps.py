@@ -24,7 +24,10 @@ from tinyedge.flash.image import Image
 
 TOOL_TIMEOUT_S = 300.0
 PARTIAL_IMAGE = "; the board may hold a partly written image: fix this and flash again"
-FLASH_EXTRA = "pip install 'tinyedge[flash]'"
+# The tools themselves, at pyproject.toml's `flash` extra ranges (a test keeps them in step): never
+# `tinyedge[flash]`, which outside this checkout would install PyPI's unrelated `tinyedge`.
+PYOCD_INSTALL = "pip install 'pyocd>=0.46,<1'"
+ESPTOOL_INSTALL = "pip install 'esptool>=5.0,<6'"
 
 
 @dataclass(frozen=True)
