@@ -361,14 +361,19 @@ def _compile_cached(cc: str, flags: list[str], source: str, obj: Path, project_d
     preprocessed = subprocess.run([cc, *flags, "-E", source], cwd=project_dir, capture_output=True)
     if preprocessed.returncode != 0:
         raise TinyEdgeError(f"compiling {source} with {cc} failed:\n{_errors(preprocessed.stderr.decode())}")
-    key = hashlib.sha256("\0".join([_compiler_version(cc), *flags, source]).encode() + preprocessed.stdout)
+    key = hashlib.sha256("\0".join([_compiler_version(cc), *flags, "-ffile-prefix-map", source]).encode()
+                         + preprocessed.stdout)
     cached = OBJECT_CACHE / key.hexdigest()[:32]
     outputs = [obj, obj.with_suffix(".su"), obj.with_suffix(".ci")]
     if all((cached / p.name).is_file() for p in outputs):
         for path in outputs:
             shutil.copyfile(cached / path.name, path)
         return
-    proc = subprocess.run([cc, *flags, "-c", source, "-o", str(obj)], cwd=project_dir, capture_output=True, text=True)
+    # The project's own path stays out of the object (debug info names "."), so the same sources give the
+    # same bytes in any folder; the cache key names the option but not the path, for the same reason.
+    prefix_map = f"-ffile-prefix-map={project_dir}=."
+    proc = subprocess.run([cc, *flags, prefix_map, "-c", source, "-o", str(obj)], cwd=project_dir,
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise TinyEdgeError(f"compiling {source} with {cc} failed:\n{_errors(proc.stderr)}")
     partial = cached.with_name(f"{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -528,7 +533,11 @@ def estimate_stack(callgraph_files: Iterable[Path], root: str) -> StackEstimate:
 
 def _metadata(firmware: Firmware) -> dict:
     meta = asdict(firmware)
-    for key in ("project_dir", "elf", "hex", "bin"):
-        meta[key] = str(meta[key]) if meta[key] is not None else None
+    # Paths relative to the project: the folder is built in a scratch place and moved, and two builds of
+    # the same inputs must write the same bytes wherever they are.
+    meta["project_dir"] = "."
+    for key in ("elf", "hex", "bin"):
+        path = getattr(firmware, key)
+        meta[key] = None if path is None else str(path.relative_to(firmware.project_dir))
     meta |= {"tinyedge_version": __version__, "text": firmware.text, "data": firmware.data, "bss": firmware.bss}
     return meta

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable
@@ -65,7 +66,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     result = compile_model(args.model, args.board, args.output or Path("build") / args.board, calib=args.calib,
                            source=args.source, samples=args.samples, rate_hz=args.rate, battery_mah=args.battery,
                            budget=args.budget, backend=args.backend, log=_log, console=args.console,
-                           force=args.force)
+                           force=args.force, command=args.command_line)
     print(summary_table(result.report))
     print(f"wrote {result.out_dir}: {result.contents}, report.json, report.html")
     if not result.report.verification.bit_exact:
@@ -180,9 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     if args.debug:  # child processes (tinyedge.children) then show their command lines and output
         os.environ["TINYEDGE_DEBUG"] = "1"
+    args.command_line = shlex.join(["tinyedge", *argv])  # the report's provenance
     try:
         return args.handler(args)
     except TinyEdgeError as exc:

@@ -28,6 +28,7 @@ from tinyedge.errors import TinyEdgeError
 from tinyedge.host import run_host
 from tinyedge.importer import load_tflite
 from tinyedge.outdir import check_output_file, output_folder, write_file_atomically
+from tinyedge.provenance import collect
 from tinyedge.report import (
     DEFAULT_BATTERY_MAH,
     BoardInfo,
@@ -51,6 +52,7 @@ from tinyedge.verify import Verification, compare_outputs, random_samples, refer
 if TYPE_CHECKING:
     from tinyedge.espidf import AppSizes, EspIdfProject
     from tinyedge.estimate import Estimate
+    from tinyedge.quantize import QuantizeResult
     from tinyedge.simulate import SimResult
 
 Log = Callable[[str], None]
@@ -63,19 +65,25 @@ class Generated:
     model: CompiledModel
 
 
-def ensure_int8(model_path: Path, workdir: Path, calib: Path | None = None, source: Path | None = None,
-                log: Log | None = None) -> Path:
-    """The model as a full-int8 .tflite in workdir (quantized now unless it already is)."""
-    from tinyedge.quantize import is_full_int8
+def quantize_stage(model_path: Path, workdir: Path, calib: Path | None = None, source: Path | None = None,
+                   log: Log | None = None) -> QuantizeResult:
+    """The model as a full-int8 workdir/model.tflite (quantized now unless it already is), with how it was made."""
+    from tinyedge.quantize import QuantizeResult, is_full_int8
 
     model_path = Path(model_path)
     if model_path.suffix == ".tflite" and model_path.is_file() and is_full_int8(model_path):
         target = workdir / "model.tflite"
         shutil.copyfile(model_path, target)
-        return target
-    from tinyedge.quantize import quantize  # imports TensorFlow: only when needed
+        return QuantizeResult(target, passthrough=True, synthetic_calibration=False, agreement=None)
+    from tinyedge.quantize import quantize  # TensorFlow runs in a child of quantize: only when needed
 
-    return quantize(model_path, workdir / "model.tflite", calib=calib, source=source, log=log).tflite
+    return quantize(model_path, workdir / "model.tflite", calib=calib, source=source, log=log)
+
+
+def ensure_int8(model_path: Path, workdir: Path, calib: Path | None = None, source: Path | None = None,
+                log: Log | None = None) -> Path:
+    """The model as a full-int8 .tflite in workdir (quantized now unless it already is)."""
+    return quantize_stage(model_path, workdir, calib, source, log).tflite
 
 
 def compile_tflite(path: Path, name: str | None = None) -> CompiledModel:
@@ -202,12 +210,12 @@ class _Progress:
 
 
 def _quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
-                           progress: _Progress, log: Log) -> tuple[Path, CompiledModel]:
+                           progress: _Progress, log: Log) -> tuple[QuantizeResult, CompiledModel]:
     """The first two stages of every `compile`: the int8 .tflite in workdir, and the compiled model."""
     progress("quantize to full int8")
-    tflite = ensure_int8(model_path, workdir, calib, source, log)
+    quantized = quantize_stage(model_path, workdir, calib, source, log)
     progress("generate C")
-    return tflite, compile_tflite(tflite, name=Path(model_path).stem)
+    return quantized, compile_tflite(quantized.tflite, name=Path(model_path).stem)
 
 
 def verification_samples(model: CompiledModel, calib: Path | None, count: int) -> list[bytes]:
@@ -229,7 +237,8 @@ def verification_samples(model: CompiledModel, calib: Path | None, count: int) -
 def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | None = None,
                   source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                   battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
-                  log: Log | None = None, console: str = SEMIHOSTING, force: bool = False) -> CompileResult:
+                  log: Log | None = None, console: str = SEMIHOSTING, force: bool = False,
+                  command: str | None = None) -> CompileResult:
     """Quantize, generate, cross-compile, run in the emulator, verify against TFLite-Micro, report.
 
     Boards the emulator cannot run (esp32, esp32s3) go to compile_estimated instead. console "uart"
@@ -247,14 +256,15 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
                                 "prints on the USB serial port already")
         return compile_estimated(model_path, board_data, out_dir, calib=calib, source=source, samples=samples,
                                  rate_hz=rate_hz, battery_mah=battery_mah, budget=budget, backend=backend, log=log,
-                                 force=force)
+                                 force=force, command=command)
     check_console(console, board_data)
     backend = backends.choose(backend)
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     backends.check_console(backend, console)
     progress = _Progress(6, log)
     with output_folder(out_dir, (model_path, calib, source), force) as scratch:
-        tflite, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
+        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
+        tflite = quantized.tflite
         inputs = verification_samples(model, calib, samples)
         render(model, board_data, scratch, console, inputs)
         progress(f"cross-compile for {board_data.name}" + (" (UART variant)" if console == UART else ""))
@@ -276,6 +286,7 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
                             budget or 2 * max(sim.instructions))
         progress("report")
         report = build_report(model, tflite, board_data, firmware, sim, verification, rate_hz, battery_mah, backend)
+        report = dataclasses.replace(report, provenance=collect(calib, quantized, firmware.compiler, command))
         if console == UART:
             report = dataclasses.replace(report, firmware=uart_firmware_info(board_data, report))
         check_fits_with_stack(board_data, report.memory)
@@ -372,7 +383,7 @@ HOST_CHECK = ("host build of the same sources: the ESP-IDF component's model C a
 def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path | None = None,
                       source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                       battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
-                      log: Log | None = None, force: bool = False) -> CompileResult:
+                      log: Log | None = None, force: bool = False, command: str | None = None) -> CompileResult:
     """`compile` for an ESP32-family board no emulator runs here (Xtensa: esp32, esp32s3).
 
     Quantize, generate, render the ESP-IDF project (with TFLite-Micro's checksums for its
@@ -397,11 +408,13 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
                             "drop --backend for it")
     progress = _Progress(6, log)
     with output_folder(out_dir, (model_path, calib, source), force) as scratch:
-        tflite, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
+        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
+        tflite = quantized.tflite
         progress(f"render the ESP-IDF project for {target}")
         checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)
         progress("verify a host build of the same sources against TFLite-Micro")
-        outputs = run_component_on_host(scratch / "components" / espidf.COMPONENT, model, checked.samples)
+        outputs, host_compiler = run_component_on_host(scratch / "components" / espidf.COMPONENT, model,
+                                                       checked.samples)
         verification = compare_outputs(checked.expected, outputs)
         est = estimate(model, board)
     out_dir = Path(out_dir)
@@ -417,6 +430,8 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
         progress("estimate and report")
         report = build_estimate_report(model, tflite, board, checked.project, est, verification, sizes, rate_hz,
                                        battery_mah)
+        host_check = f"{host_compiler} (the host check; ESP-IDF's own toolchain builds the chip's firmware)"
+        report = dataclasses.replace(report, provenance=collect(calib, quantized, host_check, command))
         write_json(report, out_dir / "report.json")
         write_html(report, out_dir / "report.html")
     except BaseException:
@@ -426,8 +441,10 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
     return CompileResult(out_dir, model, report, elf)
 
 
-def run_component_on_host(component: Path, model: CompiledModel, samples: list[bytes]) -> list[bytes]:
-    """Build the ESP-IDF component's model C with its kernels for the host, run the samples, return the outputs.
+def run_component_on_host(component: Path, model: CompiledModel, samples: list[bytes]) -> tuple[list[bytes], str]:
+    """Build the ESP-IDF component's model C with its kernels for the host, run the samples.
+
+    Returns the outputs and the host compiler that built them.
 
     The host project copies the component's model/ folder; its kernels and headers come from
     the same firmware/ files as the component's, which is checked byte for byte first.
@@ -442,7 +459,7 @@ def run_component_on_host(component: Path, model: CompiledModel, samples: list[b
                     raise TinyEdgeError(f"the host check's {folder}/{copy.name} differs from the ESP-IDF "
                                         f"component's; the host build would not test the same sources")
         firmware = build_firmware(host_dir, "host")
-        return run_host(firmware.elf, samples, model.output_bytes)
+        return run_host(firmware.elf, samples, model.output_bytes), firmware.compiler
 
 
 def build_estimate_report(model: CompiledModel, tflite: Path, board: Board, project: EspIdfProject, est: Estimate,
