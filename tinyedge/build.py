@@ -25,7 +25,7 @@ from pathlib import Path
 
 import jinja2
 
-from tinyedge import __version__
+from tinyedge import __version__, children
 from tinyedge.boards import Board, load_board
 from tinyedge.boot2 import write_boot2_source
 from tinyedge.console import SEMIHOSTING, UART, check_console, runtime_sources
@@ -46,7 +46,6 @@ BUILD_DIR = "build"
 LINKER_SCRIPT = "linker.ld"
 PROJECT_FILE = "tinyedge_project.json"  # which board a project was rendered for
 EXCEPTION_FRAME_BYTES = 32  # registers an Armv6-M/Armv7-M core stacks on interrupt entry (no FPU context)
-ERROR_LINES = 30  # compiler output kept in an error message
 OBJECT_CACHE = Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "objects"
 
 
@@ -334,7 +333,7 @@ def _link(board: Board, tools: Toolchain, project_dir: Path, objects: list[Path]
     proc = subprocess.run(command, cwd=project_dir, capture_output=True, text=True)
     if proc.returncode != 0:
         _raise_if_overflow(board, proc.stderr, stack)
-        raise TinyEdgeError(f"linking the firmware for {board.name} failed:\n{_errors(proc.stderr)}")
+        raise children.completed_failure(f"{tools.cc} linking the firmware for {board.name}", proc, stage="build")
     return project_dir / elf
 
 
@@ -360,7 +359,7 @@ def _compile_cached(cc: str, flags: list[str], source: str, obj: Path, project_d
     """
     preprocessed = subprocess.run([cc, *flags, "-E", source], cwd=project_dir, capture_output=True)
     if preprocessed.returncode != 0:
-        raise TinyEdgeError(f"compiling {source} with {cc} failed:\n{_errors(preprocessed.stderr.decode())}")
+        raise children.completed_failure(f"{cc} compiling {source}", preprocessed, stage="build", stdout=False)
     key = hashlib.sha256("\0".join([_compiler_version(cc), *flags, "-ffile-prefix-map", source]).encode()
                          + preprocessed.stdout)
     cached = OBJECT_CACHE / key.hexdigest()[:32]
@@ -375,7 +374,7 @@ def _compile_cached(cc: str, flags: list[str], source: str, obj: Path, project_d
     proc = subprocess.run([cc, *flags, prefix_map, "-c", source, "-o", str(obj)], cwd=project_dir,
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise TinyEdgeError(f"compiling {source} with {cc} failed:\n{_errors(proc.stderr)}")
+        raise children.completed_failure(f"{cc} compiling {source}", proc, stage="build")
     partial = cached.with_name(f"{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     partial.mkdir(parents=True, exist_ok=True)
     for path in outputs:
@@ -397,16 +396,10 @@ def _stack(board: Board, tools: Toolchain, callgraphs: list[Path]) -> StackEstim
                          stack.complete and handler.complete, stack.notes + handler.notes)
 
 
-def _errors(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    more = f"\n... ({len(lines) - ERROR_LINES} more lines)" if len(lines) > ERROR_LINES else ""
-    return "\n".join(lines[:ERROR_LINES]) + more
-
-
 def _run(command: list[str], what: str) -> str:
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = children.run(command, what, stage="build", text=True)
     if proc.returncode != 0:
-        raise TinyEdgeError(f"{what} failed: {proc.stderr.strip()}")
+        raise children.completed_failure(what, proc, stage="build")
     return proc.stdout
 
 

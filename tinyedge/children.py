@@ -25,7 +25,8 @@ from tinyedge.errors import TinyEdgeError
 
 DEBUG_ENV = "TINYEDGE_DEBUG"
 TAIL_LINES = 20
-_ERROR_LINE = re.compile(r"\b(error|fatal|undefined reference)\b", re.IGNORECASE)
+# "x.c:3:1: error: ...", "error: ...", "CMake Error at ...", "undefined reference to ...": not "-Wno-error=..."
+_ERROR_LINE = re.compile(r"(^|:\s*)(fatal )?error\b|\bCMake Error\b|\bundefined reference\b", re.IGNORECASE)
 _serial = itertools.count()
 
 
@@ -76,14 +77,15 @@ def first_error(output: str) -> str:
 
 def failure(what: str, command: Sequence[str], reason: str, output: str = "", log: Path | None = None,
             stage: str = "child") -> TinyEdgeError:
-    """The error for a failed child: `<what> failed: <reason> (log: <path>)`, plus details under --debug.
+    """The error for a failed child: `<what> <reason> (log: <path>)`, plus details under --debug.
 
-    `what` names the program and its task ("arm-none-eabi-gcc compiling model.c"); the whole
-    output is saved to a new log unless `log` already holds it.
+    `what` names the program and its task ("arm-none-eabi-gcc compiling model.c"), `reason`
+    says what went wrong ("failed: model.c:3: error: ...", "did not finish within 60 s"); the
+    whole output is saved to a new log unless `log` already holds it.
     """
     if log is None and output.strip():
         log = save_log(stage, command, output)
-    message = f"{what} failed: {reason}" + (f" (log: {log})" if log is not None else "")
+    message = f"{what} {reason}" + (f" (log: {log})" if log is not None else "")
     if debugging():
         text = output if output.strip() or log is None or not log.is_file() else log.read_text(errors="replace")
         tail = "\n".join(f"    {line}" for line in text.rstrip().splitlines()[-TAIL_LINES:])
@@ -91,10 +93,15 @@ def failure(what: str, command: Sequence[str], reason: str, output: str = "", lo
     return TinyEdgeError(message)
 
 
-def completed_failure(what: str, proc: subprocess.CompletedProcess, stage: str = "child") -> TinyEdgeError:
-    """failure() for a finished subprocess.run(capture_output=True): its error line, or how it ended."""
-    output = _text(proc.stdout) + _text(proc.stderr)
-    reason = first_error(output) if proc.returncode > 0 and output.strip() else exit_reason(proc.returncode)
+def completed_failure(what: str, proc: subprocess.CompletedProcess, stage: str = "child", detail: str = "",
+                      stdout: bool = True) -> TinyEdgeError:
+    """failure() for a finished subprocess.run(capture_output=True): `<what> failed<detail>: <its error line>`,
+    or how it ended when it said nothing or was killed. `stdout=False` where stdout is data, not messages."""
+    output = (_text(proc.stdout) if stdout else "") + _text(proc.stderr)
+    if proc.returncode > 0 and output.strip():
+        reason = f"failed{detail}: {first_error(output)}"
+    else:
+        reason = f"{exit_reason(proc.returncode)}{detail}"
     return failure(what, proc.args, reason, output, stage=stage)
 
 
@@ -107,7 +114,7 @@ def run(command: Sequence[str], what: str, *, stage: str = "child", timeout: flo
     try:
         return subprocess.run(list(command), capture_output=True, timeout=timeout, **kwargs)
     except OSError as exc:
-        raise failure(what, command, f"cannot start {command[0]} ({exc.strerror or exc})", stage=stage) from None
+        raise failure(what, command, f"could not start: {command[0]}: {exc.strerror or exc}", stage=stage) from None
     except subprocess.TimeoutExpired as exc:
         output = _text(exc.stdout) + _text(exc.stderr)
         raise failure(what, command, f"did not finish within {timeout:.0f} s", output, stage=stage) from None
