@@ -1,5 +1,5 @@
 """Instructions per inference on nrf52840 (Cortex-M4F): tinyedge's reference kernels against its
-optimized variants, next to TFLite-Micro's figures from shared/ANCHORS.md.
+optimized variants, next to TFLite-Micro's figures from docs/anchors.md.
 
 Per MLPerf-Tiny-shaped model (tinyedge.examples): quantize, build the firmware twice (the
 lowering's reference kernels only, then with the variants it chooses), run both in the
@@ -38,7 +38,7 @@ SAMPLES = 2
 
 @dataclass(frozen=True)
 class Anchor:
-    """TFLite-Micro on Cortex-M4F, same emulator counting (shared/ANCHORS.md)."""
+    """TFLite-Micro on Cortex-M4F, same emulator counting (docs/anchors.md)."""
 
     tflm_reference: int
     tflm_cmsis_nn: int

@@ -3,7 +3,7 @@
 Per model: exact instructions per inference, estimated cycles (and per MAC), latency,
 energy, flash, RAM, emulator speed and the whole compile's wall time (quantize, generate,
 cross-compile, emulate, verify, report), next to TFLite-Micro's instruction counts from
-shared/ANCHORS.md (same counting method: Unicorn, between markers around the inference).
+docs/anchors.md (same counting method: Unicorn, between markers around the inference).
 Not a test: it prints figures.
 
     python benchmarks/mlperf_nrf52840.py [--board nrf52840] [kws vww ic ad]
@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from tinyedge import examples  # noqa: E402
 from tinyedge.pipeline import compile_model  # noqa: E402
 
-# shared/ANCHORS.md: TFLite-Micro on Cortex-M4F, instructions per inference (reference / CMSIS-NN)
+# docs/anchors.md: TFLite-Micro on Cortex-M4F, instructions per inference (reference / CMSIS-NN)
 TFLM_INSTRUCTIONS = {"kws": (43_042_773, 7_697_392), "vww": (100_238_538, 24_101_966),
                      "ic": (107_402_175, 29_860_981), "ad": (1_952_415, 582_976)}
 COLUMNS = [("model", 5), ("instructions", 13), ("vs CMSIS-NN", 11), ("cycles", 12), ("cyc/MAC", 7),
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("models", nargs="*", default=list(examples.MLPERF_TINY))
     args = parser.parse_args()
     header = row([title for title, _ in COLUMNS])
-    print(f"board {args.board}; 'vs CMSIS-NN' = instructions / TFLite-Micro+CMSIS-NN's (ANCHORS.md, Cortex-M4F)")
+    print(f"board {args.board}; 'vs CMSIS-NN' = instructions / TFLite-Micro+CMSIS-NN's (docs/anchors.md, Cortex-M4F)")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:

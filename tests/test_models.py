@@ -11,7 +11,7 @@ from tinyedge.pipeline import build
 from tinyedge.plan_check import plan_problems
 from tinyedge.verify import random_samples, verify
 
-# MAC counts of the MLPerf Tiny reference models (shared/ANCHORS.md)
+# MAC counts of the MLPerf Tiny reference models (docs/anchors.md)
 REFERENCE_MACS = {"kws": 2_656_768, "vww": 7_489_664, "ic": 12_501_632, "ad": 264_192}
 
 

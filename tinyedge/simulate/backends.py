@@ -27,7 +27,7 @@ class Backend:
 
 
 BACKENDS: dict[str, Backend] = {
-    "builtin": Backend("builtin", "tinyedge.simulate", "pip install tinyedge (Unicorn comes with it)"),
+    "builtin": Backend("builtin", "tinyedge.simulate", "run scripts/setup.sh (Unicorn comes with tinyedge)"),
     "renode": Backend("renode", "tinyedge.simulate.renode",
                       "install Renode (https://renode.io) and put `renode` on PATH or set RENODE_BIN"),
     "qemu": Backend("qemu", "tinyedge.simulate.qemu",
