@@ -125,8 +125,7 @@ def test_esp32_summary_names_the_app_partition_and_heads_estimated_columns_as_es
     summary = summary_table(result.report)
     flash_line = next(line for line in summary.splitlines() if line.strip().startswith("flash"))
     assert f"/ {memory.flash_available:,} B app partition" in flash_line
-    if memory.flash_total_bytes is not None:  # the whole chip, once the pipeline records it
-        assert f"of {memory.flash_total_bytes:,} B flash" in flash_line and memory.flash_total_bytes == 4 << 20
+    assert f"of {memory.flash_total_bytes:,} B flash" in flash_line and memory.flash_total_bytes == 4 << 20
     header = next(line for line in summary.splitlines() if line.strip().startswith("layer"))
     assert "est. instructions" in header and "est. cycles" in header
     assert re.search(r"(?<!est\. )(instructions|cycles)", header) is None

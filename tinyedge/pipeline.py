@@ -467,22 +467,23 @@ def build_estimate_report(model: CompiledModel, tflite: Path, board: Board, proj
                           battery_mah: float) -> Report:
     """The report of a board without an emulator: an `estimate` section instead of `simulation`."""
     assert board.clock_hz is not None and board.power is not None
-    from tinyedge.espidf import MAIN_STACK_BYTES, PROJECT_NAME
+    from tinyedge.espidf import MAIN_STACK_BYTES, PROJECT_NAME, flash_size_mb
 
     power = board.power
     ram_available = board.data_region.length
+    flash_total = flash_size_mb(board) << 20  # the module's flash; the app partition is part of it
     if sizes is None:
         note = ("flash and RAM are not known: ESP-IDF is not installed, so the project was not built (weights and "
                 "arena are the planner's); build it with `idf.py build` for its figures")
         memory = MemoryInfo(None, None, model.plan.arena_bytes, None, model.weight_bytes, None, None, None,
-                            project.partitioning.app_bytes, ram_available, note)
+                            project.partitioning.app_bytes, ram_available, note, flash_total_bytes=flash_total)
     else:
         note = (f"flash: build/{PROJECT_NAME}.bin as written to the app partition; RAM: static IRAM, DRAM and bss of "
                 f"build/{PROJECT_NAME}.elf (heap and task stacks come on top; the main task's stack is "
                 f"{MAIN_STACK_BYTES:,} B); stack use not measured")
         memory = MemoryInfo(sizes.flash_bytes, sizes.ram_bytes, model.plan.arena_bytes, None, model.weight_bytes,
                             sizes.text_bytes, sizes.data_bytes, sizes.bss_bytes, project.partitioning.app_bytes,
-                            ram_available, note)
+                            ram_available, note, flash_total_bytes=flash_total)
     built = sizes is not None
     espidf_info = EspIdfInfo(
         target=project.target, project=".", built=built, app_bin=f"build/{PROJECT_NAME}.bin" if built else None,
