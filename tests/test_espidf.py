@@ -328,7 +328,7 @@ def test_a_failing_idf_build_shows_its_output(tiny: CompiledModel, samples: list
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", f"{fake_idf(tmp_path / 'bin', exit_code=2)}:{os.environ['PATH']}")
     out = render_espidf_project(tmp_path / "p", "esp32", tiny, samples[0]).out_dir
-    with pytest.raises(TinyEdgeError, match=r"`idf.py build` failed .*target esp32\):\nninja: build stopped"):
+    with pytest.raises(TinyEdgeError, match=r"`idf.py build` failed .*target esp32\): ninja: build stopped"):
         build_espidf(out)
 
 

@@ -97,7 +97,7 @@ def completed_failure(what: str, proc: subprocess.CompletedProcess, stage: str =
                       stdout: bool = True) -> TinyEdgeError:
     """failure() for a finished subprocess.run(capture_output=True): `<what> failed<detail>: <its error line>`,
     or how it ended when it said nothing or was killed. `stdout=False` where stdout is data, not messages."""
-    output = (_text(proc.stdout) if stdout else "") + _text(proc.stderr)
+    output = (as_text(proc.stdout) if stdout else "") + as_text(proc.stderr)
     if proc.returncode > 0 and output.strip():
         reason = f"failed{detail}: {first_error(output)}"
     else:
@@ -116,11 +116,11 @@ def run(command: Sequence[str], what: str, *, stage: str = "child", timeout: flo
     except OSError as exc:
         raise failure(what, command, f"could not start: {command[0]}: {exc.strerror or exc}", stage=stage) from None
     except subprocess.TimeoutExpired as exc:
-        output = _text(exc.stdout) + _text(exc.stderr)
+        output = as_text(exc.stdout) + as_text(exc.stderr)
         raise failure(what, command, f"did not finish within {timeout:.0f} s", output, stage=stage) from None
 
 
-def _text(data: str | bytes | None) -> str:
+def as_text(data: str | bytes | None) -> str:
     if data is None:
         return ""
     return data.decode(errors="replace") if isinstance(data, bytes) else data

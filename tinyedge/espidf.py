@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import zlib
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import jinja2
 
-from tinyedge import __version__
+from tinyedge import __version__, children
 from tinyedge.boards import Board, load_board
 from tinyedge.codegen import CompiledModel, render_model
 from tinyedge.errors import TinyEdgeError
@@ -318,11 +317,11 @@ def build_espidf(out_dir: Path) -> EspIdfBuild:
         raise EspIdfMissing(missing_message(out_dir))
     build_dir = out_dir / "build"
     env = {**os.environ, "IDF_TARGET": target}
-    proc = subprocess.run([*command, "-C", str(out_dir), "-B", str(build_dir), "build"], env=env,
-                          capture_output=True, text=True)
+    proc = children.run([*command, "-C", str(out_dir), "-B", str(build_dir), "build"], "`idf.py build`",
+                        stage="idf", env=env, text=True)
     if proc.returncode != 0:
-        lines = (proc.stdout + proc.stderr).strip().splitlines()
-        raise TinyEdgeError(f"`idf.py build` failed for {out_dir} (target {target}):\n" + "\n".join(lines[-30:]))
+        raise children.completed_failure("`idf.py build`", proc, stage="idf",
+                                         detail=f" for {out_dir} (target {target})")
     return EspIdfBuild(out_dir, target, build_dir, build_dir / f"{PROJECT_NAME}.bin",
                        build_dir / "flasher_args.json")
 

@@ -19,7 +19,6 @@ import ctypes
 import hashlib
 import os
 import shutil
-import subprocess
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import numpy as np
 import unicorn
 from unicorn.unicorn_py3 import unicorn as _binding
 
+from tinyedge import children
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate.firmware_image import ARCH_ARM, ARCH_RISCV, disassembler
 
@@ -195,10 +195,10 @@ def compile_into_cache(compiler: str, source: Path, stem: str, flags: Sequence[s
     library.parent.mkdir(parents=True, exist_ok=True)
     partial = library.with_name(f"{library.stem}.{os.getpid()}.tmp.so")
     command = [compiler, *flags, str(source), "-o", str(partial)]
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = children.run(command, f"{compiler} compiling {source.name}", stage="block-counter", text=True)
     if proc.returncode != 0:
         partial.unlink(missing_ok=True)
-        raise TinyEdgeError(f"compiling {source.name} failed ({' '.join(command)}): {proc.stderr.strip()}")
+        raise children.completed_failure(f"{compiler} compiling {source.name}", proc, stage="block-counter")
     partial.replace(library)
     return library
 

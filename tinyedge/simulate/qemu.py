@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyedge import children
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate import SimResult, cycle_model_for
 from tinyedge.simulate.block_counter import (
@@ -362,15 +363,18 @@ def _run(binary: str, machine: Machine, plugin: Path, image: FirmwareImage, boar
         try:
             proc = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                   timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise TinyEdgeError(f"QEMU ({machine.name}) did not finish within {timeout:.0f} s: the firmware stopped "
-                                "making progress without halting the core") from None
+        except subprocess.TimeoutExpired as exc:
+            raise children.failure(f"QEMU ({machine.name})", command, f"did not finish within {timeout:.0f} s: the "
+                                   "firmware stopped making progress without halting the core",
+                                   children.as_text(exc.stderr), stage="qemu") from None
         seconds = time.perf_counter() - launched
         if not (work / "trace.bin").exists():
             hint = " (tinyedge's plugin uses plugin API version 1: QEMU 7.2 to 8.2)" \
                 if "API version" in proc.stderr else ""
-            raise TinyEdgeError(f"QEMU ({machine.name}) did not start: {_one_line(proc.stderr)}{hint} "
-                                f"(command: {' '.join(command)})")
+            ended = children.exit_reason(proc.returncode)
+            raise children.failure(f"QEMU ({machine.name})", command,
+                                   f"did not start ({ended}): {children.first_error(proc.stderr)}{hint}",
+                                   proc.stderr, stage="qemu")
         console, output = work / "console.txt", work / "output.bin"
         return _Run(_parse_trace((work / "trace.bin").read_bytes()), proc.returncode, proc.stderr,
                     console.read_text(errors="replace") if console.exists() else "",

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinyedge import children
 from tinyedge.boards import Board
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate import LayerStats, SampleStats, SimResult
@@ -322,7 +323,8 @@ def run_renode(binary: str, script: Path, wall_seconds: float) -> tuple[str, flo
                                    stderr=subprocess.STDOUT, text=True, errors="replace",
                                    start_new_session=os.name == "posix")
     except OSError as exc:
-        raise TinyEdgeError(f"cannot start Renode ({binary}): {exc}") from None
+        raise children.failure("Renode", command, f"could not start: {binary}: {exc.strerror or exc}",
+                               stage="renode") from None
     lines: list[str] = []
     stamps: dict[str, float] = {}
     finished = threading.Event()
@@ -346,8 +348,8 @@ def run_renode(binary: str, script: Path, wall_seconds: float) -> tuple[str, flo
     if process.stdin is not None:
         process.stdin.close()
     if timed_out:
-        raise TinyEdgeError(f"Renode did not finish within {wall_seconds:.0f} s; last output: "
-                            f"{''.join(lines[-3:]).strip()!r}")
+        raise children.failure("Renode", command, f"did not finish within {wall_seconds:.0f} s; last output: "
+                               f"{''.join(lines[-3:]).strip()!r}", "".join(lines), stage="renode")
     return "".join(lines), stamps.get("first"), stamps.get("final")
 
 
@@ -394,7 +396,8 @@ def simulate(elf_path: str | Path, board: Board, input_bytes: Sequence[bytes], *
     log = parse_log(text)
     if log.fatal is None and not log.samples and log.outcome is None:
         last = " | ".join(line.strip() for line in text.strip().splitlines()[-3:])
-        raise TinyEdgeError(f"Renode stopped before the firmware reached te_inference_begin; last output: {last!r}")
+        raise children.failure("Renode", [binary, "-e", f"include @{script}"], "stopped before the firmware reached "
+                               f"te_inference_begin; last output: {last!r}", text, stage="renode")
     now = time.perf_counter()
     timing = Timing(started, first if first is not None else now, final if final is not None else now)
     return build_result(board, renode, firmware, input_bytes, log, console, dump, budget=budget, timing=timing,
