@@ -7,6 +7,7 @@ The tools are stand-ins: small scripts that print what the real tool prints in t
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 from tinyedge.boards import load_board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.flash import flash, make_job
+from tinyedge.flash import METHODS, flash, make_job, write_derived_files
 from tinyedge.flash.esptool import EsptoolMethod
 from tinyedge.flash.nordic import NrfjprogMethod, NrfutilMethod
 from tinyedge.flash.openocd import OpenocdMethod
@@ -317,3 +318,19 @@ def test_an_unknown_method_lists_the_valid_ones(firmware_project) -> None:
         flash(firmware_project("nrf52840"), "nrf52840", method="jlink", dry_run=True)
     assert one_line(error) == ("unknown flashing method 'jlink'; valid methods: esptool, nrfjprog, nrfutil, openocd, "
                                "pyocd, uf2")
+
+
+def test_an_elf_of_the_users_own_never_gets_its_hex_overwritten(firmware_project, tmp_path, monkeypatch) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    elf = mine / "app.elf"
+    elf.write_bytes((firmware_project("nrf52840") / "build" / "firmware.elf").read_bytes())
+    (mine / "app.hex").write_text(":00000001FF\n")  # the user's own, older than the ELF
+    os.utime(mine / "app.hex", (1, 1))
+    monkeypatch.setenv("TINYEDGE_CACHE", str(tmp_path / "cache"))
+    job = make_job(elf, load_board("nrf52840"), METHODS["nrfjprog"], None, True)
+    assert job.hex is not None and job.hex.parent == tmp_path / "cache" / "hex"
+    write_derived_files(job)
+    assert (mine / "app.hex").read_text() == ":00000001FF\n"
+    assert job.hex.read_text().startswith(":")
+    assert sorted(p.name for p in mine.iterdir()) == ["app.elf", "app.hex"]

@@ -13,7 +13,9 @@ the fix (and saying so when the board may hold a partly written image).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +102,20 @@ def make_job(path: Path, board: Board, method: Method, probe: str | None, verify
     image = load_elf(elf)
     check_fits_flash(image, board)
     check_boot_stage(image, board)
-    hex_path = elf.with_suffix(".hex")
-    return Job(board, elf, image, hex_path, probe, verify)
+    return Job(board, elf, image, derived_hex_path(elf), probe, verify)
+
+
+def derived_hex_path(elf: Path) -> Path:
+    """Where the Intel HEX of `elf` is (or will be) written: beside it in a tinyedge build folder; for an ELF
+    of the user's own, beside it only if a HEX newer than the ELF is already there, else in tinyedge's cache,
+    so a file tinyedge did not make is never overwritten."""
+    beside = elf.with_suffix(".hex")
+    if _project_dir(elf.parent) is not None or (beside.is_file() and beside.stat().st_mtime >= elf.stat().st_mtime):
+        return beside
+    digest = hashlib.sha256(elf.read_bytes()).hexdigest()[:16]
+    folder = Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "hex"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{elf.stem}-{digest}.hex"
 
 
 def locate_elf(path: Path, board: Board) -> Path:
