@@ -3,13 +3,17 @@
 Real tinyedge firmware of a small model runs on every QEMU machine tinyedge uses: the shipped
 boards QEMU can hold (nrf52840 on mps2-an386, stm32f4-discovery on netduinoplus2), and board
 files derived from shipped ones with their memory moved to where QEMU's Cortex-M7, Cortex-M33
-and RV32 machines have memory (no shipped board fits those). Skipped without QEMU.
+and RV32 machines have memory (no shipped board fits those). Skipped without QEMU, or with a
+QEMU whose plugin API version the plugin is not written for.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +29,23 @@ from tinyedge.simulate import qemu, simulate
 from tinyedge.simulate.firmware_image import load_image
 from tinyedge.verify import random_samples, verify
 
-pytestmark = pytest.mark.skipif(not qemu.available(),
-                                reason="QEMU is not installed (sudo apt-get install qemu-system-arm qemu-system-misc)")
+
+def _unsupported_qemu() -> str | None:
+    """Why the installed QEMU cannot load the plugin (a plugin API version it is not written for), or None."""
+    if not qemu.available():
+        return None
+    try:
+        return qemu.unsupported()
+    except TinyEdgeError as error:  # a QEMU built without TCG plugins
+        return str(error)
+
+
+_UNSUPPORTED = _unsupported_qemu()
+pytestmark = [
+    pytest.mark.skipif(not qemu.available(),
+                       reason="QEMU is not installed (sudo apt-get install qemu-system-arm qemu-system-misc)"),
+    pytest.mark.skipif(_UNSUPPORTED is not None, reason=_UNSUPPORTED or ""),
+]
 
 # Board files derived from shipped ones: name -> (shipped board, memories, line replacements).
 # The RV32 one reads no cycle counter: QEMU's mcycle follows the host clock, so the digits the
@@ -213,3 +232,66 @@ def test_guest_speed_and_counter_are_reported(thumb_program, m4_board):
     result = qemu.simulate(thumb_program("    movs r0, #1"), m4_board, [b""])
     assert result.counter == "qemu mps2-an386 + tinyedge plugin"
     assert result.guest_mips > 0 and result.wall_seconds >= result.startup_seconds > 0
+
+
+# ---------------------------------------------------------------------------- plugin API versions
+
+def _declared_api(library: Path) -> int:
+    """The qemu_plugin_version a compiled plugin declares, read from its ELF."""
+    with library.open("rb") as stream:
+        elf = ELFFile(stream)
+        (symbol,) = elf.get_section_by_name(".dynsym").get_symbol_by_name("qemu_plugin_version")
+        address = symbol["st_value"]
+        section = next(s for s in elf.iter_sections()
+                       if s["sh_addr"] <= address < s["sh_addr"] + s["sh_size"] and s["sh_type"] == "SHT_PROGBITS")
+        offset = address - section["sh_addr"]
+        return int.from_bytes(section.data()[offset:offset + 4], "little")
+
+
+@pytest.mark.parametrize("api", list(qemu.PLUGIN_APIS))
+def test_plugin_builds_warning_free_for_every_supported_api_and_declares_it(api):
+    assert _declared_api(qemu._compile_plugin(api)) == api
+
+
+def test_installed_qemu_reports_its_plugin_api_and_the_plugin_is_built_for_it():
+    binary = shutil.which("qemu-system-arm")
+    version = re.search(r"version (\d+)\.(\d+)", subprocess.run([binary, "--version"], capture_output=True,
+                                                                  text=True).stdout)
+    api = qemu.plugin_api(binary)
+    if (int(version[1]), int(version[2])) < (9, 0):
+        assert api == 1  # QEMU before 9.0 implements plugin API version 1 only
+    assert _declared_api(qemu.compiled_plugin(binary)) == api
+
+
+def _fake_qemu(folder: Path, stderr: str) -> str:
+    script = folder / "qemu-system-arm"
+    script.write_text(f"#!/bin/sh\necho {shlex.quote(stderr)} >&2\nexit 1\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_plugin_api_is_read_from_qemus_refusal_of_a_too_new_plugin(tmp_path):
+    fake = _fake_qemu(tmp_path, "qemu-system-arm: Could not load plugin p.so: plugin requires API version 999999, "
+                                "but this QEMU supports only up to version 4")
+    assert qemu.plugin_api(fake) == 4
+    assert _declared_api(qemu.compiled_plugin(fake)) == 4
+
+
+def test_qemu_without_plugins_is_one_line(tmp_path):
+    fake = _fake_qemu(tmp_path, "qemu-system-arm: -plugin p.so: invalid option")
+    with pytest.raises(TinyEdgeError, match=r"^cannot tell which plugin API version .* \(built without TCG "
+                                            r"plugins\?\): qemu-system-arm: -plugin p.so: invalid option$"):
+        qemu.plugin_api(fake)
+
+
+def test_qemu_with_a_newer_plugin_api_is_refused_with_the_reason(tmp_path, thumb_program, m4_board, monkeypatch):
+    fake = _fake_qemu(tmp_path, "qemu-system-arm: Could not load plugin p.so: plugin requires API version 999999, "
+                                "but this QEMU supports only up to version 6")
+    reason = (r"^qemu-system-arm implements QEMU plugin API version 6, which tinyedge's plugin is not written for "
+              r"\(versions 1 to 5\); use --backend builtin, or a QEMU with one of those$")
+    with pytest.raises(TinyEdgeError, match=reason):
+        qemu.compiled_plugin(fake)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert re.match(reason, qemu.unsupported())
+    with pytest.raises(TinyEdgeError, match=reason):
+        qemu.simulate(thumb_program("    movs r0, #1"), m4_board, [b""])

@@ -24,6 +24,7 @@ is refused with the reason; the built-in emulator runs them all.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import struct
@@ -187,7 +188,7 @@ def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes]
         raise TinyEdgeError(f"{image.path.name}: tinyedge_model_invoke has {len(marks.sites)} call sites but the "
                             f"model has {expected_layers} layers; the generated model must call exactly one "
                             "kernel per layer")
-    run = _run(binary, machine, compiled_plugin(), image, board, marks, b"".join(input_bytes), budget)
+    run = _run(binary, machine, compiled_plugin(binary), image, board, marks, b"".join(input_bytes), budget)
     _raise_if_failed(run, image, marks, budget)
     model = cycle_model_for(board, image.arch)
     # Code outside the ELF (QEMU's RISC-V reset ROM) runs before the firmware and costs nothing here.
@@ -228,12 +229,59 @@ def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes]
 # the plugin
 
 
-def compiled_plugin() -> Path:
-    """The plugin library, built into the tinyedge cache on first use."""
+# The QEMU plugin API versions qemu_plugin.c is written against (its header says what differs).
+PLUGIN_APIS = range(1, 6)  # 1: QEMU 7.2 to 8.2; 5: QEMU 10.1
+_PROBE_API = 999_999  # a version no QEMU implements: QEMU refuses it and names the newest it has
+
+
+def compiled_plugin(binary: str) -> Path:
+    """The plugin library for the QEMU `binary`, built into the tinyedge cache on first use."""
+    return _compile_plugin(check_plugin_api(binary))
+
+
+def _compile_plugin(api: int) -> Path:
     compiler = _host_compiler()
     if compiler is None:
         raise TinyEdgeError("the QEMU backend builds its TCG plugin with the host C compiler: install gcc (or set CC)")
-    return compile_into_cache(compiler, PLUGIN_SOURCE, "qemu-plugin", _PLUGIN_CFLAGS)
+    return compile_into_cache(compiler, PLUGIN_SOURCE, "qemu-plugin", (*_PLUGIN_CFLAGS, f"-DTE_QEMU_PLUGIN_API={api}"))
+
+
+@functools.cache
+def plugin_api(binary: str) -> int:
+    """The newest plugin API version the QEMU `binary` implements: QEMU names it when a plugin asks for more."""
+    command = [binary, "-M", "none", "-nographic", "-monitor", "none", "-serial", "none",
+               "-plugin", str(_compile_plugin(_PROBE_API))]
+    try:
+        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise TinyEdgeError(f"cannot ask {binary} for its plugin API version: {error}") from None
+    found = re.search(r"supports only up to version (\d+)", proc.stderr)
+    if found is None:
+        raise TinyEdgeError(f"cannot tell which plugin API version {binary} implements (built without TCG "
+                            f"plugins?): {_one_line(proc.stderr)}")
+    return int(found.group(1))
+
+
+def check_plugin_api(binary: str) -> int:
+    """The API version to build the plugin for; refuses a QEMU whose plugin API the plugin was not written for."""
+    api = plugin_api(binary)
+    if api not in PLUGIN_APIS:
+        raise TinyEdgeError(unsupported_api_reason(Path(binary).name, api))
+    return api
+
+
+def unsupported_api_reason(name: str, api: int) -> str:
+    return (f"{name} implements QEMU plugin API version {api}, which tinyedge's plugin is not written for (versions "
+            f"{PLUGIN_APIS[0]} to {PLUGIN_APIS[-1]}); use --backend builtin, or a QEMU with one of those")
+
+
+def unsupported() -> str | None:
+    """Why the installed QEMU cannot run the plugin (its plugin API version), or None; for tests to skip on."""
+    for binary in sorted({shutil.which(m.binary) for m in MACHINES} - {None}):
+        api = plugin_api(binary)
+        if api not in PLUGIN_APIS:
+            return unsupported_api_reason(Path(binary).name, api)
+    return None
 
 
 @dataclass(frozen=True)
@@ -369,7 +417,7 @@ def _run(binary: str, machine: Machine, plugin: Path, image: FirmwareImage, boar
                                    children.as_text(exc.stderr), stage="qemu") from None
         seconds = time.perf_counter() - launched
         if not (work / "trace.bin").exists():
-            hint = " (tinyedge's plugin uses plugin API version 1: QEMU 7.2 to 8.2)" \
+            hint = f" (tinyedge's plugin is written for plugin API versions {PLUGIN_APIS[0]} to {PLUGIN_APIS[-1]})" \
                 if "API version" in proc.stderr else ""
             ended = children.exit_reason(proc.returncode)
             raise children.failure(f"QEMU ({machine.name})", command,

@@ -39,9 +39,15 @@
  *          uint64 lowest_store (UINT64_MAX: none), uint32 n_blocks, uint32 zero,
  *          then n_blocks x te_block
  *
- * Written against QEMU's plugin API version 1 (QEMU 7.2 to 8.2). Debian's QEMU ships no
- * plugin header, so the few API functions used are declared below. One vCPU only: the
- * callbacks share plain counters.
+ * Plugin API versions: QEMU loads a plugin only if the version it declares lies between the
+ * oldest and newest it implements, so qemu.py asks the installed QEMU for its newest version and
+ * builds this file with TE_QEMU_PLUGIN_API set to it. Every function used here exists with the
+ * same arguments in versions 1 to 5 (QEMU 7.2 declares 1, QEMU 10.1 declares 5) but one: from
+ * version 3 on, qemu_plugin_insn_data copies the instruction's bytes into the caller's buffer
+ * instead of returning a pointer to them. (Version 2 removed functions this plugin does not use;
+ * 4 and 5 only added functions.) Debian's QEMU ships no plugin header, so the few API functions
+ * used are declared below, from QEMU's documented interface. One vCPU only: the callbacks share
+ * plain counters.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,7 +56,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- QEMU plugin API, version 1 (the declarations this plugin needs) ---------------------- */
+/* ---- QEMU plugin API, versions 1 to 5 (the declarations this plugin needs) ----------------- */
+
+#ifndef TE_QEMU_PLUGIN_API
+#define TE_QEMU_PLUGIN_API 1 /* the version declared to QEMU; qemu.py passes the installed QEMU's */
+#endif
 
 #define TE_EXPORT __attribute__((visibility("default")))
 
@@ -97,10 +107,14 @@ size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+#if TE_QEMU_PLUGIN_API >= 3
+size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest, size_t len);
+#else
 const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
+#endif
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 
-TE_EXPORT int qemu_plugin_version = 1;
+TE_EXPORT int qemu_plugin_version = TE_QEMU_PLUGIN_API;
 
 /* ---- records ---------------------------------------------------------------------------- */
 
@@ -193,9 +207,16 @@ static uint32_t te_instruction_length(uint8_t lo, uint8_t hi)
 static uint32_t te_block_size(const struct qemu_plugin_tb *tb, size_t n_insns, uint64_t address)
 {
     const struct qemu_plugin_insn *last = qemu_plugin_tb_get_insn(tb, n_insns - 1u);
-    const uint8_t *code = (const uint8_t *)qemu_plugin_insn_data(last);
     uint32_t length = (uint32_t)qemu_plugin_insn_size(last);
     if (length >= 2u) {
+        uint8_t code[2]; /* the first halfword */
+#if TE_QEMU_PLUGIN_API >= 3
+        if (qemu_plugin_insn_data(last, code, sizeof code) != sizeof code) {
+            return (uint32_t)(qemu_plugin_insn_vaddr(last) + length - address);
+        }
+#else
+        memcpy(code, qemu_plugin_insn_data(last), sizeof code);
+#endif
         length = te_instruction_length(code[0], code[1]);
     }
     return (uint32_t)(qemu_plugin_insn_vaddr(last) + length - address);
