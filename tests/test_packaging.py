@@ -79,3 +79,18 @@ def test_wheel_install_finds_templates_boards_and_firmware_inside_the_package(bu
     assert (target / "tinyedge" / "simulate" / "timing.toml").is_file()
     assert (target / "tinyedge" / "simulate" / "counter.c").is_file()
     assert (target / "tinyedge" / "simulate" / "qemu_plugin.c").is_file()
+
+
+def test_setup_installs_every_tool_the_tests_look_for_except_those_outside_the_registries():
+    from conftest import allowed_skip
+
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    sources = "".join(path.read_text() for path in (ROOT / "tests").rglob("*.py"))
+    looked_for = set(re.findall(r"shutil\.which\(\"([\w.+-]+)\"\)", sources)) | {"make", "cmake", "ninja", "g++"}
+    same_as = {"cc": "gcc"}  # Debian's gcc package provides cc
+    installable = {same_as.get(tool, tool) for tool in looked_for if allowed_skip(f"{tool} is not installed") is None}
+    assert installable >= {"make", "cmake", "ninja", "g++", "arm-none-eabi-gcc"}
+    missing = {tool for tool in installable if f"command -v {tool} >/dev/null || need+=(" not in setup}
+    assert missing == set(), f"scripts/setup.sh does not install {sorted(missing)}"
+    for package in ("make", "cmake", "ninja-build", "g++"):
+        assert re.search(rf"need\+=\([^)]*(?<![\w-]){re.escape(package)}(?![\w-])", setup), package
