@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tinyedge import ci_init
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA_FOLDERS = {"templates": "tinyedge/templates", "boards": "tinyedge/boards", "firmware": "tinyedge/firmware"}
 
@@ -42,6 +44,7 @@ def test_wheel_builds_without_a_warning(built):
 def test_distribution_is_named_tinyedge_mcu_and_keeps_the_tinyedge_command():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "tinyedge-mcu"  # PyPI's `tinyedge` is an unrelated project
+    assert ci_init.DISTRIBUTION == project["name"]  # what `ci init` workflows install
     assert project["scripts"] == {"tinyedge": "tinyedge.cli:main"}
 
 
