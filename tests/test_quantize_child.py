@@ -75,11 +75,24 @@ def test_recurrent_calibrator_crash_is_one_line_naming_the_layer(tmp_path, kind)
                 TINYEDGE_CACHE=str(tmp_path / "cache"))
     line = _one_error_line(proc)
     assert "quantize stage" in line and "converting and calibrating" in line and "SIGSEGV" in line
-    assert f"'{kind.lower()}' ({kind})" in line
+    assert f"'{kind.lower()}' ({kind})" in line and "unroll=True" in line
     log = _log_of(line)
     assert log.parent == tmp_path / "cache" / "logs"
     assert "Segmentation fault" in log.read_text()  # Python's crash dump, once silenced, is in the log
     assert not (tmp_path / "out.tflite").exists()
+
+
+def test_unrolled_lstm_quantizes_as_the_crash_line_suggests(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("TINYEDGE_CACHE", str(tmp_path / "cache"))
+    model = keras.Sequential([keras.Input((10, 4)), keras.layers.LSTM(16, unroll=True),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.save(tmp_path / "unrolled.keras")
+    result = quantize(tmp_path / "unrolled.keras", tmp_path / "out.tflite",
+                      calib=_calibration(tmp_path / "calib.npy", (10, 4)), log=lambda _m: None)
+    assert result.calibration_samples == 8 and result.agreement.top1 is not None
+    assert result.agreement.cosine > 0.99
 
 
 def test_child_crash_hook_gives_one_line_and_keeps_the_log(tmp_path, dense_model):

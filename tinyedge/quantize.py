@@ -70,15 +70,20 @@ class QuantizeResult:
 
 # ---------------------------------------------------------------- calibration data
 
-def load_calibration(path: str | Path, input_shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-    """Calibration samples per model input, each shaped (N, *input_shape_without_batch)."""
+def load_calibration(path: str | Path, input_shapes: list[tuple[int, ...]],
+                     log: Callable[[str], None] | None = None) -> list[np.ndarray]:
+    """Calibration samples per model input, each shaped (N, *input_shape_without_batch).
+
+    `log` gets the warnings (one line each; default: stderr), such as a lone sample without a batch axis.
+    """
     path = Path(path)
+    log = log or (lambda message: print(message, file=sys.stderr))
     if path.is_dir():
         files = sorted(path.glob("*.npy"))
         if not files:
             raise TinyEdgeError(f"calibration folder {path} holds no .npy files; put one sample or batch per .npy")
         arrays = [[_read_npy(f) for f in files]]
-        per_input = [np.concatenate([_as_batch(a, input_shapes[0], f) for a, f in zip(arrays[0], files)])]
+        per_input = [np.concatenate([_as_batch(a, input_shapes[0], f, log) for a, f in zip(arrays[0], files)])]
     elif path.suffix == ".npz":
         try:
             with np.load(path) as npz:
@@ -87,9 +92,9 @@ def load_calibration(path: str | Path, input_shapes: list[tuple[int, ...]]) -> l
             raise TinyEdgeError(f"cannot read calibration file {path}: {exc}; give a .npz written by numpy") from exc
         if len(named) < len(input_shapes):
             raise TinyEdgeError(f"{path} holds {len(named)} arrays but the model has {len(input_shapes)} inputs")
-        per_input = [_as_batch(a, s, path) for a, s in zip(named, input_shapes)]
+        per_input = [_as_batch(a, s, path, log) for a, s in zip(named, input_shapes)]
     elif path.suffix == ".npy":
-        per_input = [_as_batch(_read_npy(path), input_shapes[0], path)]
+        per_input = [_as_batch(_read_npy(path), input_shapes[0], path, log)]
     else:
         raise TinyEdgeError(f"calibration data {path} must be a .npy, a .npz or a folder of .npy files")
     if len(per_input) < len(input_shapes):
@@ -108,13 +113,22 @@ def _read_npy(path: Path) -> np.ndarray:
         raise TinyEdgeError(f"cannot read calibration file {path}: {exc}; give an array saved with numpy.save") from exc
 
 
-def _as_batch(array: np.ndarray, input_shape: tuple[int, ...], source: Path) -> np.ndarray:
+def _as_batch(array: np.ndarray, input_shape: tuple[int, ...], source: Path,
+              log: Callable[[str], None] | None = None) -> np.ndarray:
     sample_shape = tuple(input_shape[1:])
     if array.size == 0:
         raise TinyEdgeError(f"calibration data {source} is empty; give samples of shape {list(sample_shape)}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise TinyEdgeError(f"calibration data {source} has dtype {array.dtype}; give float32 samples")
-    if array.shape == sample_shape:
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise TinyEdgeError(f"calibration data {source} holds NaN or infinite values, which would give the int8 "
+                            "ranges no meaning; give finite samples")
+    if array.shape == sample_shape and len(sample_shape) > 0:
+        # Accepted, never silently: one sample fixes each tensor's int8 range from a single input.
+        (log or (lambda message: print(message, file=sys.stderr)))(
+            f"tinyedge: warning: calibration data {source} is one sample of shape {list(sample_shape)} without a "
+            f"batch axis: calibrating on that one sample gives unreliable int8 ranges; give an array "
+            f"[N, {', '.join(map(str, sample_shape))}] of a few hundred representative samples")
         array = array[None]
     if array.shape[1:] != sample_shape:
         raise TinyEdgeError(f"calibration data {source} has shape {list(array.shape)}; the model takes samples of "
@@ -462,9 +476,9 @@ def _run_child(request: dict, workdir: Path, model_path: Path) -> dict:
                             f"or free memory (log: {log})")
     what = f"raised {error['unexpected']}" if error.get("unexpected") else children.exit_reason(returncode)
     if recurrent and progress.get("stage") in ("converting", "measuring"):
-        hint = (f"the likely cause is the recurrent layer {', '.join(recurrent)}, which TensorFlow's int8 calibrator "
-                "cannot handle: replace it (e.g. with Conv1D or Dense layers), or quantize the model yourself and "
-                "pass the int8 .tflite")
+        hint = (f"the likely cause is the recurrent layer {', '.join(recurrent)}, whose loop TensorFlow's int8 "
+                "calibrator cannot run: build it with unroll=True (enough for LSTM), or replace it (e.g. with Conv1D "
+                "or Dense layers)")
     else:
         hint = "rerun with --debug to see TensorFlow's output, or quantize the model yourself and pass the int8 .tflite"
     raise TinyEdgeError(f"quantize stage: TensorFlow {what} while {stage}; {hint} (log: {log})")
