@@ -27,6 +27,11 @@ _ACTIVATION = {
     value: name for name, value in vars(schema.ActivationFunctionType).items() if not name.startswith("_")
 }
 _ENUM_FIELDS = {"padding": _PADDING, "fusedActivationFunction": _ACTIVATION}
+_REEXPORT = "re-export the model with the TensorFlow Lite converter"
+# Far beyond any microcontroller's memory; a shape past these is damage, and refusing it early keeps
+# the later stages from allocating gigabytes for it.
+MAX_TENSOR_BYTES = 64 << 20
+MAX_GRAPH_BYTES = 256 << 20
 
 
 def load_tflite(path: str | Path) -> Graph:
@@ -35,11 +40,15 @@ def load_tflite(path: str | Path) -> Graph:
         data = path.read_bytes()
     except OSError as exc:
         raise TinyEdgeError(f"cannot read {path}: {exc.strerror}") from exc
-    return parse_tflite(data, name=path.stem)
+    return parse_tflite(data, name=path.stem, filename=path.name)
 
 
-def parse_tflite(data: bytes, name: str = "model") -> Graph:
-    """Parse a flatbuffer; any structural damage becomes one TinyEdgeError, never a crash."""
+def parse_tflite(data: bytes, name: str = "model", filename: str | None = None) -> Graph:
+    """Parse and check a flatbuffer; any structural damage becomes one TinyEdgeError, never a crash.
+
+    `name` names the graph; `filename` is how messages name the file (default: name + .tflite).
+    """
+    filename = filename or f"{name}.tflite"
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise TinyEdgeError(f"{name}: not a TFLite flatbuffer (missing 'TFL3' identifier); "
                             "give a .tflite file written by the TensorFlow Lite converter")
@@ -49,7 +58,7 @@ def parse_tflite(data: bytes, name: str = "model") -> Graph:
     except TinyEdgeError:
         raise
     except Exception as exc:  # the generated parser signals damage with assorted exceptions
-        raise TinyEdgeError(f"{name}: the .tflite file is truncated or corrupt ({type(exc).__name__}); "
+        raise TinyEdgeError(f"the model file {filename} is truncated or corrupt, so its flatbuffer cannot be read; "
                             "re-export it with the TensorFlow Lite converter") from exc
 
 
@@ -66,7 +75,74 @@ def _graph_from_model(model: Any, data: bytes, name: str) -> Graph:
     for index in inputs + outputs:
         if not 0 <= index < len(tensors):
             raise TinyEdgeError(f"{name}: graph input/output refers to tensor {index}, which does not exist")
-    return Graph(name=name, tensors=tensors, operators=operators, inputs=inputs, outputs=outputs)
+    graph = Graph(name=name, tensors=tensors, operators=operators, inputs=inputs, outputs=outputs)
+    _check_tensors(graph)
+    _check_dataflow(graph)
+    return graph
+
+
+def _check_tensors(graph: Graph) -> None:
+    """Shapes, types and quantization that every later stage relies on, checked once here."""
+    total = 0
+    for t in graph.tensors:
+        if t.dtype not in _NUMPY_DTYPES.values():
+            raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' has type {t.dtype.upper()}, which tinyedge "
+                                f"cannot handle; {_REEXPORT} for full int8")
+        if any(d < 1 for d in t.shape):
+            raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' has shape {list(t.shape)}: every dimension must "
+                                f"be at least 1 (a dynamic shape is not supported); {_REEXPORT} with batch size 1")
+        if t.nbytes > MAX_TENSOR_BYTES:
+            raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' of shape {list(t.shape)} needs {t.nbytes:,} bytes, "
+                                f"more than the {MAX_TENSOR_BYTES >> 20} MiB tinyedge allows for one tensor")
+        total += t.nbytes
+        if t.quant is not None:
+            _check_quantization(graph, t)
+    if total > MAX_GRAPH_BYTES:
+        raise TinyEdgeError(f"{graph.name}: the tensors need {total:,} bytes together, more than the "
+                            f"{MAX_GRAPH_BYTES >> 20} MiB tinyedge allows for a model")
+
+
+def _check_quantization(graph: Graph, t: Tensor) -> None:
+    q = t.quant
+    assert q is not None
+    if not all(np.isfinite(s) and s > 0 for s in q.scale):
+        raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' has a quantization scale that is not a positive "
+                            f"finite number ({', '.join(f'{s:g}' for s in q.scale[:4])}); {_REEXPORT}")
+    if len(q.zero_point) != len(q.scale):
+        raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' has {len(q.scale)} scales but {len(q.zero_point)} "
+                            f"zero points; {_REEXPORT}")
+    info = np.iinfo(t.dtype) if np.issubdtype(np.dtype(t.dtype), np.integer) else None
+    if info is not None and not all(info.min <= z <= info.max for z in q.zero_point):
+        raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' has a zero point outside the {t.dtype} range "
+                            f"({', '.join(map(str, q.zero_point[:4]))}); {_REEXPORT}")
+    if q.per_channel and not (0 <= q.axis < len(t.shape) and t.shape[q.axis] == len(q.scale)):
+        raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' of shape {list(t.shape)} has {len(q.scale)} "
+                            f"per-channel scales along axis {q.axis}, which does not match; {_REEXPORT}")
+
+
+def _check_dataflow(graph: Graph) -> None:
+    """Operators in an order that runs: each reads what exists already, and each tensor has one writer.
+
+    This is what refuses cyclic graphs: in a cycle some op reads a tensor no earlier op wrote.
+    """
+    available = {t.index for t in graph.tensors if t.is_constant} | set(graph.inputs)
+    constants = {t.index for t in graph.tensors if t.is_constant}
+    written: set[int] = set()
+    for op in graph.operators:
+        for index in op.inputs:
+            if index >= 0 and index not in available and index not in written:
+                raise TinyEdgeError(f"{graph.name}: {graph.describe(op)} reads tensor '{graph.tensor(index).name}' "
+                                    f"before any operator writes it (a cyclic or misordered graph); {_REEXPORT}")
+        for index in op.outputs:
+            if index < 0 or index in written or index in constants or index in graph.inputs:
+                what = ("no tensor" if index < 0 else "a constant" if index in constants
+                        else "the model input" if index in graph.inputs else "a tensor another operator writes")
+                raise TinyEdgeError(f"{graph.name}: layer {op.index} {op.opcode} writes {what}; {_REEXPORT}")
+            written.add(index)
+    for index in graph.outputs:
+        if index not in written and index not in graph.inputs:
+            raise TinyEdgeError(f"{graph.name}: model output '{graph.tensor(index).name}' is written by no "
+                                f"operator; {_REEXPORT}")
 
 
 def _as_list(values: Any) -> list:
@@ -92,20 +168,35 @@ def _quantization(q: Any) -> Quantization | None:
 
 def _constant(t: Any, model: Any, data: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray | None:
     buffers = model.buffers or []
-    if t.buffer <= 0 or t.buffer >= len(buffers):
+    if t.buffer == 0:  # buffer 0 is the schema's empty sentinel: not a constant
         return None
+    if not 0 < t.buffer < len(buffers):
+        raise TinyEdgeError(f"tensor '{_text(t.name)}' refers to buffer {t.buffer}, but the model has "
+                            f"{len(buffers)} buffers; {_REEXPORT}")
     buffer = buffers[t.buffer]
     if buffer.data is not None and len(buffer.data) > 0:
         raw = np.asarray(buffer.data, dtype=np.uint8).tobytes()
     elif buffer.offset > 1:  # models over 2 GB keep buffers after the flatbuffer
+        if buffer.offset + buffer.size > len(data):
+            raise TinyEdgeError(f"tensor '{_text(t.name)}' has its data at bytes {buffer.offset:,} to "
+                                f"{buffer.offset + buffer.size:,}, past the end of the {len(data):,}-byte file; "
+                                "the file is truncated or corrupt")
         raw = data[buffer.offset:buffer.offset + buffer.size]
     else:
         return None
+    if dtype not in _NUMPY_DTYPES.values():
+        raise TinyEdgeError(f"constant tensor '{_text(t.name)}' has type {dtype.upper()}, which tinyedge cannot "
+                            f"handle; {_REEXPORT} for full int8")
     count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    array = np.frombuffer(raw, dtype=np.dtype(dtype))
-    if array.size != count:
-        raise TinyEdgeError(f"constant tensor '{t.name}' holds {array.size} values for shape {list(shape)}")
-    return array.reshape(shape).copy()
+    itemsize = np.dtype(dtype).itemsize
+    if len(raw) != count * itemsize:
+        raise TinyEdgeError(f"constant tensor '{_text(t.name)}' holds {len(raw)} bytes, but its shape "
+                            f"{list(shape)} of {dtype} needs {count * itemsize}; the file is truncated or corrupt")
+    return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _operator(index: int, op: Any, model: Any, tensor_count: int) -> Operator:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tinyedge.errors import TinyEdgeError
+
 
 @dataclass(frozen=True)
 class Quantization:
@@ -48,14 +50,21 @@ class Tensor:
 
     @property
     def scale(self) -> float:
-        """The per-tensor scale; an error for per-channel tensors."""
-        assert self.quant is not None and not self.quant.per_channel, self.name
-        return self.quant.scale[0]
+        """The per-tensor scale; an error for per-channel or unquantized tensors (a damaged or float model)."""
+        return self._per_tensor().scale[0]
 
     @property
     def zero_point(self) -> int:
-        assert self.quant is not None and not self.quant.per_channel, self.name
-        return self.quant.zero_point[0]
+        return self._per_tensor().zero_point[0]
+
+    def _per_tensor(self) -> Quantization:
+        if self.quant is None:
+            raise TinyEdgeError(f"tensor '{self.name}' has no quantization parameters where int8 ones are needed; "
+                                "quantize the model to full int8 with `tinyedge quantize`")
+        if self.quant.per_channel:
+            raise TinyEdgeError(f"tensor '{self.name}' has {len(self.quant.scale)} per-channel scales where one "
+                                "scale is needed; re-export the model with the TensorFlow Lite converter")
+        return self.quant
 
 
 @dataclass(frozen=True, eq=False)

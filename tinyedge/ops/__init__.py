@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyedge.errors import UnsupportedOpError
+from tinyedge.errors import TinyEdgeError, UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 
 
@@ -108,7 +108,18 @@ def lower(graph: Graph, op: Operator) -> KernelCall:
     fn = _LOWERINGS.get(op.opcode)
     if fn is None:
         raise UnsupportedOpError(f"unsupported op: {graph.describe(op)}")
-    return fn(graph, op)
+    try:
+        return fn(graph, op)
+    except TinyEdgeError as exc:
+        if str(exc).startswith("layer "):
+            raise
+        raise type(exc)(f"{graph.describe(op)}: {exc}") from exc
+    except (AssertionError, ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+        # The importer checks what every op relies on; an op's own invariants (ranks, option ranges,
+        # scale ratios) that a damaged file breaks surface here, and must still name the layer.
+        raise TinyEdgeError(f"{graph.describe(op)}: its tensors or options are not what a {op.opcode} can have "
+                            f"({type(exc).__name__}: {exc}); re-export the model with the TensorFlow Lite "
+                            "converter") from exc
 
 
 def find_unsupported(graph: Graph) -> list[Operator]:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from tinyedge.errors import UnsupportedOpError
+from tinyedge.errors import TinyEdgeError, UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -26,6 +26,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     """A real multiplier as (Q31 significand, power-of-two exponent); TFLite's QuantizeMultiplier."""
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real) or real < 0:
+        raise TinyEdgeError(f"a requantization multiplier works out to {real:g}: the tensors' scales are damaged")
     mantissa, shift = math.frexp(real)
     q = round_half_away(mantissa * (1 << 31))
     if q == 1 << 31:
@@ -108,5 +110,6 @@ def fused_activation(op: Operator) -> str:
 
 def nhwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """A 4-D activation shape as (batches, height, width, channels)."""
-    assert len(shape) == 4, shape
+    if len(shape) != 4:
+        raise TinyEdgeError(f"a 4-D (NHWC) tensor is needed, not one of shape {list(shape)}")
     return shape[0], shape[1], shape[2], shape[3]
