@@ -153,3 +153,13 @@ def test_top1_only_for_class_scores(tmp_path, activation, classes, scores):
     assert gives_class_scores(parse_tflite(result.tflite.read_bytes())) is scores
     assert (result.agreement.top1 is not None) is scores
     assert result.calibration_samples == 8
+
+
+def test_child_warnings_reach_the_callers_log(tmp_path, dense_model, monkeypatch):
+    """A warning the child gives (here: a lone calibration sample) is not lost in its log."""
+    model, _ = dense_model
+    monkeypatch.setenv("TINYEDGE_CACHE", str(tmp_path / "cache"))
+    np.save(tmp_path / "one.npy", np.full(6, 0.5, np.float32))
+    messages: list[str] = []
+    quantize(model, tmp_path / "out.tflite", calib=tmp_path / "one.npy", log=messages.append)
+    assert any("warning" in m.lower() and "one.npy" in m for m in messages), messages

@@ -331,7 +331,7 @@ def quantize(model_path: str | Path, output: str | Path, calib: str | Path | Non
         workdir = Path(tmp)
         request = {"model": str(model_path.resolve()), "saved_model": model_path.is_dir(),
                    "calib": None if calib is None else str(Path(calib).resolve())}
-        outcome = _run_child(request, workdir, model_path)
+        outcome = _run_child(request, workdir, model_path, log)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(workdir / CHILD_TFLITE, output)
     agreement = Agreement(**outcome["agreement"])
@@ -447,8 +447,11 @@ def _timeout_seconds() -> float:
     return seconds
 
 
-def _run_child(request: dict, workdir: Path, model_path: Path) -> dict:
-    """Run the conversion in `python -m tinyedge.quantize <workdir>`; its result, or one line saying what went wrong."""
+def _run_child(request: dict, workdir: Path, model_path: Path, note: Callable[[str], None]) -> dict:
+    """Run the conversion in `python -m tinyedge.quantize <workdir>`; its result, or one line saying what went wrong.
+
+    The child's own warnings (about the calibration data, say) come back through `note`.
+    """
     timeout = _timeout_seconds()
     (workdir / "request.json").write_text(json.dumps(request))
     log = children.new_log_path("quantize")
@@ -457,13 +460,15 @@ def _run_child(request: dict, workdir: Path, model_path: Path) -> dict:
                                                        os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "tinyedge.quantize", str(workdir)]
     returncode = children.run_logged(command, log, timeout, tee=children.debugging(), env=env)
+    progress = _read_json(workdir / "progress.json")
+    for message in progress.get("messages", []):
+        note(message)
     error = _read_json(workdir / "error.json")
     if returncode == 0 and (workdir / "result.json").is_file() or error.get("user"):
         log.unlink(missing_ok=True)  # kept only when it explains a failure
         if error.get("user"):
             raise TinyEdgeError(error["user"])
         return json.loads((workdir / "result.json").read_text())
-    progress = _read_json(workdir / "progress.json")
     stage = STAGES.get(progress.get("stage", "starting"), STAGES["starting"]).format(model=model_path.name)
     recurrent = progress.get("recurrent", [])
     if returncode is None:
@@ -528,10 +533,18 @@ def _child_main(workdir: Path) -> int:
 
 
 def _child_quantize(request: dict, workdir: Path) -> dict:
-    recurrent: list[str] = []
+    state: dict[str, Any] = {"stage": "starting", "recurrent": [], "messages": []}
+
+    def save() -> None:
+        (workdir / "progress.json").write_text(json.dumps(state))
+
+    def note(message: str) -> None:
+        state["messages"].append(message)
+        save()
 
     def progress(stage: str) -> None:
-        (workdir / "progress.json").write_text(json.dumps({"stage": stage, "recurrent": recurrent}))
+        state["stage"] = stage
+        save()
         if stage == "converting":
             _test_fault()
         print(f"tinyedge quantize: {STAGES[stage].format(model=path.name)}", file=sys.stderr, flush=True)
@@ -542,13 +555,13 @@ def _child_quantize(request: dict, workdir: Path) -> dict:
         float_model = _export_saved_model(path, workdir)
     else:
         model = _load_keras(path)
-        recurrent.extend(_recurrent_layers(model))
+        state["recurrent"] = _recurrent_layers(model)
         progress("exporting")
         float_model = _export_keras(model, workdir)
     progress("calibration")
     calib = request["calib"]
     data = synthetic_calibration(float_model.input_shapes) if calib is None else \
-        load_calibration(calib, float_model.input_shapes)
+        load_calibration(calib, float_model.input_shapes, log=note)
     flatbuffer, agreement, count = _convert_and_measure(float_model, data, progress)
     (workdir / CHILD_TFLITE).write_bytes(flatbuffer)
     return {"agreement": dataclasses.asdict(agreement), "calibration_samples": count}
