@@ -74,3 +74,168 @@ def test_unsupported_op_is_named_with_layer_and_tensors(tmp_path, quantize_for_t
     mul = next(op for op in graph.operators if op.opcode == "MUL")
     assert f"layer {mul.index} MUL" in message
     assert graph.tensor(mul.outputs[0]).name in message
+
+
+# ---------------------------------------------------------------- hostile files (issue 10: what the fuzzer found)
+
+def _mutated(data: bytes, change) -> bytes:
+    """The model with one field changed through the schema's object API, packed again."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    change(model)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _conv(model):
+    """(subgraph, conv operator, its input/filter/output tensor objects) of the small model."""
+    subgraph = model.subgraphs[0]
+    op = next(o for o in subgraph.operators if model.operatorCodes[o.opcodeIndex].builtinCode == 3)
+    return subgraph, op, [subgraph.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0])]
+
+
+def test_truncated_file_message_is_a_sentence_naming_the_file(small_tflite, tmp_path):
+    path = tmp_path / "trunc.tflite"
+    path.write_bytes(small_tflite[: len(small_tflite) // 3])
+    with pytest.raises(TinyEdgeError) as info:
+        load_tflite(path)
+    assert str(info.value) == ("the model file trunc.tflite is truncated or corrupt, so its flatbuffer cannot be "
+                               "read; re-export it with the TensorFlow Lite converter")
+
+
+@pytest.mark.parametrize("scale", [0.0, -0.5, float("nan"), float("inf")])
+def test_a_scale_that_is_not_positive_and_finite_is_refused(small_tflite, scale):
+    def change(model):
+        _conv(model)[2][2].quantization.scale = np.array([scale], dtype=np.float32)
+
+    with pytest.raises(TinyEdgeError, match="scale that is not a positive finite number"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_a_zero_point_outside_int8_is_refused(small_tflite):
+    def change(model):
+        _conv(model)[2][0].quantization.zeroPoint = np.array([1000], dtype=np.int64)
+
+    with pytest.raises(TinyEdgeError, match="zero point outside the int8 range"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+@pytest.mark.parametrize("axis, extra", [(7, 0), (0, 2)])
+def test_per_channel_scales_must_match_the_channel_axis(small_tflite, axis, extra):
+    def change(model):
+        q = _conv(model)[2][1].quantization
+        q.quantizedDimension = axis
+        q.scale = np.concatenate([q.scale, np.full(extra, 0.5, np.float32)])
+        q.zeroPoint = np.zeros(len(q.scale), dtype=np.int64)
+
+    with pytest.raises(TinyEdgeError, match="per-channel scales along axis"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_per_channel_quantization_where_one_scale_is_needed_names_the_layer(small_tflite):
+    def change(model):  # the conv output gets a valid-looking per-channel quantization on its channel axis
+        q = _conv(model)[2][2].quantization
+        q.scale, q.zeroPoint, q.quantizedDimension = np.full(3, 0.1, np.float32), np.zeros(3, np.int64), 3
+
+    graph = parse_tflite(_mutated(small_tflite, change))
+    with pytest.raises(TinyEdgeError, match=r"layer \d+ CONV_2D .*3 per-channel scales where one scale is needed"):
+        compile_graph(graph)
+
+
+@pytest.mark.parametrize("dims", [[1, -1, 4, 3], [1, 0, 4, 3], [-7]])
+def test_zero_or_negative_dimensions_are_refused(small_tflite, dims):
+    def change(model):
+        _conv(model)[2][2].shape = np.array(dims, dtype=np.int32)
+
+    with pytest.raises(TinyEdgeError, match="every dimension must be at least 1"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_a_billion_element_tensor_is_refused_before_anything_is_allocated(small_tflite):
+    import resource
+
+    def change(model):
+        _conv(model)[2][2].shape = np.array([1, 1000, 1000, 1000], dtype=np.int32)
+
+    damaged = _mutated(small_tflite, change)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(TinyEdgeError, match=r"needs 1,000,000,000 bytes, more than the 64 MiB"):
+        parse_tflite(damaged)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing near 1 GB
+
+
+def test_an_unknown_tensor_type_is_refused(small_tflite):
+    def change(model):
+        _conv(model)[2][2].type = 27
+
+    with pytest.raises(TinyEdgeError, match="has type TYPE27, which tinyedge cannot handle"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_a_buffer_index_out_of_range_is_refused(small_tflite):
+    def change(model):
+        _conv(model)[2][1].buffer = len(model.buffers) + 3
+
+    with pytest.raises(TinyEdgeError, match=r"refers to buffer \d+, but the model has \d+ buffers"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_buffer_data_past_the_end_of_the_file_is_refused(small_tflite):
+    def change(model):
+        buffer = model.buffers[_conv(model)[2][1].buffer]
+        buffer.data, buffer.offset, buffer.size = None, 1 << 40, 54
+
+    with pytest.raises(TinyEdgeError, match="past the end of the .*-byte file"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_a_constant_with_the_wrong_byte_count_is_refused(small_tflite):
+    def change(model):
+        buffer = model.buffers[_conv(model)[2][1].buffer]
+        buffer.data = buffer.data[:10]
+
+    with pytest.raises(TinyEdgeError, match="holds 10 bytes, but its shape .* needs 54"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_a_cyclic_graph_is_refused(small_tflite):
+    def change(model):  # the first op reads what the last op writes
+        ops = model.subgraphs[0].operators
+        ops[0].inputs[0] = ops[-1].outputs[0]
+
+    with pytest.raises(TinyEdgeError, match="before any operator writes it .a cyclic or misordered graph"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+@pytest.mark.parametrize("target, what", [("input", "the model input"), ("weights", "a constant"),
+                                          ("other", "a tensor another operator writes")])
+def test_an_operator_may_write_only_its_own_activation(small_tflite, target, what):
+    def change(model):
+        subgraph, conv, _ = _conv(model)
+        last = subgraph.operators[-1]
+        last.outputs[0] = {"input": subgraph.inputs[0], "weights": conv.inputs[1], "other": conv.outputs[0]}[target]
+
+    with pytest.raises(TinyEdgeError, match=f"writes {what}"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_a_model_output_no_operator_writes_is_refused(small_tflite):
+    def change(model):
+        subgraph, conv, _ = _conv(model)
+        subgraph.outputs[0] = conv.inputs[1]
+
+    with pytest.raises(TinyEdgeError, match="is written by no operator"):
+        parse_tflite(_mutated(small_tflite, change))
+
+
+def test_a_wrong_rank_reaching_an_op_names_the_layer(small_tflite):
+    def change(model):  # rank 3 on both sides of the conv: consistent for the importer, impossible for CONV_2D
+        for tensor in (_conv(model)[2][0], _conv(model)[2][2]):
+            tensor.shape = np.array(list(tensor.shape)[1:], dtype=np.int32)
+
+    graph = parse_tflite(_mutated(small_tflite, change))
+    with pytest.raises(TinyEdgeError, match=r"^layer \d+ CONV_2D .*a 4-D \(NHWC\) tensor is needed"):
+        compile_graph(graph)
