@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyedge.errors import TinyEdgeError
 from tinyedge.importer import parse_tflite
 from tinyedge.quantize import gives_class_scores, quantize, quantize_keras_model
 
@@ -163,3 +164,15 @@ def test_child_warnings_reach_the_callers_log(tmp_path, dense_model, monkeypatch
     messages: list[str] = []
     quantize(model, tmp_path / "out.tflite", calib=tmp_path / "one.npy", log=messages.append)
     assert any("warning" in m.lower() and "one.npy" in m for m in messages), messages
+
+
+def test_child_killed_as_by_the_oom_killer_reads_as_out_of_memory(tmp_path, dense_model, monkeypatch):
+    model, calib = dense_model
+    monkeypatch.setenv("TINYEDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TINYEDGE_QUANTIZE_CHILD_FAULT", "kill")
+    with pytest.raises(TinyEdgeError) as caught:
+        quantize(model, tmp_path / "out.tflite", calib=calib, log=lambda _m: None)
+    message = str(caught.value)
+    assert "ran out of memory while converting and calibrating dense.keras" in message and "SIGKILL" in message
+    assert "\n" not in message
+    _log_of(message)

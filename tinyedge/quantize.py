@@ -5,7 +5,9 @@ int8 input and output). The model is first exported with a batch-1 input signatu
 the graph is static: a Keras 3 Flatten otherwise leaves SHAPE/STRIDED_SLICE/PACK in
 front of RESHAPE, which no firmware should carry.
 
-TensorFlow is imported only inside this module's functions: it costs seconds.
+TensorFlow is imported only inside this module's functions: it costs seconds. quantize() runs
+it in a child process (`python -m tinyedge.quantize`): its calibrator can crash or hang, and
+that must end in one error line with a log, not a silent exit.
 """
 
 from __future__ import annotations
@@ -421,7 +423,7 @@ def _quantize_array(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 CHILD_TFLITE = "model.tflite"
 TIMEOUT_ENV = "TINYEDGE_QUANTIZE_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 15 * 60
-FAULT_ENV = "TINYEDGE_QUANTIZE_CHILD_FAULT"  # test only: "segv" or "hang" when the child starts converting
+FAULT_ENV = "TINYEDGE_QUANTIZE_CHILD_FAULT"  # test only: "segv", "kill" or "hang" when the child starts converting
 RECURRENT_LAYERS = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
                     "TimeDistributed"}
 STAGES = {  # what TensorFlow was doing, said of the model file {model}
@@ -572,6 +574,8 @@ def _test_fault() -> None:
     fault = os.environ.get(FAULT_ENV, "")
     if fault == "segv":
         os.kill(os.getpid(), signal.SIGSEGV)
+    elif fault == "kill":  # what the kernel's out-of-memory killer does
+        os.kill(os.getpid(), signal.SIGKILL)
     elif fault == "hang":
         time.sleep(3600)
 
