@@ -37,7 +37,7 @@ ERROR_PREFIX = "tinyedge: error: "
 @dataclass(frozen=True)
 class Case:
     ident: str
-    family: str  # "tflite", "keras" or "calib"
+    family: str  # "tflite", "keras", "calib", or "selftest" (the harness's own tests: a 1 s limit)
     mutation: str
     files: dict[str, bytes]  # written into the case folder before the run
     argv: tuple[str, ...]  # "{dir}" stands for the case folder
@@ -45,7 +45,7 @@ class Case:
 
     @property
     def seconds(self) -> float:
-        return TF_CASE_SECONDS if self.family != "tflite" else CASE_SECONDS
+        return {"tflite": CASE_SECONDS, "selftest": 1.0}.get(self.family, TF_CASE_SECONDS)
 
 
 @dataclass
@@ -283,6 +283,15 @@ def judge(exit_code: int | None, output: str) -> tuple[str | None, str | None]:
     return error_line, None
 
 
+def _selftest(action: str) -> None:
+    """What the watchdog must survive: the interpreter killed by a signal, or stuck where no alarm reaches."""
+    if action == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if action == "stuck":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(3600)
+
+
 def run_case(case: Case, root: Path) -> Outcome:
     """Run one case in this process (the worker); the case folder is root/case."""
     from tinyedge import cli
@@ -293,6 +302,8 @@ def run_case(case: Case, root: Path) -> Outcome:
     for name, data in case.files.items():
         (folder / name).write_bytes(data)
     argv = [arg.replace("{dir}", str(folder)) for arg in case.argv]
+    if case.family == "selftest":
+        _selftest(argv[0])
     before = _listing(root)
     exit_code, failure = None, None
     start = time.monotonic()
@@ -354,8 +365,8 @@ def worker_main(connection, root: str, memory_limit: int) -> None:  # noqa: ANN0
 class Runner:
     """Feeds cases to a worker; replaces it when it dies or stops answering."""
 
-    def __init__(self, root: Path, memory_limit: int = MEMORY_LIMIT):
-        self.root, self.memory_limit = root, memory_limit
+    def __init__(self, root: Path, memory_limit: int = MEMORY_LIMIT, grace: float = 20.0):
+        self.root, self.memory_limit, self.grace = root, memory_limit, grace
         self.context = multiprocessing.get_context("spawn")
         self.process = None
         self.connection = None
@@ -386,16 +397,16 @@ class Runner:
         if self.process is None:
             self._start()
         start = time.monotonic()
-        self.connection.send(case)
+        with contextlib.suppress(OSError):  # a worker that died since the last case shows up below
+            self.connection.send(case)
         # the worker's own alarm fires at case.seconds; native code that ignores it is killed here
-        if self.connection.poll(case.seconds + 20):
-            try:
+        with contextlib.suppress(EOFError, OSError):
+            if self.connection.poll(case.seconds + self.grace):
                 outcome = self.connection.recv()
                 self.peak_rss = max(self.peak_rss, outcome.max_rss)
                 return outcome
-            except EOFError:
-                pass
         seconds = time.monotonic() - start
+        self.process.join(2)  # a dead worker's pipe closes a moment before its exit is seen
         alive = self.process.is_alive()
         code = self.process.exitcode
         self._stop(kill=True)
