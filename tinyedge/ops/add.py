@@ -3,8 +3,7 @@
 Parameters follow TFLite-Micro's CalculateOpDataAdd (add_common.cc): both inputs are
 rescaled to twice the larger input scale with 20 bits of headroom, every multiplier is
 computed in double and quantized with QuantizeMultiplierSmallerThanOneExp. Broadcasting
-follows BroadcastAdd4DSlow: shapes extended on the left to 4-D, stride 0 along a
-dimension where an input has size 1.
+as all binary element-wise ops do it (tinyedge.ops._binary).
 """
 
 from __future__ import annotations
@@ -12,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
-from tinyedge.ir import Graph, Operator, Tensor
+from tinyedge.ir import Graph, Operator
 from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops._binary import broadcast_geometry
 from tinyedge.ops._quant import fused_activation_range, quantize_multiplier, require_int8
 from tinyedge.ops.conv import variants_enabled
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
-BROADCAST_RANK = 4
 # te_add_table_s8 fills two 256-entry tables per call (about 25 instructions an entry on a
 # Cortex-M4) and then saves two requantizations (about 60 instructions) per element: from a
 # few hundred elements on it is faster.
@@ -37,48 +36,6 @@ def _multiplier_smaller_than_one(graph: Graph, op: Operator, real: float, what: 
     return multiplier, shift
 
 
-def _row_major_strides(shape: tuple[int, ...]) -> list[int]:
-    strides, step = [], 1
-    for dim in reversed(shape):
-        strides.append(step)
-        step *= dim
-    return strides[::-1]
-
-
-def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
-    dims = list(shape)
-    while dims and dims[0] == 1:
-        dims.pop(0)
-    return tuple(dims)
-
-
-def _extended(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return (1,) * (BROADCAST_RANK - len(shape)) + tuple(shape)
-
-
-def _broadcast_geometry(graph: Graph, op: Operator, in1: Tensor, in2: Tensor,
-                       output: Tensor) -> tuple[list[int], list[int], list[int]]:
-    """(output shape, input1 strides, input2 strides), all 4-D, in elements."""
-    if _without_leading_ones(in1.shape) == _without_leading_ones(in2.shape):
-        # Same shape (up to leading 1s): no broadcasting, one flat run over the elements.
-        if in1.size != output.size:
-            raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
-                                     f"{list(in2.shape)} do not give output {list(output.shape)}")
-        return [1, 1, 1, output.size], [0, 0, 0, 1], [0, 0, 0, 1]
-    if max(len(in1.shape), len(in2.shape), len(output.shape)) > BROADCAST_RANK:
-        raise UnsupportedOpError(f"{graph.describe(op)}: broadcasting is supported up to {BROADCAST_RANK}-D, "
-                                 f"shapes are {list(in1.shape)} and {list(in2.shape)}")
-    shape1, shape2, out_shape = _extended(in1.shape), _extended(in2.shape), _extended(output.shape)
-    for d1, d2, d_out in zip(shape1, shape2, out_shape):
-        if d1 not in (1, d_out) or d2 not in (1, d_out) or max(d1, d2) != d_out:
-            raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
-                                     f"{list(in2.shape)} do not broadcast to output {list(output.shape)}")
-    # A dimension of size 1 never advances (it is broadcast, or the output has size 1 there too).
-    strides1 = [0 if d == 1 else s for d, s in zip(shape1, _row_major_strides(shape1))]
-    strides2 = [0 if d == 1 else s for d, s in zip(shape2, _row_major_strides(shape2))]
-    return list(out_shape), strides1, strides2
-
-
 @lowering("ADD")
 def lower_add(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 2 or len(op.outputs) != 1:
@@ -88,7 +45,7 @@ def lower_add(graph: Graph, op: Operator) -> KernelCall:
     for tensor in (in1, in2, output):
         if tensor.quant is None or tensor.quant.per_channel:
             raise UnsupportedOpError(f"{graph.describe(op)}: tensor '{tensor.name}' must be quantized per tensor")
-    out_shape, strides1, strides2 = _broadcast_geometry(graph, op, in1, in2, output)
+    out_shape, strides1, strides2 = broadcast_geometry(graph, op, in1, in2, output)
 
     # Scales are float32 in the model; TFLite-Micro widens them to double before dividing.
     twice_max_input_scale = 2.0 * float(max(np.float32(in1.scale), np.float32(in2.scale)))

@@ -1,0 +1,118 @@
+"""What the binary element-wise ops share (ADD, SUB, MUL, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM).
+
+Broadcasting follows TFLite-Micro: shapes are extended on the left with 1s, and a dimension
+where an input has size 1 is read with stride 0. The kernels take the output shape and both
+inputs' strides as three int32[4] constants; without broadcasting (same shapes up to leading
+1s, TFLite's "non-broadcast" case) they get one flat run: shape [1, 1, 1, size], strides
+[0, 0, 0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator, Tensor
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg
+from tinyedge.ops._quant import quantize_multiplier, require_int8
+
+BROADCAST_RANK = 4
+
+
+@dataclass(frozen=True)
+class BinaryOperands:
+    input1: Tensor
+    input2: Tensor
+    output: Tensor
+
+
+def binary_operands(graph: Graph, op: Operator, per_tensor: bool = True) -> BinaryOperands:
+    """The op's two int8 inputs and its int8 output; per_tensor: each quantized with one scale."""
+    if len(op.inputs) != 2 or len(op.outputs) != 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: expected two inputs and one output")
+    require_int8(graph, op, op.inputs[0], op.inputs[1], op.outputs[0])
+    in1, in2, output = (graph.tensor(i) for i in (*op.inputs, op.outputs[0]))
+    if per_tensor:
+        for tensor in (in1, in2, output):
+            if tensor.quant is None or tensor.quant.per_channel:
+                raise UnsupportedOpError(f"{graph.describe(op)}: tensor '{tensor.name}' must be quantized per tensor")
+    return BinaryOperands(in1, in2, output)
+
+
+def _row_major_strides(shape: tuple[int, ...]) -> list[int]:
+    strides, step = [], 1
+    for dim in reversed(shape):
+        strides.append(step)
+        step *= dim
+    return strides[::-1]
+
+
+def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    dims = list(shape)
+    while dims and dims[0] == 1:
+        dims.pop(0)
+    return tuple(dims)
+
+
+def _extended(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (1,) * (BROADCAST_RANK - len(shape)) + tuple(shape)
+
+
+def broadcast_geometry(graph: Graph, op: Operator, in1: Tensor, in2: Tensor,
+                       output: Tensor) -> tuple[list[int], list[int], list[int]]:
+    """(output shape, input1 strides, input2 strides), all 4-D, in elements."""
+    if _without_leading_ones(in1.shape) == _without_leading_ones(in2.shape):
+        # Same shape (up to leading 1s): no broadcasting, one flat run over the elements.
+        if in1.size != output.size:
+            raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
+                                     f"{list(in2.shape)} do not give output {list(output.shape)}")
+        return [1, 1, 1, output.size], [0, 0, 0, 1], [0, 0, 0, 1]
+    if max(len(in1.shape), len(in2.shape), len(output.shape)) > BROADCAST_RANK:
+        raise UnsupportedOpError(f"{graph.describe(op)}: broadcasting is supported up to {BROADCAST_RANK}-D, "
+                                 f"shapes are {list(in1.shape)} and {list(in2.shape)}")
+    shape1, shape2, out_shape = _extended(in1.shape), _extended(in2.shape), _extended(output.shape)
+    for d1, d2, d_out in zip(shape1, shape2, out_shape):
+        if d1 not in (1, d_out) or d2 not in (1, d_out) or max(d1, d2) != d_out:
+            raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
+                                     f"{list(in2.shape)} do not broadcast to output {list(output.shape)}")
+    # A dimension of size 1 never advances (it is broadcast, or the output has size 1 there too).
+    strides1 = [0 if d == 1 else s for d, s in zip(shape1, _row_major_strides(shape1))]
+    strides2 = [0 if d == 1 else s for d, s in zip(shape2, _row_major_strides(shape2))]
+    return list(out_shape), strides1, strides2
+
+
+def broadcast_constants(graph: Graph, op: Operator, operands: BinaryOperands) -> tuple[ConstArg, ...]:
+    """The output_shape, input1_strides and input2_strides arrays the kernels' params point at."""
+    out_shape, strides1, strides2 = broadcast_geometry(graph, op, operands.input1, operands.input2,
+                                                       operands.output)
+    return (ConstArg("output_shape", "int32_t", np.array(out_shape, dtype=np.int32)),
+            ConstArg("input1_strides", "int32_t", np.array(strides1, dtype=np.int32)),
+            ConstArg("input2_strides", "int32_t", np.array(strides2, dtype=np.int32)))
+
+
+def binary_kernel_call(graph: Graph, op: Operator, operands: BinaryOperands, kernel: str, params_type: str,
+                       params: dict[str, ParamValue]) -> KernelCall:
+    """`kernel(&params, input1, input2, output)`, declared in `kernel`.h, with the broadcast geometry
+    appended to `params` (fields output_shape, input1_strides, input2_strides)."""
+    geometry = {"output_shape": "@output_shape", "input1_strides": "@input1_strides",
+                "input2_strides": "@input2_strides"}
+    args = (TensorArg(operands.input1.index), TensorArg(operands.input2.index), TensorArg(operands.output.index))
+    # Input 1 not broadcast has the output's layout: each element is read before it is written.
+    in_place = operands.input1.size == operands.output.size
+    return KernelCall(function=kernel, header=f"{kernel}.h", params_type=params_type, params={**params, **geometry},
+                      args=args, in_place=in_place, constants=broadcast_constants(graph, op, operands))
+
+
+def multiplier_smaller_than_one(graph: Graph, op: Operator, real: float, what: str) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplierSmallerThanOneExp: a multiplier in (0, 1), exponent <= 0.
+
+    TFLite-Micro aborts on a factor outside (0, 1); tinyedge refuses the op instead.
+    """
+    if not 0.0 < real < 1.0:
+        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} rescale factor {real:g} is outside (0, 1); "
+                                 f"TFLite-Micro cannot run this {op.opcode}")
+    multiplier, shift = quantize_multiplier(real)
+    assert shift <= 0, (real, shift)
+    return multiplier, shift
