@@ -236,7 +236,10 @@ def mutate_tflite(data: bytes, kind: str, rng: Rng) -> bytes:
         return BYTE_LEVEL[kind](data, rng)
     model = _unpack(data)
     for _ in range(1 if rng.random() < 0.8 else 2):
-        STRUCTURAL[kind](model, rng)
+        try:
+            STRUCTURAL[kind](model, rng)
+        except (IndexError, TypeError, AttributeError, ValueError):
+            break  # the first round left nothing for the second (no subgraph, no operators): keep the first
     try:
         return pack(model)
     except Exception:  # a value the packer cannot encode (out of a field's range): damage the bytes instead
