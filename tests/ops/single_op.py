@@ -65,6 +65,7 @@ class OpCase:
     output: TensorSpec
     options: object | None = None  # a schema *OptionsT object (MulOptionsT, SubOptionsT, ...)
     label: str = ""
+    samples: tuple[bytes, ...] = ()  # the input samples (inputs concatenated); none: seeded random ones
 
     def describe(self) -> str:
         def one(t: TensorSpec) -> str:
@@ -146,7 +147,8 @@ def check_cases(cases: Sequence[OpCase], workdir: Path, samples: int = 2, seed: 
     for number, case in enumerate(cases):
         flatbuffer = single_op_tflite(case)
         model = compile_graph(parse_tflite(flatbuffer, name=f"case{number}"))
-        compiled.append(_Compiled(case, flatbuffer, model, random_samples(model, samples, seed=seed + number)))
+        inputs = list(case.samples) or random_samples(model, samples, seed=seed + number)
+        compiled.append(_Compiled(case, flatbuffer, model, inputs))
 
     failures = []
     for start in range(0, len(compiled), CASES_PER_BUILD):
@@ -319,6 +321,17 @@ def random_binary_case(opcode: str, rng: np.random.Generator, scales: tuple[floa
         data = rng.integers(-128, 128, size=shape, dtype=np.int8) if number == constant else None
         inputs.append(TensorSpec(shape, scale, random_zero_point(rng), data=data))
     return OpCase(opcode, tuple(inputs), TensorSpec(out_shape, scales[2], random_zero_point(rng)), options, label)
+
+
+def all_pairs_case(opcode: str, scales: tuple[float, float, float], zero_points: tuple[int, int, int],
+                   options: object | None, label: str) -> OpCase:
+    """Every one of the 65536 (input1, input2) pairs once: input 1 a constant column [256, 1] of all
+    int8 values, input 2 the model input [1, 256] given all int8 values, output [256, 256]."""
+    values = np.arange(-128, 128, dtype=np.int8)
+    inputs = (TensorSpec((256, 1), scales[0], zero_points[0], data=values.reshape(256, 1)),
+              TensorSpec((1, 256), scales[1], zero_points[1]))
+    return OpCase(opcode, inputs, TensorSpec((256, 256), scales[2], zero_points[2]), options, label,
+                  samples=(values.tobytes(),))
 
 
 def activation(name: str) -> int:

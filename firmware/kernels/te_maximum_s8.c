@@ -1,0 +1,25 @@
+/*
+ * tinyedge: int8 MAXIMUM, as TFLite-Micro's reference kernel (maximum_minimum.cc) computes it.
+ */
+#include "te_maximum_s8.h"
+
+void te_maximum_s8(const te_maximum_params *params, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    const int32_t *shape = params->output_shape;
+    const int32_t *s1 = params->input1_strides;
+    const int32_t *s2 = params->input2_strides;
+
+    for (int32_t i0 = 0; i0 < shape[0]; ++i0) {
+        for (int32_t i1 = 0; i1 < shape[1]; ++i1) {
+            for (int32_t i2 = 0; i2 < shape[2]; ++i2) {
+                const int8_t *in1 = input1 + i0 * s1[0] + i1 * s1[1] + i2 * s1[2];
+                const int8_t *in2 = input2 + i0 * s2[0] + i1 * s2[1] + i2 * s2[2];
+                for (int32_t i3 = 0; i3 < shape[3]; ++i3) {
+                    const int8_t x1 = in1[i3 * s1[3]];
+                    const int8_t x2 = in2[i3 * s2[3]];
+                    *output++ = x1 > x2 ? x1 : x2;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+"""SQUARED_DIFFERENCE against TFLite-Micro, byte for byte: 200 seeded random configurations,
+and a trained model that computes tf.math.squared_difference."""
+
+from __future__ import annotations
+
+import numpy as np
+from single_op import all_pairs_case, check_cases, log_uniform, random_binary_case
+
+CONFIGURATIONS = 200
+
+
+def _squared_difference_cases(seed: int, count: int) -> list:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for number in range(count):
+        scale1 = log_uniform(rng, -3, 0)
+        scale2 = scale1 * log_uniform(rng, -2, 2)
+        # A converter gives about 255 * scale^2 (the square's range over 255 steps); around that by decades.
+        output_scale = max(scale1, scale2) ** 2 * log_uniform(rng, -3, 3)
+        cases.append(random_binary_case("SQUARED_DIFFERENCE", rng, (scale1, scale2, output_scale), None,
+                                        f"seed {seed} #{number}"))
+    return cases
+
+
+def test_squared_difference_matches_tflite_micro_on_random_shapes_and_scales(tmp_path):
+    check_cases(_squared_difference_cases(seed=13, count=CONFIGURATIONS), tmp_path)
+
+
+def test_squared_difference_over_every_input_pair(tmp_path):
+    rng = np.random.default_rng(23)
+    cases = []
+    for number in range(6):
+        scale1, scale2 = log_uniform(rng, -3, 0), log_uniform(rng, -3, 0)
+        zero_points = (-128, 127, -128) if number == 0 else tuple(int(z) for z in rng.integers(-128, 128, 3))
+        output_scale = max(scale1, scale2) ** 2 * 255 * log_uniform(rng, -1, 1)
+        cases.append(all_pairs_case("SQUARED_DIFFERENCE", (scale1, scale2, output_scale), zero_points, None,
+                                    f"all pairs #{number}"))
+    check_cases(cases, tmp_path)

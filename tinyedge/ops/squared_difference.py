@@ -1,0 +1,36 @@
+"""SQUARED_DIFFERENCE: int8 (input1 - input2)^2 element-wise with broadcasting up to 4-D.
+
+Parameters follow TFLite-Micro's PrepareQuantized (squared_difference.cc): both inputs are
+rescaled to twice the larger input scale with 7 bits of headroom (so the square of their
+difference fits in int32), in double; the output multiplier, that scale squared over
+2^14 times the output scale, goes through QuantizeMultiplier and may exceed 1. The op has no
+fused activation: the output is clamped to the int8 range.
+"""
+
+from __future__ import annotations
+
+from tinyedge.ir import Graph, Operator
+from tinyedge.ops import KernelCall, ParamValue, lowering
+from tinyedge.ops._binary import binary_kernel_call, binary_operands, multiplier_smaller_than_one
+from tinyedge.ops._quant import quantize_multiplier
+
+LEFT_SHIFT = 7  # headroom bits for int8 inputs: (255 << 7)^2 still fits in int32
+
+
+@lowering("SQUARED_DIFFERENCE")
+def lower_squared_difference(graph: Graph, op: Operator) -> KernelCall:
+    operands = binary_operands(graph, op)
+    in1, in2, output = operands.input1, operands.input2, operands.output
+    twice_max_input_scale = 2.0 * max(float(in1.scale), float(in2.scale))
+    in1_multiplier, in1_shift = multiplier_smaller_than_one(graph, op, in1.scale / twice_max_input_scale, "input 1")
+    in2_multiplier, in2_shift = multiplier_smaller_than_one(graph, op, in2.scale / twice_max_input_scale, "input 2")
+    # (1 << 14) * output scale is a float32 product in TFLite-Micro; a power of two times a float32 is exact.
+    out_multiplier, out_shift = quantize_multiplier(
+        twice_max_input_scale * twice_max_input_scale / ((1 << 2 * LEFT_SHIFT) * float(output.scale)))
+    params: dict[str, ParamValue] = {
+        "input1_offset": -in1.zero_point, "input2_offset": -in2.zero_point, "left_shift": LEFT_SHIFT,
+        "input1_multiplier": in1_multiplier, "input1_shift": in1_shift,
+        "input2_multiplier": in2_multiplier, "input2_shift": in2_shift,
+        "output_multiplier": out_multiplier, "output_shift": out_shift, "output_offset": output.zero_point,
+    }
+    return binary_kernel_call(graph, op, operands, "te_squared_difference_s8", "te_squared_difference_params", params)

@@ -1,0 +1,37 @@
+"""SUB: int8 element-wise subtraction with broadcasting up to 4-D and a fused activation.
+
+Parameters follow TFLite-Micro's CalculateOpDataSub (sub.cc): as for ADD, both inputs are
+rescaled to twice the larger input scale with 20 bits of headroom, every multiplier is
+computed in double (the installed tflite_micro does; newer sources divide in float32, which
+changes bytes: see tests/ops/test_sub.py) and quantized with
+QuantizeMultiplierSmallerThanOneExp.
+"""
+
+from __future__ import annotations
+
+from tinyedge.ir import Graph, Operator
+from tinyedge.ops import KernelCall, ParamValue, lowering
+from tinyedge.ops._binary import binary_kernel_call, binary_operands, multiplier_smaller_than_one
+from tinyedge.ops._quant import fused_activation_range
+
+LEFT_SHIFT = 20  # headroom bits for int8 inputs
+
+
+@lowering("SUB")
+def lower_sub(graph: Graph, op: Operator) -> KernelCall:
+    operands = binary_operands(graph, op)
+    in1, in2, output = operands.input1, operands.input2, operands.output
+    twice_max_input_scale = 2.0 * max(float(in1.scale), float(in2.scale))
+    in1_multiplier, in1_shift = multiplier_smaller_than_one(graph, op, in1.scale / twice_max_input_scale, "input 1")
+    in2_multiplier, in2_shift = multiplier_smaller_than_one(graph, op, in2.scale / twice_max_input_scale, "input 2")
+    out_multiplier, out_shift = multiplier_smaller_than_one(
+        graph, op, twice_max_input_scale / ((1 << LEFT_SHIFT) * float(output.scale)), "output")
+    act_min, act_max = fused_activation_range(graph, op, output)
+    params: dict[str, ParamValue] = {
+        "input1_offset": -in1.zero_point, "input2_offset": -in2.zero_point, "left_shift": LEFT_SHIFT,
+        "input1_multiplier": in1_multiplier, "input1_shift": in1_shift,
+        "input2_multiplier": in2_multiplier, "input2_shift": in2_shift,
+        "output_multiplier": out_multiplier, "output_shift": out_shift,
+        "output_offset": output.zero_point, "activation_min": act_min, "activation_max": act_max,
+    }
+    return binary_kernel_call(graph, op, operands, "te_sub_s8", "te_sub_params", params)
