@@ -227,3 +227,22 @@ def test_leaky_relu_rounds_ties_like_tflite_micro(alpha, ratio, tmp_path, quanti
     flatbuffer = quantize_for_test(model, tmp_path / "model.tflite").read_bytes()
     retuned = _retuned_io(flatbuffer, "LEAKY_RELU", [(S_IN, ZP_IN)], (S_IN / ratio, ZP_OUT))
     assert_tflite_bit_exact(retuned, tie_samples([(32, ZP_IN)]))
+
+
+@pytest.mark.parametrize("scale", [2.0**-6, 2.0**-5])
+def test_quantize_requantizes_ties_like_tflite_micro(scale, tmp_path, quantize_for_test, assert_tflite_bit_exact):
+    # input -> TANH (output 1/128) -> QUANTIZE to `scale` -> CONCATENATION with the input: the
+    # requantization ratio 1/128 / scale is 1/2 or 1/4, so odd (or 2 mod 4) tanh outputs are ties.
+    x = keras.Input((16,), batch_size=1)
+    model = keras.Model(x, L.Concatenate()([x, L.Activation("tanh")(x)]))
+    flatbuffer = quantize_for_test(model, tmp_path / "model.tflite").read_bytes()
+
+    def edit(tflite) -> None:
+        quantize = only_operator(tflite, "QUANTIZE")
+        concatenation = only_operator(tflite, "CONCATENATION")
+        for index in {*concatenation.inputs, *concatenation.outputs, *quantize.outputs}:
+            set_quantization(tflite, index, [scale], [ZP_IN])
+
+    result = assert_tflite_bit_exact(edited(flatbuffer, edit), tie_samples([(16, ZP_IN)]))
+    (call,) = [c for op, c in zip(result.model.graph.operators, result.model.calls) if op.opcode == "QUANTIZE"]
+    assert call.function == "te_quantize_s8" and call.params["multiplier"] == 2**30
