@@ -61,19 +61,21 @@ def test_not_a_flatbuffer(tmp_path):
         load_tflite(path)
 
 
-def test_unsupported_op_is_named_with_layer_and_tensors(tmp_path, quantize_for_test):
-    import keras
+def test_unsupported_op_is_named_with_layer_and_tensors(small_tflite):
+    """An op without a lowering (here the dense layer relabelled TILE, which no kernel implements) names its layer."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-    inputs = keras.Input((8,))
-    a, b = keras.layers.Dense(4)(inputs), keras.layers.Dense(4)(inputs)
-    model = keras.Model(inputs, keras.layers.Multiply()([a, b]))
-    graph = load_tflite(quantize_for_test(model, tmp_path / "mul.tflite"))
+    def relabel(model):
+        fc = next(c for c in model.operatorCodes if c.builtinCode == schema.BuiltinOperator.FULLY_CONNECTED)
+        fc.builtinCode = fc.deprecatedBuiltinCode = schema.BuiltinOperator.TILE
+
+    graph = parse_tflite(_mutated(small_tflite, relabel))
     with pytest.raises(TinyEdgeError) as info:
         compile_graph(graph)
     message = str(info.value)
-    mul = next(op for op in graph.operators if op.opcode == "MUL")
-    assert f"layer {mul.index} MUL" in message
-    assert graph.tensor(mul.outputs[0]).name in message
+    tile = next(op for op in graph.operators if op.opcode == "TILE")
+    assert f"layer {tile.index} TILE" in message
+    assert graph.tensor(tile.outputs[0]).name in message
 
 
 # ---------------------------------------------------------------- hostile files (issue 10: what the fuzzer found)

@@ -329,7 +329,8 @@ def run_case(case: Case, root: Path) -> Outcome:
     allowed = set(case.files) | set(case.outputs)
     stray = sorted(p for p in _listing(folder) if p.split("/")[0] not in allowed)
     stray += sorted(f"cwd/{p}" for p in _listing(cwd)) + sorted(f"tmp/{p}" for p in _listing(tmp))
-    stray += sorted((_listing(root) - before) - {f"case/{p}" for p in _listing(folder)} - {"output.txt"})
+    new = (_listing(root) - before) - {f"case/{p}" for p in _listing(folder)} - {"output.txt"}
+    stray += sorted(p for p in new if not p.startswith("cache"))  # tinyedge's own cache: object files, child logs
     if stray and not failure:
         failure = f"wrote outside its outputs: {', '.join(stray[:3])}"
     for leftover in (cwd, tmp):  # emptied, not removed: the worker's cwd must stay
@@ -350,6 +351,7 @@ def worker_main(connection, root: str, memory_limit: int) -> None:  # noqa: ANN0
     os.environ["TMPDIR"] = str(root_path / "tmp")
     tempfile.tempdir = str(root_path / "tmp")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["TINYEDGE_CACHE"] = str(root_path / "cache")  # thousands of cases' logs stay in the sandbox
     signal.signal(signal.SIGALRM, _on_alarm)
     while True:
         case = connection.recv()
