@@ -23,7 +23,7 @@ import jinja2
 
 from tinyedge import __version__
 from tinyedge.errors import TinyEdgeError
-from tinyedge.resources import firmware_dir, templates_dir
+from tinyedge.resources import cache_dir, firmware_dir, templates_dir
 
 CC = "arm-none-eabi-gcc"
 INSTALL_HINT = "sudo apt-get install gcc-arm-none-eabi"
@@ -139,5 +139,4 @@ def _version(cc: str) -> str:
 
 
 def _cache_dir() -> Path:
-    """Beside build.py's object cache (same TINYEDGE_CACHE root); read here to keep build.py out of the import."""
-    return Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "boot2"
+    return cache_dir("boot2")

@@ -31,7 +31,7 @@ from tinyedge.boot2 import write_boot2_source
 from tinyedge.console import SEMIHOSTING, UART, check_console, runtime_sources
 from tinyedge.console import template_context as console_context
 from tinyedge.errors import TinyEdgeError
-from tinyedge.resources import firmware_dir, templates_dir
+from tinyedge.resources import cache_dir, firmware_dir, templates_dir
 
 C_FLAGS = ("-std=c99", "-O2", "-g", "-ffunction-sections", "-fdata-sections",
            "-Wall", "-Wextra", "-Werror", "-fstack-usage")
@@ -46,7 +46,7 @@ BUILD_DIR = "build"
 LINKER_SCRIPT = "linker.ld"
 PROJECT_FILE = "tinyedge_project.json"  # which board a project was rendered for
 EXCEPTION_FRAME_BYTES = 32  # registers an Armv6-M/Armv7-M core stacks on interrupt entry (no FPU context)
-OBJECT_CACHE = Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "objects"
+OBJECT_CACHE = cache_dir("objects")
 
 
 @dataclass(frozen=True)

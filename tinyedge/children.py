@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tinyedge.errors import TinyEdgeError
+from tinyedge.resources import cache_dir
 
 DEBUG_ENV = "TINYEDGE_DEBUG"
 TAIL_LINES = 20
@@ -35,8 +36,7 @@ def debugging() -> bool:
 
 
 def logs_dir() -> Path:
-    """Beside build.py's object cache, outside any output folder, so a failed run's log survives it."""
-    return Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "logs"
+    return cache_dir("logs")
 
 
 def new_log_path(stage: str) -> Path:

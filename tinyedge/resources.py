@@ -6,6 +6,7 @@ checkout keeps them beside the package.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -28,3 +29,10 @@ def boards_dir() -> Path:
 
 def firmware_dir() -> Path:
     return resource_dir("firmware")
+
+
+def cache_dir(kind: str) -> Path:
+    """tinyedge's own cache folder for one kind of thing (objects, logs, ...): TINYEDGE_CACHE or ~/.cache/tinyedge.
+
+    Outside every output folder, so a log or a cached object outlives a failed run."""
+    return Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / kind

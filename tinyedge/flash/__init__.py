@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from tinyedge.flash.openocd import OpenocdMethod
 from tinyedge.flash.pyocd import PyocdMethod
 from tinyedge.flash.steps import Job, Method, Step, run_steps
 from tinyedge.flash.uf2 import Uf2Method
+from tinyedge.resources import cache_dir
 
 METHODS: dict[str, Method] = {m.name: m for m in sorted(
     (EsptoolMethod(), NrfjprogMethod(), NrfutilMethod(), OpenocdMethod(), PyocdMethod(), Uf2Method()),
@@ -113,7 +113,7 @@ def derived_hex_path(elf: Path) -> Path:
     if _project_dir(elf.parent) is not None or (beside.is_file() and beside.stat().st_mtime >= elf.stat().st_mtime):
         return beside
     digest = hashlib.sha256(elf.read_bytes()).hexdigest()[:16]
-    folder = Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "hex"
+    folder = cache_dir("hex")
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{elf.stem}-{digest}.hex"
 

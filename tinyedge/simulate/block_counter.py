@@ -29,7 +29,7 @@ import numpy as np
 import unicorn
 from unicorn.unicorn_py3 import unicorn as _binding
 
-from tinyedge import children
+from tinyedge import children, resources
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate.firmware_image import ARCH_ARM, ARCH_RISCV, disassembler
 
@@ -48,7 +48,7 @@ _NEVER_A_PC = 1 << 63  # next_pc before the first block: the first entry counts 
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("TINYEDGE_CACHE", Path.home() / ".cache" / "tinyedge")) / "simulate"
+    return resources.cache_dir("simulate")
 
 
 @dataclass(frozen=True)
