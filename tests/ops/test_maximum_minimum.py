@@ -3,10 +3,13 @@ each, and trained models with Keras Maximum and Minimum layers."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+from keras_training import train_briefly
 from single_op import check_cases, log_uniform, random_binary_case, random_zero_point
 
+L = keras.layers
 CONFIGURATIONS = 200
 
 
@@ -30,3 +33,13 @@ def _cases(opcode: str, seed: int, count: int) -> list:
 @pytest.mark.parametrize("opcode", ["MAXIMUM", "MINIMUM"])
 def test_maximum_minimum_match_tflite_micro_on_random_shapes(tmp_path, opcode):
     check_cases(_cases(opcode, seed=14, count=CONFIGURATIONS), tmp_path)
+
+
+@pytest.mark.parametrize("keras_layer", [L.Maximum, L.Minimum])
+def test_maximum_minimum_of_trained_dense_branches(assert_bit_exact, keras_layer):
+    x = keras.Input((12,), batch_size=1)
+    a = L.Dense(8)(x)
+    b = L.Dense(8, activation="relu")(x)
+    model = train_briefly(keras.Model(x, L.Dense(3)(keras_layer()([a, b]))))
+    result = assert_bit_exact(model)
+    assert keras_layer.__name__.upper() in [layer.opcode for layer in result.model.layers]

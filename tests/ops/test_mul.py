@@ -3,10 +3,13 @@ squeeze-excite block."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+from keras_training import train_briefly
 from single_op import ACTIVATIONS, activation, all_pairs_case, check_cases, log_uniform, random_binary_case
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+L = keras.layers
 CONFIGURATIONS = 200
 
 
@@ -42,3 +45,19 @@ def test_mul_over_every_input_pair(tmp_path):
         cases.append(all_pairs_case("MUL", (scale1, scale2, output_scale), zero_points, options,
                                     f"all pairs #{number}"))
     check_cases(cases, tmp_path)
+
+
+def test_mul_of_a_trained_squeeze_excite_block(assert_bit_exact):
+    # GlobalAveragePooling2D -> Dense -> Dense(sigmoid) -> Multiply: the channel weights [1, 1, 1, C]
+    # broadcast over the feature map [1, H, W, C].
+    x = keras.Input((8, 8, 3), batch_size=1)
+    features = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    weights = L.GlobalAveragePooling2D(keepdims=True)(features)
+    weights = L.Dense(4, activation="relu")(weights)
+    weights = L.Dense(8, activation="sigmoid")(weights)
+    excited = L.Multiply()([features, weights])
+    model = train_briefly(keras.Model(x, L.Dense(4)(L.GlobalAveragePooling2D()(excited))))
+    result = assert_bit_exact(model)
+    mul = next(call for layer, call in zip(result.model.layers, result.model.calls) if layer.opcode == "MUL")
+    strides = {c.name: c.values.tolist() for c in mul.constants}
+    assert strides["output_shape"] == [1, 8, 8, 8] and 0 in strides["input1_strides"] + strides["input2_strides"]

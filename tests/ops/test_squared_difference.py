@@ -3,9 +3,12 @@ and a trained model that computes tf.math.squared_difference."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+from keras_training import train_briefly
 from single_op import all_pairs_case, check_cases, log_uniform, random_binary_case
 
+L = keras.layers
 CONFIGURATIONS = 200
 
 
@@ -36,3 +39,15 @@ def test_squared_difference_over_every_input_pair(tmp_path):
         cases.append(all_pairs_case("SQUARED_DIFFERENCE", (scale1, scale2, output_scale), zero_points, None,
                                     f"all pairs #{number}"))
     check_cases(cases, tmp_path)
+
+
+def test_squared_difference_of_a_trained_model(assert_bit_exact):
+    import tensorflow as tf
+
+    x = keras.Input((16,), batch_size=1)
+    a = L.Dense(8)(x)
+    b = L.Dense(8, activation="tanh")(x)
+    distance = L.Lambda(lambda pair: tf.math.squared_difference(pair[0], pair[1]))([a, b])
+    model = train_briefly(keras.Model(x, L.Dense(2)(distance)))
+    result = assert_bit_exact(model)
+    assert "SQUARED_DIFFERENCE" in [layer.opcode for layer in result.model.layers]

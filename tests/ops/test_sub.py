@@ -3,10 +3,13 @@ model with a Keras Subtract layer."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+from keras_training import train_briefly
 from single_op import ACTIVATIONS, activation, all_pairs_case, check_cases, log_uniform, random_binary_case
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+L = keras.layers
 CONFIGURATIONS = 200
 
 
@@ -56,3 +59,12 @@ def test_sub_over_every_input_pair(tmp_path):
         cases.append(all_pairs_case("SUB", (scale1, scale2, 2 * max(scale1, scale2) * log_uniform(rng, -1, 1)),
                                     zero_points, options, f"all pairs #{number}"))
     check_cases(cases, tmp_path)
+
+
+def test_sub_of_two_trained_conv_branches(assert_bit_exact):
+    x = keras.Input((6, 6, 3), batch_size=1)
+    a = L.Conv2D(4, 3, padding="same")(x)
+    b = L.Conv2D(4, 1, activation="relu")(x)
+    model = train_briefly(keras.Model(x, L.Dense(3)(L.Flatten()(L.Subtract()([a, b])))))
+    result = assert_bit_exact(model)
+    assert "SUB" in [layer.opcode for layer in result.model.layers]
