@@ -177,7 +177,8 @@ def _damaged_keras(data: bytes, suffix: str, rng: np.random.Generator) -> tuple[
                 if item.filename == "config.json":
                     body = [b'{"class_name": "Sequential", "config": 7}', b"[]", b"{not json",
                             body.replace(b"Conv2D", b"NoSuchLayer"), body.replace(b'"filters": 4', b'"filters": -4'),
-                            ][int(rng.integers(5))]
+                            body.replace(b'"units": 3', b'"units": 1000000000'),
+                            ][int(rng.integers(6))]
                 target.writestr(item, body)
         return kind, out.getvalue()
     if suffix == ".h5":
