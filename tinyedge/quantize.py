@@ -88,7 +88,7 @@ def load_calibration(path: str | Path, input_shapes: list[tuple[int, ...]],
         per_input = [np.concatenate([_as_batch(a, input_shapes[0], f, log) for a, f in zip(arrays[0], files)])]
     elif path.suffix == ".npz":
         try:
-            with np.load(path) as npz:
+            with np.load(path, allow_pickle=False) as npz:
                 named = [npz[key] for key in npz.files]
         except Exception as exc:
             raise TinyEdgeError(f"cannot read calibration file {path}: {exc}; give a .npz written by numpy") from exc
