@@ -14,14 +14,13 @@ import functools
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
 
 import jinja2
 
-from tinyedge import __version__
+from tinyedge import __version__, children
 from tinyedge.errors import TinyEdgeError
 from tinyedge.resources import cache_dir, firmware_dir, templates_dir
 
@@ -117,24 +116,26 @@ def _compile(tools: tuple[str, str], source: Path, linker_script: Path) -> bytes
     cc, objcopy = tools
     with tempfile.TemporaryDirectory(prefix="tinyedge-boot2-") as tmp:
         elf, binary = Path(tmp) / "boot2.elf", Path(tmp) / "boot2.bin"
-        proc = subprocess.run([cc, *CFLAGS, "-T", str(linker_script), str(source), "-o", str(elf)],
-                              capture_output=True, text=True)
+        what = f"{cc} building the RP2040 boot2"
+        proc = children.run([cc, *CFLAGS, "-T", str(linker_script), str(source), "-o", str(elf)], what,
+                            stage="boot2", text=True)
         if proc.returncode != 0:
             if "overflowed" in proc.stderr:
                 raise TinyEdgeError(f"the RP2040 boot2 code from {source} does not fit in the {CODE_BYTES} bytes "
                                     f"before its CRC: shorten it")
-            raise TinyEdgeError(f"building the RP2040 boot2 from {source} failed:\n{proc.stderr.strip()}")
-        proc = subprocess.run([objcopy, "-O", "binary", str(elf), str(binary)], capture_output=True, text=True)
+            raise children.completed_failure(what, proc, stage="boot2")
+        what = f"{objcopy} -O binary on the RP2040 boot2"
+        proc = children.run([objcopy, "-O", "binary", str(elf), str(binary)], what, stage="boot2", text=True)
         if proc.returncode != 0:
-            raise TinyEdgeError(f"{objcopy} -O binary on the RP2040 boot2 failed: {proc.stderr.strip()}")
+            raise children.completed_failure(what, proc, stage="boot2")
         return binary.read_bytes()
 
 
 @functools.cache
 def _version(cc: str) -> str:
-    proc = subprocess.run([cc, "--version"], capture_output=True, text=True)
+    proc = children.run([cc, "--version"], f"{cc} --version", stage="boot2", text=True)
     if proc.returncode != 0:
-        raise TinyEdgeError(f"{cc} --version failed: {proc.stderr.strip()}")
+        raise children.completed_failure(f"{cc} --version", proc, stage="boot2")
     return proc.stdout.splitlines()[0].strip()
 
 

@@ -8,10 +8,10 @@ any cross-compiler or emulator is involved.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
+from tinyedge import children
 from tinyedge.errors import TinyEdgeError
 
 
@@ -20,14 +20,10 @@ def run_host(executable: Path, samples: list[bytes], output_bytes: int, timeout:
     with tempfile.TemporaryDirectory(prefix="tinyedge-host-") as tmp:
         folder = Path(tmp)
         (folder / "input.bin").write_bytes(b"".join(samples))
-        try:
-            proc = subprocess.run([str(Path(executable).resolve())], cwd=folder, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise TinyEdgeError(f"the host build did not finish within {timeout:g} s") from exc
-        if proc.returncode != 0:
-            detail = (proc.stdout + proc.stderr).strip().splitlines()
-            raise TinyEdgeError(f"the host build failed (exit {proc.returncode}): {detail[-1] if detail else ''}")
+        proc = children.run([str(Path(executable).resolve())], "the host build of the model", stage="host",
+                            timeout=timeout, cwd=folder, text=True)
+        if proc.returncode != 0:  # a crash here is a kernel or planner bug, reported with its signal
+            raise children.completed_failure("the host build of the model", proc, stage="host")
         out = (folder / "output.bin").read_bytes()
     if len(out) != output_bytes * len(samples):
         raise TinyEdgeError(f"the host build wrote {len(out)} output bytes for {len(samples)} samples "
