@@ -5,9 +5,14 @@
 
 void te_maximum_s8(const te_maximum_params *params, const int8_t *input1, const int8_t *input2, int8_t *output)
 {
-    const int32_t *shape = params->output_shape;
-    const int32_t *s1 = params->input1_strides;
-    const int32_t *s2 = params->input2_strides;
+    /* The geometry copied into locals: as far as the compiler knows, every int8 store to the
+     * output may change it, and it would load it again for every element. */
+    const int32_t shape[4] = {params->output_shape[0], params->output_shape[1], params->output_shape[2],
+                              params->output_shape[3]};
+    const int32_t s1[4] = {params->input1_strides[0], params->input1_strides[1], params->input1_strides[2],
+                           params->input1_strides[3]};
+    const int32_t s2[4] = {params->input2_strides[0], params->input2_strides[1], params->input2_strides[2],
+                           params->input2_strides[3]};
 
     for (int32_t i0 = 0; i0 < shape[0]; ++i0) {
         for (int32_t i1 = 0; i1 < shape[1]; ++i1) {
@@ -15,9 +20,9 @@ void te_maximum_s8(const te_maximum_params *params, const int8_t *input1, const 
                 const int8_t *in1 = input1 + i0 * s1[0] + i1 * s1[1] + i2 * s1[2];
                 const int8_t *in2 = input2 + i0 * s2[0] + i1 * s2[1] + i2 * s2[2];
                 for (int32_t i3 = 0; i3 < shape[3]; ++i3) {
-                    const int8_t x1 = in1[i3 * s1[3]];
-                    const int8_t x2 = in2[i3 * s2[3]];
-                    *output++ = x1 > x2 ? x1 : x2;
+                    *output++ = *in1 > *in2 ? *in1 : *in2;
+                    in1 += s1[3];
+                    in2 += s2[3];
                 }
             }
         }
