@@ -66,6 +66,7 @@ class OpCase:
     options: object | None = None  # a schema *OptionsT object (MulOptionsT, SubOptionsT, ...)
     label: str = ""
     samples: tuple[bytes, ...] = ()  # the input samples (inputs concatenated); none: seeded random ones
+    expected: tuple[bytes, ...] = ()  # hand-worked outputs of `samples`, checked as well as tflite_micro's
 
     def describe(self) -> str:
         def one(t: TensorSpec) -> str:
@@ -156,6 +157,9 @@ def check_cases(cases: Sequence[OpCase], workdir: Path, samples: int = 2, seed: 
         actual = _run_on_host(batch, workdir / f"batch{start // CASES_PER_BUILD}")
         for item, outputs in zip(batch, actual):
             expected = reference_outputs(item.flatbuffer, item.model, item.samples)
+            if item.case.expected and list(item.case.expected) != expected:
+                failures.append(f"{item.case.describe()}: tflite_micro gives {expected}, "
+                                f"not the hand-worked {list(item.case.expected)}")
             for number, (want, got) in enumerate(zip(expected, outputs)):
                 if want != got:
                     position = next(i for i, (a, b) in enumerate(zip(want, got)) if a != b)
@@ -336,3 +340,7 @@ def all_pairs_case(opcode: str, scales: tuple[float, float, float], zero_points:
 
 def activation(name: str) -> int:
     return getattr(schema.ActivationFunctionType, name)
+
+
+def int8_bytes(*values: int) -> bytes:
+    return np.array(values, dtype=np.int8).tobytes()

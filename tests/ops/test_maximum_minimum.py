@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from keras_training import train_briefly
-from single_op import check_cases, log_uniform, random_binary_case, random_zero_point
+from single_op import OpCase, TensorSpec, check_cases, int8_bytes, log_uniform, random_binary_case, random_zero_point
 
 L = keras.layers
 CONFIGURATIONS = 200
@@ -43,3 +43,15 @@ def test_maximum_minimum_of_trained_dense_branches(assert_bit_exact, keras_layer
     model = train_briefly(keras.Model(x, L.Dense(3)(keras_layer()([a, b]))))
     result = assert_bit_exact(model)
     assert keras_layer.__name__.upper() in [layer.opcode for layer in result.model.layers]
+
+
+def test_maximum_minimum_small_exact_answers(tmp_path):
+    # A [2, 3] matrix against a [3] row, raw int8 values compared.
+    inputs = (TensorSpec((2, 3), 0.1, 0), TensorSpec((3,), 0.1, 0))
+    sample = int8_bytes(1, -5, 7, -128, 127, 0) + int8_bytes(3, -6, 7)
+    check_cases([
+        OpCase("MAXIMUM", inputs, TensorSpec((2, 3), 0.1, 0), None, "maximum", (sample,),
+               (int8_bytes(3, -5, 7, 3, 127, 7),)),
+        OpCase("MINIMUM", inputs, TensorSpec((2, 3), 0.1, 0), None, "minimum", (sample,),
+               (int8_bytes(1, -6, 7, -128, -6, 0),)),
+    ], tmp_path)

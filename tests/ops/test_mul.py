@@ -6,7 +6,17 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras_training import train_briefly
-from single_op import ACTIVATIONS, activation, all_pairs_case, check_cases, log_uniform, random_binary_case
+from single_op import (
+    ACTIVATIONS,
+    OpCase,
+    TensorSpec,
+    activation,
+    all_pairs_case,
+    check_cases,
+    int8_bytes,
+    log_uniform,
+    random_binary_case,
+)
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 L = keras.layers
@@ -61,3 +71,20 @@ def test_mul_of_a_trained_squeeze_excite_block(assert_bit_exact):
     mul = next(call for layer, call in zip(result.model.layers, result.model.calls) if layer.opcode == "MUL")
     strides = {c.name: c.values.tolist() for c in mul.constants}
     assert strides["output_shape"] == [1, 8, 8, 8] and 0 in strides["input1_strides"] + strides["input2_strides"]
+
+
+def test_mul_small_exact_answers(tmp_path):
+    # Scales 0.5 * 0.5 / 0.25: the multiplier is exactly 1, so the output is the integer product.
+    relu = schema.MulOptionsT()
+    relu.fusedActivationFunction = activation("RELU")
+    same = (TensorSpec((4,), 0.5, 0), TensorSpec((4,), 0.5, 0))
+    sample = int8_bytes(1, 2, 3, -4) + int8_bytes(2, -3, 4, 5)
+    check_cases([
+        OpCase("MUL", same, TensorSpec((4,), 0.25, 0), schema.MulOptionsT(), "product", (sample,),
+               (int8_bytes(2, -6, 12, -20),)),
+        OpCase("MUL", same, TensorSpec((4,), 0.25, 0), relu, "product, relu", (sample,), (int8_bytes(2, 0, 12, 0),)),
+        # Zero points: real values (x - 10) * (y + 5); the product saturates at 127.
+        OpCase("MUL", (TensorSpec((2, 2), 0.5, 10), TensorSpec((2,), 0.5, -5)), TensorSpec((2, 2), 0.25, 0),
+               schema.MulOptionsT(), "offsets, broadcast", (int8_bytes(12, 10, 0, 30) + int8_bytes(-4, 5),),
+               (int8_bytes(2, 0, -10, 127),)),
+    ], tmp_path)

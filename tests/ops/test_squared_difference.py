@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras_training import train_briefly
-from single_op import all_pairs_case, check_cases, log_uniform, random_binary_case
+from single_op import OpCase, TensorSpec, all_pairs_case, check_cases, int8_bytes, log_uniform, random_binary_case
 
 L = keras.layers
 CONFIGURATIONS = 200
@@ -51,3 +51,16 @@ def test_squared_difference_of_a_trained_model(assert_bit_exact):
     model = train_briefly(keras.Model(x, L.Dense(2)(distance)))
     result = assert_bit_exact(model)
     assert "SQUARED_DIFFERENCE" in [layer.opcode for layer in result.model.layers]
+
+
+def test_squared_difference_small_exact_answers(tmp_path):
+    # Unit scales: (3 - 1)^2 = 4, (-2 - 2)^2 = 16, (12 - 0)^2 = 144 saturates at 127; output zero point -128
+    # shifts everything down by 128.
+    inputs = (TensorSpec((3,), 1.0, 0), TensorSpec((3,), 1.0, 0))
+    sample = int8_bytes(3, -2, 12) + int8_bytes(1, 2, 0)
+    check_cases([
+        OpCase("SQUARED_DIFFERENCE", inputs, TensorSpec((3,), 1.0, 0), None, "unit scales", (sample,),
+               (int8_bytes(4, 16, 127),)),
+        OpCase("SQUARED_DIFFERENCE", inputs, TensorSpec((3,), 1.0, -128), None, "output zero point -128", (sample,),
+               (int8_bytes(-124, -112, 16),)),
+    ], tmp_path)

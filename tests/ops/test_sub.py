@@ -6,7 +6,17 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras_training import train_briefly
-from single_op import ACTIVATIONS, activation, all_pairs_case, check_cases, log_uniform, random_binary_case
+from single_op import (
+    ACTIVATIONS,
+    OpCase,
+    TensorSpec,
+    activation,
+    all_pairs_case,
+    check_cases,
+    int8_bytes,
+    log_uniform,
+    random_binary_case,
+)
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 L = keras.layers
@@ -68,3 +78,19 @@ def test_sub_of_two_trained_conv_branches(assert_bit_exact):
     model = train_briefly(keras.Model(x, L.Dense(3)(L.Flatten()(L.Subtract()([a, b])))))
     result = assert_bit_exact(model)
     assert "SUB" in [layer.opcode for layer in result.model.layers]
+
+
+def test_sub_small_exact_answers(tmp_path):
+    unit = (TensorSpec((4,), 1.0, 0), TensorSpec((4,), 1.0, 0))
+    sample = int8_bytes(5, -3, 100, -128) + int8_bytes(2, 4, -100, 127)
+    relu6 = schema.SubOptionsT()
+    relu6.fusedActivationFunction = activation("RELU6")
+    check_cases([
+        OpCase("SUB", unit, TensorSpec((4,), 1.0, 0), schema.SubOptionsT(), "saturating", (sample,),
+               (int8_bytes(3, -7, 127, -128),)),
+        OpCase("SUB", unit, TensorSpec((4,), 1.0, 0), relu6, "relu6", (sample,), (int8_bytes(3, 0, 6, 0),)),
+        # A [2, 1] column minus a [3] row: [[10 - 1, 10 - 2, 10 - 3], [20 - 1, 20 - 2, 20 - 3]].
+        OpCase("SUB", (TensorSpec((2, 1), 1.0, 0), TensorSpec((3,), 1.0, 0)), TensorSpec((2, 3), 1.0, 0),
+               schema.SubOptionsT(), "column minus row", (int8_bytes(10, 20) + int8_bytes(1, 2, 3),),
+               (int8_bytes(9, 8, 7, 19, 18, 17),)),
+    ], tmp_path)
