@@ -218,6 +218,7 @@ int main(void)
             cases[c].invoke(input, output);
             fwrite(output, 1, cases[c].output_bytes, stdout);
         }}
+        fflush(stdout); /* what a crash leaves written tells which case it was */
     }}
     return EXIT_SUCCESS;
 }}
@@ -269,7 +270,13 @@ def _run_on_host(batch: list[_Compiled], folder: Path) -> list[list[bytes]]:
     assert build.returncode == 0, f"the batch of {len(batch)} models does not compile:\n{build.stderr[-4000:]}"
     stdin = b"".join(sample for item in batch for sample in item.samples)
     run = subprocess.run([str(executable)], input=stdin, capture_output=True, timeout=120)
-    assert run.returncode == 0, f"the batch executable failed (exit {run.returncode}): {run.stderr.decode()[-2000:]}"
+    if run.returncode != 0:
+        written, running = len(run.stdout), 0
+        while running < len(batch) - 1 and written >= batch[running].model.output_bytes * len(batch[running].samples):
+            written -= batch[running].model.output_bytes * len(batch[running].samples)
+            running += 1
+        raise AssertionError(f"the batch executable failed (exit {run.returncode}) in {batch[running].case.describe()}"
+                             f": {run.stderr.decode()[-2000:]}")
     outputs, offset = [], 0
     for item in batch:
         size = item.model.output_bytes

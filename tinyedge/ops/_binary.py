@@ -4,7 +4,8 @@ Broadcasting follows TFLite-Micro: shapes are extended on the left with 1s, and 
 where an input has size 1 is read with stride 0. The kernels take the output shape and both
 inputs' strides as three int32[4] constants; without broadcasting (same shapes up to leading
 1s, TFLite's "non-broadcast" case) they get one flat run: shape [1, 1, 1, size], strides
-[0, 0, 0, 1].
+[0, 0, 0, 1]. Up to 4-D the kernels loop over the shapes as they are; beyond, dimensions are
+merged where that changes nothing (see broadcast_geometry).
 """
 
 from __future__ import annotations
@@ -56,27 +57,54 @@ def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def _extended(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return (1,) * (BROADCAST_RANK - len(shape)) + tuple(shape)
+def _extended(shape: tuple[int, ...], rank: int = BROADCAST_RANK) -> tuple[int, ...]:
+    return (1,) * (rank - len(shape)) + tuple(shape)
+
+
+def _collapsed(shape1: tuple[int, ...], shape2: tuple[int, ...],
+               out_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The same broadcast with fewer dimensions: output dimensions of size 1 left out, and neighbours
+    that both inputs read alike (each either has them all or broadcasts them all) merged into one."""
+    groups: list[list[int]] = []  # [input1 size, input2 size, output size]
+    previous: tuple[bool, bool] | None = None
+    for d1, d2, d_out in zip(shape1, shape2, out_shape):
+        if d_out == 1:
+            continue
+        pattern = (d1 == 1, d2 == 1)
+        if pattern == previous:
+            groups[-1] = [groups[-1][0] * d1, groups[-1][1] * d2, groups[-1][2] * d_out]
+        else:
+            groups.append([d1, d2, d_out])
+        previous = pattern
+    return tuple(g[0] for g in groups), tuple(g[1] for g in groups), tuple(g[2] for g in groups)
 
 
 def broadcast_geometry(graph: Graph, op: Operator, in1: Tensor, in2: Tensor,
                        output: Tensor) -> tuple[list[int], list[int], list[int]]:
-    """(output shape, input1 strides, input2 strides), all 4-D, in elements."""
+    """(output shape, input1 strides, input2 strides), all 4-D, in elements.
+
+    Operands of more than 4 dimensions (TFLite-Micro broadcasts up to 6-D) are collapsed first,
+    which works whenever their broadcast pattern changes at most 3 times.
+    """
     if _without_leading_ones(in1.shape) == _without_leading_ones(in2.shape):
         # Same shape (up to leading 1s): no broadcasting, one flat run over the elements.
         if in1.size != output.size:
             raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
                                      f"{list(in2.shape)} do not give output {list(output.shape)}")
         return [1, 1, 1, output.size], [0, 0, 0, 1], [0, 0, 0, 1]
-    if max(len(in1.shape), len(in2.shape), len(output.shape)) > BROADCAST_RANK:
-        raise UnsupportedOpError(f"{graph.describe(op)}: broadcasting is supported up to {BROADCAST_RANK}-D, "
-                                 f"shapes are {list(in1.shape)} and {list(in2.shape)}")
-    shape1, shape2, out_shape = _extended(in1.shape), _extended(in2.shape), _extended(output.shape)
+    rank = max(len(in1.shape), len(in2.shape), len(output.shape), BROADCAST_RANK)
+    shape1, shape2, out_shape = (_extended(s, rank) for s in (in1.shape, in2.shape, output.shape))
     for d1, d2, d_out in zip(shape1, shape2, out_shape):
         if d1 not in (1, d_out) or d2 not in (1, d_out) or max(d1, d2) != d_out:
             raise UnsupportedOpError(f"{graph.describe(op)}: input shapes {list(in1.shape)} and "
                                      f"{list(in2.shape)} do not broadcast to output {list(output.shape)}")
+    if rank > BROADCAST_RANK:
+        shape1, shape2, out_shape = _collapsed(shape1, shape2, out_shape)
+        if len(out_shape) > BROADCAST_RANK:
+            raise UnsupportedOpError(f"{graph.describe(op)}: broadcasting is supported up to {BROADCAST_RANK}-D "
+                                     f"(after merging dimensions), shapes are {list(in1.shape)} and "
+                                     f"{list(in2.shape)}")
+        shape1, shape2, out_shape = (_extended(s, BROADCAST_RANK) for s in (shape1, shape2, out_shape))
     # A dimension of size 1 never advances (it is broadcast, or the output has size 1 there too).
     strides1 = [0 if d == 1 else s for d, s in zip(shape1, _row_major_strides(shape1))]
     strides2 = [0 if d == 1 else s for d, s in zip(shape2, _row_major_strides(shape2))]
