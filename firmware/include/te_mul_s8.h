@@ -36,4 +36,26 @@ typedef struct {
 
 void te_mul_s8(const te_mul_params *params, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/*
+ * The same bytes, faster: one rounding multiply-high and one shift per element, the output
+ * offset folded into the rounding term (te_nn_requantize_rounding, te_nn_dsp.h; SMMLAR on
+ * cores with the DSP extension). For a right shift of 1 to 22; the product of two offset int8
+ * values is always below 2^30 in magnitude, as the helper needs.
+ */
+typedef struct {
+    int32_t input1_offset;      /* -input1 zero point, [-127, 128] */
+    int32_t input2_offset;      /* -input2 zero point, [-127, 128] */
+    int32_t output_multiplier;  /* as in te_mul_params */
+    int32_t output_rounding;    /* 2^(right_shift - 1) + output zero point * 2^right_shift */
+    int32_t right_shift;        /* -output_shift of te_mul_params, [1, 22] */
+    int32_t activation_min;     /* clamp bounds, */
+    int32_t activation_max;     /* -128 <= min <= max <= 127 */
+    const int32_t *output_shape;    /* [4] */
+    const int32_t *input1_strides;  /* [4] elements; 0 where input1 is broadcast */
+    const int32_t *input2_strides;  /* [4] elements; 0 where input2 is broadcast */
+} te_mul_rounding_params;
+
+void te_mul_rounding_s8(const te_mul_rounding_params *params, const int8_t *input1, const int8_t *input2,
+                        int8_t *output);
+
 #endif /* TE_MUL_S8_H */

@@ -3,8 +3,12 @@ squeeze-excite block."""
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+
 import keras
 import numpy as np
+import pytest
 from keras_training import train_briefly
 from single_op import (
     ACTIVATIONS,
@@ -18,6 +22,9 @@ from single_op import (
     random_binary_case,
 )
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from tinyedge.ops.conv import reference_kernels
+from tinyedge.ops.mul import MUL_ROUNDING
 
 L = keras.layers
 CONFIGURATIONS = 200
@@ -38,11 +45,20 @@ def _mul_cases(seed: int, count: int) -> list:
 
 def test_mul_matches_tflite_micro_on_random_shapes_scales_and_activations(tmp_path):
     models = check_cases(_mul_cases(seed=11, count=CONFIGURATIONS), tmp_path)
+    kernels = Counter(m.calls[0].function for m in models)
+    assert kernels[MUL_ROUNDING] > CONFIGURATIONS // 2 and kernels["te_mul_s8"] > 0, kernels
+
+
+def test_mul_reference_kernel_matches_tflite_micro_on_the_same_configurations(tmp_path):
+    with reference_kernels():
+        models = check_cases(_mul_cases(seed=11, count=CONFIGURATIONS), tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_mul_s8"}
     shifts = [m.calls[0].params["output_shift"] for m in models]
     assert min(shifts) < 0 < max(shifts), "both right and left output shifts are covered"
 
 
-def test_mul_over_every_input_pair(tmp_path):
+@pytest.mark.parametrize("variants", [True, False], ids=["fast", "reference"])
+def test_mul_over_every_input_pair(tmp_path, variants):
     rng = np.random.default_rng(21)
     cases = []
     for number in range(6):
@@ -54,7 +70,9 @@ def test_mul_over_every_input_pair(tmp_path):
         output_scale = scale1 * scale2 * 128 * log_uniform(rng, -1, 1)
         cases.append(all_pairs_case("MUL", (scale1, scale2, output_scale), zero_points, options,
                                     f"all pairs #{number}"))
-    check_cases(cases, tmp_path)
+    with contextlib.nullcontext() if variants else reference_kernels():
+        models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {MUL_ROUNDING if variants else "te_mul_s8"}
 
 
 def test_mul_of_a_trained_squeeze_excite_block(assert_bit_exact):

@@ -121,15 +121,16 @@ def broadcast_constants(graph: Graph, op: Operator, operands: BinaryOperands) ->
 
 
 def binary_kernel_call(graph: Graph, op: Operator, operands: BinaryOperands, kernel: str, params_type: str,
-                       params: dict[str, ParamValue]) -> KernelCall:
-    """`kernel(&params, input1, input2, output)`, declared in `kernel`.h, with the broadcast geometry
-    appended to `params` (fields output_shape, input1_strides, input2_strides)."""
+                       params: dict[str, ParamValue], header: str | None = None) -> KernelCall:
+    """`kernel(&params, input1, input2, output)`, declared in `header` (default `kernel`.h), with the
+    broadcast geometry appended to `params` (fields output_shape, input1_strides, input2_strides)."""
     geometry = {"output_shape": "@output_shape", "input1_strides": "@input1_strides",
                 "input2_strides": "@input2_strides"}
     args = (TensorArg(operands.input1.index), TensorArg(operands.input2.index), TensorArg(operands.output.index))
     # Input 1 not broadcast has the output's layout: each element is read before it is written.
     in_place = operands.input1.size == operands.output.size
-    return KernelCall(function=kernel, header=f"{kernel}.h", params_type=params_type, params={**params, **geometry},
+    return KernelCall(function=kernel, header=header or f"{kernel}.h", params_type=params_type,
+                      params={**params, **geometry},
                       args=args, in_place=in_place, constants=broadcast_constants(graph, op, operands))
 
 
