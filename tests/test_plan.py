@@ -94,6 +94,20 @@ def test_checker_catches_two_live_tensors_on_the_same_bytes():
     assert any(p.startswith("op step 1: tensor #1 't1'") and "tensor #2 't2'" in p for p in problems), problems
 
 
+def test_checker_counts_one_shared_byte_as_overlap_and_touching_ranges_as_apart():
+    graph, calls = _chain_graph(SIZES, skip=False)
+    plan = plan_memory(graph, calls)  # only the pair t1, t2 (both live at op 1) is looked at
+
+    def t1_t2_overlaps(t1_offset: int, t2_offset: int) -> list[str]:
+        offsets = {**plan.tensor_offsets, 1: t1_offset, 2: t2_offset}
+        return [p for p in plan_problems(graph, calls, _moved(plan, tensor_offsets=offsets))
+                if "share bytes" in p and "tensor #1 " in p and "tensor #2 " in p]
+
+    assert len(t1_t2_overlaps(0, SIZES[1] - 1)) == 1  # t2 starts on t1's last byte
+    assert len(t1_t2_overlaps(SIZES[2] - 1, 0)) == 1  # t2 ends on t1's first byte
+    assert t1_t2_overlaps(0, SIZES[1]) == t1_t2_overlaps(SIZES[2], 0) == []
+
+
 def test_checker_catches_an_output_placed_over_its_still_needed_input():
     # What a planner with an off-by-one lifetime test (`<` for `<=`) does: tensor 2's life
     # (ops 1..2) only touches tensor 1's (ops 0..1) at op 1, so it reuses tensor 1's bytes.
