@@ -300,11 +300,13 @@ def random_zero_point(rng: np.random.Generator) -> int:
     return int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
 
 
-def random_broadcast_shapes(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """(input1, input2, output) shapes of rank 1-4 as TFLite broadcasts them: equal shapes a third of
-    the time, else each input keeps or drops (to 1) each output dimension, and may lose leading ones."""
+def random_broadcast_shapes(rng: np.random.Generator,
+                            max_dim: int = 6) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(input1, input2, output) shapes of rank 1-4 as TFLite broadcasts them, dimensions up to max_dim:
+    equal shapes a third of the time, else each input keeps or drops (to 1) each output dimension,
+    and may lose leading ones."""
     rank = int(rng.integers(1, 5))
-    out = tuple(int(d) for d in rng.integers(1, 7, size=rank))
+    out = tuple(int(d) for d in rng.integers(1, max_dim + 1, size=rank))
     if rng.random() < 1 / 3:
         return out, out, out
 
@@ -323,9 +325,9 @@ def random_broadcast_shapes(rng: np.random.Generator) -> tuple[tuple[int, ...], 
 
 
 def random_binary_case(opcode: str, rng: np.random.Generator, scales: tuple[float, float, float],
-                       options: object | None, label: str) -> OpCase:
+                       options: object | None, label: str, max_dim: int = 6) -> OpCase:
     """Two int8 operands (one of them constant a quarter of the time) and an int8 output."""
-    shape1, shape2, out_shape = random_broadcast_shapes(rng)
+    shape1, shape2, out_shape = random_broadcast_shapes(rng, max_dim)
     constant = int(rng.integers(0, 8))  # 0: input 1 constant, 1: input 2 constant, else both are inputs
     inputs = []
     for number, (shape, scale) in enumerate(((shape1, scales[0]), (shape2, scales[1]))):

@@ -3,16 +3,23 @@ and a trained model that computes tf.math.squared_difference."""
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+
 import keras
 import numpy as np
+import pytest
 from keras_training import train_briefly
 from single_op import OpCase, TensorSpec, all_pairs_case, check_cases, int8_bytes, log_uniform, random_binary_case
+
+from tinyedge.ops.conv import reference_kernels
+from tinyedge.ops.squared_difference import SQUARED_DIFFERENCE_TABLE
 
 L = keras.layers
 CONFIGURATIONS = 200
 
 
-def _squared_difference_cases(seed: int, count: int) -> list:
+def _squared_difference_cases(seed: int, count: int, max_dim: int = 6) -> list:
     rng = np.random.default_rng(seed)
     cases = []
     for number in range(count):
@@ -21,15 +28,28 @@ def _squared_difference_cases(seed: int, count: int) -> list:
         # A converter gives about 255 * scale^2 (the square's range over 255 steps); around that by decades.
         output_scale = max(scale1, scale2) ** 2 * log_uniform(rng, -3, 3)
         cases.append(random_binary_case("SQUARED_DIFFERENCE", rng, (scale1, scale2, output_scale), None,
-                                        f"seed {seed} #{number}"))
+                                        f"seed {seed} #{number}", max_dim))
     return cases
 
 
 def test_squared_difference_matches_tflite_micro_on_random_shapes_and_scales(tmp_path):
-    check_cases(_squared_difference_cases(seed=13, count=CONFIGURATIONS), tmp_path)
+    models = check_cases(_squared_difference_cases(seed=13, count=CONFIGURATIONS), tmp_path)
+    assert {m.calls[0].function for m in models} <= {SQUARED_DIFFERENCE_TABLE, "te_squared_difference_s8"}
 
 
-def test_squared_difference_over_every_input_pair(tmp_path):
+def test_squared_difference_table_kernel_matches_tflite_micro_on_large_random_shapes(tmp_path):
+    models = check_cases(_squared_difference_cases(seed=113, count=60, max_dim=20), tmp_path)
+    assert Counter(m.calls[0].function for m in models)[SQUARED_DIFFERENCE_TABLE] >= 10
+
+
+def test_squared_difference_reference_kernel_matches_tflite_micro_on_random_shapes_and_scales(tmp_path):
+    with reference_kernels():
+        models = check_cases(_squared_difference_cases(seed=13, count=CONFIGURATIONS), tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_squared_difference_s8"}
+
+
+@pytest.mark.parametrize("variants", [True, False], ids=["table", "reference"])
+def test_squared_difference_over_every_input_pair(tmp_path, variants):
     rng = np.random.default_rng(23)
     cases = []
     for number in range(6):
@@ -38,7 +58,10 @@ def test_squared_difference_over_every_input_pair(tmp_path):
         output_scale = max(scale1, scale2) ** 2 * 255 * log_uniform(rng, -1, 1)
         cases.append(all_pairs_case("SQUARED_DIFFERENCE", (scale1, scale2, output_scale), zero_points, None,
                                     f"all pairs #{number}"))
-    check_cases(cases, tmp_path)
+    with contextlib.nullcontext() if variants else reference_kernels():
+        models = check_cases(cases, tmp_path)
+    expected = SQUARED_DIFFERENCE_TABLE if variants else "te_squared_difference_s8"
+    assert {m.calls[0].function for m in models} == {expected}
 
 
 def test_squared_difference_of_a_trained_model(assert_bit_exact):

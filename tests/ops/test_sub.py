@@ -3,8 +3,12 @@ model with a Keras Subtract layer."""
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+
 import keras
 import numpy as np
+import pytest
 from keras_training import train_briefly
 from single_op import (
     ACTIVATIONS,
@@ -19,11 +23,14 @@ from single_op import (
 )
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from tinyedge.ops.conv import reference_kernels
+from tinyedge.ops.sub import SUB_TABLE
+
 L = keras.layers
 CONFIGURATIONS = 200
 
 
-def _sub_cases(seed: int, count: int) -> list:
+def _sub_cases(seed: int, count: int, max_dim: int = 6) -> list:
     rng = np.random.default_rng(seed)
     cases = []
     for number in range(count):
@@ -32,12 +39,25 @@ def _sub_cases(seed: int, count: int) -> list:
         output_scale = max(scale1, scale2) * log_uniform(rng, -3, 2)
         options = schema.SubOptionsT()
         options.fusedActivationFunction = activation(str(rng.choice(ACTIVATIONS)))
-        cases.append(random_binary_case("SUB", rng, (scale1, scale2, output_scale), options, f"seed {seed} #{number}"))
+        cases.append(random_binary_case("SUB", rng, (scale1, scale2, output_scale), options, f"seed {seed} #{number}",
+                                        max_dim))
     return cases
 
 
 def test_sub_matches_tflite_micro_on_random_shapes_scales_and_activations(tmp_path):
-    check_cases(_sub_cases(seed=12, count=CONFIGURATIONS), tmp_path)
+    models = check_cases(_sub_cases(seed=12, count=CONFIGURATIONS), tmp_path)
+    assert {m.calls[0].function for m in models} <= {SUB_TABLE, "te_sub_s8"}
+
+
+def test_sub_table_kernel_matches_tflite_micro_on_large_random_shapes(tmp_path):
+    models = check_cases(_sub_cases(seed=112, count=60, max_dim=20), tmp_path)
+    assert Counter(m.calls[0].function for m in models)[SUB_TABLE] >= 10
+
+
+def test_sub_reference_kernel_matches_tflite_micro_on_random_shapes_scales_and_activations(tmp_path):
+    with reference_kernels():
+        models = check_cases(_sub_cases(seed=12, count=CONFIGURATIONS), tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_sub_s8"}
 
 
 # Quantizations where rescaling in float32 (as TFLite-Micro's newest sub_common.cc does) and in double
@@ -58,7 +78,8 @@ def test_sub_rescales_in_double_like_the_installed_tflite_micro(tmp_path):
     check_cases(cases, tmp_path)
 
 
-def test_sub_over_every_input_pair(tmp_path):
+@pytest.mark.parametrize("variants", [True, False], ids=["table", "reference"])
+def test_sub_over_every_input_pair(tmp_path, variants):
     rng = np.random.default_rng(22)
     cases = []
     for number in range(6):
@@ -68,7 +89,9 @@ def test_sub_over_every_input_pair(tmp_path):
         zero_points = (-128, 127, 0) if number == 0 else tuple(int(z) for z in rng.integers(-128, 128, 3))
         cases.append(all_pairs_case("SUB", (scale1, scale2, 2 * max(scale1, scale2) * log_uniform(rng, -1, 1)),
                                     zero_points, options, f"all pairs #{number}"))
-    check_cases(cases, tmp_path)
+    with contextlib.nullcontext() if variants else reference_kernels():
+        models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {SUB_TABLE if variants else "te_sub_s8"}
 
 
 def test_sub_of_two_trained_conv_branches(assert_bit_exact):

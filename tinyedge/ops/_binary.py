@@ -16,7 +16,7 @@ import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
-from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg
+from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg
 from tinyedge.ops._quant import quantize_multiplier, require_int8
 
 BROADCAST_RANK = 4
@@ -121,12 +121,15 @@ def broadcast_constants(graph: Graph, op: Operator, operands: BinaryOperands) ->
 
 
 def binary_kernel_call(graph: Graph, op: Operator, operands: BinaryOperands, kernel: str, params_type: str,
-                       params: dict[str, ParamValue], header: str | None = None) -> KernelCall:
-    """`kernel(&params, input1, input2, output)`, declared in `header` (default `kernel`.h), with the
-    broadcast geometry appended to `params` (fields output_shape, input1_strides, input2_strides)."""
+                       params: dict[str, ParamValue], header: str | None = None,
+                       scratch: ScratchArg | None = None) -> KernelCall:
+    """`kernel(&params, input1, input2, output[, scratch])`, declared in `header` (default `kernel`.h),
+    with the broadcast geometry appended to `params` (fields output_shape, input1_strides,
+    input2_strides)."""
     geometry = {"output_shape": "@output_shape", "input1_strides": "@input1_strides",
                 "input2_strides": "@input2_strides"}
-    args = (TensorArg(operands.input1.index), TensorArg(operands.input2.index), TensorArg(operands.output.index))
+    args: tuple[Arg, ...] = (TensorArg(operands.input1.index), TensorArg(operands.input2.index),
+                             TensorArg(operands.output.index), *((scratch,) if scratch else ()))
     # Input 1 not broadcast has the output's layout: each element is read before it is written.
     in_place = operands.input1.size == operands.output.size
     return KernelCall(function=kernel, header=header or f"{kernel}.h", params_type=params_type,
@@ -145,3 +148,14 @@ def multiplier_smaller_than_one(graph: Graph, op: Operator, real: float, what: s
     multiplier, shift = quantize_multiplier(real)
     assert shift <= 0, (real, shift)
     return multiplier, shift
+
+
+# Table variants (te_sub_table_s8, te_squared_difference_table_s8, as te_add_table_s8 for ADD): the
+# rescaled value of each input is one of 256, computed once per call into two int32 tables of
+# scratch; past a few hundred elements the lookups save more than filling the tables costs.
+TABLE_MIN_ELEMENTS = 512
+TABLE_SCRATCH = ScratchArg(2 * 256 * 4, "int32_t")
+
+
+def table_variant_pays(operands: BinaryOperands) -> bool:
+    return operands.output.size >= TABLE_MIN_ELEMENTS

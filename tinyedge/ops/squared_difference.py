@@ -4,17 +4,26 @@ Parameters follow TFLite-Micro's PrepareQuantized (squared_difference.cc): both 
 rescaled to twice the larger input scale with 7 bits of headroom (so the square of their
 difference fits in int32), in double; the output multiplier, that scale squared over
 2^14 times the output scale, goes through QuantizeMultiplier and may exceed 1. The op has no
-fused activation: the output is clamped to the int8 range.
+fused activation: the output is clamped to the int8 range. Large outputs use
+te_squared_difference_table_s8, the same arithmetic with each input's rescaling looked up.
 """
 
 from __future__ import annotations
 
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, ParamValue, lowering
-from tinyedge.ops._binary import binary_kernel_call, binary_operands, multiplier_smaller_than_one
+from tinyedge.ops._binary import (
+    TABLE_SCRATCH,
+    binary_kernel_call,
+    binary_operands,
+    multiplier_smaller_than_one,
+    table_variant_pays,
+)
 from tinyedge.ops._quant import quantize_multiplier
+from tinyedge.ops.conv import variants_enabled
 
 LEFT_SHIFT = 7  # headroom bits for int8 inputs: (255 << 7)^2 still fits in int32
+SQUARED_DIFFERENCE_TABLE = "te_squared_difference_table_s8"  # per-input tables, from TABLE_MIN_ELEMENTS on
 
 
 @lowering("SQUARED_DIFFERENCE")
@@ -33,4 +42,7 @@ def lower_squared_difference(graph: Graph, op: Operator) -> KernelCall:
         "input2_multiplier": in2_multiplier, "input2_shift": in2_shift,
         "output_multiplier": out_multiplier, "output_shift": out_shift, "output_offset": output.zero_point,
     }
+    if variants_enabled() and table_variant_pays(operands):
+        return binary_kernel_call(graph, op, operands, SQUARED_DIFFERENCE_TABLE, "te_squared_difference_params",
+                                  params, "te_squared_difference_s8.h", TABLE_SCRATCH)
     return binary_kernel_call(graph, op, operands, "te_squared_difference_s8", "te_squared_difference_params", params)
