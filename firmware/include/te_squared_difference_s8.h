@@ -41,9 +41,29 @@ typedef struct {
 void te_squared_difference_s8(const te_squared_difference_params *params, const int8_t *input1,
                               const int8_t *input2, int8_t *output);
 
-/* The same bytes, faster on large tensors: `tables` is scratch for 512 int32
- * (te_squared_difference_table_s8.c). */
-void te_squared_difference_table_s8(const te_squared_difference_params *params, const int8_t *input1,
-                                    const int8_t *input2, int8_t *output, int32_t *tables);
+/*
+ * The same bytes, faster on large tensors: each input's rescaling is looked up in a table of
+ * its 256 values, filled per call in `tables` (scratch for 512 int32), and the squared difference is
+ * requantized with one rounding multiply-high and shift, the output offset folded into the
+ * rounding term (te_nn_requantize_rounding, te_nn_dsp.h), for right shifts of 1 to 22.
+ */
+typedef struct {
+    int32_t input1_offset;      /* as in te_squared_difference_params */
+    int32_t input2_offset;
+    int32_t left_shift;
+    int32_t input1_multiplier;
+    int32_t input1_shift;
+    int32_t input2_multiplier;
+    int32_t input2_shift;
+    int32_t output_multiplier;
+    int32_t output_rounding;    /* 2^(right_shift - 1) + output zero point * 2^right_shift */
+    int32_t right_shift;        /* -output_shift of te_squared_difference_params, [1, 22] */
+    const int32_t *output_shape;    /* [4] */
+    const int32_t *input1_strides;  /* [4] elements; 0 where input1 is broadcast */
+    const int32_t *input2_strides;  /* [4] elements; 0 where input2 is broadcast */
+} te_squared_difference_table_params;
+
+void te_squared_difference_table_s8(const te_squared_difference_table_params *params, const int8_t *input1, const int8_t *input2,
+                                    int8_t *output, int32_t *tables);
 
 #endif /* TE_SQUARED_DIFFERENCE_S8_H */

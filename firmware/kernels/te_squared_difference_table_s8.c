@@ -4,10 +4,11 @@
  *
  * The two input rescalings of an element depend on one int8 input each, so each has at most
  * 256 results: the kernel computes them once per call into `tables` (512 int32 of scratch) and
- * per element only looks them up, squares their difference and requantizes it. Worth it above
- * a few hundred elements; the lowering picks it there.
+ * per element only looks them up, squares their difference and requantizes it (one rounding
+ * multiply-high and shift). Worth it above a few hundred elements; the lowering picks it there.
  */
 #include "te_squared_difference_s8.h"
+#include "te_nn_dsp.h"
 
 static void fill_table(int32_t *table, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
 {
@@ -16,7 +17,7 @@ static void fill_table(int32_t *table, int32_t offset, int32_t left_shift, int32
     }
 }
 
-void te_squared_difference_table_s8(const te_squared_difference_params *params, const int8_t *input1,
+void te_squared_difference_table_s8(const te_squared_difference_table_params *params, const int8_t *input1,
                                     const int8_t *input2, int8_t *output, int32_t *tables)
 {
     int32_t *const table1 = tables;
@@ -27,8 +28,8 @@ void te_squared_difference_table_s8(const te_squared_difference_params *params, 
     /* Parameters copied into locals: as far as the compiler knows, every int8 store to the output
      * may change *params, and it would load each field again for every element. */
     const int32_t output_multiplier = params->output_multiplier;
-    const int32_t output_shift = params->output_shift;
-    const int32_t output_offset = params->output_offset;
+    const int32_t output_rounding = params->output_rounding;
+    const int32_t right_shift = params->right_shift;
     const int32_t shape[4] = {params->output_shape[0], params->output_shape[1], params->output_shape[2],
                               params->output_shape[3]};
     const int32_t s1[4] = {params->input1_strides[0], params->input1_strides[1], params->input1_strides[2],
@@ -43,8 +44,8 @@ void te_squared_difference_table_s8(const te_squared_difference_params *params, 
                 const int8_t *in2 = input2 + i0 * s2[0] + i1 * s2[1] + i2 * s2[2];
                 for (int32_t i3 = 0; i3 < shape[3]; ++i3) {
                     const int32_t difference = table1[*in1 + 128] - table2[*in2 + 128];
-                    int32_t out = te_nn_requantize(difference * difference, output_multiplier, output_shift);
-                    out += output_offset;
+                    const int32_t out = te_nn_requantize_rounding(difference * difference, output_multiplier,
+                                                                  output_rounding, right_shift);
                     *output++ = (int8_t)te_nn_clamp_i32(out, TE_INT8_MIN, TE_INT8_MAX);
                     in1 += s1[3];
                     in2 += s2[3];

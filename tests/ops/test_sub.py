@@ -51,7 +51,7 @@ def test_sub_matches_tflite_micro_on_random_shapes_scales_and_activations(tmp_pa
 
 def test_sub_table_kernel_matches_tflite_micro_on_large_random_shapes(tmp_path):
     models = check_cases(_sub_cases(seed=112, count=60, max_dim=20), tmp_path)
-    assert Counter(m.calls[0].function for m in models)[SUB_TABLE] >= 10
+    assert Counter(m.calls[0].function for m in models)[SUB_TABLE] >= 5
 
 
 def test_sub_reference_kernel_matches_tflite_micro_on_random_shapes_scales_and_activations(tmp_path):

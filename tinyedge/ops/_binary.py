@@ -18,6 +18,7 @@ from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg
 from tinyedge.ops._quant import quantize_multiplier, require_int8
+from tinyedge.ops.conv import FAST_RIGHT_SHIFTS, variants_enabled
 
 BROADCAST_RANK = 4
 
@@ -150,12 +151,21 @@ def multiplier_smaller_than_one(graph: Graph, op: Operator, real: float, what: s
     return multiplier, shift
 
 
-# Table variants (te_sub_table_s8, te_squared_difference_table_s8, as te_add_table_s8 for ADD): the
+# Table variants (te_sub_table_s8, te_squared_difference_table_s8; te_add_table_s8 for ADD): the
 # rescaled value of each input is one of 256, computed once per call into two int32 tables of
 # scratch; past a few hundred elements the lookups save more than filling the tables costs.
 TABLE_MIN_ELEMENTS = 512
 TABLE_SCRATCH = ScratchArg(2 * 256 * 4, "int32_t")
 
 
-def table_variant_pays(operands: BinaryOperands) -> bool:
-    return operands.output.size >= TABLE_MIN_ELEMENTS
+def table_variant_params(operands: BinaryOperands, params: dict[str, ParamValue]) -> dict[str, ParamValue] | None:
+    """A table variant's params from the plain kernel's, or None where the plain kernel stays: fewer
+    than TABLE_MIN_ELEMENTS outputs, or an output shift outside FAST_RIGHT_SHIFTS. The variants
+    requantize with te_nn_requantize_rounding, the output offset folded into its rounding term; the
+    callers bound its input below 2^30."""
+    right = -int(params["output_shift"])
+    if not (variants_enabled() and operands.output.size >= TABLE_MIN_ELEMENTS and right in FAST_RIGHT_SHIFTS):
+        return None
+    rounding = (1 << (right - 1)) + int(params["output_offset"]) * (1 << right)
+    table = {k: v for k, v in params.items() if k not in ("output_shift", "output_offset")}
+    return table | {"output_rounding": rounding, "right_shift": right}

@@ -5,7 +5,8 @@ rescaled to twice the larger input scale with 7 bits of headroom (so the square 
 difference fits in int32), in double; the output multiplier, that scale squared over
 2^14 times the output scale, goes through QuantizeMultiplier and may exceed 1. The op has no
 fused activation: the output is clamped to the int8 range. Large outputs use
-te_squared_difference_table_s8, the same arithmetic with each input's rescaling looked up.
+te_squared_difference_table_s8, the same bytes with each input's rescaling looked up (see
+tinyedge.ops._binary.table_variant_params).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from tinyedge.ops._binary import (
     binary_kernel_call,
     binary_operands,
     multiplier_smaller_than_one,
-    table_variant_pays,
+    table_variant_params,
 )
 from tinyedge.ops._quant import quantize_multiplier
-from tinyedge.ops.conv import variants_enabled
 
 LEFT_SHIFT = 7  # headroom bits for int8 inputs: (255 << 7)^2 still fits in int32
 SQUARED_DIFFERENCE_TABLE = "te_squared_difference_table_s8"  # per-input tables, from TABLE_MIN_ELEMENTS on
@@ -42,7 +42,9 @@ def lower_squared_difference(graph: Graph, op: Operator) -> KernelCall:
         "input2_multiplier": in2_multiplier, "input2_shift": in2_shift,
         "output_multiplier": out_multiplier, "output_shift": out_shift, "output_offset": output.zero_point,
     }
-    if variants_enabled() and table_variant_pays(operands):
-        return binary_kernel_call(graph, op, operands, SQUARED_DIFFERENCE_TABLE, "te_squared_difference_params",
-                                  params, "te_squared_difference_s8.h", TABLE_SCRATCH)
+    # |a - b| <= 2 * 255 * 2^7 / 2 = 32640, so the square stays below 2^30 as the table variant needs.
+    table = table_variant_params(operands, params)
+    if table is not None:
+        return binary_kernel_call(graph, op, operands, SQUARED_DIFFERENCE_TABLE, "te_squared_difference_table_params",
+                                  table, "te_squared_difference_s8.h", TABLE_SCRATCH)
     return binary_kernel_call(graph, op, operands, "te_squared_difference_s8", "te_squared_difference_params", params)

@@ -4,8 +4,8 @@ Parameters follow TFLite-Micro's CalculateOpDataSub (sub.cc): as for ADD, both i
 rescaled to twice the larger input scale with 20 bits of headroom, every multiplier is
 computed in double (the installed tflite_micro does; newer sources divide in float32, which
 changes bytes: see tests/ops/test_sub.py) and quantized with
-QuantizeMultiplierSmallerThanOneExp. Large outputs use te_sub_table_s8, the same arithmetic
-with each input's rescaling looked up.
+QuantizeMultiplierSmallerThanOneExp. Large outputs use te_sub_table_s8, the same bytes with
+each input's rescaling looked up (see tinyedge.ops._binary.table_variant_params).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from tinyedge.ops._binary import (
     binary_kernel_call,
     binary_operands,
     multiplier_smaller_than_one,
-    table_variant_pays,
+    table_variant_params,
 )
 from tinyedge.ops._quant import fused_activation_range
-from tinyedge.ops.conv import variants_enabled
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs
 SUB_TABLE = "te_sub_table_s8"  # the same bytes through per-input tables, from TABLE_MIN_ELEMENTS on
@@ -43,6 +42,8 @@ def lower_sub(graph: Graph, op: Operator) -> KernelCall:
         "output_multiplier": out_multiplier, "output_shift": out_shift,
         "output_offset": output.zero_point, "activation_min": act_min, "activation_max": act_max,
     }
-    if variants_enabled() and table_variant_pays(operands):
-        return binary_kernel_call(graph, op, operands, SUB_TABLE, "te_sub_params", params, "te_sub_s8.h", TABLE_SCRATCH)
+    table = table_variant_params(operands, params)  # |table1[x] - table2[y]| <= 255 * 2^20 < 2^30
+    if table is not None:
+        return binary_kernel_call(graph, op, operands, SUB_TABLE, "te_sub_table_params", table, "te_sub_s8.h",
+                                  TABLE_SCRATCH)
     return binary_kernel_call(graph, op, operands, "te_sub_s8", "te_sub_params", params)
