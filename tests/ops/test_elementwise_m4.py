@@ -1,0 +1,60 @@
+"""The element-wise variants on their Cortex-M4 DSP path (SMMLAR in te_nn_requantize_rounding),
+built for nrf52840 and run in the built-in emulator over every (input1, input2) pair: the same
+bytes as TFLite-Micro, as on the host's plain C path."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from single_op import activation, all_pairs_case, single_op_tflite
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from tinyedge.boards import load_board
+from tinyedge.codegen import compile_graph
+from tinyedge.importer import parse_tflite
+from tinyedge.ops.mul import MUL_ROUNDING
+from tinyedge.ops.squared_difference import SQUARED_DIFFERENCE_TABLE
+from tinyedge.ops.sub import SUB_TABLE
+from tinyedge.pipeline import build
+from tinyedge.simulate import simulate
+from tinyedge.verify import verify
+
+BOARD = "nrf52840"
+
+pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+
+
+def _options(options_type, fused: str):
+    options = options_type()
+    options.fusedActivationFunction = activation(fused)
+    return options
+
+
+CASES = {
+    "mul, relu, extreme zero points": (MUL_ROUNDING, all_pairs_case(
+        "MUL", (0.02, 0.05, 0.02 * 0.05 * 150), (-128, 127, 0), _options(schema.MulOptionsT, "RELU"), "m4")),
+    "mul": (MUL_ROUNDING, all_pairs_case(
+        "MUL", (0.02, 0.05, 0.02 * 0.05 * 150), (37, -5, -100), _options(schema.MulOptionsT, "NONE"), "m4")),
+    "sub, relu6": (SUB_TABLE, all_pairs_case(
+        "SUB", (0.03, 0.01, 0.05), (-128, 127, 5), _options(schema.SubOptionsT, "RELU6"), "m4")),
+    "squared difference": (SQUARED_DIFFERENCE_TABLE, all_pairs_case(
+        "SQUARED_DIFFERENCE", (0.03, 0.01, 0.03 ** 2 * 255), (12, -128, -128), None, "m4")),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_elementwise_variant_on_m4_over_every_input_pair(tmp_path: Path, name):
+    kernel, case = CASES[name]
+    flatbuffer = single_op_tflite(case)
+    model = compile_graph(parse_tflite(flatbuffer, name="model"))
+    assert model.layers[0].function == kernel
+    firmware = build(model, BOARD, tmp_path / BOARD)
+    sim = simulate(firmware.elf, load_board(BOARD), list(case.samples))
+    result = verify(flatbuffer, model, list(case.samples), list(sim.outputs))
+    assert result.bit_exact, f"not bit-exact on {BOARD}: {result.first_mismatch}"
+    listing = subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={kernel}", str(firmware.elf)],
+                             capture_output=True, text=True, check=True).stdout
+    assert "smmlar" in listing
