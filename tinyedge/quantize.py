@@ -214,7 +214,8 @@ def _export_keras(model: Any, workdir: Path) -> _FloatModel:
     specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
     # A model with several inputs is called with one list of them.
     signature = specs if len(specs) == 1 else [specs]
-    model.export(str(export_dir), format="tf_saved_model", input_signature=signature, verbose=False)
+    with _nearest_upsampling_as_resize(model):
+        model.export(str(export_dir), format="tf_saved_model", input_signature=signature, verbose=False)
 
     def predict(inputs: list[np.ndarray]) -> list[np.ndarray]:
         outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
@@ -222,6 +223,46 @@ def _export_keras(model: Any, workdir: Path) -> _FloatModel:
         return [np.asarray(o) for o in outputs]
 
     return _FloatModel(export_dir, shapes, predict)
+
+
+@contextlib.contextmanager
+def _nearest_upsampling_as_resize(model: Any) -> Iterator[None]:
+    """While the model is exported, its UpSampling2D(interpolation="nearest") layers resize instead.
+
+    Keras repeats rows and columns for a nearest UpSampling2D, which the converter turns into TILE
+    and friends that TFLite-Micro lacks. A nearest resize to the upsampled size gives the same values
+    (output pixel y reads input pixel floor((y + 0.5) / factor) = y // factor for an integer factor)
+    and converts to RESIZE_NEAREST_NEIGHBOR. The layers have no weights; each gets its own `call`
+    back afterwards, so the model the caller holds is unchanged.
+    """
+    import keras
+
+    def upsampling_layers(container: Any) -> Iterator[Any]:
+        for layer in getattr(container, "layers", []):
+            if isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest":
+                yield layer
+            elif getattr(layer, "layers", None):
+                yield from upsampling_layers(layer)
+
+    def resized(layer: Any) -> Callable[[Any], Any]:
+        def call(inputs: Any) -> Any:
+            height_axis = 1 if layer.data_format == "channels_last" else 2
+            height, width = inputs.shape[height_axis], inputs.shape[height_axis + 1]
+            if height is None or width is None:  # not a size known at export: Keras's own way
+                return type(layer).call(layer, inputs)
+            size = (height * layer.size[0], width * layer.size[1])
+            return keras.ops.image.resize(inputs, size, interpolation="nearest", data_format=layer.data_format)
+
+        return call
+
+    layers = list(upsampling_layers(model))
+    for layer in layers:
+        layer.call = resized(layer)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer.call
 
 
 def _export_saved_model(path: Path, workdir: Path) -> _FloatModel:
