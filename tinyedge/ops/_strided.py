@@ -1,0 +1,51 @@
+"""Shape arithmetic shared by the data-movement lowerings (TRANSPOSE, STRIDED_SLICE, SLICE, ...).
+
+Their kernels walk a 5-D output in row-major order and read the input at
+`start + sum(index[d] * input_steps[d])`: these helpers extend shapes to 5-D as TFLite's
+RuntimeShape::ExtendedShape does and give row-major strides in elements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator, Tensor
+
+RANK = 5
+
+
+def extended(shape: Sequence[int], rank: int = RANK) -> list[int]:
+    """`shape` with leading 1s up to `rank` dimensions."""
+    return [1] * (rank - len(shape)) + [int(d) for d in shape]
+
+
+def row_major_strides(shape: Sequence[int]) -> list[int]:
+    """Elements between neighbours along each axis of a row-major tensor."""
+    strides = [1] * len(shape)
+    for axis in range(len(shape) - 2, -1, -1):
+        strides[axis] = strides[axis + 1] * int(shape[axis + 1])
+    return strides
+
+
+def int32_array(values: Sequence[int]) -> np.ndarray:
+    return np.array([int(v) for v in values], dtype=np.int32)
+
+
+def constant_ints(graph: Graph, op: Operator, tensor: Tensor, what: str, dtypes: tuple[str, ...] = ("int32",)
+                  ) -> list[int]:
+    """The values of a constant integer operand (shape, begin, perm, axis ...); TFLite-Micro needs them constant."""
+    if tensor.data is None or tensor.dtype not in dtypes:
+        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} '{tensor.name}' must be a constant "
+                                 f"{' or '.join(dtypes)} tensor (TFLite-Micro refuses a computed one)")
+    return [int(v) for v in tensor.data.reshape(-1)]
+
+
+def same_quantization(graph: Graph, op: Operator, a: Tensor, b: Tensor) -> None:
+    """TF_LITE_ENSURE_EQ on scale and zero point, as the Prepare of ops that copy bytes checks them."""
+    if (a.quant is None or b.quant is None or a.quant.per_channel or b.quant.per_channel
+            or np.float32(a.scale) != np.float32(b.scale) or a.zero_point != b.zero_point):
+        raise UnsupportedOpError(f"{graph.describe(op)}: '{a.name}' and '{b.name}' must have the same scale and "
+                                 "zero point (TFLite-Micro copies the bytes and checks that they do)")
