@@ -302,7 +302,7 @@ def random_zero_point(rng: np.random.Generator) -> int:
 
 def random_broadcast_shapes(rng: np.random.Generator,
                             max_dim: int = 6) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """(input1, input2, output) shapes of rank 1-4 as TFLite broadcasts them, dimensions up to max_dim:
+    """(input1, input2, output) shapes of rank 0-4 as TFLite broadcasts them, dimensions up to max_dim:
     equal shapes a third of the time, else each input keeps or drops (to 1) each output dimension,
     and may lose leading ones."""
     rank = int(rng.integers(1, 5))
@@ -312,8 +312,8 @@ def random_broadcast_shapes(rng: np.random.Generator,
 
     def operand() -> tuple[int, ...]:
         dims = tuple(d if rng.random() < 0.5 else 1 for d in out)
-        drop = int(rng.integers(0, rank))  # leading dimensions left out (implicit 1s) when they are 1
-        while drop and dims[0] == 1 and len(dims) > 1:
+        drop = int(rng.integers(0, rank + 1))  # leading dimensions left out (implicit 1s) when they are 1
+        while drop and dims and dims[0] == 1:  # down to a scalar [] (a constant factor, as in hard_sigmoid)
             dims, drop = dims[1:], drop - 1
         return dims
 

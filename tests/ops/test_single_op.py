@@ -37,7 +37,7 @@ def test_random_broadcast_shapes_broadcast_as_tflite_does():
     rng = np.random.default_rng(0)
     for _ in range(500):
         shape1, shape2, out = random_broadcast_shapes(rng)
-        assert 1 <= len(out) <= 4 and len(out) == max(len(shape1), len(shape2))
+        assert len(out) <= 4 and len(out) == max(len(shape1), len(shape2))
         assert np.broadcast_shapes(shape1, shape2) == out
 
 
