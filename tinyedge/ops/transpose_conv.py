@@ -1,0 +1,228 @@
+"""TRANSPOSE_CONV (Keras Conv2DTranspose): int8 transposed convolution, per-channel requantization.
+
+Parameters follow TFLite-Micro's Prepare (transpose_conv.cc): the inputs are
+(output_shape, filter, input, optional bias); the output_shape tensor is ignored, as
+TFLite-Micro ignores it, and the output tensor's own shape is used. The padding comes from
+ComputePaddingHeightWidth applied to the OUTPUT size (dilation 1); one (multiplier, shift)
+per output channel from PopulateConvolutionQuantizationParams (a per-tensor filter scale is
+broadcast to every channel), clamp bounds from the fused activation. Filter zero points are
+ignored, as the reference kernel ignores them.
+
+`transpose_conv_variant` chooses the kernel: te_transpose_conv_s8 (the reference scatter
+into int32 sums, scratch of one output image), or te_transpose_conv_im2col_s8, which gives
+the same bytes from a gather: output pixels fall into stride_height x stride_width phases,
+each of which sees a fixed subset of the filter taps; per phase the lowering packs those
+taps' weights (te_nn_dsp.h layout) with the input offset folded into the bias, and the
+kernel multiplies each output pixel's column of input taps (taps outside the input hold
+the zero point) by its phase's weights. A layer whose numbers fall outside the packed
+kernels' proven range (tinyedge.ops.conv.fast_requantization) keeps the reference kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops._quant import (
+    activation_range,
+    fused_activation,
+    out_size,
+    padding_before,
+    per_channel_multipliers,
+    require_int8,
+)
+from tinyedge.ops.conv import (
+    CONV2D_IM2COL,
+    conv2d_scratch_bytes,
+    depth4,
+    fast_requantization,
+    fold_input_offset,
+    pack_rows,
+    variants_enabled,
+)
+
+TRANSPOSE_CONV_REFERENCE = "te_transpose_conv_s8"
+TRANSPOSE_CONV_IM2COL = "te_transpose_conv_im2col_s8"
+
+# TFLite's inputs of TRANSPOSE_CONV.
+OUTPUT_SHAPE_INPUT, FILTER_INPUT, DATA_INPUT, BIAS_INPUT = range(4)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Shapes, strides and padding of one transposed convolution (NHWC; filter [out, h, w, in])."""
+
+    batches: int
+    input_height: int
+    input_width: int
+    input_depth: int
+    filter_height: int
+    filter_width: int
+    output_height: int
+    output_width: int
+    output_depth: int
+    stride_height: int
+    stride_width: int
+    pad_height: int
+    pad_width: int
+
+    def params(self) -> dict[str, ParamValue]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def macs(self) -> int:
+        """Multiply-accumulates of the taps that land inside the output."""
+
+        def pairs(inputs: int, taps: int, stride: int, pad: int, outputs: int) -> int:
+            positions = np.arange(inputs)[:, None] * stride - pad + np.arange(taps)[None, :]
+            return int(((positions >= 0) & (positions < outputs)).sum())
+
+        rows = pairs(self.input_height, self.filter_height, self.stride_height, self.pad_height, self.output_height)
+        cols = pairs(self.input_width, self.filter_width, self.stride_width, self.pad_width, self.output_width)
+        return self.batches * rows * cols * self.input_depth * self.output_depth
+
+
+def phase_taps(filter_size: int, stride: int) -> list[list[int]]:
+    """Per phase p (output position + pad = p mod stride), the filter taps p, p + stride, ... it sees."""
+    return [list(range(phase, filter_size, stride)) for phase in range(stride)]
+
+
+def _pack_rows(rows: np.ndarray) -> np.ndarray:
+    """pack_rows, also for no taps (an empty phase) and a single output channel (which pack_rows
+    cannot reshape: it has no pair; its one row, zero-padded to whole words, is the layout)."""
+    channels, depth = rows.shape
+    if depth == 0:
+        return np.zeros(0, dtype=np.int8)
+    if channels > 1:
+        return pack_rows(rows)
+    padded = np.zeros((channels, depth4(depth)), dtype=np.int8)
+    padded[:, :depth] = rows
+    return padded.reshape(-1)
+
+
+@dataclass(frozen=True)
+class PackedPhases:
+    """te_transpose_conv_im2col_s8's constants (its header gives the layouts)."""
+
+    filter: np.ndarray  # int8, every phase's packed weights one after the other
+    quant: np.ndarray  # int32, per phase [output_depth][4]
+    phases: np.ndarray  # int32, per phase (offset in filter, offset in quant)
+
+
+def pack_phases(weights: np.ndarray, geometry: Geometry, bias: np.ndarray | None, input_offset: int,
+                multipliers: np.ndarray, shifts: np.ndarray, output_offset: int) -> PackedPhases | None:
+    """The fast kernel's constants, or None when a phase falls outside fast_requantization's range.
+
+    Per phase (row phases outer, column phases inner): the weights of its taps, each output
+    channel's row the taps in (tap row, tap column) order of input_depth values, packed as
+    pack_rows packs them; and per output channel (bias + input_offset * row sum, multiplier,
+    rounding, shift). A phase with no taps (stride above the filter size) gives the bias alone.
+    """
+    filters, quants, offsets = [], [], []
+    filter_bytes = quant_values = 0
+    for taps_y in phase_taps(geometry.filter_height, geometry.stride_height):
+        for taps_x in phase_taps(geometry.filter_width, geometry.stride_width):
+            rows = weights[:, taps_y][:, :, taps_x].reshape(geometry.output_depth, -1)
+            folded = fold_input_offset(bias, rows, input_offset)
+            fast = fast_requantization(multipliers, shifts, output_offset, folded, rows)
+            if fast is None:
+                return None
+            packed = _pack_rows(rows)
+            offsets.append((filter_bytes, quant_values))
+            filters.append(packed)
+            quants.append(fast.with_bias(folded).reshape(-1))
+            filter_bytes += packed.size
+            quant_values += quants[-1].size
+    return PackedPhases(np.concatenate(filters), np.concatenate(quants), np.array(offsets, dtype=np.int32))
+
+
+def transpose_conv_variant(filter_is_constant: bool) -> str:
+    """The kernel for a TRANSPOSE_CONV, if pack_phases accepts its numbers."""
+    return TRANSPOSE_CONV_IM2COL if variants_enabled() and filter_is_constant else TRANSPOSE_CONV_REFERENCE
+
+
+def im2col_scratch_bytes(geometry: Geometry) -> int:
+    """TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES: the convolution's im2col scratch for the deepest phase."""
+    taps = (len(phase_taps(geometry.filter_height, geometry.stride_height)[0])
+            * len(phase_taps(geometry.filter_width, geometry.stride_width)[0]))
+    return conv2d_scratch_bytes(CONV2D_IM2COL, taps * geometry.input_depth)
+
+
+def _shape4(graph: Graph, op: Operator, index: int, what: str) -> tuple[int, int, int, int]:
+    shape = graph.tensor(index).shape
+    if len(shape) != 4:
+        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} must be 4-D, not {list(shape)}")
+    return shape[0], shape[1], shape[2], shape[3]
+
+
+@lowering("TRANSPOSE_CONV")
+def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
+    if len(op.inputs) not in (3, 4) or len(op.outputs) != 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: expected output shape, filter, input, optional bias "
+                                 "and one output")
+    filter_index, input_index, output_index = op.inputs[FILTER_INPUT], op.inputs[DATA_INPUT], op.outputs[0]
+    bias_index = op.inputs[BIAS_INPUT] if len(op.inputs) == 4 else -1
+    require_int8(graph, op, input_index, filter_index, output_index)
+    input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
+    batches, in_h, in_w, in_c = _shape4(graph, op, input_index, "input")
+    out_c, filter_h, filter_w, filter_in_c = _shape4(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = _shape4(graph, op, output_index, "output")
+    if filter_in_c != in_c or output_depth != out_c or out_batches != batches:
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
+                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    if bias_index >= 0:
+        bias = graph.tensor(bias_index)
+        if bias.dtype != "int32" or bias.size != out_c or not bias.is_constant:
+            raise UnsupportedOpError(f"{graph.describe(op)}: bias '{bias.name}' must be a constant int32 tensor "
+                                     f"of {out_c} values (it is {bias.dtype}{list(bias.shape)})")
+    if input_.quant is None or output.quant is None or filter_.quant is None:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input, filter and output must be quantized")
+    scales = filter_.quant.scale
+    if len(scales) not in (1, out_c) or (filter_.quant.per_channel and filter_.quant.axis != 0):
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter '{filter_.name}' has {len(scales)} scales along "
+                                 f"dimension {filter_.quant.axis}; TFLite-Micro needs one, or one per output "
+                                 f"channel ({out_c}) along dimension 0")
+
+    options = op.options
+    padding = str(options.get("padding", "SAME"))
+    if padding not in ("SAME", "VALID"):
+        raise UnsupportedOpError(f"{graph.describe(op)}: padding {padding} is not supported")
+    stride_h, stride_w = int(options.get("strideH", 1)), int(options.get("strideW", 1))
+    if min(stride_h, stride_w) < 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: stride {stride_h}x{stride_w} must be at least 1")
+    geometry = Geometry(
+        batches, in_h, in_w, in_c, filter_h, filter_w, out_h, out_w, out_c, stride_h, stride_w,
+        padding_before(stride_h, 1, out_h, filter_h, out_size(padding, out_h, filter_h, stride_h, 1)),
+        padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1)))
+    multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
+    act_min, act_max = activation_range(fused_activation(op), output)
+    quant: dict[str, ParamValue] = {"input_offset": -input_.zero_point, "output_offset": output.zero_point,
+                                    "activation_min": act_min, "activation_max": act_max}
+
+    if transpose_conv_variant(filter_.is_constant) == TRANSPOSE_CONV_IM2COL:
+        assert filter_.data is not None
+        packed = pack_phases(filter_.data, geometry, graph.tensor(bias_index).data if bias_index >= 0 else None,
+                             -input_.zero_point, multipliers, shifts, output.zero_point)
+        if packed is not None:
+            fast_params = {**geometry.params(), "input_offset": -input_.zero_point,
+                           "activation_min": act_min, "activation_max": act_max}
+            return KernelCall(
+                function=TRANSPOSE_CONV_IM2COL, header=f"{TRANSPOSE_CONV_IM2COL}.h",
+                params_type="te_transpose_conv_im2col_params", params=fast_params,
+                args=(TensorArg(input_index), ConstArg("filter", "int8_t", packed.filter),
+                      ConstArg("quant", "int32_t", packed.quant), ConstArg("phases", "int32_t", packed.phases),
+                      ScratchArg(im2col_scratch_bytes(geometry), "int16_t"), TensorArg(output_index)),
+                macs=geometry.macs(),
+            )
+    return KernelCall(
+        function=TRANSPOSE_CONV_REFERENCE, header=f"{TRANSPOSE_CONV_REFERENCE}.h",
+        params_type="te_transpose_conv_params",
+        params={**geometry.params(), **quant, "output_multiplier": "@multiplier", "output_shift": "@shift"},
+        args=(TensorArg(input_index), TensorArg(filter_index), TensorArg(bias_index),
+              ScratchArg(4 * out_h * out_w * out_c, "int32_t"), TensorArg(output_index)),
+        macs=geometry.macs(),
+        constants=(ConstArg("multiplier", "int32_t", multipliers), ConstArg("shift", "int32_t", shifts)),
+    )
