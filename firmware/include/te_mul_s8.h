@@ -10,7 +10,7 @@
  *   out = clamp(requantize((input1 + input1_offset) * (input2 + input2_offset),
  *                          output_multiplier, output_shift) + output_offset,
  *               activation_min, activation_max)
- * The product lies in [-32640, 65025], so any output_shift below 15 stays in int32.
+ * |product| <= 255 * 255 = 65025, so an output_shift up to 15 (a left shift) stays in int32.
  *
  * In place: the output may be the same buffer as input1 when input1 is not broadcast.
  */

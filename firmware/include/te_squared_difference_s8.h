@@ -6,7 +6,7 @@
  *
  * Per element, both inputs are brought to a common scale with 7 bits of headroom, their
  * difference is squared and requantized to the output (|a|, |b| <= 255 * 2^6, so the square
- * stays below 2^31):
+ * is at most 32640^2 < 2^30):
  *   a    = requantize((input1 + input1_offset) << left_shift, input1_multiplier, input1_shift)
  *   b    = requantize((input2 + input2_offset) << left_shift, input2_multiplier, input2_shift)
  *   out  = clamp(requantize((a - b) * (a - b), output_multiplier, output_shift) + output_offset,
