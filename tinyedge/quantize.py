@@ -31,6 +31,7 @@ import numpy as np
 
 from tinyedge import children
 from tinyedge.errors import TinyEdgeError
+from tinyedge.full_int8 import KerasLayer, check_full_int8, keras_layers, requantize_float_islands
 from tinyedge.importer import load_tflite, parse_tflite
 from tinyedge.ir import Graph
 from tinyedge.reference import run_reference
@@ -202,10 +203,12 @@ def _batch1_spec(shape: tuple) -> tuple[int, ...]:
 class _FloatModel:
     """A float model exported as a static batch-1 SavedModel, plus a way to run it."""
 
-    def __init__(self, saved_model_dir: Path, input_shapes: list[tuple[int, ...]], predict: Callable):
+    def __init__(self, saved_model_dir: Path, input_shapes: list[tuple[int, ...]], predict: Callable,
+                 layers: tuple[KerasLayer, ...] = ()):
         self.saved_model_dir = saved_model_dir
         self.input_shapes = input_shapes
         self.predict = predict
+        self.layers = layers  # the Keras layers, to name the one an unquantizable op came from
 
 
 def _export_keras(model: Any, workdir: Path) -> _FloatModel:
@@ -224,7 +227,7 @@ def _export_keras(model: Any, workdir: Path) -> _FloatModel:
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         return [np.asarray(o) for o in outputs]
 
-    return _FloatModel(export_dir, shapes, predict)
+    return _FloatModel(export_dir, shapes, predict, keras_layers(model))
 
 
 @contextlib.contextmanager
@@ -339,8 +342,12 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 def is_full_int8(path: Path) -> bool:
+    """Int8 inputs and outputs; an error if float ops hide between them (the model is then neither)."""
     graph = load_tflite(path)
-    return all(t.dtype == "int8" for t in graph.input_tensors() + graph.output_tensors())
+    int8_io = all(t.dtype == "int8" for t in graph.input_tensors() + graph.output_tensors())
+    if int8_io:
+        check_full_int8(graph)
+    return int8_io
 
 
 def quantize(model_path: str | Path, output: str | Path, calib: str | Path | None = None,
@@ -415,7 +422,10 @@ def _convert_and_measure(float_model: _FloatModel, data: list[np.ndarray],
     calibration, held_out = _split(data)
     progress("converting")
     flatbuffer = _convert(float_model, calibration)
+    # Float islands: DEQUANTIZE -> ELU -> QUANTIZE becomes TFLite-Micro's int8 ELU; any other is refused.
+    flatbuffer, _mended = requantize_float_islands(flatbuffer)
     graph = parse_tflite(flatbuffer)
+    check_full_int8(graph, float_model.layers)
     dynamic = sorted({op.opcode for op in graph.operators if op.opcode in DYNAMIC_SHAPE_OPS or (
         op.opcode in SHAPE_ARITHMETIC_OPS and graph.tensor(op.outputs[0]).dtype == "int32")})
     if dynamic:

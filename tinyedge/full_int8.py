@@ -1,0 +1,152 @@
+"""Full int8 or nothing: float islands the TensorFlow converter leaves in an int8 graph.
+
+The converter quantizes only the ops its quantizer knows; any other op stays float between a
+DEQUANTIZE and a QUANTIZE, and the int8 model still has int8 inputs and outputs. Keras ELU
+(`Dense(activation="elu")`, `layers.ELU`, `Activation("elu")`) comes out that way, although
+TFLite-Micro has an int8 ELU whose Prepare tabulates exactly the dequantize -> float ELU ->
+quantize arithmetic. So:
+
+- `requantize_float_islands` mends such an island when TFLite-Micro runs the op in int8 with
+  any input and output quantization (REQUANTIZABLE): DEQUANTIZE -> op -> QUANTIZE becomes the
+  one int8 op, reading the DEQUANTIZE's int8 input and writing the QUANTIZE's int8 output,
+  with the scales the calibration gave those two tensors.
+- `check_full_int8` refuses any float tensor left between ops, naming the op and the Keras
+  layer it came from (found in the TFLite tensor names), so that "full int8" is never said of
+  a graph that is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import flatbuffers
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from tinyedge.errors import TinyEdgeError
+from tinyedge.ir import Graph, Operator
+
+# Ops the converter leaves float that TFLite-Micro runs in int8 for any input/output quantization,
+# with the schema version of their int8 form.
+REQUANTIZABLE = {"ELU": 2}
+FLOAT_DTYPES = {"float16", "float32", "float64"}
+# What a user can write instead, for float ops TFLite-Micro has no int8 kernel for.
+REPLACEMENTS = {
+    "NEG": "multiply by a constant -1 (keras.layers.Rescaling(-1.0)) instead",
+    "SQUARE": "multiply the tensor by itself (keras.layers.Multiply()([x, x])) instead",
+    "EXP": "TFLite-Micro runs EXP in float only; keep exp out of the int8 model",
+}
+_OPCODE_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class KerasLayer:
+    """A Keras layer as a message names it: its name and its kind, e.g. "Dense(activation='elu')"."""
+
+    name: str
+    kind: str
+
+
+def keras_layers(model: Any) -> tuple[KerasLayer, ...]:
+    """Every layer of a Keras model, nested models' layers included."""
+    found: list[KerasLayer] = []
+    for layer in getattr(model, "layers", []):
+        kind = type(layer).__name__
+        activation = getattr(getattr(layer, "activation", None), "__name__", None)
+        if activation not in (None, "linear"):
+            kind += f"(activation='{activation}')"
+        found.append(KerasLayer(layer.name, kind))
+        if getattr(layer, "layers", None):
+            found.extend(keras_layers(layer))
+    return tuple(found)
+
+
+def requantize_float_islands(flatbuffer: bytes) -> tuple[bytes, list[str]]:
+    """The model with every DEQUANTIZE -> op -> QUANTIZE island of a REQUANTIZABLE op made one int8 op,
+    and the names of the ops so mended (the same bytes when there is none)."""
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    names = [_OPCODE_NAMES.get(max(c.builtinCode, c.deprecatedBuiltinCode), "") for c in model.operatorCodes]
+    mended: list[str] = []
+    for subgraph in model.subgraphs:
+        operators = list(subgraph.operators or [])
+        producers = {int(t): op for op in operators for t in _indices(op.outputs)}
+        consumers: dict[int, list[Any]] = defaultdict(list)
+        for op in operators:
+            for t in _indices(op.inputs):
+                consumers[t].append(op)
+        graph_outputs = set(_indices(subgraph.outputs))
+        dropped: set[int] = set()
+        for op in operators:
+            name = names[op.opcodeIndex]
+            if name not in REQUANTIZABLE or len(_indices(op.inputs)) != 1 or len(_indices(op.outputs)) != 1:
+                continue
+            float_in, float_out = _indices(op.inputs)[0], _indices(op.outputs)[0]
+            dequantize = producers.get(float_in)
+            quantizes = consumers[float_out]
+            if (dequantize is None or names[dequantize.opcodeIndex] != "DEQUANTIZE" or len(quantizes) != 1
+                    or names[quantizes[0].opcodeIndex] != "QUANTIZE" or consumers[float_in] != [op]
+                    or {float_in, float_out} & graph_outputs):
+                continue
+            source, target = _indices(dequantize.inputs)[0], _indices(quantizes[0].outputs)[0]
+            if not all(subgraph.tensors[t].type == schema.TensorType.INT8 for t in (source, target)):
+                continue
+            op.inputs, op.outputs = [source], [target]
+            code = model.operatorCodes[op.opcodeIndex]
+            code.version = max(code.version, REQUANTIZABLE[name])
+            dropped |= {id(dequantize), id(quantizes[0])}
+            mended.append(name)
+        subgraph.operators = [op for op in operators if id(op) not in dropped]
+    if not mended:
+        return flatbuffer, []
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), mended
+
+
+def _indices(values: Any) -> list[int]:
+    return [int(v) for v in (values if values is not None else [])]
+
+
+def check_full_int8(graph: Graph, layers: Sequence[KerasLayer] = ()) -> None:
+    """Raise naming the first op that works in float (and its Keras layer, when `layers` are given)."""
+    float_ops = [op for op in graph.operators if any(
+        i >= 0 and graph.tensor(i).dtype in FLOAT_DTYPES and not graph.tensor(i).is_constant
+        for i in (*op.inputs, *op.outputs))]
+    if not float_ops:
+        return
+    op = next((o for o in float_ops if o.opcode not in ("DEQUANTIZE", "QUANTIZE")), float_ops[0])
+    where = _keras_layer_of(graph, op, layers)
+    replacement = REPLACEMENTS.get(op.opcode)
+    raise TinyEdgeError(
+        f"the converter left {op.opcode} in float inside the int8 model ({graph.describe(op)})"
+        f"{f', from Keras layer {where}' if where else ''}: the model is not full int8 and TFLite-Micro has no int8 "
+        f"form of it here; {replacement or 'replace that layer with one that quantizes to int8'}")
+
+
+def _keras_layer_of(graph: Graph, op: Operator, layers: Sequence[KerasLayer]) -> str:
+    """"'dense' (Dense(activation='elu'))": the layer whose name the op's tensors carry, else the layer
+    right before it (the tensors feeding its DEQUANTIZE), said as such; "" when none is found."""
+    own = [graph.tensor(i).name for i in (*op.outputs, *op.inputs) if i >= 0]
+    layer = _layer_in(own, layers)
+    if layer is not None:
+        return f"'{layer.name}' ({layer.kind})"
+    producers = {t: o for o in graph.operators for t in o.outputs}
+    before = [graph.tensor(t).name for i in op.inputs if i in producers for t in producers[i].inputs if t >= 0]
+    layer = _layer_in(before, layers)
+    return f"'{layer.name}' ({layer.kind}) or the one right after it" if layer is not None else ""
+
+
+def _layer_in(tensor_names: Sequence[str], layers: Sequence[KerasLayer]) -> KerasLayer | None:
+    """The layer named by a path component of a tensor name (TensorFlow may add a "_1" to the scope);
+    exact names first, the innermost component first."""
+    by_name = {layer.name: layer for layer in layers}
+    for exact in (True, False):
+        for tensor_name in tensor_names:
+            for component in reversed(tensor_name.split("/")):
+                name = component if exact else re.sub(r"_\d+$", "", component)
+                if name in by_name:
+                    return by_name[name]
+    return None
