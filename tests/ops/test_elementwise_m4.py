@@ -1,6 +1,7 @@
 """The element-wise variants on their Cortex-M4 DSP path (SMMLAR in te_nn_requantize_rounding),
 built for nrf52840 and run in the built-in emulator over every (input1, input2) pair: the same
-bytes as TFLite-Micro, as on the host's plain C path."""
+bytes as TFLite-Micro, as on the host's plain C path. And a trained squeeze-excite block on
+nrf52840 and on rp2040 (Cortex-M0+, the plain C path cross-compiled)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import keras
 import pytest
+from keras_training import squeeze_excite_model, train_briefly
 from single_op import activation, all_pairs_case, single_op_tflite
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -20,7 +23,7 @@ from tinyedge.ops.squared_difference import SQUARED_DIFFERENCE_TABLE
 from tinyedge.ops.sub import SUB_TABLE
 from tinyedge.pipeline import build
 from tinyedge.simulate import simulate
-from tinyedge.verify import verify
+from tinyedge.verify import random_samples, verify
 
 BOARD = "nrf52840"
 
@@ -58,3 +61,17 @@ def test_elementwise_variant_on_m4_over_every_input_pair(tmp_path: Path, name):
     listing = subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={kernel}", str(firmware.elf)],
                              capture_output=True, text=True, check=True).stdout
     assert "smmlar" in listing
+
+
+@pytest.mark.parametrize("board", [BOARD, "rp2040"])
+def test_trained_squeeze_excite_block_on_m4_and_m0plus(tmp_path: Path, quantize_for_test, board):
+    keras.utils.set_random_seed(0)
+    flatbuffer = quantize_for_test(train_briefly(squeeze_excite_model(size=12, channels=16)),
+                                   tmp_path / "se.tflite").read_bytes()
+    model = compile_graph(parse_tflite(flatbuffer, name="model"))
+    assert MUL_ROUNDING in [layer.function for layer in model.layers]
+    firmware = build(model, board, tmp_path / board)
+    inputs = random_samples(model, 2, seed=7)
+    sim = simulate(firmware.elf, load_board(board), inputs)
+    result = verify(flatbuffer, model, inputs, list(sim.outputs))
+    assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"

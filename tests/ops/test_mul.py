@@ -9,7 +9,7 @@ from collections import Counter
 import keras
 import numpy as np
 import pytest
-from keras_training import train_briefly
+from keras_training import squeeze_excite_model, train_briefly
 from single_op import (
     ACTIVATIONS,
     OpCase,
@@ -76,15 +76,7 @@ def test_mul_over_every_input_pair(tmp_path, variants):
 
 
 def test_mul_of_a_trained_squeeze_excite_block(assert_bit_exact):
-    # GlobalAveragePooling2D -> Dense -> Dense(sigmoid) -> Multiply: the channel weights [1, 1, 1, C]
-    # broadcast over the feature map [1, H, W, C].
-    x = keras.Input((8, 8, 3), batch_size=1)
-    features = L.Conv2D(8, 3, padding="same", activation="relu")(x)
-    weights = L.GlobalAveragePooling2D(keepdims=True)(features)
-    weights = L.Dense(4, activation="relu")(weights)
-    weights = L.Dense(8, activation="sigmoid")(weights)
-    excited = L.Multiply()([features, weights])
-    model = train_briefly(keras.Model(x, L.Dense(4)(L.GlobalAveragePooling2D()(excited))))
+    model = train_briefly(squeeze_excite_model(size=8, channels=8))
     result = assert_bit_exact(model)
     mul = next(call for layer, call in zip(result.model.layers, result.model.calls) if layer.opcode == "MUL")
     strides = {c.name: c.values.tolist() for c in mul.constants}
