@@ -1,0 +1,72 @@
+"""ABS and RSQRT: int8 element-wise |x| and 1/sqrt(x) (TFLite-Micro's elementwise.cc).
+
+Prepare (PrepareAbsRsqrt) reads the first scale and zero point of input and output:
+
+- ABS: when the two float32 scales differ, QuantizeMultiplier(double(input_scale /
+  output_scale)), the division in float32; when they are equal, no requantization (the
+  identity multiplier here, which gives the same bytes). keras.ops.abs gives it.
+- RSQRT: QuantizeMultiplier(1 / double(sqrtf(input_scale) * output_scale)), the square
+  root and product in float32. Each element's 1/sqrt is computed in fixed point
+  (GetInvSqrtQuantizedMultiplierExp) in the kernel. Keras UnitNormalization and
+  LayerNormalization-like arithmetic produce it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator, Tensor
+from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops._quant import quantize_multiplier, require_int8
+from tinyedge.ops.activations import IDENTITY_MULTIPLIER, IDENTITY_SHIFT
+
+RSQRT_SHIFT = 20  # kShift of RsqrtEvalQuantized: 1/sqrt(v) carried in units of 2^-20
+
+
+def _first(tensor: Tensor) -> tuple[np.float32, int]:
+    """The first scale and zero point (TFLite-Micro reads scale->data[0] and zero_point->data[0])."""
+    if tensor.quant is None:
+        return np.float32(tensor.scale), tensor.zero_point  # raises, naming the unquantized tensor
+    return np.float32(tensor.quant.scale[0]), int(tensor.quant.zero_point[0])
+
+
+def _unary(graph: Graph, op: Operator) -> tuple[Tensor, Tensor]:
+    if len(op.inputs) != 1 or len(op.outputs) != 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: expected one input and one output")
+    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    input_, output = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    if input_.size != output.size:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input {list(input_.shape)} and output "
+                                 f"{list(output.shape)} differ in size")
+    return input_, output
+
+
+def _call(op: Operator, name: str, size: int, zero_points: tuple[int, int], scaling: tuple[int, int]) -> KernelCall:
+    params: dict[str, ParamValue] = {"size": size, "input_zero_point": zero_points[0],
+                                     "output_zero_point": zero_points[1], "multiplier": scaling[0],
+                                     "shift": scaling[1]}
+    return KernelCall(function=f"te_{name}_s8", header=f"te_{name}_s8.h", params_type=f"te_{name}_params",
+                      params=params, args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])), in_place=True)
+
+
+@lowering("ABS")
+def lower_abs(graph: Graph, op: Operator) -> KernelCall:
+    input_, output = _unary(graph, op)
+    (input_scale, input_zp), (output_scale, output_zp) = _first(input_), _first(output)
+    if input_scale == output_scale:
+        scaling = (IDENTITY_MULTIPLIER, IDENTITY_SHIFT)
+    else:
+        scaling = quantize_multiplier(float(np.float32(input_scale / output_scale)))
+    return _call(op, "abs", input_.size, (input_zp, output_zp), scaling)
+
+
+@lowering("RSQRT")
+def lower_rsqrt(graph: Graph, op: Operator) -> KernelCall:
+    input_, output = _unary(graph, op)
+    (input_scale, input_zp), (output_scale, output_zp) = _first(input_), _first(output)
+    multiplier, shift = quantize_multiplier(1.0 / float(np.float32(np.sqrt(input_scale) * output_scale)))
+    if not -31 <= shift - RSQRT_SHIFT <= 30:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input scale {input_scale} and output scale {output_scale} "
+                                 "put the int8 rsqrt's rescaling out of TFLite-Micro's range")
+    return _call(op, "rsqrt", input_.size, (input_zp, output_zp), (multiplier, shift))
