@@ -185,7 +185,8 @@ class _Emitter:
             if isinstance(arg, TensorArg):
                 exprs.append(self.tensor(arg.index))
             elif isinstance(arg, TensorListArg):
-                exprs.append("(const int8_t *const[]){" + ", ".join(self.tensor(t) for t in arg.indices) + "}")
+                array = "int8_t *const[]" if arg.writable else "const int8_t *const[]"
+                exprs.append(f"({array}){{" + ", ".join(self.tensor(t) for t in arg.indices) + "}")
             elif isinstance(arg, ConstArg):
                 exprs.append(f"{prefix}_{arg.name}")
             elif isinstance(arg, ScratchArg):

@@ -29,9 +29,11 @@ class TensorArg:
 
 @dataclass(frozen=True)
 class TensorListArg:
-    """Several tensors passed as one array of pointers (CONCATENATION)."""
+    """Several tensors passed as one array of pointers: inputs (CONCATENATION), or with
+    `writable` the outputs of an op that has several (SPLIT, UNPACK)."""
 
     indices: tuple[int, ...]
+    writable: bool = False  # int8_t *const[] rather than const int8_t *const[]
 
 
 @dataclass(frozen=True)
