@@ -42,10 +42,3 @@ def constant_ints(graph: Graph, op: Operator, tensor: Tensor, what: str, dtypes:
                                  f"{' or '.join(dtypes)} tensor (TFLite-Micro refuses a computed one)")
     return [int(v) for v in tensor.data.reshape(-1)]
 
-
-def same_quantization(graph: Graph, op: Operator, a: Tensor, b: Tensor) -> None:
-    """TF_LITE_ENSURE_EQ on scale and zero point, as the Prepare of ops that copy bytes checks them."""
-    if (a.quant is None or b.quant is None or a.quant.per_channel or b.quant.per_channel
-            or np.float32(a.scale) != np.float32(b.scale) or a.zero_point != b.zero_point):
-        raise UnsupportedOpError(f"{graph.describe(op)}: '{a.name}' and '{b.name}' must have the same scale and "
-                                 "zero point (TFLite-Micro copies the bytes and checks that they do)")
