@@ -36,9 +36,14 @@ def int32_array(values: Sequence[int]) -> np.ndarray:
 
 def constant_ints(graph: Graph, op: Operator, tensor: Tensor, what: str, dtypes: tuple[str, ...] = ("int32",)
                   ) -> list[int]:
-    """The values of a constant integer operand (shape, begin, perm, axis ...); TFLite-Micro needs them constant."""
+    """The values of a constant integer operand (begin, perm, axis, paddings ...).
+
+    Some TFLite-Micro kernels refuse a computed one in Prepare (TRANSPOSE, STRIDED_SLICE, SPLIT), others
+    read it at every call (SLICE, MIRROR_PAD); tinyedge works the geometry out before any C is written,
+    so it needs every one constant (the converter makes them so for a model of fixed shape).
+    """
     if tensor.data is None or tensor.dtype not in dtypes:
         raise UnsupportedOpError(f"{graph.describe(op)}: the {what} '{tensor.name}' must be a constant "
-                                 f"{' or '.join(dtypes)} tensor (TFLite-Micro refuses a computed one)")
+                                 f"{' or '.join(dtypes)} tensor, not one computed while the model runs")
     return [int(v) for v in tensor.data.reshape(-1)]
 
