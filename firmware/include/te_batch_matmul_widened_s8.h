@@ -1,0 +1,34 @@
+/*
+ * tinyedge: int8 batched matrix multiply (TFLite BATCH_MATMUL) on widened operands: each rhs
+ * matrix (once per distinct matrix: a broadcast one is widened once) and each pair of lhs rows
+ * is widened to int16 with its zero point already subtracted, so the inner loop has no offset
+ * left, and two rows by two columns are summed at a time with 16-bit dual multiply-accumulates
+ * (SMLAD on the Cortex-M DSP extension). The same bytes as te_batch_matmul_s8, with the same
+ * parameters (te_batch_matmul_s8.h).
+ *
+ * Layouts: lhs, rhs and output as te_batch_matmul_s8.h says (strided operands, row-major output).
+ *   scratch TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES(cols, depth) bytes, 4-byte aligned: the rhs
+ *           columns in pairs and the two lhs rows, each vector of depth values (lhs + lhs_offset,
+ *           rhs + rhs_offset, both in [-255, 255]) in groups of 4 stored x0, x2, x1, x3, zero-padded
+ *           to whole groups, the two vectors of a pair interleaved group by group (te_nn_dsp.h);
+ *           then depth rounded up to 4 bytes to gather a strided vector.
+ *
+ * Per output element, exactly te_batch_matmul_s8's: the int32 sum of the same products (two
+ * products of at most 255 * 255 per dual multiply-accumulate), then te_nn_requantize.
+ */
+#ifndef TE_BATCH_MATMUL_WIDENED_S8_H
+#define TE_BATCH_MATMUL_WIDENED_S8_H
+
+#include <stdint.h>
+
+#include "te_batch_matmul_s8.h"
+#include "te_nn_dsp.h"
+
+/* (cols rounded up to even + 2 lhs rows) widened vectors of depth rounded up to 4, and one gather. */
+#define TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES(cols, depth) \
+    (2 * (((depth) + 3) / 4 * 4) * (((cols) + 1) / 2 * 2 + 2) + ((depth) + 3) / 4 * 4)
+
+void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8_t *lhs, const int8_t *rhs,
+                                int16_t *scratch, int8_t *output);
+
+#endif /* TE_BATCH_MATMUL_WIDENED_S8_H */
