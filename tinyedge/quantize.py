@@ -232,25 +232,33 @@ def _export_keras(model: Any, workdir: Path) -> _FloatModel:
 
 @contextlib.contextmanager
 def _nearest_upsampling_as_resize(model: Any) -> Iterator[None]:
-    """While the model is exported, its UpSampling2D(interpolation="nearest") layers resize instead.
+    """While the model is exported, its UpSampling1D and UpSampling2D(interpolation="nearest") layers resize.
 
-    Keras repeats rows and columns for a nearest UpSampling2D, which the converter turns into TILE
+    Keras repeats rows and columns for a nearest upsampling, which the converter turns into TILE
     and friends that TFLite-Micro lacks. A nearest resize to the upsampled size gives the same values
     (output pixel y reads input pixel floor((y + 0.5) / factor) = y // factor for an integer factor)
-    and converts to RESIZE_NEAREST_NEIGHBOR. The layers have no weights; each gets its own `call`
-    back afterwards, so the model the caller holds is unchanged.
+    and converts to RESIZE_NEAREST_NEIGHBOR (a sequence as an image one pixel wide, reshaped around
+    it). The layers have no weights; each gets its own `call` back afterwards, so the model the
+    caller holds is unchanged.
     """
     import keras
 
     def upsampling_layers(container: Any) -> Iterator[Any]:
         for layer in getattr(container, "layers", []):
-            if isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest":
+            if isinstance(layer, keras.layers.UpSampling1D) or (
+                    isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest"):
                 yield layer
             elif getattr(layer, "layers", None):
                 yield from upsampling_layers(layer)
 
     def resized(layer: Any) -> Callable[[Any], Any]:
         def call(inputs: Any) -> Any:
+            if isinstance(layer, keras.layers.UpSampling1D):  # [batch, steps, features]
+                if inputs.shape[1] is None:
+                    return type(layer).call(layer, inputs)
+                image = keras.ops.expand_dims(inputs, 2)
+                image = keras.ops.image.resize(image, (inputs.shape[1] * layer.size, 1), interpolation="nearest")
+                return keras.ops.squeeze(image, 2)
             height_axis = 1 if layer.data_format == "channels_last" else 2
             height, width = inputs.shape[height_axis], inputs.shape[height_axis + 1]
             if height is None or width is None:  # not a size known at export: Keras's own way

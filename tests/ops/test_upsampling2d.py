@@ -1,4 +1,4 @@
-"""Keras UpSampling2D (nearest) reaches RESIZE_NEAREST_NEIGHBOR, not the TILE TFLite-Micro lacks:
+"""Keras UpSampling2D (nearest) and UpSampling1D reach RESIZE_NEAREST_NEIGHBOR, not the TILE TFLite-Micro lacks:
 tinyedge.quantize resizes instead while it exports, and the firmware is bit-exact."""
 
 from __future__ import annotations
@@ -57,3 +57,14 @@ def test_upsampling2d_layers_keep_their_own_call_after_export(saved_upsampling_m
     upsampled = [call for call in result.model.calls if call.function == "te_resize_nearest_neighbor_s8"][1]
     rows = next(c.values for c in upsampled.constants if c.name == "source_rows")
     assert rows.tolist() == [y // 2 for y in range(len(rows))]
+
+
+def test_trained_upsampling1d_model_runs_bit_exact_through_a_resize(assert_bit_exact):
+    x = keras.Input((6, 3), batch_size=1)
+    y = L.UpSampling1D(3)(L.Conv1D(4, 3, padding="same", activation="relu")(x))
+    model = train_briefly(keras.Model(x, L.Conv1D(2, 3)(y)))
+    result = assert_bit_exact(model)
+    (resize,) = [call for call in result.model.calls if call.function == "te_resize_nearest_neighbor_s8"]
+    rows = next(c.values for c in resize.constants if c.name == "source_rows")
+    assert rows.tolist() == [t // 3 for t in range(18)]
+    assert "TILE" not in [layer.opcode for layer in result.model.layers]
