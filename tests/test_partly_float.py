@@ -1,11 +1,13 @@
 """Float islands the converter leaves in an int8 graph: ELU is mended into TFLite-Micro's int8
-ELU (bit-exact), any other is refused at the quantize stage naming its Keras layer."""
+ELU, NEG and SQUARE into int8 MULs (LayerNormalization, UnitNormalization, `-x`), all
+bit-exact; any other is refused at the quantize stage naming its Keras layer."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tinyedge import quantize
 from tinyedge.errors import TinyEdgeError
@@ -49,16 +51,38 @@ def test_elu_layers_after_a_convolution_and_at_the_output_are_bit_exact(assert_b
     assert opcodes.count("ELU") == 2 and "DEQUANTIZE" not in opcodes and "QUANTIZE" not in opcodes
 
 
-def _negating_model() -> keras.Model:
+@pytest.mark.parametrize("normalization", ["LayerNormalization", "UnitNormalization"])
+def test_normalization_layers_whose_neg_or_square_the_converter_leaves_float_are_bit_exact(assert_bit_exact,
+                                                                                          normalization):
+    # LayerNormalization's NEG and UnitNormalization's SQUARE stay float: mended into int8 MULs.
+    # (GroupNormalization's SQUARE is mended too, but its MEAN over three axes is refused by tinyedge's MEAN.)
+    x = keras.Input((4, 4, 8), batch_size=1)
+    layer = getattr(L, normalization)()
+    model = _train(keras.Model(x, L.Dense(3)(L.Flatten()(layer(L.Conv2D(8, 1)(x))))))
+    result = assert_bit_exact(model)
+    opcodes = _opcodes(result.tflite)
+    assert "MUL" in opcodes and not {"NEG", "SQUARE", "DEQUANTIZE", "QUANTIZE"} & set(opcodes)
+
+
+def test_negation_becomes_a_multiplication_by_minus_one_and_is_bit_exact(assert_bit_exact):
     x = keras.Input((8,), batch_size=1)
-    negated = L.Lambda(lambda t: -t, name="negate")(L.Dense(6, name="features")(x))
-    return keras.Model(x, L.Dense(2, name="head")(negated))
+    negated = L.Lambda(lambda t: -t, name="negate")(L.Dense(6)(x))
+    result = assert_bit_exact(_train(keras.Model(x, L.Dense(2)(negated))))
+    graph = parse_tflite(result.tflite.read_bytes())
+    mul = next(op for op in graph.operators if op.opcode == "MUL")
+    minus_one = graph.tensor(mul.inputs[1])
+    assert minus_one.data.tolist() == [-1] and minus_one.quant.scale == (1.0,)
+
+
+def _floor_model() -> keras.Model:
+    x = keras.Input((8,), batch_size=1)
+    steps = L.Lambda(lambda t: tf.math.floor(4.0 * t), name="steps")(L.Dense(6, name="features")(x))
+    return keras.Model(x, L.Dense(2, name="head")(steps))
 
 
 def test_a_float_op_left_by_the_converter_is_refused_naming_its_keras_layer(tmp_path):
-    with pytest.raises(TinyEdgeError, match=r"left NEG in float.*Keras layer 'negate' \(Lambda\).*not full int8.*"
-                                            r"Rescaling\(-1.0\)"):
-        quantize.quantize_keras_model(_negating_model(), tmp_path / "model.tflite", log=lambda _message: None)
+    with pytest.raises(TinyEdgeError, match=r"left FLOOR in float.*Keras layer 'steps' \(Lambda\).*not full int8"):
+        quantize.quantize_keras_model(_floor_model(), tmp_path / "model.tflite", log=lambda _message: None)
 
 
 def test_without_the_mending_an_elu_island_would_be_refused_naming_the_dense_layer(tmp_path, monkeypatch):
@@ -72,7 +96,7 @@ def test_without_the_mending_an_elu_island_would_be_refused_naming_the_dense_lay
 def test_a_partly_float_int8_tflite_is_not_called_full_int8(tmp_path, monkeypatch):
     with monkeypatch.context() as patch:  # write the island the converter makes, unchecked
         patch.setattr(quantize, "check_full_int8", lambda graph, layers=(): None)
-        quantize.quantize_keras_model(_negating_model(), tmp_path / "partly_float.tflite", log=lambda _message: None)
-    assert "NEG" in _opcodes(tmp_path / "partly_float.tflite")
-    with pytest.raises(TinyEdgeError, match=r"left NEG in float inside the int8 model \(layer \d NEG"):
+        quantize.quantize_keras_model(_floor_model(), tmp_path / "partly_float.tflite", log=lambda _message: None)
+    assert "FLOOR" in _opcodes(tmp_path / "partly_float.tflite")
+    with pytest.raises(TinyEdgeError, match=r"left FLOOR in float inside the int8 model \(layer \d FLOOR"):
         quantize.quantize(tmp_path / "partly_float.tflite", tmp_path / "out.tflite", log=lambda _message: None)

@@ -4,12 +4,17 @@ The converter quantizes only the ops its quantizer knows; any other op stays flo
 DEQUANTIZE and a QUANTIZE, and the int8 model still has int8 inputs and outputs. Keras ELU
 (`Dense(activation="elu")`, `layers.ELU`, `Activation("elu")`) comes out that way, although
 TFLite-Micro has an int8 ELU whose Prepare tabulates exactly the dequantize -> float ELU ->
-quantize arithmetic. So:
+quantize arithmetic; so do the NEG of LayerNormalization (and of `-x`) and the SQUARE of
+UnitNormalization and GroupNormalization. So:
 
-- `requantize_float_islands` mends such an island when TFLite-Micro runs the op in int8 with
-  any input and output quantization (REQUANTIZABLE): DEQUANTIZE -> op -> QUANTIZE becomes the
-  one int8 op, reading the DEQUANTIZE's int8 input and writing the QUANTIZE's int8 output,
-  with the scales the calibration gave those two tensors.
+- `requantize_float_islands` mends such an island (MENDED): DEQUANTIZE -> op -> QUANTIZE becomes
+  one int8 op that TFLite-Micro runs with any input and output quantization, reading the
+  DEQUANTIZE's int8 input and writing the QUANTIZE's int8 output, with the scales the
+  calibration gave those two tensors: ELU stays ELU (int8); SQUARE becomes MUL(x, x); NEG
+  becomes MUL(x, -1), the -1 an int8 constant of scale 1 (exact). The int8 MUL requantizes the
+  exact integer product, where the float island rounded its float32 result once: the two
+  differ by at most one step now and then, and the agreement printed afterwards measures the
+  mended model.
 - `check_full_int8` refuses any float tensor left between ops, naming the op and the Keras
   layer it came from (found in the TFLite tensor names), so that "full int8" is never said of
   a graph that is not.
@@ -24,14 +29,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import flatbuffers
+import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from tinyedge.errors import TinyEdgeError
 from tinyedge.ir import Graph, Operator
 
-# Ops the converter leaves float that TFLite-Micro runs in int8 for any input/output quantization,
-# with the schema version of their int8 form.
-REQUANTIZABLE = {"ELU": 2}
+# Float ops the converter leaves between DEQUANTIZE and QUANTIZE, and the int8 op that takes the island's place.
+MENDED = {"ELU": "ELU", "SQUARE": "MUL", "NEG": "MUL"}
+INT8_VERSIONS = {"ELU": 2, "MUL": 2}  # schema version of the int8 form of each op
 FLOAT_DTYPES = {"float16", "float32", "float64"}
 # What a user can write instead, for float ops TFLite-Micro has no int8 kernel for.
 REPLACEMENTS = {
@@ -65,8 +71,8 @@ def keras_layers(model: Any) -> tuple[KerasLayer, ...]:
 
 
 def requantize_float_islands(flatbuffer: bytes) -> tuple[bytes, list[str]]:
-    """The model with every DEQUANTIZE -> op -> QUANTIZE island of a REQUANTIZABLE op made one int8 op,
-    and the names of the ops so mended (the same bytes when there is none)."""
+    """The model with every DEQUANTIZE -> op -> QUANTIZE island of a MENDED op made one int8 op, and the
+    names of the ops so mended (the same bytes when there is none)."""
     model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
     names = [_OPCODE_NAMES.get(max(c.builtinCode, c.deprecatedBuiltinCode), "") for c in model.operatorCodes]
     mended: list[str] = []
@@ -81,7 +87,7 @@ def requantize_float_islands(flatbuffer: bytes) -> tuple[bytes, list[str]]:
         dropped: set[int] = set()
         for op in operators:
             name = names[op.opcodeIndex]
-            if name not in REQUANTIZABLE or len(_indices(op.inputs)) != 1 or len(_indices(op.outputs)) != 1:
+            if name not in MENDED or len(_indices(op.inputs)) != 1 or len(_indices(op.outputs)) != 1:
                 continue
             float_in, float_out = _indices(op.inputs)[0], _indices(op.outputs)[0]
             dequantize = producers.get(float_in)
@@ -93,9 +99,7 @@ def requantize_float_islands(flatbuffer: bytes) -> tuple[bytes, list[str]]:
             source, target = _indices(dequantize.inputs)[0], _indices(quantizes[0].outputs)[0]
             if not all(subgraph.tensors[t].type == schema.TensorType.INT8 for t in (source, target)):
                 continue
-            op.inputs, op.outputs = [source], [target]
-            code = model.operatorCodes[op.opcodeIndex]
-            code.version = max(code.version, REQUANTIZABLE[name])
+            _mend(model, subgraph, op, name, source, target)
             dropped |= {id(dequantize), id(quantizes[0])}
             mended.append(name)
         subgraph.operators = [op for op in operators if id(op) not in dropped]
@@ -104,6 +108,49 @@ def requantize_float_islands(flatbuffer: bytes) -> tuple[bytes, list[str]]:
     builder = flatbuffers.Builder(len(flatbuffer) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output()), mended
+
+
+def _mend(model: Any, subgraph: Any, op: Any, name: str, source: int, target: int) -> None:
+    """`op` made the int8 op MENDED[name], reading tensor `source` and writing tensor `target`."""
+    op.outputs = [target]
+    if name == "ELU":
+        op.inputs = [source]
+    else:  # SQUARE: x * x;  NEG: x * -1
+        op.inputs = [source, source if name == "SQUARE" else _minus_one(model, subgraph)]
+        op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.MulOptions, schema.MulOptionsT()
+    op.opcodeIndex = _opcode_index(model, MENDED[name])
+    code = model.operatorCodes[op.opcodeIndex]
+    code.version = max(code.version, INT8_VERSIONS[MENDED[name]])
+
+
+def _opcode_index(model: Any, name: str) -> int:
+    """The model's operator code for builtin `name`, added when the model has none."""
+    builtin = getattr(schema.BuiltinOperator, name)
+    for index, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return index
+    code = schema.OperatorCodeT()
+    code.builtinCode = builtin
+    code.deprecatedBuiltinCode = min(builtin, schema.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+    code.version = 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def _minus_one(model: Any, subgraph: Any) -> int:
+    """A new constant int8 tensor [1] holding -1 with scale 1 and zero point 0: exactly -1.0."""
+    buffer = schema.BufferT()
+    buffer.data = np.array([-1], dtype=np.int8).view(np.uint8)
+    model.buffers.append(buffer)
+    tensor = schema.TensorT()
+    tensor.name = f"tinyedge/minus_one_{len(subgraph.tensors)}"
+    tensor.shape = np.array([1], dtype=np.int32)
+    tensor.type = schema.TensorType.INT8
+    tensor.buffer = len(model.buffers) - 1
+    tensor.quantization = schema.QuantizationParametersT()
+    tensor.quantization.scale, tensor.quantization.zeroPoint = [1.0], [0]
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
 
 
 def _indices(values: Any) -> list[int]:
