@@ -18,6 +18,7 @@ from tinyedge.boards import load_board
 from tinyedge.codegen import compile_graph
 from tinyedge.importer import parse_tflite
 from tinyedge.pipeline import build
+from tinyedge.plan_check import plan_problems
 from tinyedge.simulate import simulate
 from tinyedge.verify import random_samples, verify
 
@@ -75,7 +76,8 @@ def data_movement_tflite(tmp_path_factory, quantize_for_test) -> bytes:
 def test_every_data_movement_op_is_in_the_model(data_movement_tflite, assert_tflite_bit_exact):
     opcodes = {op.opcode for op in parse_tflite(data_movement_tflite).operators}
     assert OPS <= opcodes, OPS - opcodes
-    assert_tflite_bit_exact(data_movement_tflite)
+    model = assert_tflite_bit_exact(data_movement_tflite).model
+    assert not plan_problems(model.graph, model.calls, model.plan)
 
 
 @pytest.mark.parametrize("board", ["nrf52840", "rp2040"])

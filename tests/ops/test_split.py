@@ -15,6 +15,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Quantization, Tensor
 from tinyedge.ops import lower
+from tinyedge.plan_check import plan_problems
 
 L = keras.layers
 CONFIGURATIONS = 220
@@ -104,3 +105,5 @@ def test_trained_model_splitting_channels_into_branches(assert_bit_exact):
     result = assert_bit_exact(model)
     opcodes = [layer.opcode for layer in result.model.layers]
     assert "SPLIT_V" in opcodes and "SPLIT" in opcodes, opcodes
+    # Every output of a several-output op has a buffer of its own, alive as long as it is read.
+    assert not plan_problems(result.model.graph, result.model.calls, result.model.plan)

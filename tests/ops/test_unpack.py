@@ -15,6 +15,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Quantization, Tensor
 from tinyedge.ops import lower
+from tinyedge.plan_check import plan_problems
 
 L = keras.layers
 CONFIGURATIONS = 220
@@ -74,3 +75,5 @@ def test_trained_model_unstacking_rows(assert_bit_exact):
     model = train_briefly(keras.Model(x, L.Dense(3)(L.Flatten()(y))))
     result = assert_bit_exact(model)
     assert "UNPACK" in [layer.opcode for layer in result.model.layers]
+    # Every output of a several-output op has a buffer of its own, alive as long as it is read.
+    assert not plan_problems(result.model.graph, result.model.calls, result.model.plan)
