@@ -42,7 +42,8 @@ def lower_split(graph: Graph, op: Operator) -> KernelCall:
     input_, outputs = graph.tensor(input_index), [graph.tensor(i) for i in op.outputs]
     axis_values = constant_ints(graph, op, graph.tensor(axis_index), "axis")
     rank = len(input_.shape)
-    axis = axis_values[0] + (rank if axis_values[0] < 0 else 0) if len(axis_values) == 1 else rank
+    axis = axis_values[0] if len(axis_values) == 1 else rank  # rank: refused just below
+    axis += rank if axis < 0 else 0
     if not 0 <= axis < rank:
         raise UnsupportedOpError(f"{graph.describe(op)}: axis {axis_values} is not one axis of input "
                                  f"{list(input_.shape)}")
