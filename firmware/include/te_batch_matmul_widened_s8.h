@@ -14,7 +14,10 @@
  *           then depth rounded up to 4 bytes to gather a strided vector.
  *
  * Per output element, exactly te_batch_matmul_s8's: the int32 sum of the same products (two
- * products of at most 255 * 255 per dual multiply-accumulate), then te_nn_requantize.
+ * products of at most 255 * 255 per dual multiply-accumulate), then te_nn_requantize with the
+ * output offset and int8 clamp, done as te_nn_requantize_rounding (te_nn_dsp.h) when the output
+ * shift is a right shift of 1 to 22 and depth * 255 * 255 < 2^30 (the kernel checks both once
+ * per call from the parameters).
  */
 #ifndef TE_BATCH_MATMUL_WIDENED_S8_H
 #define TE_BATCH_MATMUL_WIDENED_S8_H

@@ -4,8 +4,8 @@
  * (out_x + pad_width) mod stride_width), and every pixel of one phase sees the same filter
  * taps: rows phase_y, phase_y + stride_height, ... and columns likewise. Each output pixel's
  * input taps are widened into a column (taps outside the input hold the input zero point) and
- * multiplied by its phase's packed weights, two output channels at a time (two pixels at a
- * time when stride_width is 1). No int32 image of sums, unlike te_transpose_conv_s8.
+ * multiplied by its phase's packed weights, two output channels by two pixels of the phase
+ * (stride_width apart) at a time. No int32 image of sums, unlike te_transpose_conv_s8.
  *
  * Layouts:
  *   input  [batches, input_height, input_width, input_depth] int8
@@ -17,8 +17,9 @@
  *          of channel c, then (multiplier, rounding, shift) of te_nn_requantize_rounding
  *   phases per phase, [2] int32: the offsets of its weights in filter (bytes) and of its
  *          constants in quant (int32 values)
- *   scratch TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES(depth) bytes, 4-byte aligned, depth the
- *          deepest phase's taps_y * taps_x * input_depth (phase 0)
+ *   scratch TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES(depth, output_depth) bytes, 4-byte aligned,
+ *          depth the deepest phase's taps_y * taps_x * input_depth (phase 0): two widened
+ *          columns, an int8 gather column, and two output pixels on their way to the output
  *   output [batches, output_height, output_width, output_depth] int8
  *
  * Per output element, exactly the reference te_transpose_conv_s8:
@@ -54,8 +55,9 @@ typedef struct {
     int32_t activation_max;      /* -128 <= min <= max <= 127 */
 } te_transpose_conv_im2col_params;
 
-/* Two widened columns, and one int8 column to gather taps whose depth is not a multiple of 4. */
-#define TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES(depth) (5 * (((depth) + 3) / 4 * 4))
+/* Two widened columns, one int8 column to gather taps whose depth is not a multiple of 4, and
+ * two output pixels. */
+#define TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES(depth, output_depth) (5 * (((depth) + 3) / 4 * 4) + 2 * (output_depth))
 
 void te_transpose_conv_im2col_s8(const te_transpose_conv_im2col_params *params, const int8_t *input,
                                  const int8_t *filter, const int32_t *quant, const int32_t *phases, int16_t *scratch,

@@ -101,9 +101,38 @@ static void te_bmm_dot_2x2(const int16_t *rows, const int16_t *cols, int32_t gro
     acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
 }
 
-static int8_t te_bmm_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t offset)
+/* How te_bmm_output requantizes: te_nn_requantize_rounding where its range holds, else te_nn_requantize. */
+typedef struct {
+    int32_t multiplier;
+    int32_t shift;       /* te_nn_requantize's exponent */
+    int32_t offset;
+    int32_t rounding;    /* 2^(right_shift - 1) + offset * 2^right_shift */
+    int32_t right_shift; /* 0: out of te_nn_requantize_rounding's range */
+} te_bmm_requant;
+
+/*
+ * te_nn_requantize_rounding needs a right shift of 1 to 22 and |acc| < 2^30; every product is at
+ * most 255 * 255 in magnitude, so a depth of at most TE_BMM_ROUNDING_MAX_DEPTH keeps |acc| below it.
+ */
+#define TE_BMM_ROUNDING_MAX_DEPTH ((1 << 30) / (255 * 255))
+
+static te_bmm_requant te_bmm_requant_for(const te_batch_matmul_params *params)
 {
-    return (int8_t)te_nn_clamp_i32(te_nn_requantize(acc, multiplier, shift) + offset, TE_INT8_MIN, TE_INT8_MAX);
+    te_bmm_requant r = {params->output_multiplier, params->output_shift, params->output_offset, 0, 0};
+    if (-params->output_shift >= 1 && -params->output_shift <= 22 && params->depth <= TE_BMM_ROUNDING_MAX_DEPTH) {
+        r.right_shift = -params->output_shift;
+        r.rounding = (1 << (r.right_shift - 1)) + params->output_offset * (1 << r.right_shift);
+    }
+    return r;
+}
+
+static TE_NN_ALWAYS_INLINE int8_t te_bmm_output(int32_t acc, const te_bmm_requant *r)
+{
+    if (r->right_shift != 0) {
+        return (int8_t)te_nn_sat_s8(te_nn_requantize_rounding(acc, r->multiplier, r->rounding, r->right_shift));
+    }
+    return (int8_t)te_nn_clamp_i32(te_nn_requantize(acc, r->multiplier, r->shift) + r->offset, TE_INT8_MIN,
+                                   TE_INT8_MAX);
 }
 
 void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8_t *lhs, const int8_t *rhs,
@@ -122,9 +151,7 @@ void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8
     const int32_t rhs_col_stride = params->rhs_col_stride;
     const int32_t lhs_offset = params->lhs_offset;
     const int32_t rhs_offset = params->rhs_offset;
-    const int32_t output_offset = params->output_offset;
-    const int32_t output_multiplier = params->output_multiplier;
-    const int32_t output_shift = params->output_shift;
+    const te_bmm_requant requant = te_bmm_requant_for(params);
 
     const int32_t groups = (depth + 3) / 4;
     const int32_t col_pairs = (cols + 1) / 2;
@@ -161,14 +188,14 @@ void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8
                         int32_t acc[4];
                         /* An odd last column pairs with whatever the scratch holds; its results are dropped. */
                         te_bmm_dot_2x2(widened_lhs, widened_rhs + (c / 2) * 8 * groups, groups, acc);
-                        out0[c] = te_bmm_output(acc[0], output_multiplier, output_shift, output_offset);
+                        out0[c] = te_bmm_output(acc[0], &requant);
                         if (c + 1 < cols) {
-                            out0[c + 1] = te_bmm_output(acc[1], output_multiplier, output_shift, output_offset);
+                            out0[c + 1] = te_bmm_output(acc[1], &requant);
                         }
                         if (two_rows) {
-                            out1[c] = te_bmm_output(acc[2], output_multiplier, output_shift, output_offset);
+                            out1[c] = te_bmm_output(acc[2], &requant);
                             if (c + 1 < cols) {
-                                out1[c + 1] = te_bmm_output(acc[3], output_multiplier, output_shift, output_offset);
+                                out1[c + 1] = te_bmm_output(acc[3], &requant);
                             }
                         }
                     }

@@ -87,35 +87,45 @@ void te_transpose_conv_im2col_s8(const te_transpose_conv_im2col_params *params, 
     const int32_t max_groups = (te_transpose_conv_taps(filter_height, stride_height, 0)
                                 * te_transpose_conv_taps(filter_width, stride_width, 0) * input_depth + 3) / 4;
     int8_t *gather = (int8_t *)(scratch + 8 * max_groups);
-    /* Two pixels of one row share a phase only when the stride across is 1. */
-    const int32_t pair = stride_width == 1 ? 2 : 1;
+    int8_t *pair_out = gather + 4 * max_groups;
 
     for (int32_t batch = 0; batch < batches; ++batch) {
         const int8_t *image = input + batch * input_height * input_width * input_depth;
-        int8_t *out = output + batch * output_height * output_width * output_depth;
+        int8_t *out_image = output + batch * output_height * output_width * output_depth;
         for (int32_t out_y = 0; out_y < output_height; ++out_y) {
             const int32_t phase_y = (out_y + pad_height) % stride_height;
             const int32_t base_y = (out_y + pad_height) / stride_height;
             const int32_t taps_y = te_transpose_conv_taps(filter_height, stride_height, phase_y);
-            for (int32_t out_x = 0; out_x < output_width;) {
-                const int32_t count = output_width - out_x >= pair ? pair : 1;
-                const int32_t phase_x = (out_x + pad_width) % stride_width;
+            int8_t *out_row = out_image + out_y * output_width * output_depth;
+            /* Phase by phase across the row: two pixels of one phase, stride_width apart, per product. */
+            for (int32_t first = 0; first < stride_width && first < output_width; ++first) {
+                const int32_t phase_x = (first + pad_width) % stride_width;
                 const int32_t taps_x = te_transpose_conv_taps(filter_width, stride_width, phase_x);
                 const int32_t groups = (taps_y * taps_x * input_depth + 3) / 4;
                 const int32_t *phase = phases + 2 * (phase_y * stride_width + phase_x);
-                for (int32_t i = 0; i < count; ++i) {
-                    te_transpose_conv_column(&geometry, image, base_y, (out_x + i + pad_width) / stride_width,
-                                             taps_y, taps_x, scratch + 4 * i, 4 * count, gather);
+                for (int32_t out_x = first; out_x < output_width; out_x += 2 * stride_width) {
+                    const int32_t second = out_x + stride_width;
+                    const int32_t count = second < output_width ? 2 : 1;
+                    for (int32_t i = 0; i < count; ++i) {
+                        te_transpose_conv_column(&geometry, image, base_y,
+                                                 (out_x + i * stride_width + pad_width) / stride_width, taps_y, taps_x,
+                                                 scratch + 4 * i, 4 * count, gather);
+                    }
+                    /* te_nn_mat_mult_s8 writes the second pixel right after the first: straight into the
+                     * output when they are neighbours (stride 1), else into pair_out and copied. */
+                    int8_t *dst = stride_width == 1 || count == 1 ? out_row + out_x * output_depth : pair_out;
+                    if (full_range) {
+                        te_nn_mat_mult_s8(filter + phase[0], quant + phase[1], TE_INT8_MIN, TE_INT8_MAX, 1,
+                                          output_depth, groups, scratch, count, dst);
+                    } else {
+                        te_nn_mat_mult_s8(filter + phase[0], quant + phase[1], activation_min, activation_max, 0,
+                                          output_depth, groups, scratch, count, dst);
+                    }
+                    if (dst == pair_out) {
+                        te_nn_copy_s8(out_row + out_x * output_depth, pair_out, output_depth);
+                        te_nn_copy_s8(out_row + second * output_depth, pair_out + output_depth, output_depth);
+                    }
                 }
-                if (full_range) {
-                    te_nn_mat_mult_s8(filter + phase[0], quant + phase[1], TE_INT8_MIN, TE_INT8_MAX, 1, output_depth,
-                                      groups, scratch, count, out);
-                } else {
-                    te_nn_mat_mult_s8(filter + phase[0], quant + phase[1], activation_min, activation_max, 0,
-                                      output_depth, groups, scratch, count, out);
-                }
-                out += count * output_depth;
-                out_x += count;
             }
         }
     }

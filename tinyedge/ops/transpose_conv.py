@@ -145,10 +145,11 @@ def transpose_conv_variant(filter_is_constant: bool) -> str:
 
 
 def im2col_scratch_bytes(geometry: Geometry) -> int:
-    """TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES: the convolution's im2col scratch for the deepest phase."""
+    """TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES: the convolution's im2col scratch for the deepest phase,
+    and two output pixels."""
     taps = (len(phase_taps(geometry.filter_height, geometry.stride_height)[0])
             * len(phase_taps(geometry.filter_width, geometry.stride_width)[0]))
-    return conv2d_scratch_bytes(CONV2D_IM2COL, taps * geometry.input_depth)
+    return conv2d_scratch_bytes(CONV2D_IM2COL, taps * geometry.input_depth) + 2 * geometry.output_depth
 
 
 def _shape4(graph: Graph, op: Operator, index: int, what: str) -> tuple[int, int, int, int]:
