@@ -66,12 +66,15 @@ def main() -> int:
     print(f"exit 0:           {sum(o.exit_code == 0 for o in outcomes):,}")
     print(f"distinct errors:  {len(lines)} (paths, names and numbers folded)")
     print(f"slowest case:     {slowest.seconds:.2f} s ({slowest.case.ident}, {slowest.case.mutation})")
+    for family in sorted({o.case.family for o in outcomes}):
+        worst = max((o for o in outcomes if o.case.family == family), key=lambda o: o.seconds)
+        print(f"  slowest {family + ':':<9}{worst.seconds:.2f} s ({worst.case.ident}, {worst.case.mutation})")
     print(f"peak memory:      {max(o.max_rss for o in outcomes) / 2**20:.0f} MiB max RSS (worker or its children)")
     print(f"\ntop {args.show} error lines:")
     for line, count in list(lines.items())[: args.show]:
         print(f"  {count:6,}  {line}")
     for outcome in summary.failures[: args.show]:
-        print(f"\nFAILED {outcome.case.ident} ({outcome.case.mutation}): {outcome.failure}\n{outcome.stderr[-800:]}")
+        print(f"\nFAILED {outcome.case.ident} ({outcome.case.mutation}): {outcome.failure}\n{outcome.output[-800:]}")
     return 1 if summary.failures else 0
 
 

@@ -56,7 +56,7 @@ class Outcome:
     seconds: float
     failure: str | None
     max_rss: int = 0  # bytes, the worker's peak so far (with its children)
-    stderr: str = ""
+    output: str = ""  # the case's stdout and stderr together (the last 2000 characters), kept for failures
 
 
 @dataclass
@@ -337,7 +337,7 @@ def run_case(case: Case, root: Path) -> Outcome:
     for leftover in (cwd, tmp):  # emptied, not removed: the worker's cwd must stay
         for item in leftover.iterdir():
             shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
-    return Outcome(case, exit_code, error_line, seconds, failure, _peak_rss(), output[-2000:])
+    return Outcome(case, exit_code, error_line, seconds, failure, _peak_rss(), output[-2000:] if failure else "")
 
 
 def worker_main(connection, root: str, memory_limit: int) -> None:  # noqa: ANN001 - a multiprocessing Connection
@@ -358,9 +358,7 @@ def worker_main(connection, root: str, memory_limit: int) -> None:  # noqa: ANN0
         case = connection.recv()
         if case is None:
             return
-        outcome = run_case(case, root_path)
-        outcome.stderr = outcome.stderr if outcome.failure else ""
-        connection.send(outcome)
+        connection.send(run_case(case, root_path))
 
 
 # ---------------------------------------------------------------- the parent

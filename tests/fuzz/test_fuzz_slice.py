@@ -29,7 +29,7 @@ def test_500_hostile_cases_end_in_exit_0_or_one_error_line(seeds, tmp_path_facto
                             harness.tflite_cases(seeds, CASES - KERAS_CASES, seed=1))
     started = time.monotonic()
     summary = harness.run_cases(cases, tmp_path_factory.mktemp("sandbox"))
-    report = [f"{o.case.ident} ({o.case.mutation}): {o.failure}\n{o.stderr[-600:]}" for o in summary.failures]
+    report = [f"{o.case.ident} ({o.case.mutation}): {o.failure}\n{o.output[-600:]}" for o in summary.failures]
     assert not report, "\n\n".join(report[:10])
     assert len(summary.outcomes) == CASES
     assert len(summary.error_lines()) > 20  # the cases reach many different checks, not one early exit
