@@ -63,3 +63,10 @@ def test_trained_permute_layer(assert_bit_exact):
     model = train_briefly(keras.Model(x, L.Conv2D(2, 3)(y)))
     result = assert_bit_exact(model)
     assert "TRANSPOSE" in [layer.opcode for layer in result.model.layers]
+
+
+def test_transpose_copies_bytes_whatever_the_output_quantization(tmp_path):
+    # TFLite-Micro neither checks nor requantizes: an output of another scale and zero point gets the same bytes.
+    check_cases([OpCase("TRANSPOSE", (TensorSpec((2, 2), 0.5, -1), _perm([1, 0])), TensorSpec((2, 2), 0.25, 100),
+                        None, "other quantization", (int8_bytes(1, 2, -128, 127),), (int8_bytes(1, -128, 2, 127),))],
+                tmp_path)
