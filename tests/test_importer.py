@@ -212,6 +212,17 @@ def test_a_cyclic_graph_is_refused(small_tflite):
         parse_tflite(_mutated(small_tflite, change))
 
 
+def test_a_variable_tensor_may_be_read_before_it_is_written(small_tflite):
+    """Recurrent state (isVariable) is read first by design: the cycle check must not refuse it."""
+    def change(model):
+        ops = model.subgraphs[0].operators
+        ops[0].inputs[0] = ops[-1].outputs[0]
+        model.subgraphs[0].tensors[ops[-1].outputs[0]].isVariable = True
+
+    graph = parse_tflite(_mutated(small_tflite, change))
+    assert graph.tensor(graph.operators[0].inputs[0]).variable
+
+
 @pytest.mark.parametrize("target, what", [("input", "the model input"), ("weights", "a constant"),
                                           ("other", "a tensor another operator writes")])
 def test_an_operator_may_write_only_its_own_activation(small_tflite, target, what):

@@ -125,8 +125,9 @@ def _check_dataflow(graph: Graph) -> None:
 
     This is what refuses cyclic graphs: in a cycle some op reads a tensor no earlier op wrote.
     """
-    available = {t.index for t in graph.tensors if t.is_constant} | set(graph.inputs)
     constants = {t.index for t in graph.tensors if t.is_constant}
+    variables = {t.index for t in graph.tensors if t.variable}
+    available = constants | variables | set(graph.inputs)
     written: set[int] = set()
     for op in graph.operators:
         for index in op.inputs:
@@ -134,6 +135,9 @@ def _check_dataflow(graph: Graph) -> None:
                 raise TinyEdgeError(f"{graph.name}: {graph.describe(op)} reads tensor '{graph.tensor(index).name}' "
                                     f"before any operator writes it (a cyclic or misordered graph); {_REEXPORT}")
         for index in op.outputs:
+            if index in variables:  # state: ops may update it in place, more than once
+                written.add(index)
+                continue
             if index < 0 or index in written or index in constants or index in graph.inputs:
                 what = ("no tensor" if index < 0 else "a constant" if index in constants
                         else "the model input" if index in graph.inputs else "a tensor another operator writes")
@@ -154,8 +158,8 @@ def _tensor(index: int, t: Any, model: Any, data: bytes) -> Tensor:
     dtype = _NUMPY_DTYPES.get(type_name, type_name.lower())
     shape = tuple(int(d) for d in _as_list(t.shape))
     name = t.name.decode("utf-8", "replace") if isinstance(t.name, bytes) else str(t.name or f"tensor{index}")
-    return Tensor(index=index, name=name, shape=shape, dtype=dtype,
-                  quant=_quantization(t.quantization), data=_constant(t, model, data, dtype, shape))
+    return Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=_quantization(t.quantization),
+                  data=_constant(t, model, data, dtype, shape), variable=bool(t.isVariable))
 
 
 def _quantization(q: Any) -> Quantization | None:

@@ -35,6 +35,7 @@ class Tensor:
     dtype: str  # numpy dtype name: "int8", "int32", "float32", ...
     quant: Quantization | None = None
     data: np.ndarray | None = None  # constant tensors only (weights, biases, shapes)
+    variable: bool = False  # state kept between invocations (a recurrent op's): read before any op writes it
 
     @property
     def is_constant(self) -> bool:
