@@ -100,3 +100,10 @@ def test_a_partly_float_int8_tflite_is_not_called_full_int8(tmp_path, monkeypatc
     assert "FLOOR" in _opcodes(tmp_path / "partly_float.tflite")
     with pytest.raises(TinyEdgeError, match=r"left FLOOR in float inside the int8 model \(layer \d FLOOR"):
         quantize.quantize(tmp_path / "partly_float.tflite", tmp_path / "out.tflite", log=lambda _message: None)
+
+
+def test_an_elu_with_another_alpha_is_refused_naming_the_layer_and_the_alpha_that_works(tmp_path):
+    x = keras.Input((8,), batch_size=1)
+    model = keras.Model(x, L.Dense(2)(L.ELU(alpha=0.5, name="soft")(L.Dense(6)(x))))
+    with pytest.raises(TinyEdgeError, match=r"left ELU in float.*Keras layer 'soft' \(ELU\).*alpha 1"):
+        quantize.quantize_keras_model(model, tmp_path / "model.tflite", log=lambda _message: None)

@@ -44,6 +44,8 @@ REPLACEMENTS = {
     "NEG": "multiply by a constant -1 (keras.layers.Rescaling(-1.0)) instead",
     "SQUARE": "multiply the tensor by itself (keras.layers.Multiply()([x, x])) instead",
     "EXP": "TFLite-Micro runs EXP in float only; keep exp out of the int8 model",
+    "ELU": "an ELU with alpha 1 (keras.layers.ELU(), activation='elu') becomes TFLite-Micro's int8 ELU; other alphas "
+           "leave float ops around it",
 }
 _OPCODE_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
