@@ -96,6 +96,9 @@ def test_batch_matmul_reference_kernel_matches_tflite_micro_on_random_configurat
 def test_batch_matmul_widened_kernel_matches_tflite_micro_on_the_same_configurations(tmp_path, cases):
     models = check_cases(cases, tmp_path)
     assert {m.calls[0].function for m in models} == {BATCH_MATMUL_WIDENED}
+    # Both of the kernel's requantizations: te_nn_requantize_rounding (right shifts 1-22) and the reference one.
+    rounding = Counter(1 <= -m.calls[0].params["output_shift"] <= 22 for m in models)
+    assert rounding[True] > 100 and rounding[False] > 10, rounding
 
 
 def test_batch_matmul_small_exact_answers(tmp_path):
