@@ -211,7 +211,7 @@ class _FloatModel:
         self.layers = layers  # the Keras layers, to name the one an unquantizable op came from
 
 
-def _export_keras(model: Any, workdir: Path) -> _FloatModel:
+def _export_keras(model: Any, workdir: Path, log: Callable[[str], None] | None = None) -> _FloatModel:
     import tensorflow as tf
 
     shapes = [_batch1_spec(t.shape) for t in model.inputs]
@@ -219,8 +219,13 @@ def _export_keras(model: Any, workdir: Path) -> _FloatModel:
     specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
     # A model with several inputs is called with one list of them.
     signature = specs if len(specs) == 1 else [specs]
-    with _nearest_upsampling_as_resize(model):
+    unrolled: dict[str, int] = {}
+    with _nearest_upsampling_as_resize(model), _recurrent_unrolled(model, unrolled):
         model.export(str(export_dir), format="tf_saved_model", input_signature=signature, verbose=False)
+    if unrolled:
+        (log or (lambda message: print(message, file=sys.stderr)))(
+            "unrolled for export (TensorFlow's int8 calibrator cannot run a recurrent loop): "
+            + ", ".join(f"{name} over {steps} time steps" for name, steps in unrolled.items()))
 
     def predict(inputs: list[np.ndarray]) -> list[np.ndarray]:
         outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
@@ -276,6 +281,137 @@ def _nearest_upsampling_as_resize(model: Any) -> Iterator[None]:
     finally:
         for layer in layers:
             del layer.call
+
+
+@contextlib.contextmanager
+def _recurrent_unrolled(model: Any, unrolled: dict[str, int]) -> Iterator[None]:
+    """While the model is exported, its LSTM, GRU and SimpleRNN layers (Bidirectional ones too) run unrolled.
+
+    A recurrent layer with unroll=False exports as a while loop, which TensorFlow's int8 calibrator
+    crashes on; unrolled over a static number of time steps it becomes plain FULLY_CONNECTED, SPLIT,
+    UNPACK, LOGISTIC, TANH, MUL and ADD ops (docs/recurrent.md). Only `unroll` changes, per call and only
+    when the time dimension is known; the weights are the layer's own, and each layer gets its own
+    `call` and `unroll` back afterwards. `unrolled` collects "'name' (Kind)" -> time steps.
+    """
+    import keras
+
+    def recurrent(layer: Any) -> list[Any]:
+        """The RNN layers whose unroll flag `layer` reads: itself, or a Bidirectional's two."""
+        if isinstance(layer, keras.layers.Bidirectional):
+            return [layer.forward_layer, layer.backward_layer]
+        return [layer] if isinstance(layer, keras.layers.RNN) else []
+
+    def holders(container: Any) -> Iterator[Any]:
+        for layer in getattr(container, "layers", []):
+            if recurrent(layer):
+                yield layer  # a Bidirectional sets its two layers' flags while its own call runs
+            elif getattr(layer, "layers", None):
+                yield from holders(layer)
+
+    def unrolled_call(layer: Any) -> Callable[..., Any]:
+        def call(sequences: Any, *args: Any, **kwargs: Any) -> Any:
+            steps = sequences.shape[1]
+            rnns = recurrent(layer)
+            before = [rnn.unroll for rnn in rnns]
+            if steps is not None:
+                for rnn in rnns:
+                    rnn.unroll = True
+                unrolled[f"'{layer.name}' ({type(layer).__name__})"] = int(steps)
+            try:
+                return type(layer).call(layer, sequences, *args, **kwargs)
+            finally:
+                for rnn, flag in zip(rnns, before):
+                    rnn.unroll = flag
+
+        return call
+
+    layers = list(holders(model))
+    for layer in layers:
+        layer.call = unrolled_call(layer)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer.call
+
+
+# Ops that only move bytes: a float one between DEQUANTIZE and QUANTIZEs of the same scale and zero point is
+# exactly the int8 op (dequantize, move, quantize gives back each byte).
+_MOVING_OPS = ("SPLIT", "SPLIT_V", "UNPACK")
+
+
+def _int8_moves_restored(flatbuffer: bytes) -> tuple[bytes, int]:
+    """The model with each float SPLIT, SPLIT_V or UNPACK the converter left between a DEQUANTIZE and
+    QUANTIZEs back in int8, and how many were.
+
+    An unrolled LSTM's first step splits the gates of a zero state: the forget gate has no use there, and
+    with one output unread the converter sometimes leaves the whole SPLIT float (depending on the trained
+    weights). Each read output goes to one QUANTIZE with the DEQUANTIZE's own scale and zero point, so the
+    int8 op gives the same bytes; an unread output takes the input's quantization.
+    """
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    names = {index: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")
+             for index in [code]}
+    opnames = [names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "") for c in model.operatorCodes]
+    restored = 0
+    for subgraph in model.subgraphs:
+        operators = list(subgraph.operators or [])
+        tensors, outputs = subgraph.tensors, {int(t) for t in subgraph.outputs}
+        producers = {int(t): op for op in operators for t in op.outputs}
+        consumers: dict[int, list[Any]] = {}
+        for op in operators:
+            for t in op.inputs:
+                consumers.setdefault(int(t), []).append(op)
+        dropped: set[int] = set()
+        for op in operators:
+            if opnames[op.opcodeIndex] not in _MOVING_OPS:
+                continue
+            data = int(op.inputs[1 if opnames[op.opcodeIndex] == "SPLIT" else 0])
+            dequantize = producers.get(data)
+            if (dequantize is None or opnames[dequantize.opcodeIndex] != "DEQUANTIZE" or consumers[data] != [op]
+                    or tensors[data].type != schema.TensorType.FLOAT32 or data in outputs):
+                continue
+            source = int(dequantize.inputs[0])
+            quant = tensors[source].quantization
+            if tensors[source].type != schema.TensorType.INT8 or quant is None or len(quant.scale) != 1:
+                continue
+            new_outputs, quantizes = [], []
+            for t in (int(t) for t in op.outputs):
+                readers = consumers.get(t, [])
+                if not readers and t not in outputs:
+                    new_outputs.append(t)
+                    continue
+                if len(readers) != 1 or opnames[readers[0].opcodeIndex] != "QUANTIZE" or t in outputs:
+                    break
+                target = int(readers[0].outputs[0])
+                q = tensors[target].quantization
+                if (tensors[target].type != schema.TensorType.INT8 or q is None
+                        or list(q.scale) != list(quant.scale) or list(q.zeroPoint) != list(quant.zeroPoint)):
+                    break
+                new_outputs.append(target)
+                quantizes.append(readers[0])
+            else:
+                for t in new_outputs:
+                    if tensors[t].type == schema.TensorType.FLOAT32:  # an unread output
+                        tensors[t].type = schema.TensorType.INT8
+                        tensors[t].quantization = schema.QuantizationParametersT()
+                        tensors[t].quantization.scale = list(quant.scale)
+                        tensors[t].quantization.zeroPoint = list(quant.zeroPoint)
+                inputs = [int(t) for t in op.inputs]
+                inputs[inputs.index(data)] = source
+                op.inputs, op.outputs = inputs, new_outputs
+                dropped |= {id(dequantize), *(id(q) for q in quantizes)}
+                restored += 1
+        subgraph.operators = [op for op in operators if id(op) not in dropped]
+    if not restored:
+        return flatbuffer, 0
+    import flatbuffers
+
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), restored
 
 
 def _export_saved_model(path: Path, workdir: Path) -> _FloatModel:
@@ -411,7 +547,7 @@ def quantize_keras_model(model: Any, output: str | Path, calibration: list[np.nd
     output = Path(output)
     synthetic = calibration is None
     with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:
-        float_model = _export_keras(model, Path(tmp))
+        float_model = _export_keras(model, Path(tmp), log)
         if calibration is None:
             log(SYNTHETIC_WARNING)
             calibration = synthetic_calibration(float_model.input_shapes)
@@ -432,6 +568,7 @@ def _convert_and_measure(float_model: _FloatModel, data: list[np.ndarray],
     flatbuffer = _convert(float_model, calibration)
     # Float islands: DEQUANTIZE -> ELU -> QUANTIZE becomes TFLite-Micro's int8 ELU; any other is refused.
     flatbuffer, _mended = requantize_float_islands(flatbuffer)
+    flatbuffer, _restored = _int8_moves_restored(flatbuffer)  # unrolled recurrent layers (docs/recurrent.md)
     graph = parse_tflite(flatbuffer)
     check_full_int8(graph, float_model.layers)
     dynamic = sorted({op.opcode for op in graph.operators if op.opcode in DYNAMIC_SHAPE_OPS or (
@@ -545,9 +682,8 @@ def _run_child(request: dict, workdir: Path, model_path: Path, note: Callable[[s
                             f"or free memory (log: {log})")
     what = f"raised {error['unexpected']}" if error.get("unexpected") else children.exit_reason(returncode)
     if recurrent and progress.get("stage") in ("converting", "measuring"):
-        hint = (f"the likely cause is the recurrent layer {', '.join(recurrent)}, whose loop TensorFlow's int8 "
-                "calibrator cannot run: build it with unroll=True (enough for LSTM), or replace it (e.g. with Conv1D "
-                "or Dense layers)")
+        hint = (f"the likely cause is the recurrent layer {', '.join(recurrent)}, which TensorFlow's int8 calibrator "
+                "cannot run even unrolled (docs/recurrent.md): replace it (e.g. with Conv1D or Dense layers)")
     else:
         hint = "rerun with --debug to see TensorFlow's output, or quantize the model yourself and pass the int8 .tflite"
     raise TinyEdgeError(f"quantize stage: TensorFlow {what} while {stage}; {hint} (log: {log})")
@@ -621,7 +757,7 @@ def _child_quantize(request: dict, workdir: Path) -> dict:
         model = _load_keras(path)
         state["recurrent"] = _recurrent_layers(model)
         progress("exporting")
-        float_model = _export_keras(model, workdir)
+        float_model = _export_keras(model, workdir, note)
     progress("calibration")
     calib = request["calib"]
     data = synthetic_calibration(float_model.input_shapes) if calib is None else \
