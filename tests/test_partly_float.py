@@ -107,3 +107,12 @@ def test_an_elu_with_another_alpha_is_refused_naming_the_layer_and_the_alpha_tha
     model = keras.Model(x, L.Dense(2)(L.ELU(alpha=0.5, name="soft")(L.Dense(6)(x))))
     with pytest.raises(TinyEdgeError, match=r"left ELU in float.*Keras layer 'soft' \(ELU\).*alpha 1"):
         quantize.quantize_keras_model(model, tmp_path / "model.tflite", log=lambda _message: None)
+
+
+def test_an_int8_exp_from_a_softplus_activation_is_refused_naming_the_layer(tmp_path):
+    # The converter writes EXP in int8, which TFLite-Micro runs in float only.
+    x = keras.Input((8,), batch_size=1)
+    model = keras.Model(x, L.Dense(2)(L.Dense(6, activation="softplus", name="smooth")(x)))
+    with pytest.raises(TinyEdgeError, match=r"holds EXP .*Keras layer 'smooth' \(Dense\(activation='softplus'\)\).*"
+                                            r"float only; the activations softplus"):
+        quantize.quantize_keras_model(model, tmp_path / "model.tflite", log=lambda _message: None)

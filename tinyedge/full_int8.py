@@ -18,6 +18,9 @@ UnitNormalization and GroupNormalization. So:
 - `check_full_int8` refuses any float tensor left between ops, naming the op and the Keras
   layer it came from (found in the TFLite tensor names), so that "full int8" is never said of
   a graph that is not.
+  It also refuses the int8 ops the converter writes that TFLite-Micro runs in float only
+  (FLOAT_ONLY: EXP from softplus, mish, ...), which would otherwise fail only when the
+  reference first runs, without the Keras layer's name.
 """
 
 from __future__ import annotations
@@ -46,6 +49,20 @@ REPLACEMENTS = {
     "EXP": "TFLite-Micro runs EXP in float only; keep exp out of the int8 model",
     "ELU": "an ELU with alpha 1 (keras.layers.ELU(), activation='elu') becomes TFLite-Micro's int8 ELU; other alphas "
            "leave float ops around it",
+}
+# Ops the converter writes in int8 that TFLite-Micro refuses in int8 (its kernels take float32 only), and what to do.
+_EXP_ACTIVATIONS = ("the activations softplus, mish, celu, exponential and log_sigmoid compute exp: use relu, "
+                    "silu (swish), hard_swish, elu or tanh instead")
+FLOAT_ONLY = {
+    "EXP": _EXP_ACTIVATIONS,
+    "LOG": "keep log out of the int8 model (log_softmax over the last axis is LOG_SOFTMAX, which runs in int8)",
+    "SQRT": "keep sqrt out of the int8 model (1 / sqrt is RSQRT, which runs in int8)",
+    "SIN": "keep sin out of the int8 model",
+    "COS": "keep cos out of the int8 model",
+    "FLOOR": "keep floor out of the int8 model",
+    "CEIL": "keep ceil out of the int8 model",
+    "ROUND": "keep round out of the int8 model",
+    "L2_POOL_2D": "use AveragePooling2D or MaxPooling2D instead",
 }
 _OPCODE_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
@@ -160,19 +177,25 @@ def _indices(values: Any) -> list[int]:
 
 
 def check_full_int8(graph: Graph, layers: Sequence[KerasLayer] = ()) -> None:
-    """Raise naming the first op that works in float (and its Keras layer, when `layers` are given)."""
+    """Raise naming the first op that works in float, or an int8 op TFLite-Micro runs in float only (FLOAT_ONLY),
+    and its Keras layer when `layers` are given."""
     float_ops = [op for op in graph.operators if any(
         i >= 0 and graph.tensor(i).dtype in FLOAT_DTYPES and not graph.tensor(i).is_constant
         for i in (*op.inputs, *op.outputs))]
-    if not float_ops:
-        return
-    op = next((o for o in float_ops if o.opcode not in ("DEQUANTIZE", "QUANTIZE")), float_ops[0])
-    where = _keras_layer_of(graph, op, layers)
-    replacement = REPLACEMENTS.get(op.opcode)
-    raise TinyEdgeError(
-        f"the converter left {op.opcode} in float inside the int8 model ({graph.describe(op)})"
-        f"{f', from Keras layer {where}' if where else ''}: the model is not full int8 and TFLite-Micro has no int8 "
-        f"form of it here; {replacement or 'replace that layer with one that quantizes to int8'}")
+    if float_ops:
+        op = next((o for o in float_ops if o.opcode not in ("DEQUANTIZE", "QUANTIZE")), float_ops[0])
+        where = _keras_layer_of(graph, op, layers)
+        replacement = REPLACEMENTS.get(op.opcode)
+        raise TinyEdgeError(
+            f"the converter left {op.opcode} in float inside the int8 model ({graph.describe(op)})"
+            f"{f', from Keras layer {where}' if where else ''}: the model is not full int8 and TFLite-Micro has no "
+            f"int8 form of it here; {replacement or 'replace that layer with one that quantizes to int8'}")
+    op = next((o for o in graph.operators if o.opcode in FLOAT_ONLY), None)
+    if op is not None:
+        where = _keras_layer_of(graph, op, layers)
+        raise TinyEdgeError(
+            f"the int8 model holds {op.opcode} ({graph.describe(op)}){f', from Keras layer {where}' if where else ''}, "
+            f"which TFLite-Micro runs in float only; {FLOAT_ONLY[op.opcode]}")
 
 
 def _keras_layer_of(graph: Graph, op: Operator, layers: Sequence[KerasLayer]) -> str:
