@@ -136,7 +136,7 @@ static TE_NN_ALWAYS_INLINE int8_t te_bmm_output(int32_t acc, const te_bmm_requan
 }
 
 void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8_t *lhs, const int8_t *rhs,
-                                int16_t *scratch, int8_t *output)
+                                const int16_t *rhs_widened, int16_t *scratch, int8_t *output)
 {
     /* Locals, not params->...: an int8_t store may alias *params, which would force reloads. */
     const int32_t batches0 = params->batches0;
@@ -155,10 +155,11 @@ void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8
 
     const int32_t groups = (depth + 3) / 4;
     const int32_t col_pairs = (cols + 1) / 2;
-    int16_t *widened_rhs = scratch;
-    int16_t *widened_lhs = scratch + col_pairs * 8 * groups;
+    const int32_t widened_matrix = col_pairs * 8 * groups; /* int16 values of one widened rhs matrix */
+    /* An activation rhs is widened into the scratch, before the lhs rows; a constant one comes widened. */
+    int16_t *widened_lhs = scratch + (rhs_widened == NULL ? widened_matrix : 0);
     int8_t *gather = (int8_t *)(widened_lhs + 8 * groups);
-    const int8_t *widened_from = NULL; /* the rhs matrix in widened_rhs */
+    int32_t widened_from = -1; /* the element offset of the rhs matrix in the scratch */
 
     int8_t *out = output;
     for (int32_t b0 = 0; b0 < batches0; ++b0) {
@@ -166,14 +167,20 @@ void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8
             for (int32_t b2 = 0; b2 < batches2; ++b2) {
                 const int8_t *lhs_matrix = lhs + b0 * params->lhs_batch_stride0 + b1 * params->lhs_batch_stride1
                                            + b2 * params->lhs_batch_stride2;
-                const int8_t *rhs_matrix = rhs + b0 * params->rhs_batch_stride0 + b1 * params->rhs_batch_stride1
-                                           + b2 * params->rhs_batch_stride2;
-                if (rhs_matrix != widened_from) {
-                    for (int32_t c = 0; c < cols; ++c) {
-                        te_bmm_widen(rhs_matrix + c * rhs_col_stride, rhs_depth_stride, depth, rhs_offset,
-                                     widened_rhs + (c / 2) * 8 * groups + 4 * (c % 2), 8, gather);
+                const int32_t rhs_at = b0 * params->rhs_batch_stride0 + b1 * params->rhs_batch_stride1
+                                       + b2 * params->rhs_batch_stride2;
+                const int16_t *widened_rhs;
+                if (rhs_widened != NULL) {
+                    widened_rhs = rhs_widened + rhs_at / (depth * cols) * widened_matrix;
+                } else {
+                    if (rhs_at != widened_from) {
+                        for (int32_t c = 0; c < cols; ++c) {
+                            te_bmm_widen(rhs + rhs_at + c * rhs_col_stride, rhs_depth_stride, depth, rhs_offset,
+                                         scratch + (c / 2) * 8 * groups + 4 * (c % 2), 8, gather);
+                        }
+                        widened_from = rhs_at;
                     }
-                    widened_from = rhs_matrix;
+                    widened_rhs = scratch;
                 }
                 for (int32_t r = 0; r < rows; r += 2) {
                     const int two_rows = r + 1 < rows;

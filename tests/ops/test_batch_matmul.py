@@ -21,7 +21,7 @@ from tinyedge.errors import UnsupportedOpError
 from tinyedge.importer import parse_tflite
 from tinyedge.ops import batch_matmul
 from tinyedge.ops._quant import quantize_multiplier
-from tinyedge.ops.batch_matmul import BATCH_MATMUL_REFERENCE, BATCH_MATMUL_WIDENED, matmul_multiplier
+from tinyedge.ops.batch_matmul import BATCH_MATMUL_REFERENCE, BATCH_MATMUL_WIDENED, matmul_multiplier, widen_constant
 from tinyedge.ops.conv import reference_kernels
 
 L = keras.layers
@@ -146,6 +146,15 @@ def test_multiplier_takes_the_scale_product_in_double(tmp_path, monkeypatch):
     monkeypatch.setattr(batch_matmul, "matmul_multiplier", float32_product)
     with pytest.raises(AssertionError, match="configurations differ"):
         check_cases([case], tmp_path / "float32")
+
+
+def test_widen_constant_pairs_columns_group_by_group_in_lane_order():
+    rhs = np.array([[1, 2], [3, 4], [5, 6]], dtype=np.int8)  # depth 3, cols 2; zero point 1
+    # column 0 - 1 = [0, 2, 4, (0)] stored x0, x2, x1, x3; then column 1 - 1 = [1, 3, 5, (0)]
+    assert widen_constant(rhs, False, 1).tolist() == [0, 4, 2, 0, 1, 5, 3, 0]
+    assert widen_constant(rhs.T.copy(), True, 1).tolist() == [0, 4, 2, 0, 1, 5, 3, 0]  # adj_y: stored [cols, depth]
+    # An odd last column pairs with zeros; two matrices follow one another.
+    assert widen_constant(np.ones((2, 1, 1), dtype=np.int8), False, -2).tolist() == [3, 0, 0, 0, 0, 0, 0, 0] * 2
 
 
 def _refused(case: OpCase) -> str:

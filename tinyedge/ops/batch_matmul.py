@@ -13,7 +13,8 @@ products.
 `batch_matmul_variant` chooses the kernel: te_batch_matmul_s8 (the reference loops), or
 te_batch_matmul_widened_s8, which gives the same bytes faster: each rhs matrix and lhs row
 is widened to int16 with its zero point subtracted (so no offset is left for the inner loop),
-then two rows by two columns are summed with 16-bit multiply-accumulates.
+then two rows by two columns are summed with 16-bit multiply-accumulates. A constant rhs is
+widened here (`widen_constant`), into flash rather than the arena.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
-from tinyedge.ops import KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._quant import quantize_multiplier, require_int8
 from tinyedge.ops.conv import variants_enabled
 
@@ -58,6 +59,21 @@ def widened_scratch_bytes(cols: int, depth: int) -> int:
     depth padded to 4, and a gather of depth bytes."""
     padded = (depth + 3) // 4 * 4
     return 2 * padded * (cols + (cols & 1) + 2) + padded
+
+
+def widen_constant(rhs: np.ndarray, adj_y: bool, zero_point: int) -> np.ndarray:
+    """A constant rhs as te_batch_matmul_widened_s8 reads it: per matrix, (rhs - zero point) in int16,
+    columns in pairs, depth in groups of 4 stored x0, x2, x1, x3, the pair interleaved group by group,
+    zero-padded to whole groups and pairs."""
+    matrices = rhs.reshape(-1, *rhs.shape[-2:]).astype(np.int16) - zero_point
+    if adj_y:  # stored [cols, depth]
+        matrices = matrices.transpose(0, 2, 1)
+    count, depth, cols = matrices.shape
+    padded = np.zeros((count, (depth + 3) // 4 * 4, cols + (cols & 1)), dtype=np.int16)
+    padded[:, :depth, :cols] = matrices
+    columns = padded.transpose(0, 2, 1)  # [count, cols, depth]
+    groups = columns.reshape(count, columns.shape[1] // 2, 2, -1, 4)[..., [0, 2, 1, 3]]
+    return groups.transpose(0, 1, 3, 2, 4).reshape(-1)
 
 
 def batch_matmul_variant() -> str:
@@ -112,10 +128,17 @@ def lower_batch_matmul(graph: Graph, op: Operator) -> KernelCall:
     macs = elements * depth
     function = batch_matmul_variant()
     if function == BATCH_MATMUL_WIDENED:
+        # A constant rhs is widened here, once: flash instead of arena, and no widening at run time.
+        if rhs.data is not None:
+            rhs_args: tuple[TensorArg | ConstArg, ...] = (
+                TensorArg(-1), ConstArg("rhs_widened", "int16_t", widen_constant(rhs.data, adj_y, rhs.zero_point)))
+        else:
+            rhs_args = (TensorArg(rhs_index), TensorArg(-1))
         return KernelCall(
             function=function, header=f"{function}.h", params_type="te_batch_matmul_params", params=params,
-            args=(TensorArg(lhs_index), TensorArg(rhs_index), ScratchArg(widened_scratch_bytes(cols, depth),
-                                                                          "int16_t"), TensorArg(output_index)),
+            args=(TensorArg(lhs_index), *rhs_args,
+                  ScratchArg(widened_scratch_bytes(0 if rhs.data is not None else cols, depth), "int16_t"),
+                  TensorArg(output_index)),
             macs=macs,
         )
     return KernelCall(
