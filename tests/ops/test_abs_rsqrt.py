@@ -1,14 +1,20 @@
 """ABS and RSQRT against TFLite-Micro, byte for byte: 200 seeded random shapes and quantizations
-each, every valid int8 input for a few, hand-worked answers, and trained Keras models."""
+each, every valid int8 input for a few, through the lookup-table variant and through the
+reference kernels; hand-worked answers, and trained Keras models."""
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
+import pytest
 from keras_training import train_briefly
 from single_op import OpCase, TensorSpec, check_cases, int8_bytes, log_uniform, random_zero_point
 
+from tinyedge.ops.abs_rsqrt import TABLE_MIN_ELEMENTS
 from tinyedge.ops.activations import IDENTITY_MULTIPLIER
+from tinyedge.ops.conv import reference_kernels
 
 L = keras.layers
 CONFIGURATIONS = 200
@@ -23,7 +29,19 @@ def random_shape(rng: np.random.Generator) -> tuple[int, ...]:
     return tuple(int(d) for d in rng.integers(1, 7, size=int(rng.integers(1, 5))))
 
 
-def test_abs_matches_tflite_micro_on_random_shapes_and_quantization(tmp_path):
+@pytest.fixture(params=["table", "reference"])
+def kernels(request) -> str:
+    """Lower with the table variant where it applies, or with the reference kernels only."""
+    with contextlib.nullcontext() if request.param == "table" else reference_kernels():
+        yield request.param
+
+
+def _functions(models: list, kernels: str, name: str) -> None:
+    functions = {m.calls[0].function for m in models}
+    assert functions == ({"te_lookup_s8", f"te_{name}_s8"} if kernels == "table" else {f"te_{name}_s8"}), functions
+
+
+def test_abs_matches_tflite_micro_on_random_shapes_and_quantization(tmp_path, kernels):
     rng = np.random.default_rng(61)
     cases = []
     for number in range(CONFIGURATIONS):
@@ -33,7 +51,10 @@ def test_abs_matches_tflite_micro_on_random_shapes_and_quantization(tmp_path):
         cases.append(unary_case("ABS", random_shape(rng), (input_scale, random_zero_point(rng)),
                                 (output_scale, random_zero_point(rng)), f"seed 61 #{number}"))
     models = check_cases(cases, tmp_path)
-    assert sum(m.calls[0].params["multiplier"] == IDENTITY_MULTIPLIER for m in models) >= CONFIGURATIONS // 4
+    _functions(models, kernels, "abs")
+    identity = [m for m in models if m.calls[0].function == "te_abs_s8" and m.calls[0].params["multiplier"] ==
+                IDENTITY_MULTIPLIER]
+    assert kernels == "table" or len(identity) >= CONFIGURATIONS // 4
 
 
 def _rsqrt_input_samples(rng: np.random.Generator, size: int, zero_point: int) -> tuple[bytes, ...]:
@@ -41,7 +62,7 @@ def _rsqrt_input_samples(rng: np.random.Generator, size: int, zero_point: int) -
     return tuple(rng.integers(zero_point, 128, size=size, dtype=np.int8).tobytes() for _ in range(2))
 
 
-def test_rsqrt_matches_tflite_micro_on_random_shapes_and_quantization(tmp_path):
+def test_rsqrt_matches_tflite_micro_on_random_shapes_and_quantization(tmp_path, kernels):
     rng = np.random.default_rng(62)
     cases = []
     for number in range(CONFIGURATIONS):
@@ -51,10 +72,10 @@ def test_rsqrt_matches_tflite_micro_on_random_shapes_and_quantization(tmp_path):
         samples = _rsqrt_input_samples(rng, int(np.prod(shape)), input_zp)
         cases.append(unary_case("RSQRT", shape, (input_scale, input_zp), (output_scale, random_zero_point(rng)),
                                 f"seed 62 #{number}", samples))
-    check_cases(cases, tmp_path)
+    _functions(check_cases(cases, tmp_path), kernels, "rsqrt")
 
 
-def test_abs_and_rsqrt_over_every_valid_int8_input(tmp_path):
+def test_abs_and_rsqrt_over_every_valid_int8_input(tmp_path, kernels):
     rng = np.random.default_rng(63)
     cases = []
     for number in range(6):
@@ -66,7 +87,9 @@ def test_abs_and_rsqrt_over_every_valid_int8_input(tmp_path):
         output_scale = float(1 / np.sqrt(input_q[0])) / 127 * log_uniform(rng, -1, 1)
         cases.append(unary_case("RSQRT", (len(valid),), input_q, (output_scale, random_zero_point(rng)),
                                 f"rsqrt, all valid inputs #{number}", (valid.tobytes(),)))
-    check_cases(cases, tmp_path)
+    models = check_cases(cases, tmp_path)
+    assert kernels == "reference" or all(m.calls[0].function == "te_lookup_s8" for m in models
+                                         if m.graph.tensors[0].size >= TABLE_MIN_ELEMENTS["rsqrt"])
 
 
 def test_abs_and_rsqrt_small_exact_answers(tmp_path):

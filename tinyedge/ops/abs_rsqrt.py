@@ -7,8 +7,15 @@ Prepare (PrepareAbsRsqrt) reads the first scale and zero point of input and outp
   identity multiplier here, which gives the same bytes). keras.ops.abs gives it.
 - RSQRT: QuantizeMultiplier(1 / double(sqrtf(input_scale) * output_scale)), the square
   root and product in float32. Each element's 1/sqrt is computed in fixed point
-  (GetInvSqrtQuantizedMultiplierExp) in the kernel. Keras UnitNormalization and
-  LayerNormalization-like arithmetic produce it.
+  (GetInvSqrtQuantizedMultiplierExp) in the kernel. Keras LayerNormalization and
+  UnitNormalization produce it.
+
+Either output byte depends on the input byte alone. From TABLE_MIN_ELEMENTS elements on (and
+unless reference_kernels() is in force) the lowering tabulates the kernel's arithmetic for all
+256 inputs (tinyedge.ops._fixedpoint, the same integer steps in Python) and te_lookup_s8 looks
+the bytes up: the same bytes for 256 bytes of flash, ~4 instructions an element instead of
+~12 (ABS) or ~200 (RSQRT's Newton-Raphson). Inputs below RSQRT's zero point, on which
+TFLite-Micro's Invoke fails, give 127 in both.
 """
 
 from __future__ import annotations
@@ -18,10 +25,14 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import quantize_multiplier, require_int8
+from tinyedge.ops._fixedpoint import inv_sqrt_multiplier, requantize
+from tinyedge.ops._lut import lookup_call
+from tinyedge.ops._quant import INT8_MAX, INT8_MIN, quantize_multiplier, require_int8
 from tinyedge.ops.activations import IDENTITY_MULTIPLIER, IDENTITY_SHIFT
+from tinyedge.ops.conv import variants_enabled
 
 RSQRT_SHIFT = 20  # kShift of RsqrtEvalQuantized: 1/sqrt(v) carried in units of 2^-20
+TABLE_MIN_ELEMENTS = {"abs": 256, "rsqrt": 16}  # where the 256-byte table pays for its flash
 
 
 def _first(tensor: Tensor) -> tuple[np.float32, int]:
@@ -42,7 +53,31 @@ def _unary(graph: Graph, op: Operator) -> tuple[Tensor, Tensor]:
     return input_, output
 
 
+def abs_byte(value: int, zero_points: tuple[int, int], scaling: tuple[int, int]) -> int:
+    """te_abs_s8's output for one input byte."""
+    out = requantize(abs(value - zero_points[0]), *scaling) + zero_points[1]
+    return min(INT8_MAX, max(INT8_MIN, out))
+
+
+def rsqrt_byte(value: int, zero_points: tuple[int, int], scaling: tuple[int, int]) -> int:
+    """te_rsqrt_s8's output for one input byte."""
+    v = value - zero_points[0]
+    if v <= 0:
+        return INT8_MAX
+    inv_sqrt = inv_sqrt_multiplier(v)
+    r = requantize(1, inv_sqrt[0], inv_sqrt[1] + RSQRT_SHIFT)
+    out = requantize(r, scaling[0], scaling[1] - RSQRT_SHIFT) + zero_points[1]
+    return min(INT8_MAX, max(INT8_MIN, out))
+
+
+_BYTE_FUNCTIONS = {"abs": abs_byte, "rsqrt": rsqrt_byte}
+
+
 def _call(op: Operator, name: str, size: int, zero_points: tuple[int, int], scaling: tuple[int, int]) -> KernelCall:
+    if variants_enabled() and size >= TABLE_MIN_ELEMENTS[name]:
+        table = np.array([_BYTE_FUNCTIONS[name](value - 256 * (value > 127), zero_points, scaling)
+                          for value in range(256)], dtype=np.int8)  # indexed by the byte as unsigned
+        return lookup_call(op, size, table)
     params: dict[str, ParamValue] = {"size": size, "input_zero_point": zero_points[0],
                                      "output_zero_point": zero_points[1], "multiplier": scaling[0],
                                      "shift": scaling[1]}
