@@ -32,7 +32,7 @@ from tinyedge.ops.activations import IDENTITY_MULTIPLIER, IDENTITY_SHIFT
 from tinyedge.ops.conv import variants_enabled
 
 RSQRT_SHIFT = 20  # kShift of RsqrtEvalQuantized: 1/sqrt(v) carried in units of 2^-20
-TABLE_MIN_ELEMENTS = {"abs": 256, "rsqrt": 16}  # where the 256-byte table pays for its flash
+TABLE_MIN_ELEMENTS = {"abs": 256, "rsqrt": 4}  # where the 256-byte table pays for its flash
 
 
 def _first(tensor: Tensor) -> tuple[np.float32, int]:
