@@ -14,7 +14,7 @@ Either output byte depends on the input byte alone. From TABLE_MIN_ELEMENTS elem
 unless reference_kernels() is in force) the lowering tabulates the kernel's arithmetic for all
 256 inputs (tinyedge.ops._fixedpoint, the same integer steps in Python) and te_lookup_s8 looks
 the bytes up: the same bytes for 256 bytes of flash, ~4 instructions an element instead of
-~12 (ABS) or ~200 (RSQRT's Newton-Raphson). Inputs below RSQRT's zero point, on which
+~12 (ABS) or ~400 (RSQRT's Newton-Raphson, nrf52840). Inputs below RSQRT's zero point, on which
 TFLite-Micro's Invoke fails, give 127 in both.
 """
 
