@@ -52,7 +52,7 @@ def random_reduce_cases(opcode: str, seed: int, count: int) -> list[OpCase]:
         axes = [a - rank if rng.random() < 0.3 else a for a in chosen]
         if rng.random() < 0.15:
             axes.append(axes[0])
-        keep_dims = bool(rng.random() < 0.5) or len(set(chosen)) == rank
+        keep_dims = bool(rng.random() < 0.5)  # reducing every axis without keep_dims gives a scalar []
         scale, zero_point = log_uniform(rng, -3, 0), random_zero_point(rng)
         if opcode == "SUM":
             count_ = int(np.prod([shape[a] for a in set(chosen)]))
