@@ -10,8 +10,9 @@
  * Layouts:
  *   input  [batches, input_height, input_width, input_depth] int8
  *   filter per phase (phase_y outer, phase_x inner), packed by the lowering (te_nn_dsp.h) from
- *          the phase's weights [output_depth, taps_y, taps_x, input_depth]: output channel pairs
- *          interleaved word by word, each row zero-padded to a multiple of 4 values
+ *          the phase's weights [output_depth, taps_y, taps_x, input_depth], the taps across in
+ *          reverse (t_x = taps_x - 1 first, matching input pixels left to right): output channel
+ *          pairs interleaved word by word, each row zero-padded to a multiple of 4 values
  *   quant  per phase, [output_depth][4] int32 per output channel: the bias with the input
  *          offset folded in, bias[c] = model bias[c] + input_offset * sum of the phase's weights
  *          of channel c, then (multiplier, rounding, shift) of te_nn_requantize_rounding

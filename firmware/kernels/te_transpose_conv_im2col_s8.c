@@ -19,10 +19,11 @@ static int32_t te_transpose_conv_taps(int32_t size, int32_t stride, int32_t phas
 }
 
 /*
- * The column of input taps (base_y - t_y, base_x - t_x) for t_y < taps_y, t_x < taps_x, each
- * input_depth values, widened at column (dst_step as te_nn_widen_s8). Taps outside the input
- * hold the zero point. A depth that is a multiple of 4 is widened straight from the input; any
- * other is gathered as int8 first.
+ * The column of input taps of one output pixel: for t_y < taps_y, input row base_y - t_y, and in it
+ * the taps_x input pixels base_x - taps_x + 1 ... base_x (left to right: tap t_x = taps_x - 1 first),
+ * each input_depth values, widened at column (dst_step as te_nn_widen_s8). Taps outside the input
+ * hold the zero point. A row of taps inside the input is one contiguous run. A depth that is a
+ * multiple of 4 is widened straight from the input; any other is gathered as int8 first.
  */
 static void te_transpose_conv_column(const te_transpose_geometry *g, const int8_t *image, int32_t base_y,
                                      int32_t base_x, int32_t taps_y, int32_t taps_x, int16_t *column,
@@ -30,15 +31,27 @@ static void te_transpose_conv_column(const te_transpose_geometry *g, const int8_
 {
     const int32_t depth = g->input_depth;
     const int widen_taps = depth % 4 == 0;
+    const int32_t first_x = base_x - (taps_x - 1);
+    const int32_t run = taps_x * depth;
     int8_t *bytes = gather;
     int16_t *dst = column;
     for (int32_t t_y = 0; t_y < taps_y; ++t_y) {
         const int32_t in_y = base_y - t_y;
         const int row_inside = in_y >= 0 && in_y < g->input_height;
-        for (int32_t t_x = 0; t_x < taps_x; ++t_x) {
-            const int32_t in_x = base_x - t_x;
+        if (row_inside && first_x >= 0 && base_x < g->input_width) {
+            const int8_t *src = image + (in_y * g->input_width + first_x) * depth;
+            if (widen_taps) {
+                te_nn_widen_s8(src, run, dst, dst_step);
+                dst += dst_step * (run / 4);
+            } else {
+                te_nn_copy_s8(bytes, src, run);
+                bytes += run;
+            }
+            continue;
+        }
+        for (int32_t in_x = first_x; in_x <= base_x; ++in_x) {
             const int inside = row_inside && in_x >= 0 && in_x < g->input_width;
-            const int8_t *src = image + (in_y * g->input_width + in_x) * depth;
+            const int8_t *src = inside ? image + (in_y * g->input_width + in_x) * depth : image;
             if (widen_taps) {
                 if (inside) {
                     te_nn_widen_s8(src, depth, dst, dst_step);

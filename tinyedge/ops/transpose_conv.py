@@ -117,7 +117,7 @@ def pack_phases(weights: np.ndarray, geometry: Geometry, bias: np.ndarray | None
     """The fast kernel's constants, or None when a phase falls outside fast_requantization's range.
 
     Per phase (row phases outer, column phases inner): the weights of its taps, each output
-    channel's row the taps in (tap row, tap column) order of input_depth values, packed as
+    channel's row the taps in (tap row, tap column reversed) order of input_depth values, packed as
     pack_rows packs them; and per output channel (bias + input_offset * row sum, multiplier,
     rounding, shift). A phase with no taps (stride above the filter size) gives the bias alone.
     """
@@ -125,7 +125,8 @@ def pack_phases(weights: np.ndarray, geometry: Geometry, bias: np.ndarray | None
     filter_bytes = quant_values = 0
     for taps_y in phase_taps(geometry.filter_height, geometry.stride_height):
         for taps_x in phase_taps(geometry.filter_width, geometry.stride_width):
-            rows = weights[:, taps_y][:, :, taps_x].reshape(geometry.output_depth, -1)
+            # Taps across in reverse: the kernel reads a row of taps as input pixels left to right.
+            rows = weights[:, taps_y][:, :, taps_x[::-1]].reshape(geometry.output_depth, -1)
             folded = fold_input_offset(bias, rows, input_offset)
             fast = fast_requantization(multipliers, shifts, output_offset, folded, rows)
             if fast is None:
