@@ -66,6 +66,10 @@ def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> 
         for t in op.inputs:
             if t >= 0:
                 last_use[t] = op.index
+    # Variable tensors (recurrent state: SVDF's) keep their bytes from one invocation to the next: a buffer of
+    # their own for the whole program, never shared; the static arena starts zeroed, as TFLite-Micro's state.
+    for t in (t.index for t in graph.tensors if t.variable and not t.is_constant):
+        producer[t], last_use[t] = -1, len(graph.operators)
 
     def in_arena(t: int) -> bool:
         return t >= 0 and not graph.tensor(t).is_constant and t not in external

@@ -1,0 +1,123 @@
+"""SVDF (int8 input and output, int16 state and time weights) against TFLite-Micro, byte for byte:
+200 seeded random configurations, each run on three inputs in a row so that the state's memory
+carries from call to call as it does in TFLite-Micro's interpreter, and refusals.
+
+No Keras layer converts to SVDF (TensorFlow's converter fuses it only from the SVDF patterns of old
+TF1 graphs), so the harness's single-op models are the test: single_op_tflite writes every
+non-constant input as a model input, and here the state is made a variable tensor instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from unittest import mock
+
+import flatbuffers
+import numpy as np
+import pytest
+import single_op
+from single_op import OpCase, TensorSpec, check_cases, int8_bytes, log_uniform, random_zero_point
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from tinyedge.codegen import compile_graph
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.importer import parse_tflite
+
+CONFIGURATIONS = 200
+STATE_INPUT = 4  # SVDF's inputs: input, weights_feature, weights_time, bias, state
+
+
+def _with_variable_state(flatbuffer: bytes) -> bytes:
+    """The single-op SVDF model with its state a variable tensor (not a model input), as converters write it."""
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    subgraph = model.subgraphs[0]
+    state = int(subgraph.operators[0].inputs[STATE_INPUT])
+    subgraph.tensors[state].isVariable = True
+    subgraph.inputs = [int(t) for t in subgraph.inputs if int(t) != state]
+    builder = flatbuffers.Builder(len(flatbuffer) + 256)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.fixture(autouse=True)
+def _variable_state() -> Iterator[None]:
+    original = single_op.single_op_tflite
+    with mock.patch.object(single_op, "single_op_tflite", lambda case: _with_variable_state(original(case))):
+        yield
+
+
+def svdf_case(rng: np.random.Generator, label: str, batches: int, input_size: int, units: int, rank: int,
+              memory: int, state_zero_point: int = 0) -> OpCase:
+    """Scales as a calibrated converter gives them: symmetric weights, bias scale = state x time scale."""
+    filters = units * rank
+    input_scale = log_uniform(rng, -3, 0)
+    feature_scale = log_uniform(rng, -3, -1)
+    # Uniform int8 values have a standard deviation near 74, so a sum of n products is near 5500 sqrt(n): the
+    # state scale maps that to about 8000 of int16 (and the output scale the time sums to about 60 of int8),
+    # give or take a factor of 3, so that some values saturate and most do not.
+    typical_feature_sum = 5500 * np.sqrt(input_size)
+    state_scale = float(np.float32(input_scale * feature_scale * typical_feature_sum / 8000
+                                   * log_uniform(rng, -0.5, 0.5)))
+    time_scale = float(np.float32(log_uniform(rng, -5, -2)))
+    bias_scale = float(np.float32(np.float32(state_scale) * np.float32(time_scale)))
+    typical_time_sum = 19000 * 8000 * np.sqrt(rank * memory)
+    output_scale = bias_scale * typical_time_sum / 60 * log_uniform(rng, -0.5, 0.5)
+    feature = rng.integers(-127, 128, (filters, input_size), dtype=np.int8)
+    time = rng.integers(-32767, 32768, (filters, memory)).astype(np.int16)
+    bias = rng.integers(-(1 << 20), 1 << 20, units).astype(np.int32)
+    options = schema.SVDFOptionsT()
+    options.rank = rank
+    inputs = (TensorSpec((batches, input_size), input_scale, random_zero_point(rng)),
+              TensorSpec((filters, input_size), feature_scale, 0, data=feature),
+              TensorSpec((filters, memory), time_scale, 0, data=time, dtype="int16"),
+              TensorSpec((units,), bias_scale, 0, data=bias, dtype="int32"),
+              TensorSpec((batches, filters * memory), state_scale, state_zero_point, dtype="int16"))
+    return OpCase("SVDF", inputs, TensorSpec((batches, units), output_scale, random_zero_point(rng)), options, label)
+
+
+def _random_cases(seed: int, count: int, state_zero_points: bool = False) -> list[OpCase]:
+    rng = np.random.default_rng(seed)
+    return [svdf_case(rng, f"seed {seed} #{n}", batches=int(rng.integers(1, 3)), input_size=int(rng.integers(1, 17)),
+                      units=int(rng.integers(1, 7)), rank=int(rng.integers(1, 4)), memory=int(rng.integers(1, 11)),
+                      state_zero_point=int(rng.integers(-3000, 3000)) if state_zero_points else 0)
+            for n in range(count)]
+
+
+def test_svdf_matches_tflite_micro_on_random_configurations_over_three_calls(tmp_path):
+    models = check_cases(_random_cases(seed=5, count=CONFIGURATIONS), tmp_path, samples=3)
+    assert {m.calls[0].function for m in models} == {"te_svdf_s8"}
+    shifts = [m.calls[0].params["shift_1"] for m in models] + [m.calls[0].params["shift_2"] for m in models]
+    assert min(shifts) < 0 < max(shifts) or min(shifts) < 0, shifts
+
+
+def test_svdf_with_state_zero_points_matches_tflite_micro(tmp_path):
+    # Converters write a zero point of 0 for the int16 state; TFLite-Micro adds a non-zero one before the
+    # int16 clamp and takes it off in the time products, and so does te_svdf_s8.
+    check_cases(_random_cases(seed=6, count=40, state_zero_points=True), tmp_path, samples=3)
+
+
+def test_svdf_state_memory_small_exact_answer(tmp_path):
+    # One input, one filter of rank 1 remembering 3 steps; every multiplier exactly 1:
+    # input scale 1, feature weight 1 (scale 1), state scale 1, time weights (1, 2, 3) of scale 1, output scale 1.
+    # Calls with inputs 5, 7, 11: the state goes [0, 0, 5], [0, 5, 7], [5, 7, 11]; outputs 15, 10 + 21 = 31 and
+    # 5 + 14 + 33 = 52, plus the bias 1.
+    options = schema.SVDFOptionsT()
+    options.rank = 1
+    inputs = (TensorSpec((1, 1), 1.0, 0), TensorSpec((1, 1), 1.0, 0, data=np.array([[1]], dtype=np.int8)),
+              TensorSpec((1, 3), 1.0, 0, data=np.array([[1, 2, 3]], dtype=np.int16), dtype="int16"),
+              TensorSpec((1,), 1.0, 0, data=np.array([1], dtype=np.int32), dtype="int32"),
+              TensorSpec((1, 3), 1.0, 0, dtype="int16"))
+    case = OpCase("SVDF", inputs, TensorSpec((1, 1), 1.0, 0), options, "memory of three",
+                  samples=(int8_bytes(5), int8_bytes(7), int8_bytes(11)),
+                  expected=(int8_bytes(16), int8_bytes(32), int8_bytes(53)))
+    check_cases([case], tmp_path)
+
+
+def test_svdf_with_a_bias_scale_tflite_micro_refuses_is_refused():
+    rng = np.random.default_rng(3)
+    case = svdf_case(rng, "bad bias", 1, 4, 2, 1, 3)
+    bias = case.inputs[3]
+    wrong = TensorSpec(bias.shape, float(bias.scale) * 2 + 1e-3, 0, data=bias.data, dtype="int32")
+    case = OpCase("SVDF", (*case.inputs[:3], wrong, case.inputs[4]), case.output, case.options, case.label)
+    with pytest.raises(UnsupportedOpError, match="bias scale"):
+        compile_graph(parse_tflite(single_op.single_op_tflite(case)))
