@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 from collections.abc import Callable
 
@@ -38,12 +39,14 @@ def _libm_function(name: str) -> Callable[[float], float]:
     return function
 
 
-_EXPF = _libm_function("expf")
+@functools.cache
+def _expf() -> Callable[[float], float]:
+    return _libm_function("expf")  # looked up on first use: only the ops that tabulate exp need libm
 
 
 def expf(x: np.float32) -> np.float32:
     """The C library's expf, as TFLite-Micro's std::exp(float) calls it."""
-    return np.float32(_EXPF(float(x)))
+    return np.float32(_expf()(float(x)))
 
 
 def float_to_int32(value: np.float32) -> int:
