@@ -1,7 +1,7 @@
 """TRANSPOSE_CONV and BATCH_MATMUL's fast variants on their Cortex-M4 DSP path (SXTB16, SMLAD,
 SMMLAR, SSAT, SADD16), built for nrf52840 and run in the built-in emulator, and their plain C
-path cross-compiled for rp2040 (Cortex-M0+): trained Keras models, the same bytes as
-TFLite-Micro, as on the host."""
+path cross-compiled for rp2040 (Cortex-M0+): trained Keras models, and 20 seeded random
+configurations of each op on nrf52840, the same bytes as TFLite-Micro, as on the host."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import keras
 import numpy as np
 import pytest
 from keras_training import train_briefly
-from single_op import single_op_tflite
+from single_op import OpCase, single_op_tflite
+from test_batch_matmul import random_cases as random_matmul_cases
+from test_transpose_conv import random_cases as random_transpose_conv_cases
 from test_transpose_conv import transpose_conv_case
 
 from tinyedge.boards import load_board
@@ -107,3 +109,26 @@ def test_trained_attention_matmuls_in_the_emulator(trained, tmp_path, quantize_f
     assert functions == [BATCH_MATMUL_WIDENED] * 2
     expected = {"smlad", "sxtb16", "smmlar", "ssat", "sadd16"} if board == "nrf52840" else set()
     assert dsp_instructions(elf, BATCH_MATMUL_WIDENED, "te_bmm_widen", "te_bmm_dot_2x2") == expected
+
+
+def _fast_cases(cases: list[OpCase], kernel: str, count: int) -> list[OpCase]:
+    """The first `count` configurations the lowering gives to `kernel`."""
+    chosen = [case for case in cases
+              if compile_graph(parse_tflite(single_op_tflite(case), name="case")).calls[0].function == kernel]
+    return chosen[:count]
+
+
+RANDOM_CASES = (_fast_cases(random_transpose_conv_cases(seed=131, count=40), TRANSPOSE_CONV_IM2COL, 20)
+                + _fast_cases(random_matmul_cases(seed=141, count=20), BATCH_MATMUL_WIDENED, 20))
+
+
+@pytest.mark.parametrize("case", RANDOM_CASES, ids=[f"{c.opcode} {c.label}" for c in RANDOM_CASES])
+def test_random_configuration_on_m4(tmp_path, case):
+    # Seeded random shapes, strides, zero points and fused activations (test_transpose_conv and
+    # test_batch_matmul's generators) on the DSP path, against tflite_micro.
+    flatbuffer = single_op_tflite(case)
+    compiled = compile_graph(parse_tflite(flatbuffer, name="model"))
+    firmware = build(compiled, "nrf52840", tmp_path)
+    inputs = random_samples(compiled, 2, seed=11)
+    result = verify(flatbuffer, compiled, inputs, list(simulate(firmware.elf, load_board("nrf52840"), inputs).outputs))
+    assert result.bit_exact, f"{case.describe()}: not bit-exact on nrf52840: {result.first_mismatch}"
