@@ -1,0 +1,244 @@
+"""What the op registry cannot say about each op by itself: which Keras layers (or keras.ops /
+TensorFlow functions) produce it, which kernels run it and when each is chosen, and what is
+refused. docs/ops.md is generated from this table and `tinyedge.ops.supported_ops()` by
+`python -m tinyedge.ops.docs`; tests/test_ops_docs.py fails when an op registered with
+`@lowering` has no row here (or a row has no op), when a kernel named here has no
+firmware/kernels/<name>.c, or when a kernel file is named by no row.
+
+Adding an op: one `OpDoc` row, in alphabetical order; the reference kernel first, then each
+fast variant with the condition under which the lowering picks it. Whether a kernel has a
+DSP-extension path is read from its C source, not written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel of firmware/kernels/; `when` is empty for the reference kernel, else the
+    condition under which the lowering picks this faster variant (same bytes)."""
+
+    name: str
+    when: str = ""
+
+
+@dataclass(frozen=True)
+class OpDoc:
+    op: str  # the TFLite builtin op, as registered with @lowering
+    keras: str  # the Keras layers, keras.ops or tf functions that produce it
+    kernels: tuple[Kernel, ...]  # reference first
+    restrictions: str  # what the op requires (anything else is refused), and why; int8 goes without saying
+
+
+_IN_RANGE = "requantization in the variants' proven range (right shifts 1-22, accumulators below 2^30)"
+_BROADCAST = "per-tensor quantization; broadcasting up to 4-D (after merging dimensions)"
+_FUSED = "fused activation NONE, RELU, RELU6 or RELU_N1_TO_1"
+_COPY = "bytes copied unchanged, whatever the quantization (TFLite-Micro checks none)"
+
+OPS: tuple[OpDoc, ...] = (
+    OpDoc("ABS", "keras.ops.abs, tf.abs",
+          (Kernel("te_abs_s8"), Kernel("te_lookup_s8", "256 elements or more (a table of all 256 answers)")),
+          "per-tensor quantization; input and output of one size"),
+    OpDoc("ADD", "Add, keras.ops.add, `a + b` (residual blocks)",
+          (Kernel("te_add_s8"), Kernel("te_add_table_s8", "512 outputs or more")),
+          f"{_BROADCAST}; each input's rescale factor inside (0, 1), as TFLite-Micro requires; {_FUSED}"),
+    OpDoc("ARG_MAX", "tf.math.argmax with output_type=tf.int32",
+          (Kernel("te_arg_max_s8"),),
+          "int32 positions (TensorFlow's default int64 is refused, as TFLite-Micro refuses it); one "
+          "constant axis"),
+    OpDoc("ARG_MIN", "tf.math.argmin with output_type=tf.int32",
+          (Kernel("te_arg_min_s8"),),
+          "int32 positions (TensorFlow's default int64 is refused, as TFLite-Micro refuses it); one "
+          "constant axis"),
+    OpDoc("AVERAGE_POOL_2D", "AveragePooling2D, AveragePooling1D",
+          (Kernel("te_avg_pool2d_s8"),),
+          "4-D NHWC; SAME or VALID padding, no window wholly in the padding; output quantization equal to "
+          f"the input's (TFLite-Micro refuses others); {_FUSED}"),
+    OpDoc("BATCH_MATMUL", "keras.ops.matmul, tf.linalg.matmul of two tensors (attention scores and values)",
+          (Kernel("te_batch_matmul_s8"), Kernel("te_batch_matmul_widened_s8", "always")),
+          "per-tensor quantization of both operands and the output; ranks 2 to 5; batch dimensions equal or "
+          "1; equal depths after adj_x / adj_y; no fused activation"),
+    OpDoc("BATCH_TO_SPACE_ND", "tf.batch_to_space (the second half of an unfused dilated convolution)",
+          (Kernel("te_batch_to_space_nd_s8"),),
+          "3-D or 4-D; constant block shape and crops; an output shape that follows from them "
+          "(TFLite-Micro would leave bytes unwritten)"),
+    OpDoc("CONCATENATION", "Concatenate, keras.ops.concatenate",
+          (Kernel("te_concatenation_s8"),),
+          f"at most 10 inputs and 5 dimensions, no fused activation, as TFLite-Micro; {_COPY}"),
+    OpDoc("CONV_2D", "Conv2D, Conv1D, the pointwise half of SeparableConv2D",
+          (Kernel("te_conv2d_s8"),
+           Kernel("te_conv2d_1x1_s8", f"1x1 filter, no padding, not grouped, {_IN_RANGE}"),
+           Kernel("te_conv2d_im2col_s8", f"other filters, not grouped, {_IN_RANGE}")),
+          f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}"),
+    OpDoc("DEPTHWISE_CONV_2D", "DepthwiseConv2D, the depthwise half of SeparableConv2D",
+          (Kernel("te_depthwise_conv2d_s8"),
+           Kernel("te_depthwise_conv2d_ch4_s8", "depth multiplier 1, channels a multiple of 4, filter height "
+                                                f"8 or less, no dilation, {_IN_RANGE}")),
+          f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}"),
+    OpDoc("DEPTH_TO_SPACE", "tf.nn.depth_to_space (pixel shuffle)",
+          (Kernel("te_depth_to_space_s8"),),
+          f"4-D input; block size squared dividing the depth; {_COPY}"),
+    OpDoc("DEQUANTIZE", "the float32 output of a model whose interface is float",
+          (Kernel("te_dequantize_s8"),),
+          "int8 to float32 only; per-tensor quantization"),
+    OpDoc("ELU", "ELU, `activation=\"elu\"` (the float ELU the converter leaves is mended to int8 by the "
+                 "quantize stage)",
+          (Kernel("te_lookup_s8"),),
+          "alpha 1 (another alpha is refused at the quantize stage, naming the layer)"),
+    OpDoc("EXPAND_DIMS", "keras.ops.expand_dims, tf.expand_dims; Conv1D and UpSampling1D reshapes",
+          (Kernel("te_reshape_s8"),),
+          "input and output with as many elements"),
+    OpDoc("FULLY_CONNECTED", "Dense, matmul by a constant matrix",
+          (Kernel("te_fully_connected_s8"),
+           Kernel("te_fully_connected_packed_s8", f"weights without a zero point, {_IN_RANGE}")),
+          "constant weights in the default format; per-tensor weights need bias scale = input scale x "
+          f"weight scale (TFLite-Micro refuses others); {_FUSED}"),
+    OpDoc("GATHER", "keras.ops.take, tf.gather, `x[:, [2, 0]]`",
+          (Kernel("te_gather_s8"),),
+          "int32 positions, axis and batch_dims as TFLite-Micro checks them; constant positions inside the "
+          f"axis; {_COPY}"),
+    OpDoc("HARD_SWISH", "Activation(\"hard_swish\")",
+          (Kernel("te_hard_swish_s8"),),
+          "per-tensor quantization; input and output scales not too far apart for the 16-bit fixed point"),
+    OpDoc("L2_NORMALIZATION", "tf.math.l2_normalize over the last axis",
+          (Kernel("te_l2_normalization_s8"),),
+          "at most 4-D; no fused activation; output in units of 1/128 with zero point 0, as the converter "
+          "writes it"),
+    OpDoc("LEAKY_RELU", "LeakyReLU, Activation(\"leaky_relu\")",
+          (Kernel("te_relu_s8"),),
+          "alpha 0 or more; per-tensor quantization"),
+    OpDoc("LOGISTIC", "Activation(\"sigmoid\"), `activation=\"sigmoid\"`",
+          (Kernel("te_logistic_s8"),),
+          "output zero point -128 (TFLite-Micro requires it); an input scale large enough for the Q4.27 "
+          "input"),
+    OpDoc("LOG_SOFTMAX", "keras.ops.log_softmax, tf.nn.log_softmax",
+          (Kernel("te_log_softmax_s8"),),
+          "output scale 16/256 and zero point 127 (TFLite-Micro requires them)"),
+    OpDoc("MAXIMUM", "Maximum, keras.ops.maximum",
+          (Kernel("te_maximum_s8"),),
+          f"{_BROADCAST}; raw bytes compared, the quantizations taken equal as TFLite-Micro takes them"),
+    OpDoc("MAX_POOL_2D", "MaxPooling2D, MaxPooling1D",
+          (Kernel("te_max_pool2d_s8"),),
+          "4-D NHWC; SAME or VALID padding, no window wholly in the padding; output quantization equal to "
+          f"the input's (TFLite-Micro refuses others); {_FUSED}"),
+    OpDoc("MEAN", "GlobalAveragePooling2D, GlobalAveragePooling1D, keras.ops.mean",
+          (Kernel("te_mean_s8"),),
+          "constant int32 axes, at most 2 distinct (TFLite-Micro's limit); inputs up to 5-D; per-tensor "
+          "quantization; sums that fit int32"),
+    OpDoc("MINIMUM", "Minimum, keras.ops.minimum",
+          (Kernel("te_minimum_s8"),),
+          f"{_BROADCAST}; raw bytes compared, the quantizations taken equal as TFLite-Micro takes them"),
+    OpDoc("MIRROR_PAD", "tf.pad with mode REFLECT or SYMMETRIC (reflection padding)",
+          (Kernel("te_mirror_pad_s8"),),
+          "constant paddings, small enough that every mirrored coordinate lies inside the input "
+          "(TFLite-Micro would read past it)"),
+    OpDoc("MUL", "Multiply (squeeze-excite), keras.ops.multiply, hard_sigmoid; the NEG and SQUARE of "
+                 "LayerNormalization and UnitNormalization, mended by the quantize stage",
+          (Kernel("te_mul_s8"), Kernel("te_mul_rounding_s8", "the output multiplier a right shift of 1-22")),
+          f"{_BROADCAST}; {_FUSED}"),
+    OpDoc("PACK", "keras.ops.stack, tf.stack",
+          (Kernel("te_concatenation_s8"),),
+          f"inputs of one shape; {_COPY}"),
+    OpDoc("PAD", "ZeroPadding2D, ZeroPadding1D, keras.ops.pad",
+          (Kernel("te_pad_s8"),),
+          "constant [rank, 2] paddings; up to 5-D; output shape the input's plus the paddings"),
+    OpDoc("PADV2", "tf.pad with a constant_values",
+          (Kernel("te_pad_s8"),),
+          "constant [rank, 2] paddings; up to 5-D; a fill value quantized as the output"),
+    OpDoc("PRELU", "PReLU",
+          (Kernel("te_prelu_s8"),),
+          "broadcasting of alpha as TFLite-Micro's; a per-channel tensor is read with its first scale and "
+          "zero point, as TFLite-Micro reads it"),
+    OpDoc("QUANTIZE", "the float32 input of a model whose interface is float; int8 requantization between "
+                      "layers",
+          (Kernel("te_quantize_s8"),),
+          "to int8 only, from int8 or float32; per-tensor quantization"),
+    OpDoc("REDUCE_MAX", "GlobalMaxPooling2D, GlobalMaxPooling1D, keras.ops.max",
+          (Kernel("te_reduce_max_s8"),),
+          "constant axes; output quantization equal to the input's (TFLite-Micro requires it)"),
+    OpDoc("REDUCE_MIN", "keras.ops.min, tf.reduce_min",
+          (Kernel("te_reduce_min_s8"),),
+          "constant axes; output quantization equal to the input's (TFLite-Micro requires it)"),
+    OpDoc("RELU", "ReLU, Activation(\"relu\") where the converter cannot fuse it",
+          (Kernel("te_relu_s8"),),
+          "per-tensor quantization"),
+    OpDoc("RELU6", "ReLU(max_value=6), Activation(\"relu6\") where the converter cannot fuse it",
+          (Kernel("te_relu_s8"),),
+          "per-tensor quantization; clamps in the input's quantization, as TFLite-Micro does"),
+    OpDoc("RESHAPE", "Flatten, Reshape, keras.ops.reshape",
+          (Kernel("te_reshape_s8"),),
+          "input and output with as many elements"),
+    OpDoc("RESIZE_BILINEAR", "Resizing(interpolation=\"bilinear\"), UpSampling2D(interpolation=\"bilinear\")",
+          (Kernel("te_resize_bilinear_s8"),),
+          "4-D input; constant int32 size; not both align_corners and half_pixel_centers (TFLite-Micro "
+          "refuses that)"),
+    OpDoc("RESIZE_NEAREST_NEIGHBOR", "Resizing(interpolation=\"nearest\"), UpSampling2D and UpSampling1D "
+                                     "(rewritten by the quantize stage)",
+          (Kernel("te_resize_nearest_neighbor_s8"),),
+          f"4-D input; constant int32 size; {_COPY}"),
+    OpDoc("RSQRT", "keras.ops.rsqrt, tf.math.rsqrt; LayerNormalization, UnitNormalization",
+          (Kernel("te_rsqrt_s8"), Kernel("te_lookup_s8", "4 elements or more (a table of all 256 answers)")),
+          "input and output scales that keep the rescaling inside TFLite-Micro's range"),
+    OpDoc("SLICE", "tf.slice",
+          (Kernel("te_strided_slice_s8"),),
+          "up to 5-D; constant begin and size; a box inside the input (TFLite-Micro does not check)"),
+    OpDoc("SOFTMAX", "Softmax, `activation=\"softmax\"`",
+          (Kernel("te_softmax_s8"),),
+          "output scale 1/256 and zero point -128 (TFLite-Micro requires them); beta x input scale large "
+          "enough for the fixed point"),
+    OpDoc("SPACE_TO_BATCH_ND", "tf.space_to_batch_nd (the first half of an unfused dilated convolution)",
+          (Kernel("te_space_to_batch_nd_s8"),),
+          "no padding (TFLite-Micro pads with whatever its arena held, which no firmware can match); 3-D "
+          "or 4-D; constant block shape"),
+    OpDoc("SPACE_TO_DEPTH", "tf.nn.space_to_depth",
+          (Kernel("te_space_to_depth_s8"),),
+          f"4-D input; height and width multiples of the block size; {_COPY}"),
+    OpDoc("SPLIT", "keras.ops.split, tf.split into N equal parts",
+          (Kernel("te_split_s8"),),
+          f"constant axis; output shapes that add up to the input's; {_COPY}"),
+    OpDoc("SPLIT_V", "tf.split with sizes",
+          (Kernel("te_split_s8"),),
+          f"constant axis; output shapes that add up to the input's; {_COPY}"),
+    OpDoc("SQUARED_DIFFERENCE", "tf.math.squared_difference",
+          (Kernel("te_squared_difference_s8"),
+           Kernel("te_squared_difference_table_s8", "512 outputs or more, the output multiplier a right shift "
+                                                     "of 1-22")),
+          f"{_BROADCAST}; each input's rescale factor inside (0, 1)"),
+    OpDoc("SQUEEZE", "keras.ops.squeeze, tf.squeeze; Conv1D reshapes",
+          (Kernel("te_reshape_s8"),),
+          "input and output with as many elements"),
+    OpDoc("STRIDED_SLICE", "slicing a tensor, `x[:, 1:5:2]`, keras.ops.slice",
+          (Kernel("te_strided_slice_s8"),),
+          "1-D to 4-D; constant begin, end and strides, no stride 0; ellipsis and new-axis masks ignored, as "
+          "TFLite-Micro ignores them"),
+    OpDoc("SUB", "Subtract, keras.ops.subtract, `a - b`",
+          (Kernel("te_sub_s8"),
+           Kernel("te_sub_table_s8", "512 outputs or more, the output multiplier a right shift of 1-22")),
+          f"{_BROADCAST}; each input's rescale factor inside (0, 1); {_FUSED}"),
+    OpDoc("SUM", "keras.ops.sum, tf.reduce_sum",
+          (Kernel("te_mean_s8"),),
+          "constant int32 axes, at most 2 distinct; inputs up to 5-D; per-tensor quantization"),
+    OpDoc("SVDF", "no Keras layer: TensorFlow's converter fuses SVDF only from the patterns of old TF1 graphs "
+                  "(keyword-spotting models written for TFLite-Micro)",
+          (Kernel("te_svdf_s8"),),
+          "int16 state and time weights (the int8 form is refused: converters write int16); a constant bias "
+          "whose scale is state scale x time-weights scale (TFLite-Micro requires it); 2-D input, weights and "
+          "output; the state a variable tensor"),
+    OpDoc("TANH", "Activation(\"tanh\"), `activation=\"tanh\"`",
+          (Kernel("te_tanh_s8"),),
+          "an input scale large enough for the Q4.27 input; the output is in units of 1/128, zero point "
+          "0, as TFLite-Micro writes it"),
+    OpDoc("TRANSPOSE", "Permute, keras.ops.transpose",
+          (Kernel("te_transpose_s8"),),
+          "1-D to 5-D; a constant permutation that names each axis once"),
+    OpDoc("TRANSPOSE_CONV", "Conv2DTranspose",
+          (Kernel("te_transpose_conv_s8"),
+           Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}")),
+          f"4-D; SAME or VALID padding; constant int32 bias; one filter scale or one per output channel; "
+          f"{_FUSED}"),
+    OpDoc("UNPACK", "keras.ops.unstack, tf.unstack",
+          (Kernel("te_split_s8"),),
+          f"num equal to the axis size; {_COPY}"),
+)
