@@ -30,6 +30,8 @@ RECURRENT: dict[str, Callable[[], keras.layers.Layer]] = {
     "gru": lambda: L.GRU(8),
     "simple_rnn": lambda: L.SimpleRNN(8),
     "bidirectional_lstm": lambda: L.Bidirectional(L.LSTM(6)),
+    # The backward sequence is reversed back: REVERSE_V2.
+    "bidirectional_gru_sequences": lambda: L.Bidirectional(L.GRU(4, return_sequences=True)),
 }
 
 
