@@ -41,7 +41,7 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("ABS", "keras.ops.abs, tf.abs",
           (Kernel("te_abs_s8"), Kernel("te_lookup_s8", "256 elements or more (a table of all 256 answers)")),
           "per-tensor quantization; input and output of one size"),
-    OpDoc("ADD", "Add, keras.ops.add, `a + b` (residual blocks)",
+    OpDoc("ADD", "Add, keras.ops.add, `a + b` (residual blocks); LSTM and GRU steps",
           (Kernel("te_add_s8"), Kernel("te_add_table_s8", "512 outputs or more")),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1), as TFLite-Micro requires; {_FUSED}"),
     OpDoc("ARG_MAX", "tf.math.argmax with output_type=tf.int32",
@@ -64,7 +64,7 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_batch_to_space_nd_s8"),),
           "3-D or 4-D; constant block shape and crops; an output shape that follows from them "
           "(TFLite-Micro would leave bytes unwritten)"),
-    OpDoc("CONCATENATION", "Concatenate, keras.ops.concatenate",
+    OpDoc("CONCATENATION", "Concatenate, keras.ops.concatenate, Bidirectional",
           (Kernel("te_concatenation_s8"),),
           f"at most 10 inputs and 5 dimensions, no fused activation, as TFLite-Micro; {_COPY}"),
     OpDoc("CONV_2D", "Conv2D, Conv1D, the pointwise half of SeparableConv2D",
@@ -90,7 +90,8 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("EXPAND_DIMS", "keras.ops.expand_dims, tf.expand_dims; Conv1D and UpSampling1D reshapes",
           (Kernel("te_reshape_s8"),),
           "input and output with as many elements"),
-    OpDoc("FULLY_CONNECTED", "Dense, matmul by a constant matrix",
+    OpDoc("FULLY_CONNECTED", "Dense; the input and recurrent kernels of LSTM, GRU and SimpleRNN (unrolled: "
+                               "docs/recurrent.md)",
           (Kernel("te_fully_connected_s8"),
            Kernel("te_fully_connected_packed_s8", f"weights without a zero point, {_IN_RANGE}")),
           "constant weights in the default format; per-tensor weights need bias scale = input scale x "
@@ -109,7 +110,7 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("LEAKY_RELU", "LeakyReLU, Activation(\"leaky_relu\")",
           (Kernel("te_relu_s8"),),
           "alpha 0 or more; per-tensor quantization"),
-    OpDoc("LOGISTIC", "Activation(\"sigmoid\"), `activation=\"sigmoid\"`",
+    OpDoc("LOGISTIC", "Activation(\"sigmoid\"), `activation=\"sigmoid\"`; LSTM and GRU gates",
           (Kernel("te_logistic_s8"),),
           "output zero point -128 (TFLite-Micro requires it); an input scale large enough for the Q4.27 "
           "input"),
@@ -135,10 +136,10 @@ OPS: tuple[OpDoc, ...] = (
           "constant paddings, small enough that every mirrored coordinate lies inside the input "
           "(TFLite-Micro would read past it)"),
     OpDoc("MUL", "Multiply (squeeze-excite), keras.ops.multiply, hard_sigmoid; the NEG and SQUARE of "
-                 "LayerNormalization and UnitNormalization, mended by the quantize stage",
+                 "LayerNormalization and UnitNormalization, mended by the quantize stage; LSTM and GRU steps",
           (Kernel("te_mul_s8"), Kernel("te_mul_rounding_s8", "the output multiplier a right shift of 1-22")),
           f"{_BROADCAST}; {_FUSED}"),
-    OpDoc("PACK", "keras.ops.stack, tf.stack",
+    OpDoc("PACK", "keras.ops.stack, tf.stack; a recurrent layer with return_sequences=True",
           (Kernel("te_concatenation_s8"),),
           f"inputs of one shape; {_COPY}"),
     OpDoc("PAD", "ZeroPadding2D, ZeroPadding1D, keras.ops.pad",
@@ -178,10 +179,14 @@ OPS: tuple[OpDoc, ...] = (
                                      "(rewritten by the quantize stage)",
           (Kernel("te_resize_nearest_neighbor_s8"),),
           f"4-D input; constant int32 size; {_COPY}"),
+    OpDoc("REVERSE_V2", "tf.reverse; the backward half of Bidirectional(..., "
+                        "return_sequences=True)",
+          (Kernel("te_reverse_s8"),),
+          f"constant int32 axes that are neighbours once sorted (TFLite-Micro refuses others); {_COPY}"),
     OpDoc("RSQRT", "keras.ops.rsqrt, tf.math.rsqrt; LayerNormalization, UnitNormalization",
           (Kernel("te_rsqrt_s8"), Kernel("te_lookup_s8", "4 elements or more (a table of all 256 answers)")),
           "input and output scales that keep the rescaling inside TFLite-Micro's range"),
-    OpDoc("SLICE", "tf.slice",
+    OpDoc("SLICE", "tf.slice, keras.ops.slice (or STRIDED_SLICE, as the converter chooses)",
           (Kernel("te_strided_slice_s8"),),
           "up to 5-D; constant begin and size; a box inside the input (TFLite-Micro does not check)"),
     OpDoc("SOFTMAX", "Softmax, `activation=\"softmax\"`",
@@ -195,7 +200,7 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("SPACE_TO_DEPTH", "tf.nn.space_to_depth",
           (Kernel("te_space_to_depth_s8"),),
           f"4-D input; height and width multiples of the block size; {_COPY}"),
-    OpDoc("SPLIT", "keras.ops.split, tf.split into N equal parts",
+    OpDoc("SPLIT", "keras.ops.split, tf.split into N equal parts; the gates of LSTM and GRU",
           (Kernel("te_split_s8"),),
           f"constant axis; output shapes that add up to the input's; {_COPY}"),
     OpDoc("SPLIT_V", "tf.split with sizes",
@@ -209,11 +214,11 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("SQUEEZE", "keras.ops.squeeze, tf.squeeze; Conv1D reshapes",
           (Kernel("te_reshape_s8"),),
           "input and output with as many elements"),
-    OpDoc("STRIDED_SLICE", "slicing a tensor, `x[:, 1:5:2]`, keras.ops.slice",
+    OpDoc("STRIDED_SLICE", "slicing a tensor, `x[:, 1:5:2]`; keras.ops.slice (or SLICE); GRU steps",
           (Kernel("te_strided_slice_s8"),),
           "1-D to 4-D; constant begin, end and strides, no stride 0; ellipsis and new-axis masks ignored, as "
           "TFLite-Micro ignores them"),
-    OpDoc("SUB", "Subtract, keras.ops.subtract, `a - b`",
+    OpDoc("SUB", "Subtract, keras.ops.subtract, `a - b`; GRU steps",
           (Kernel("te_sub_s8"),
            Kernel("te_sub_table_s8", "512 outputs or more, the output multiplier a right shift of 1-22")),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1); {_FUSED}"),
@@ -226,7 +231,7 @@ OPS: tuple[OpDoc, ...] = (
           "int16 state and time weights (the int8 form is refused: converters write int16); a constant bias "
           "whose scale is state scale x time-weights scale (TFLite-Micro requires it); 2-D input, weights and "
           "output; the state a variable tensor"),
-    OpDoc("TANH", "Activation(\"tanh\"), `activation=\"tanh\"`",
+    OpDoc("TANH", "Activation(\"tanh\"), `activation=\"tanh\"`; LSTM, GRU and SimpleRNN steps",
           (Kernel("te_tanh_s8"),),
           "an input scale large enough for the Q4.27 input; the output is in units of 1/128, zero point "
           "0, as TFLite-Micro writes it"),
@@ -238,7 +243,7 @@ OPS: tuple[OpDoc, ...] = (
            Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}")),
           f"4-D; SAME or VALID padding; constant int32 bias; one filter scale or one per output channel; "
           f"{_FUSED}"),
-    OpDoc("UNPACK", "keras.ops.unstack, tf.unstack",
+    OpDoc("UNPACK", "keras.ops.unstack, tf.unstack; the time steps in front of an unrolled recurrent layer",
           (Kernel("te_split_s8"),),
           f"num equal to the axis size; {_COPY}"),
 )
