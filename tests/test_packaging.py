@@ -85,7 +85,7 @@ def test_wheel_install_finds_templates_boards_and_firmware_inside_the_package(bu
 
 
 def test_setup_installs_every_tool_the_tests_look_for_except_those_outside_the_registries():
-    from conftest import allowed_skip
+    from test_ci_skips import allowed_skip
 
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     sources = "".join(path.read_text() for path in (ROOT / "tests").rglob("*.py"))
