@@ -13,9 +13,12 @@
  *   odd last column paired with zeros): (cols + 1) / 2 * 8 * groups int16, groups = (depth + 3) / 4.
  *   rhs_widened NULL when rhs is an activation; for a constant rhs, the lowering's widened matrices,
  *           one per rhs matrix in memory order (rhs then goes unread and may be NULL)
- *   scratch TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES(cols, depth) bytes (cols 0 with rhs_widened),
- *           4-byte aligned: the widened rhs matrix (activation rhs only), the pair of widened lhs
- *           rows, then depth rounded up to 4 bytes to gather a strided vector.
+ *   scratch TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES(block, depth) bytes, 4-byte aligned, block the
+ *           columns widened at a time: min(cols, TE_BATCH_MATMUL_WIDENED_BLOCK_COLS) for an
+ *           activation rhs, 0 with rhs_widened. It holds those rhs columns widened, the pair of
+ *           widened lhs rows, then depth rounded up to 4 bytes to gather a strided vector. (A wider
+ *           rhs is taken a block at a time, the lhs rows widened again per block: the scratch stays
+ *           small whatever cols is.)
  *
  * Per output element, exactly te_batch_matmul_s8's: the int32 sum of the same products (two
  * products of at most 255 * 255 per dual multiply-accumulate), then te_nn_requantize with the
@@ -31,9 +34,12 @@
 #include "te_batch_matmul_s8.h"
 #include "te_nn_dsp.h"
 
-/* (cols rounded up to even + 2 lhs rows) widened vectors of depth rounded up to 4, and one gather. */
-#define TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES(cols, depth) \
-    (2 * (((depth) + 3) / 4 * 4) * (((cols) + 1) / 2 * 2 + 2) + ((depth) + 3) / 4 * 4)
+/* The most rhs columns widened at a time (even). */
+#define TE_BATCH_MATMUL_WIDENED_BLOCK_COLS 16
+
+/* (block rounded up to even + 2 lhs rows) widened vectors of depth rounded up to 4, and one gather. */
+#define TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES(block, depth) \
+    (2 * (((depth) + 3) / 4 * 4) * (((block) + 1) / 2 * 2 + 2) + ((depth) + 3) / 4 * 4)
 
 void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8_t *lhs, const int8_t *rhs,
                                 const int16_t *rhs_widened, int16_t *scratch, int8_t *output);

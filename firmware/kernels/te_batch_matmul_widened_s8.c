@@ -154,12 +154,14 @@ void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8
     const te_bmm_requant requant = te_bmm_requant_for(params);
 
     const int32_t groups = (depth + 3) / 4;
-    const int32_t col_pairs = (cols + 1) / 2;
-    const int32_t widened_matrix = col_pairs * 8 * groups; /* int16 values of one widened rhs matrix */
-    /* An activation rhs is widened into the scratch, before the lhs rows; a constant one comes widened. */
-    int16_t *widened_lhs = scratch + (rhs_widened == NULL ? widened_matrix : 0);
+    const int32_t widened_matrix = (cols + 1) / 2 * 8 * groups; /* int16 values of one widened rhs matrix */
+    /* An activation rhs is widened into the scratch block_cols columns at a time, before the lhs rows;
+     * a constant one comes widened whole. */
+    const int32_t block_cols = rhs_widened != NULL || cols <= TE_BATCH_MATMUL_WIDENED_BLOCK_COLS
+                                   ? cols : TE_BATCH_MATMUL_WIDENED_BLOCK_COLS;
+    int16_t *widened_lhs = scratch + (rhs_widened == NULL ? (block_cols + 1) / 2 * 8 * groups : 0);
     int8_t *gather = (int8_t *)(widened_lhs + 8 * groups);
-    int32_t widened_from = -1; /* the element offset of the rhs matrix in the scratch */
+    int32_t widened_from = -1; /* the element offset of the rhs matrix whole in the scratch */
 
     int8_t *out = output;
     for (int32_t b0 = 0; b0 < batches0; ++b0) {
@@ -169,40 +171,41 @@ void te_batch_matmul_widened_s8(const te_batch_matmul_params *params, const int8
                                            + b2 * params->lhs_batch_stride2;
                 const int32_t rhs_at = b0 * params->rhs_batch_stride0 + b1 * params->rhs_batch_stride1
                                        + b2 * params->rhs_batch_stride2;
-                const int16_t *widened_rhs;
-                if (rhs_widened != NULL) {
-                    widened_rhs = rhs_widened + rhs_at / (depth * cols) * widened_matrix;
-                } else {
-                    if (rhs_at != widened_from) {
-                        for (int32_t c = 0; c < cols; ++c) {
-                            te_bmm_widen(rhs + rhs_at + c * rhs_col_stride, rhs_depth_stride, depth, rhs_offset,
-                                         scratch + (c / 2) * 8 * groups + 4 * (c % 2), 8, gather);
+                for (int32_t first = 0; first < cols; first += block_cols) {
+                    const int32_t block = cols - first < block_cols ? cols - first : block_cols;
+                    const int16_t *widened_rhs = scratch;
+                    if (rhs_widened != NULL) {
+                        widened_rhs = rhs_widened + rhs_at / (depth * cols) * widened_matrix;
+                    } else if (rhs_at != widened_from || block_cols < cols) {
+                        for (int32_t c = 0; c < block; ++c) {
+                            te_bmm_widen(rhs + rhs_at + (first + c) * rhs_col_stride, rhs_depth_stride, depth,
+                                         rhs_offset, scratch + (c / 2) * 8 * groups + 4 * (c % 2), 8, gather);
                         }
                         widened_from = rhs_at;
                     }
-                    widened_rhs = scratch;
-                }
-                for (int32_t r = 0; r < rows; r += 2) {
-                    const int two_rows = r + 1 < rows;
-                    te_bmm_widen(lhs_matrix + r * lhs_row_stride, lhs_depth_stride, depth, lhs_offset, widened_lhs, 8,
-                                 gather);
-                    /* A lone last row is multiplied twice; the second copy's results are dropped. */
-                    te_bmm_widen(lhs_matrix + (r + two_rows) * lhs_row_stride, lhs_depth_stride, depth, lhs_offset,
-                                 widened_lhs + 4, 8, gather);
-                    int8_t *out0 = out + r * cols;
-                    int8_t *out1 = out0 + cols;
-                    for (int32_t c = 0; c < cols; c += 2) {
-                        int32_t acc[4];
-                        /* An odd last column pairs with whatever the scratch holds; its results are dropped. */
-                        te_bmm_dot_2x2(widened_lhs, widened_rhs + (c / 2) * 8 * groups, groups, acc);
-                        out0[c] = te_bmm_output(acc[0], &requant);
-                        if (c + 1 < cols) {
-                            out0[c + 1] = te_bmm_output(acc[1], &requant);
-                        }
-                        if (two_rows) {
-                            out1[c] = te_bmm_output(acc[2], &requant);
-                            if (c + 1 < cols) {
-                                out1[c + 1] = te_bmm_output(acc[3], &requant);
+                    for (int32_t r = 0; r < rows; r += 2) {
+                        const int two_rows = r + 1 < rows;
+                        te_bmm_widen(lhs_matrix + r * lhs_row_stride, lhs_depth_stride, depth, lhs_offset,
+                                     widened_lhs, 8, gather);
+                        /* A lone last row is multiplied twice; the second copy's results are dropped. */
+                        te_bmm_widen(lhs_matrix + (r + two_rows) * lhs_row_stride, lhs_depth_stride, depth,
+                                     lhs_offset, widened_lhs + 4, 8, gather);
+                        int8_t *out0 = out + r * cols + first;
+                        int8_t *out1 = out0 + cols;
+                        const int16_t *pair = widened_rhs + (rhs_widened != NULL ? first / 2 * 8 * groups : 0);
+                        for (int32_t c = 0; c < block; c += 2, pair += 8 * groups) {
+                            int32_t acc[4];
+                            /* An odd last column pairs with whatever the scratch holds; its results are dropped. */
+                            te_bmm_dot_2x2(widened_lhs, pair, groups, acc);
+                            out0[c] = te_bmm_output(acc[0], &requant);
+                            if (c + 1 < block) {
+                                out0[c + 1] = te_bmm_output(acc[1], &requant);
+                            }
+                            if (two_rows) {
+                                out1[c] = te_bmm_output(acc[2], &requant);
+                                if (c + 1 < block) {
+                                    out1[c + 1] = te_bmm_output(acc[3], &requant);
+                                }
                             }
                         }
                     }

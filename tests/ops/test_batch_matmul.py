@@ -59,6 +59,8 @@ def random_cases(seed: int, count: int) -> list[OpCase]:
     for number in range(count):
         lhs_batch, rhs_batch, out_batch = random_batches(rng)
         rows, cols = (int(d) for d in rng.integers(1, 10, 2))
+        if rng.random() < 0.15:
+            cols = int(rng.integers(17, 40))  # wider than the widened kernel's block of 16 columns
         depth = int(rng.integers(1, 40 if rng.random() < 0.3 else 10))
         adj_x, adj_y = bool(rng.random() < 0.3), bool(rng.random() < 0.4)
         lhs_shape = (*lhs_batch, *((depth, rows) if adj_x else (rows, depth)))
@@ -99,6 +101,7 @@ def test_batch_matmul_widened_kernel_matches_tflite_micro_on_the_same_configurat
     # Both of the kernel's requantizations: te_nn_requantize_rounding (right shifts 1-22) and the reference one.
     rounding = Counter(1 <= -m.calls[0].params["output_shift"] <= 22 for m in models)
     assert rounding[True] > 100 and rounding[False] > 10, rounding
+    assert sum(m.calls[0].params["cols"] > 16 and m.graph.tensors[1].data is None for m in models) > 10
 
 
 def test_batch_matmul_small_exact_answers(tmp_path):

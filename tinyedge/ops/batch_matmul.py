@@ -54,11 +54,14 @@ def batch_strides(shape: tuple[int, ...], out_batches: tuple[int, ...]) -> list[
     return strides
 
 
-def widened_scratch_bytes(cols: int, depth: int) -> int:
-    """TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES: one rhs matrix (columns in pairs) and two lhs rows as int16,
+WIDENED_BLOCK_COLS = 16  # TE_BATCH_MATMUL_WIDENED_BLOCK_COLS
+
+
+def widened_scratch_bytes(block: int, depth: int) -> int:
+    """TE_BATCH_MATMUL_WIDENED_SCRATCH_BYTES: `block` rhs columns (in pairs) and two lhs rows as int16,
     depth padded to 4, and a gather of depth bytes."""
     padded = (depth + 3) // 4 * 4
-    return 2 * padded * (cols + (cols & 1) + 2) + padded
+    return 2 * padded * (block + (block & 1) + 2) + padded
 
 
 def widen_constant(rhs: np.ndarray, adj_y: bool, zero_point: int) -> np.ndarray:
@@ -137,7 +140,8 @@ def lower_batch_matmul(graph: Graph, op: Operator) -> KernelCall:
         return KernelCall(
             function=function, header=f"{function}.h", params_type="te_batch_matmul_params", params=params,
             args=(TensorArg(lhs_index), *rhs_args,
-                  ScratchArg(widened_scratch_bytes(0 if rhs.data is not None else cols, depth), "int16_t"),
+                  ScratchArg(widened_scratch_bytes(0 if rhs.data is not None else min(cols, WIDENED_BLOCK_COLS), depth),
+                             "int16_t"),
                   TensorArg(output_index)),
             macs=macs,
         )
