@@ -9,6 +9,7 @@ non-constant input as a model input, and here the state is made a variable tenso
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from unittest import mock
 
@@ -22,6 +23,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 from tinyedge.codegen import compile_graph
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.importer import parse_tflite
+from tinyedge.pipeline import compile_model
 
 CONFIGURATIONS = 200
 STATE_INPUT = 4  # SVDF's inputs: input, weights_feature, weights_time, bias, state
@@ -121,3 +123,15 @@ def test_svdf_with_a_bias_scale_tflite_micro_refuses_is_refused():
     case = OpCase("SVDF", (*case.inputs[:3], wrong, case.inputs[4]), case.output, case.options, case.label)
     with pytest.raises(UnsupportedOpError, match="bias scale"):
         compile_graph(parse_tflite(single_op.single_op_tflite(case)))
+
+
+def test_svdf_keeps_its_state_between_inferences_on_nrf52840(tmp_path):
+    # The state lives in the firmware's arena (.bss) between inferences: three in a row in the emulator,
+    # each compared with TFLite-Micro's interpreter invoked three times in a row.
+    case = svdf_case(np.random.default_rng(1), "keyword-spotting sized", batches=1, input_size=40, units=32, rank=2,
+                     memory=10)
+    (tmp_path / "svdf.tflite").write_bytes(single_op.single_op_tflite(case))  # the state variable (fixture above)
+    result = compile_model(tmp_path / "svdf.tflite", "nrf52840", tmp_path / "out", samples=3)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verification"]["bit_exact"] is True and report["verification"]["samples"] == 3
+    assert result.model.macs == 64 * (40 + 10)
