@@ -35,8 +35,10 @@ def output_size(padding: str, inputs: int, taps: int, stride: int, rng: np.rando
 def transpose_conv_case(input_shape: tuple[int, int, int, int], filter_data: np.ndarray, output_shape: tuple,
                         scales: tuple[float, float | list[float], float], zero_points: tuple[int, int],
                         bias: np.ndarray | None, padding: str, strides: tuple[int, int], fused: str,
-                        label: str, samples: tuple[bytes, ...] = (), expected: tuple[bytes, ...] = ()) -> OpCase:
-    """A TRANSPOSE_CONV with TFLite's inputs: (output_shape, filter, input[, bias])."""
+                        label: str, samples: tuple[bytes, ...] = (), expected: tuple[bytes, ...] = (),
+                        filter_is_input: bool = False) -> OpCase:
+    """A TRANSPOSE_CONV with TFLite's inputs: (output_shape, filter, input[, bias]); the filter a model
+    input rather than a constant when filter_is_input (TFLite-Micro runs that too)."""
     input_scale, filter_scale, output_scale = scales
     options = schema.TransposeConvOptionsT()
     options.padding = PADDINGS[padding]
@@ -46,7 +48,7 @@ def transpose_conv_case(input_shape: tuple[int, int, int, int], filter_data: np.
     inputs = [
         TensorSpec((4,), (), (), data=np.array(output_shape, dtype=np.int32), dtype="int32"),
         TensorSpec(filter_data.shape, filter_scale, [0] * len(filter_scale) if per_channel else 0,  # type: ignore
-                   data=filter_data),
+                   data=None if filter_is_input else filter_data),
         TensorSpec(input_shape, input_scale, zero_points[0]),
     ]
     if bias is not None:
@@ -85,7 +87,9 @@ def random_cases(seed: int, count: int) -> list[OpCase]:
         fused = str(rng.choice(ACTIVATIONS))
         cases.append(transpose_conv_case((batches, in_h, in_w, in_c), weights, (batches, out_h, out_w, out_c),
                                          (input_scale, filter_scale, output_scale), (zero_point(rng), zero_point(rng)),
-                                         bias, padding, strides, fused, f"seed {seed} #{number}"))
+                                         bias, padding, strides, fused, f"seed {seed} #{number}",
+                                         # a model input has one scale (tinyedge's I/O), so per-tensor filters only
+                                         filter_is_input=bool(np.isscalar(filter_scale) and rng.random() < 0.2)))
     return cases
 
 
@@ -100,6 +104,7 @@ def test_transpose_conv_reference_kernel_matches_tflite_micro_on_random_configur
     assert {m.calls[0].function for m in models} == {TRANSPOSE_CONV_REFERENCE}
     shifts = np.concatenate([m.calls[0].constants[1].values for m in models])
     assert shifts.min() < -10 and shifts.max() > 0, "long right shifts and left shifts are both covered"
+    assert sum(not m.graph.tensors[1].is_constant for m in models) >= 5, "some filters are model inputs"
 
 
 def test_transpose_conv_im2col_kernel_matches_tflite_micro_on_the_same_configurations(tmp_path, cases):
