@@ -224,3 +224,11 @@ def test_a_residual_block_keeps_two_tensors_alive_instead_of_three(assert_bit_ex
     # stem stays alive for the add; the second conv's output overwrites the first one's
     assert 2 in result.model.plan.in_place
     assert result.model.plan.arena_bytes < 3 * tensor
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_a_single_output_channel_packs_and_runs_bit_exact(assert_bit_exact, kernel):
+    # One channel: no channel pair to interleave (pack_rows once failed on the empty pair block).
+    inputs = keras.Input((6, 6, 5), batch_size=1)
+    result = assert_bit_exact(keras.Model(inputs, keras.layers.Conv2D(1, kernel, padding="same")(inputs)))
+    assert result.model.layers[0].function in (CONV2D_1X1, CONV2D_IM2COL)

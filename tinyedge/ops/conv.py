@@ -111,7 +111,7 @@ def pack_rows(weights: np.ndarray) -> np.ndarray:
     padded = np.zeros((channels, depth4(depth)), dtype=np.int8)
     padded[:, :depth] = weights
     pairs = channels // 2 * 2
-    words = padded[:pairs].reshape(pairs // 2, 2, -1, 4).transpose(0, 2, 1, 3)
+    words = padded[:pairs].reshape(pairs // 2, 2, depth4(depth) // 4, 4).transpose(0, 2, 1, 3)  # no pair: empty
     return np.concatenate([words.reshape(-1), padded[pairs:].reshape(-1)])
 
 
