@@ -96,3 +96,16 @@ def test_trained_lstm_saved_as_keras_compiles_bit_exact_for_nrf52840(tmp_path):
     assert any("unrolled for export" in line and f"(LSTM) over {STEPS} time steps" in line for line in lines), lines
     assert result.model.macs > 0 and report["simulation"]["instructions"] > result.model.macs
 
+
+
+def test_a_recurrent_model_long_enough_for_literal_pools_runs_in_the_emulator(tmp_path):
+    # LSTM(32) over 8 steps: tinyedge_model_invoke grows past the reach of one literal pool, so the
+    # compiler places pools inside it; the per-layer split must read across them (it once stopped at the first).
+    keras.utils.set_random_seed(0)
+    x = keras.Input((STEPS, FEATURES), batch_size=1)
+    model = train_briefly(keras.Model(x, L.Dense(3)(L.LSTM(32)(x))))
+    calibration = [np.random.default_rng(3).uniform(-1, 1, (32, STEPS, FEATURES)).astype(np.float32)]
+    tflite = quantize_keras_model(model, tmp_path / "lstm32.tflite", calibration, log=lambda line: None).tflite
+    result = compile_model(tflite, "nrf52840", tmp_path / "out", samples=1, backend="builtin")
+    assert result.report.verification.bit_exact
+    assert len(result.report.layers) == len(result.model.layers) > 100

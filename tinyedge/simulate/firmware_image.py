@@ -125,7 +125,7 @@ class FirmwareImage:
         if code is None:
             raise TinyEdgeError(f"{self.path.name}: function {function_name} lies outside every code section")
         sites = []
-        for start, end in self._instruction_spans(f.address, f.address + f.size):
+        for start, end in self.instruction_spans(f.address, f.address + f.size):
             for insn in disassembler(self.arch).disasm(code[start - f.address: end - f.address], start):
                 name = insn.insn_name()
                 if self.arch == ARCH_ARM and name in ("bl", "blx"):
@@ -134,7 +134,7 @@ class FirmwareImage:
                     sites.append(insn.address)
         return tuple(sites)
 
-    def _instruction_spans(self, start: int, end: int) -> list[tuple[int, int]]:
+    def instruction_spans(self, start: int, end: int) -> list[tuple[int, int]]:
         """[start, end) minus the literal pools the Arm mapping symbols ($d ... $t) mark as data."""
         spans = []
         in_data = False

@@ -199,20 +199,24 @@ def layer_starts(image: FirmwareImage, call_sites: Sequence[int]) -> tuple[int, 
     function = image.function(INVOKE_SYMBOL)
     if function is None or not call_sites:
         return ()
-    code = image.code_bytes(function.address, call_sites[-1] + 4 - function.address) or b""
     wanted = set(call_sites)
     starts: list[int] = []
     block = function.address
-    for insn in disassembler(ARCH_ARM).disasm(code, function.address):
-        if insn.address in wanted:
-            starts.append(block)
-            if len(starts) == len(call_sites):
-                break
-        following = insn.address + insn.size
-        page_end = (block & ~(_TRANSLATION_PAGE - 1)) + _TRANSLATION_PAGE
-        if (insn.group(capstone.CS_GRP_JUMP) or insn.group(capstone.CS_GRP_CALL) or insn.group(capstone.CS_GRP_RET)
-                or following >= page_end or (following == page_end - 2 and _is_wide(image, following))):
-            block = following
+    # A long function holds literal pools; the code resumes after each, in a block of its own (the
+    # instruction before a pool is a branch), so each stretch of code is read on its own.
+    for span_start, span_end in image.instruction_spans(function.address, call_sites[-1] + 4):
+        if span_start != function.address:
+            block = span_start
+        code = image.code_bytes(span_start, span_end - span_start) or b""
+        for insn in disassembler(ARCH_ARM).disasm(code, span_start):
+            if insn.address in wanted:
+                starts.append(block)
+            following = insn.address + insn.size
+            page_end = (block & ~(_TRANSLATION_PAGE - 1)) + _TRANSLATION_PAGE
+            if (insn.group(capstone.CS_GRP_JUMP) or insn.group(capstone.CS_GRP_CALL)
+                    or insn.group(capstone.CS_GRP_RET) or following >= page_end
+                    or (following == page_end - 2 and _is_wide(image, following))):
+                block = following
     if len(starts) != len(call_sites):
         raise TinyEdgeError(f"{image.path.name}: cannot follow tinyedge_model_invoke's code to its kernel calls "
                             f"(found {len(starts)} of {len(call_sites)})")
