@@ -61,7 +61,7 @@ def test_not_a_flatbuffer(tmp_path):
         load_tflite(path)
 
 
-def test_unsupported_op_is_named_with_layer_and_tensors(small_tflite):
+def test_unsupported_op_is_named_with_its_keras_layer_and_a_replacement(small_tflite):
     """An op without a lowering (here the dense layer relabelled TILE, which no kernel implements) names its layer."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -74,8 +74,9 @@ def test_unsupported_op_is_named_with_layer_and_tensors(small_tflite):
         compile_graph(graph)
     message = str(info.value)
     tile = next(op for op in graph.operators if op.opcode == "TILE")
-    assert f"layer {tile.index} TILE" in message
-    assert graph.tensor(tile.outputs[0]).name in message
+    layer = graph.keras_layer(tile)
+    assert layer is not None and f"TILE (layer {tile.index}, Keras layer '{layer}'; instead: " in message
+    assert "\n" not in message and len(message) < 400
 
 
 # ---------------------------------------------------------------- hostile files (issue 10: what the fuzzer found)

@@ -95,7 +95,27 @@ class Graph:
         return [self.tensors[i] for i in self.outputs]
 
     def describe(self, op: Operator) -> str:
-        """How a message names a layer: index, op, and its tensors."""
-        ins = ", ".join(self.tensors[i].name for i in op.inputs if i >= 0)
-        outs = ", ".join(self.tensors[i].name for i in op.outputs)
-        return f"layer {op.index} {op.opcode} ({ins} -> {outs})"
+        """How a message names a layer: index, op, and the Keras layer it came from (else its output tensor).
+
+        TensorFlow joins the names of fused tensors with ";", which can run to pages: one name is enough."""
+        layer = self.keras_layer(op)
+        if layer is not None:
+            return f"layer {op.index} {op.opcode} (Keras layer '{layer}')"
+        if not op.outputs:
+            return f"layer {op.index} {op.opcode}"
+        name = self.tensors[op.outputs[0]].name.split(";")[0]
+        return f"layer {op.index} {op.opcode} (output '{name if len(name) <= 80 else name[:77] + '...'}')"
+
+    def keras_layer(self, op: Operator) -> str | None:
+        """The Keras layer an op came from, read from TensorFlow's name scopes ("sequential_1/lstm_1/split").
+
+        The output's name says it, unless the output is the model's own ("StatefulPartitionedCall:0"); then
+        the op's constants (weights, bias) do. A Keras 3 export traces the model once more, which appends
+        "_1" to the model's scope and to every layer's; the layer's own name is the scope without it."""
+        constants = [i for i in op.inputs if i >= 0 and self.tensors[i].data is not None]
+        for index in (*op.outputs, *constants):
+            scopes = self.tensors[index].name.split(";")[0].split("/")
+            if len(scopes) >= 3 and scopes[1]:
+                model, layer = scopes[0], scopes[1]
+                return layer[:-2] if model.endswith("_1") and layer.endswith("_1") else layer
+        return None

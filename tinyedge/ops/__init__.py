@@ -127,3 +127,32 @@ def lower(graph: Graph, op: Operator) -> KernelCall:
 def find_unsupported(graph: Graph) -> list[Operator]:
     _load_all()
     return [op for op in graph.operators if op.opcode not in _LOWERINGS]
+
+
+# What a user can put in place of a layer whose op tinyedge (or TFLite-Micro's int8 set) lacks.
+REPLACEMENTS = {
+    "TILE": "repeat the tensor with Concatenate, or use UpSampling2D/UpSampling1D (tinyedge rewrites those)",
+    "EXP": "use a softmax (SOFTMAX runs in int8) or a piecewise-linear activation",
+    "NEG": "multiply by -1 (MUL runs in int8)",
+    "L2_POOL_2D": "use AveragePooling2D or MaxPooling2D",
+    "CAST": "keep the tensor int8 end to end (no tf.cast inside the model)",
+    "WHILE": "give recurrent layers a fixed sequence length (tinyedge unrolls them)",
+}
+
+
+def unsupported_message(graph: Graph, ops: list[Operator]) -> str:
+    """One line for every op tinyedge lacks: each opcode once, with where it sits and what to use instead."""
+    by_opcode: dict[str, list[Operator]] = {}
+    for op in ops:
+        by_opcode.setdefault(op.opcode, []).append(op)
+    parts = []
+    for opcode, found in by_opcode.items():
+        indices = ", ".join(str(op.index) for op in found[:5]) + (", ..." if len(found) > 5 else "")
+        layers = sorted({layer for op in found if (layer := graph.keras_layer(op)) is not None})
+        where = f"layer{'s' if len(found) > 1 else ''} {indices}"
+        if layers:
+            where += f", Keras layer{'s' if len(layers) > 1 else ''} " + ", ".join(f"'{name}'" for name in layers)
+        instead = f"; instead: {REPLACEMENTS[opcode]}" if opcode in REPLACEMENTS else ""
+        parts.append(f"{opcode} ({where}{instead})")
+    return (f"the model uses op{'s' if len(by_opcode) > 1 else ''} tinyedge has no kernel for, so nothing was "
+            f"generated: {'; '.join(parts)} (supported ops: docs/ops.md)")
