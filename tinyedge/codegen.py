@@ -15,9 +15,18 @@ import jinja2
 import numpy as np
 
 from tinyedge import __version__
-from tinyedge.errors import TinyEdgeError
+from tinyedge.errors import TinyEdgeError, UnsupportedOpError
 from tinyedge.ir import Graph, Tensor
-from tinyedge.ops import ConstArg, KernelCall, ScratchArg, TensorArg, TensorListArg, find_unsupported, lower
+from tinyedge.ops import (
+    ConstArg,
+    KernelCall,
+    ScratchArg,
+    TensorArg,
+    TensorListArg,
+    find_unsupported,
+    lower,
+    unsupported_message,
+)
 from tinyedge.plan import MemoryPlan, plan_memory
 from tinyedge.resources import templates_dir
 
@@ -83,13 +92,12 @@ def compile_graph(graph: Graph, model_sha256: str = "") -> CompiledModel:
     """Lower every op and plan memory; raises before any file is written if an op is unsupported."""
     unsupported = find_unsupported(graph)
     if unsupported:
-        listing = "; ".join(graph.describe(op) for op in unsupported)
-        raise TinyEdgeError(f"{len(unsupported)} unsupported op(s), nothing was generated: {listing}")
+        raise UnsupportedOpError(unsupported_message(graph, unsupported))
     calls = tuple(lower(graph, op) for op in graph.operators)
     plan = plan_memory(graph, list(calls))
     constants = _constant_tensors(graph, calls)
     weight_bytes = sum(graph.tensor(t).nbytes for t in constants)
-    weight_bytes += sum(c.values.nbytes for call in calls for c in _const_args(call))
+    weight_bytes += sum(values.nbytes for values in _distinct_constants(calls))
     params = _parameter_count(graph)
     layers = tuple(Layer(op.index, op.opcode, graph.tensor(op.outputs[0]).name, call.function, call.macs)
                    for op, call in zip(graph.operators, calls))
@@ -125,6 +133,20 @@ def _io(graph: Graph, indices: tuple[int, ...]) -> tuple[IOTensor, ...]:
 
 def _const_args(call: KernelCall) -> list[ConstArg]:
     return list(call.constants) + [a for a in call.args if isinstance(a, ConstArg)]
+
+
+def _const_key(const: ConstArg) -> tuple[str, bytes]:
+    return const.ctype, np.ascontiguousarray(const.values).tobytes()
+
+
+def _distinct_constants(calls: tuple[KernelCall, ...]) -> list[np.ndarray]:
+    """The computed constants as they are stored: identical ones once (an unrolled recurrent layer packs
+    the same weights at every time step)."""
+    distinct: dict[tuple[str, bytes], np.ndarray] = {}
+    for call in calls:
+        for const in _const_args(call):
+            distinct.setdefault(_const_key(const), const.values)
+    return list(distinct.values())
 
 
 def _constant_tensors(graph: Graph, calls: tuple[KernelCall, ...]) -> list[int]:
@@ -178,7 +200,7 @@ class _Emitter:
         assert index in self.output_offsets, f"tensor {index} is in no buffer"
         return f"output + {self.output_offsets[index]}"
 
-    def args(self, op_index: int, call: KernelCall, prefix: str) -> list[str]:
+    def args(self, op_index: int, call: KernelCall, prefix: str, aliases: dict[str, str]) -> list[str]:
         exprs = []
         scratch_offset = self.model.plan.scratch_offsets.get(op_index, 0)
         for arg in call.args:
@@ -188,7 +210,8 @@ class _Emitter:
                 array = "int8_t *const[]" if arg.writable else "const int8_t *const[]"
                 exprs.append(f"({array}){{" + ", ".join(self.tensor(t) for t in arg.indices) + "}")
             elif isinstance(arg, ConstArg):
-                exprs.append(f"{prefix}_{arg.name}")
+                name = f"{prefix}_{arg.name}"
+                exprs.append(aliases.get(name, name))
             elif isinstance(arg, ScratchArg):
                 exprs.append(f"({arg.ctype} *)&te_arena[{scratch_offset}]")
                 scratch_offset += arg.nbytes
@@ -206,17 +229,27 @@ def render_model(model: CompiledModel, out_dir: Path) -> list[Path]:
                        "comment": f"'{tensor.name}' {tensor.dtype}{list(tensor.shape)}",
                        "body": format_values(tensor.data, _ctype(tensor))})
     layers = []
+    stored: dict[tuple[str, bytes], str] = {}  # identical constants are stored once, the others name it
+    aliases: dict[str, str] = {}
     for op, call in zip(graph.operators, model.calls):
         prefix = f"layer{op.index}"
         for const in _const_args(call):
-            arrays.append({"name": f"{prefix}_{const.name}", "ctype": const.ctype, "length": max(const.values.size, 1),
+            name, key = f"{prefix}_{const.name}", _const_key(const)
+            if key in stored:
+                aliases[name] = stored[key]
+                continue
+            stored[key] = name
+            arrays.append({"name": name, "ctype": const.ctype, "length": max(const.values.size, 1),
                            "comment": f"layer {op.index} {op.opcode}: {const.name}",
                            "body": format_values(const.values, const.ctype)})
-        params = [(field, f"{prefix}_{value[1:]}" if isinstance(value, str) and value.startswith("@") else value)
-                  for field, value in call.params.items()]
+        params = []
+        for field, value in call.params.items():
+            if isinstance(value, str) and value.startswith("@"):
+                value = aliases.get(f"{prefix}_{value[1:]}", f"{prefix}_{value[1:]}")
+            params.append((field, value))
         layers.append({"index": op.index, "description": graph.describe(op), "params_type": call.params_type,
                        "params_name": f"{prefix}_params", "params": params, "function": call.function,
-                       "args": emitter.args(op.index, call, prefix)})
+                       "args": emitter.args(op.index, call, prefix, aliases)})
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "model")),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)

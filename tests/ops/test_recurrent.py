@@ -9,6 +9,7 @@ byte for byte, and one LSTM goes through the whole `tinyedge compile` path for n
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -109,3 +110,19 @@ def test_a_recurrent_model_long_enough_for_literal_pools_runs_in_the_emulator(tm
     result = compile_model(tflite, "nrf52840", tmp_path / "out", samples=1, backend="builtin")
     assert result.report.verification.bit_exact
     assert len(result.report.layers) == len(result.model.layers) > 100
+
+
+def test_the_weights_an_unrolled_lstm_repeats_at_every_step_are_stored_once(quantized, tmp_path):
+    from tinyedge.codegen import render_model
+    from tinyedge.ops import ConstArg
+    from tinyedge.pipeline import compile_tflite
+
+    model = compile_tflite(quantized("lstm")[0])
+    consts = [c for call in model.calls for c in (*call.constants, *(a for a in call.args if isinstance(a, ConstArg)))]
+    distinct = {(c.ctype, c.values.tobytes()) for c in consts}
+    assert len(distinct) < len(consts) // 2  # the per-step copies are many
+    render_model(model, tmp_path)
+    source = (tmp_path / "model" / "tinyedge_model.c").read_text()
+    stored = re.findall(r"static const \w+ (layer\d+_\w+)\[", source)
+    assert len(stored) == len(distinct)
+    assert model.weight_bytes < sum(c.values.nbytes for c in consts)
