@@ -14,9 +14,6 @@ import numpy as np
 import pytest
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from tinyedge.errors import UnsupportedOpError
-from tinyedge.ir import Graph, Operator, Quantization, Tensor
-from tinyedge.ops import lower
 from tinyedge.ops.mean import mean_multiplier
 from tinyedge.quantize import quantize_keras_model
 
@@ -90,10 +87,33 @@ def test_mean_multiplier_folds_the_count_into_the_significand():
     assert mean_multiplier(1.0, 1.0, 1 << 40)[1] == 1 - 32
 
 
-def test_mean_over_three_axes_is_rejected():
-    tensors = (Tensor(0, "x", (1, 2, 2, 2), "int8", Quantization((0.1,), (0,))),
-               Tensor(1, "axes", (3,), "int32", data=np.array([1, 2, 3], dtype=np.int32)),
-               Tensor(2, "y", (1,), "int8", Quantization((0.1,), (0,))))
-    graph = Graph("g", tensors, (Operator(0, "MEAN", (0, 1), (2,), {"keepDims": False}),), (0,), (2,))
-    with pytest.raises(UnsupportedOpError, match="layer 0 MEAN.*3 axes"):
-        lower(graph, graph.operators[0])
+def test_mean_over_three_to_five_axes_matches_tflite_micro(tmp_path):
+    # GroupNormalization reduces three axes; TFLite-Micro runs it (an older note here said two at most).
+    from single_op import check_cases, log_uniform, random_zero_point
+    from test_reduce import reduce_case
+
+    rng = np.random.default_rng(7)
+    cases = []
+    for number in range(200):
+        rank = int(rng.integers(3, 6))
+        shape = tuple(int(d) for d in rng.integers(1, 6, size=rank))
+        axes = [int(a) - (rank if rng.random() < 0.3 else 0)
+                for a in rng.choice(rank, size=int(rng.integers(3, rank + 1)), replace=False)]
+        scale = log_uniform(rng, -3, 0)
+        scales = (scale, scale * log_uniform(rng, -1, 0.5))
+        cases.append(reduce_case("MEAN", shape, axes, bool(rng.random() < 0.5), scales,
+                                 (random_zero_point(rng), random_zero_point(rng)), f"seed 7 #{number}"))
+    models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_mean_s8"}
+
+
+def test_group_normalization_of_a_trained_model_is_bit_exact(assert_bit_exact):
+    # GroupNormalization: MEAN over three axes of the grouped activations (and a SQUARE mended into MUL).
+    from keras_training import train_briefly
+
+    x = keras.Input((8, 8, 4), batch_size=1)
+    y = keras.layers.Conv2D(8, 3, padding="same")(x)
+    y = keras.layers.GroupNormalization(groups=2)(y)
+    model = train_briefly(keras.Model(x, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(y))))
+    result = assert_bit_exact(model)
+    assert any(layer.opcode == "MEAN" for layer in result.model.layers)

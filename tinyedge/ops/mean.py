@@ -19,7 +19,6 @@ from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg
 from tinyedge.ops._quant import quantize_multiplier, require_int8
 
 MAX_RANK = 5  # the input ranks TFLite-Micro's reduce handles
-MAX_REDUCED_AXES = 2  # TFLite-Micro resolves at most two distinct axes
 
 
 def resolve_axes(graph: Graph, op: Operator, axes: np.ndarray, rank: int) -> list[int]:
@@ -58,10 +57,7 @@ def lower_mean(graph: Graph, op: Operator) -> KernelCall:
     if not 1 <= rank <= MAX_RANK:
         raise UnsupportedOpError(f"{graph.describe(op)}: inputs of 1 to {MAX_RANK} dimensions are supported, "
                                  f"not {list(input_.shape)}")
-    axes = resolve_axes(graph, op, axis.data, rank)
-    if len(axes) > MAX_REDUCED_AXES:
-        raise UnsupportedOpError(f"{graph.describe(op)}: mean over {len(axes)} axes; TFLite-Micro reduces at most "
-                                 f"{MAX_REDUCED_AXES}")
+    axes = resolve_axes(graph, op, axis.data, rank)  # any number: the installed TFLite-Micro reduces them all
 
     count = int(np.prod([input_.shape[a] for a in axes], dtype=np.int64))
     kept_shape = [1 if d in axes else n for d, n in enumerate(input_.shape)]
