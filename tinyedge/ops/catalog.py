@@ -124,10 +124,9 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_max_pool2d_s8"),),
           "4-D NHWC; SAME or VALID padding, no window wholly in the padding; output quantization equal to "
           f"the input's (TFLite-Micro refuses others); {_FUSED}"),
-    OpDoc("MEAN", "GlobalAveragePooling2D, GlobalAveragePooling1D, keras.ops.mean",
+    OpDoc("MEAN", "GlobalAveragePooling2D, GlobalAveragePooling1D, GroupNormalization, keras.ops.mean",
           (Kernel("te_mean_s8"),),
-          "constant int32 axes, at most 2 distinct (TFLite-Micro's limit); inputs up to 5-D; per-tensor "
-          "quantization; sums that fit int32"),
+          "constant int32 axes, any number of them; inputs up to 5-D; per-tensor quantization; sums that fit int32"),
     OpDoc("MINIMUM", "Minimum, keras.ops.minimum",
           (Kernel("te_minimum_s8"),),
           f"{_BROADCAST}; raw bytes compared, the quantizations taken equal as TFLite-Micro takes them"),
@@ -224,7 +223,7 @@ OPS: tuple[OpDoc, ...] = (
           f"{_BROADCAST}; each input's rescale factor inside (0, 1); {_FUSED}"),
     OpDoc("SUM", "keras.ops.sum, tf.reduce_sum",
           (Kernel("te_mean_s8"),),
-          "constant int32 axes, at most 2 distinct; inputs up to 5-D; per-tensor quantization"),
+          "constant int32 axes, any number of them; inputs up to 5-D; per-tensor quantization"),
     OpDoc("SVDF", "no Keras layer: TensorFlow's converter fuses SVDF only from the patterns of old TF1 graphs "
                   "(keyword-spotting models written for TFLite-Micro)",
           (Kernel("te_svdf_s8"), Kernel("te_svdf_packed_s8", "state zero point 0, as converters write it")),
