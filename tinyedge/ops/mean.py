@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
-from tinyedge.ir import Graph, Operator
+from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._quant import quantize_multiplier, require_int8
 
@@ -42,8 +42,9 @@ def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tupl
     return (multiplier << extra) // count, shift - extra
 
 
-@lowering("MEAN")
-def lower_mean(graph: Graph, op: Operator) -> KernelCall:
+def reduction_geometry(graph: Graph, op: Operator) -> tuple[Tensor, Tensor, list[int], ConstArg, ConstArg, int]:
+    """(input, output, resolved axes, 5-D input shape, 5-D output strides, number of outputs): what every
+    reduction (MEAN, SUM, REDUCE_MAX, REDUCE_MIN) checks and works out the same way."""
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, an axis tensor and one output")
     require_int8(graph, op, op.inputs[0], op.outputs[0])
@@ -57,24 +58,28 @@ def lower_mean(graph: Graph, op: Operator) -> KernelCall:
     if not 1 <= rank <= MAX_RANK:
         raise UnsupportedOpError(f"{graph.describe(op)}: inputs of 1 to {MAX_RANK} dimensions are supported, "
                                  f"not {list(input_.shape)}")
-    axes = resolve_axes(graph, op, axis.data, rank)  # any number: the installed TFLite-Micro reduces them all
-
-    count = int(np.prod([input_.shape[a] for a in axes], dtype=np.int64))
+    axes = resolve_axes(graph, op, axis.data, rank)
     kept_shape = [1 if d in axes else n for d, n in enumerate(input_.shape)]
     num_outputs = int(np.prod(kept_shape, dtype=np.int64))
-    if num_outputs != output.size or count < 1:
-        raise UnsupportedOpError(f"{graph.describe(op)}: output {list(output.shape)} does not match the mean of "
-                                 f"{list(input_.shape)} over axes {axes}")
-    # Where each input element's sum lives: row-major over the kept dimensions.
-    output_strides, step = [0] * rank, 1
+    if num_outputs != output.size or input_.size == 0:
+        raise UnsupportedOpError(f"{graph.describe(op)}: output {list(output.shape)} does not match the reduction "
+                                 f"of {list(input_.shape)} over axes {axes}")
+    # Where each input element lands: row-major over the kept dimensions, stride 0 on reduced ones.
+    strides, step = [0] * rank, 1
     for d in reversed(range(rank)):
         if d not in axes:
-            output_strides[d] = step
+            strides[d] = step
             step *= input_.shape[d]
     pad = MAX_RANK - rank
-    input_shape = np.array([1] * pad + list(input_.shape), dtype=np.int32)
-    strides = np.array([0] * pad + output_strides, dtype=np.int32)
+    shape = ConstArg("input_shape", "int32_t", np.array([1] * pad + list(input_.shape), dtype=np.int32))
+    output_strides = ConstArg("output_strides", "int32_t", np.array([0] * pad + strides, dtype=np.int32))
+    return input_, output, axes, shape, output_strides, num_outputs
 
+
+@lowering("MEAN")
+def lower_mean(graph: Graph, op: Operator) -> KernelCall:
+    input_, output, axes, shape, strides, num_outputs = reduction_geometry(graph, op)
+    count = int(np.prod([input_.shape[a] for a in axes], dtype=np.int64))
     multiplier, shift = mean_multiplier(input_.scale, output.scale, count)
     sum_offset = -input_.zero_point * count
     if not -(2**31) <= sum_offset < 2**31:
@@ -85,8 +90,7 @@ def lower_mean(graph: Graph, op: Operator) -> KernelCall:
         "num_outputs": num_outputs, "sum_offset": sum_offset, "multiplier": multiplier, "shift": shift,
         "output_offset": output.zero_point,
     }
-    constants = (ConstArg("input_shape", "int32_t", input_shape),
-                 ConstArg("output_strides", "int32_t", strides))
+    constants = (shape, strides)
     return KernelCall(function="te_mean_s8", header="te_mean_s8.h", params_type="te_mean_params", params=params,
                       args=(TensorArg(input_.index), ScratchArg(4 * num_outputs, "int32_t"),
                             TensorArg(output.index)),

@@ -18,50 +18,17 @@ from __future__ import annotations
 import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
-from tinyedge.ir import Graph, Operator, Tensor
-from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
-from tinyedge.ops._quant import quantize_multiplier, require_int8
-from tinyedge.ops.mean import MAX_RANK, resolve_axes
+from tinyedge.ir import Graph, Operator
+from tinyedge.ops import KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops._quant import quantize_multiplier
+from tinyedge.ops.mean import reduction_geometry
 
 _MIN_MAX_KERNELS = {"REDUCE_MAX": "te_reduce_max_s8", "REDUCE_MIN": "te_reduce_min_s8"}
 
 
-def _reduction(graph: Graph, op: Operator) -> tuple[Tensor, Tensor, list[int], ConstArg, ConstArg, int]:
-    """(input, output, resolved axes, 5-D input shape, 5-D output strides, number of outputs)."""
-    if len(op.inputs) != 2 or len(op.outputs) != 1:
-        raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, an axis tensor and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
-    input_, axis, output = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    if axis.data is None or axis.dtype != "int32":
-        raise UnsupportedOpError(f"{graph.describe(op)}: the axes must be a constant int32 tensor")
-    for tensor in (input_, output):
-        if tensor.quant is None or tensor.quant.per_channel:
-            raise UnsupportedOpError(f"{graph.describe(op)}: tensor '{tensor.name}' must be quantized per tensor")
-    rank = len(input_.shape)
-    if not 1 <= rank <= MAX_RANK:
-        raise UnsupportedOpError(f"{graph.describe(op)}: inputs of 1 to {MAX_RANK} dimensions are supported, "
-                                 f"not {list(input_.shape)}")
-    axes = resolve_axes(graph, op, axis.data, rank)
-    kept_shape = [1 if d in axes else n for d, n in enumerate(input_.shape)]
-    num_outputs = int(np.prod(kept_shape, dtype=np.int64))
-    if num_outputs != output.size or input_.size == 0:
-        raise UnsupportedOpError(f"{graph.describe(op)}: output {list(output.shape)} does not match the reduction "
-                                 f"of {list(input_.shape)} over axes {axes}")
-    # Where each input element lands: row-major over the kept dimensions, stride 0 on reduced ones.
-    strides, step = [0] * rank, 1
-    for d in reversed(range(rank)):
-        if d not in axes:
-            strides[d] = step
-            step *= input_.shape[d]
-    pad = MAX_RANK - rank
-    shape = ConstArg("input_shape", "int32_t", np.array([1] * pad + list(input_.shape), dtype=np.int32))
-    output_strides = ConstArg("output_strides", "int32_t", np.array([0] * pad + strides, dtype=np.int32))
-    return input_, output, axes, shape, output_strides, num_outputs
-
-
 @lowering("REDUCE_MAX", "REDUCE_MIN")
 def lower_reduce_min_max(graph: Graph, op: Operator) -> KernelCall:
-    input_, output, _axes, shape, strides, num_outputs = _reduction(graph, op)
+    input_, output, _axes, shape, strides, num_outputs = reduction_geometry(graph, op)
     if float(input_.scale) != float(output.scale) or input_.zero_point != output.zero_point:
         raise UnsupportedOpError(f"{graph.describe(op)}: an int8 {op.opcode} needs the output quantized as its input "
                                  f"(scale {input_.scale} zero point {input_.zero_point}, not scale {output.scale} "
@@ -76,7 +43,7 @@ def lower_reduce_min_max(graph: Graph, op: Operator) -> KernelCall:
 
 @lowering("SUM")
 def lower_sum(graph: Graph, op: Operator) -> KernelCall:
-    input_, output, axes, shape, strides, num_outputs = _reduction(graph, op)
+    input_, output, axes, shape, strides, num_outputs = reduction_geometry(graph, op)
     count = int(np.prod([input_.shape[a] for a in axes], dtype=np.int64))
     multiplier, shift = quantize_multiplier(float(input_.scale) / float(output.scale))
     sum_offset = -input_.zero_point * count
