@@ -242,6 +242,13 @@ OPS: tuple[OpDoc, ...] = (
            Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}")),
           f"4-D; SAME or VALID padding; constant int32 bias; one filter scale or one per output channel; "
           f"{_FUSED}"),
+    OpDoc("UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM as TensorFlow's converter fuses it (the int8 files of "
+                                          "TFLite-Micro's examples, such as mnist_lstm)",
+          (Kernel("te_unidirectional_sequence_lstm_s8"),),
+          "TFLite-Micro's 8x8->16 integer LSTM: int8 input, weights, hidden state and output, int16 cell state "
+          "with a power-of-two scale, int32 biases; per-tensor symmetric weights; tanh cell gate; both states "
+          "variable tensors no other layer uses; no peephole, projection, layer normalization or CIFG (as "
+          "TFLite-Micro); time-major or batch-major input"),
     OpDoc("UNPACK", "keras.ops.unstack, tf.unstack; the time steps in front of an unrolled recurrent layer",
           (Kernel("te_split_s8"),),
           f"num equal to the axis size; {_COPY}"),
