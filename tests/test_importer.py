@@ -157,6 +157,22 @@ def test_zero_or_negative_dimensions_are_refused(small_tflite, dims):
         parse_tflite(_mutated(small_tflite, change))
 
 
+def test_a_tensor_no_op_uses_may_be_empty(small_tflite):
+    # An int8 LSTM lists "intermediate" tensors of shape [0] that no op reads or writes (TFLite-Micro's
+    # examples carry them); they must not stop the import.
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    def change(model):
+        extra = schema.TensorT()
+        extra.name, extra.shape, extra.buffer = "input_to_input_intermediate", [0], 0
+        extra.type = schema.TensorType.INT16
+        model.subgraphs[0].tensors.append(extra)
+
+    graph = parse_tflite(_mutated(small_tflite, change))
+    assert graph.tensors[-1].name == "input_to_input_intermediate"
+    compile_graph(graph)
+
+
 def test_a_billion_element_tensor_is_refused_before_anything_is_allocated(small_tflite):
     import resource
 

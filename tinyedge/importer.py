@@ -84,7 +84,11 @@ def _graph_from_model(model: Any, data: bytes, name: str) -> Graph:
 def _check_tensors(graph: Graph) -> None:
     """Shapes, types and quantization that every later stage relies on, checked once here."""
     total = 0
+    # Tensors no op reads or writes (an LSTM's "intermediate" tensors, shape [0]) are never used: not checked.
+    used = {*graph.inputs, *graph.outputs, *(i for op in graph.operators for i in (*op.inputs, *op.outputs))}
     for t in graph.tensors:
+        if t.index not in used:
+            continue
         if t.dtype not in _NUMPY_DTYPES.values():
             raise TinyEdgeError(f"{graph.name}: tensor '{t.name}' has type {t.dtype.upper()}, which tinyedge "
                                 f"cannot handle; {_REEXPORT} for full int8")
