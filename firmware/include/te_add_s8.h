@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "te_nn_dsp.h"
 #include "te_nn_math.h"
 
 typedef struct {
@@ -43,6 +44,25 @@ typedef struct {
     const int32_t *input1_strides;  /* [4] elements; 0 where input1 is broadcast */
     const int32_t *input2_strides;  /* [4] elements; 0 where input2 is broadcast */
 } te_add_params;
+
+/*
+ * te_nn_requantize(x, multiplier, -right_shift) for the values ADD meets (the ranges above):
+ * |x| < 2^29, multiplier in [0, 2^31), right_shift in [0, 31].
+ *
+ * The rounding doubling high multiply adds 2^30 to a non-negative product and 1 - 2^30 to a
+ * negative one, then divides by 2^31 truncating toward zero; for a negative sum truncation is
+ * the floor of (sum + 2^31 - 1), so both cases are floor((x * multiplier + 2^30) / 2^31), which
+ * te_nn_smmlar2 computes (one SMMLAR on DSP cores) with `half` = 2^(right_shift - 1) added. The
+ * only saturating case (both factors INT32_MIN) cannot occur. The rounding right shift rounds
+ * halves away from zero: floor((high + half - 1) / 2^right_shift) for a negative x, where
+ * round_down is -1 (when x < 0 gives high == 0 the -1 changes nothing), and 0 for a right_shift
+ * of 0, which has nothing to round.
+ */
+static inline int32_t te_add_requantize(int32_t x, int32_t multiplier, int32_t half, int32_t round_down,
+                                        int32_t right_shift)
+{
+    return (te_nn_smmlar2(x, multiplier, half) + ((x >> 31) & round_down)) >> right_shift;
+}
 
 void te_add_s8(const te_add_params *params, const int8_t *input1, const int8_t *input2, int8_t *output);
 

@@ -10,8 +10,11 @@
 
 static void fill_table(int32_t *table, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
 {
+    const int32_t right = -shift;
+    const int32_t half = right > 0 ? (int32_t)1 << (right - 1) : 0;
+    const int32_t round_down = right > 0 ? -1 : 0;
     for (int32_t x = -128; x <= 127; ++x) {
-        table[x + 128] = te_nn_requantize((x + offset) * (1 << left_shift), multiplier, shift);
+        table[x + 128] = te_add_requantize((x + offset) * (1 << left_shift), multiplier, half, round_down, right);
     }
 }
 
@@ -23,19 +26,33 @@ void te_add_table_s8(const te_add_params *params, const int8_t *input1, const in
     fill_table(table1, params->input1_offset, params->left_shift, params->input1_multiplier, params->input1_shift);
     fill_table(table2, params->input2_offset, params->left_shift, params->input2_multiplier, params->input2_shift);
 
-    const int32_t *shape = params->output_shape;
-    const int32_t *s1 = params->input1_strides;
-    const int32_t *s2 = params->input2_strides;
+    /* Parameters copied into locals: as far as the compiler knows, every int8 store to the output
+     * may change *params, and it would load each field again for every element. */
+    const int32_t output_multiplier = params->output_multiplier;
+    const int32_t output_right = -params->output_shift;
+    const int32_t output_half = output_right > 0 ? (int32_t)1 << (output_right - 1) : 0;
+    const int32_t output_round_down = output_right > 0 ? -1 : 0;
+    const int32_t output_offset = params->output_offset;
+    const int32_t activation_min = params->activation_min;
+    const int32_t activation_max = params->activation_max;
+    const int32_t shape[4] = {params->output_shape[0], params->output_shape[1], params->output_shape[2],
+                              params->output_shape[3]};
+    const int32_t s1[4] = {params->input1_strides[0], params->input1_strides[1], params->input1_strides[2],
+                           params->input1_strides[3]};
+    const int32_t s2[4] = {params->input2_strides[0], params->input2_strides[1], params->input2_strides[2],
+                           params->input2_strides[3]};
     for (int32_t i0 = 0; i0 < shape[0]; ++i0) {
         for (int32_t i1 = 0; i1 < shape[1]; ++i1) {
             for (int32_t i2 = 0; i2 < shape[2]; ++i2) {
                 const int8_t *in1 = input1 + i0 * s1[0] + i1 * s1[1] + i2 * s1[2];
                 const int8_t *in2 = input2 + i0 * s2[0] + i1 * s2[1] + i2 * s2[2];
                 for (int32_t i3 = 0; i3 < shape[3]; ++i3) {
-                    const int32_t sum = table1[in1[i3 * s1[3]] + 128] + table2[in2[i3 * s2[3]] + 128];
-                    const int32_t out = te_nn_requantize(sum, params->output_multiplier, params->output_shift)
-                                        + params->output_offset;
-                    *output++ = (int8_t)te_nn_clamp_i32(out, params->activation_min, params->activation_max);
+                    const int32_t sum = table1[*in1 + 128] + table2[*in2 + 128];
+                    const int32_t out = te_add_requantize(sum, output_multiplier, output_half, output_round_down,
+                                                          output_right) + output_offset;
+                    *output++ = (int8_t)te_nn_clamp_i32(out, activation_min, activation_max);
+                    in1 += s1[3];
+                    in2 += s2[3];
                 }
             }
         }

@@ -1,17 +1,23 @@
 """Standalone int8 activations (LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH): generated C against
 TFLite-Micro, byte for byte, after a Dense layer, after an ADD that cannot absorb them, and on
-model inputs over a range of input scales; plus the Prepare arithmetic on hand-built graphs."""
+model inputs over a range of input scales; LOGISTIC and TANH over every int8 input and random
+shapes through their lookup tables and through the reference kernels; plus the Prepare
+arithmetic on hand-built graphs."""
 
 from __future__ import annotations
+
+import contextlib
 
 import keras
 import numpy as np
 import pytest
+from single_op import OpCase, TensorSpec, check_cases, log_uniform, random_zero_point
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Quantization, Tensor
 from tinyedge.ops import lower
 from tinyedge.ops.activations import downscale_multiplier_to_int16, q4_input_scaling
+from tinyedge.ops.conv import reference_kernels
 
 # Calibration half-ranges: from an input scale of ~4e-4 (everything inside the fixed-point
 # range) to ~2.4 (most inputs saturate).
@@ -55,12 +61,65 @@ def opcodes(result) -> list[str]:
 
 def test_sigmoid_after_dense(assert_bit_exact):
     result = assert_bit_exact(after_dense("sigmoid"), samples=8)
-    assert functions(result) == ["te_fully_connected_packed_s8", "te_logistic_s8"]
+    assert functions(result) == ["te_fully_connected_packed_s8", "te_lookup_s8"]
+    with reference_kernels():
+        result = assert_bit_exact(after_dense("sigmoid"), samples=8)
+    assert functions(result) == ["te_fully_connected_s8", "te_logistic_s8"]
 
 
 def test_tanh_after_dense(assert_bit_exact):
     result = assert_bit_exact(after_dense("tanh"), samples=8)
-    assert functions(result) == ["te_fully_connected_packed_s8", "te_tanh_s8"]
+    assert functions(result) == ["te_fully_connected_packed_s8", "te_lookup_s8"]
+    with reference_kernels():
+        result = assert_bit_exact(after_dense("tanh"), samples=8)
+    assert functions(result) == ["te_fully_connected_s8", "te_tanh_s8"]
+
+
+# LOGISTIC writes units of 1/256 from -128 and TANH units of 1/128 from 0, the quantizations the
+# converter gives them (and TFLite-Micro's kernels assume).
+Q4_OUTPUTS = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}
+ALL_INT8 = np.arange(-128, 128, dtype=np.int8).tobytes()
+
+
+@pytest.fixture(params=["table", "reference"])
+def kernels(request) -> str:
+    """Lower with the lookup-table variant, or with the reference kernels only."""
+    with contextlib.nullcontext() if request.param == "table" else reference_kernels():
+        yield request.param
+
+
+def _q4_case(opcode: str, shape: tuple[int, ...], input_q: tuple[float, int], label: str,
+             samples: tuple[bytes, ...] = ()) -> OpCase:
+    return OpCase(opcode, (TensorSpec(shape, *input_q),), TensorSpec(shape, *Q4_OUTPUTS[opcode]), None, label, samples)
+
+
+def _assert_functions(models: list, kernels: str) -> None:
+    functions = {m.calls[0].function for m in models}
+    assert functions == ({"te_lookup_s8"} if kernels == "table" else {"te_logistic_s8", "te_tanh_s8"}), functions
+
+
+def test_logistic_and_tanh_over_every_int8_input(tmp_path, kernels):
+    # Input scales from 1e-4 (every input inside the Q4.27 range) to 10 (all but the zero point
+    # saturate), zero points at both extremes and zero, all 256 input bytes in one sample.
+    rng = np.random.default_rng(71)
+    cases = []
+    for number in range(16):
+        input_q = (log_uniform(rng, -4, 1), [-128, 127, 0][number % 3] if number < 6 else random_zero_point(rng))
+        for opcode in Q4_OUTPUTS:
+            cases.append(_q4_case(opcode, (256,), input_q, f"{opcode}, all inputs #{number}", (ALL_INT8,)))
+    _assert_functions(check_cases(cases, tmp_path), kernels)
+
+
+def test_logistic_and_tanh_on_random_shapes_and_quantization(tmp_path, kernels):
+    # From one element on (a Dense(1, "sigmoid") output) to gate-sized and larger tensors.
+    rng = np.random.default_rng(72)
+    cases = []
+    for number in range(100):
+        shape = tuple(int(d) for d in rng.integers(1, 9, size=int(rng.integers(1, 4))))
+        input_q = (log_uniform(rng, -3, 0.5), random_zero_point(rng))
+        for opcode in Q4_OUTPUTS:
+            cases.append(_q4_case(opcode, shape, input_q, f"{opcode} seed 72 #{number}"))
+    _assert_functions(check_cases(cases, tmp_path), kernels)
 
 
 @pytest.mark.parametrize("half_range", INPUT_RANGES)
@@ -102,7 +161,7 @@ def test_relu6_after_tanh(assert_bit_exact):
     inputs = keras.Input((WIDTH,), batch_size=1)
     outputs = keras.layers.ReLU(max_value=6.0)(keras.layers.Activation("tanh")(inputs))
     result = assert_bit_exact(keras.Model(inputs, outputs), calib=calibration(3.0))
-    assert functions(result) == ["te_tanh_s8", "te_relu_s8"]
+    assert functions(result) == ["te_lookup_s8", "te_relu_s8"]
 
 
 @pytest.mark.parametrize(("alpha", "half_range"), [(0.2, 1.0), (0.01, 40.0), (0.5, 7.0)])

@@ -1,15 +1,29 @@
-"""ADD against TFLite-Micro, byte for byte: same shapes, broadcasting, fused ReLU, residuals."""
+"""ADD against TFLite-Micro, byte for byte: same shapes, broadcasting, fused ReLU, residuals; every
+(input1, input2) pair through te_add_s8 and te_add_table_s8 on the host and on nrf52840's DSP
+path (SMMLAR in te_add_requantize) in the built-in emulator."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import subprocess
+
 import keras
 import pytest
+from single_op import activation, all_pairs_case, check_cases, single_op_tflite
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from tinyedge.boards import load_board
+from tinyedge.codegen import compile_graph
 from tinyedge.errors import UnsupportedOpError
+from tinyedge.importer import parse_tflite
 from tinyedge.ir import Graph, Operator, Quantization, Tensor
 from tinyedge.ops import lower
 from tinyedge.ops.add import ADD_TABLE
 from tinyedge.ops.conv import reference_kernels
+from tinyedge.pipeline import build
+from tinyedge.simulate import simulate
+from tinyedge.verify import verify
 
 L = keras.layers
 
@@ -114,3 +128,51 @@ def test_the_table_kernel_matches_the_reference_kernel_on_broadcasts(assert_bit_
     with reference_kernels():
         reference = assert_bit_exact(keras.Model(x, L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])))
     assert reference.model.calls[-1].function == "te_add_s8"
+
+
+def _add_options(fused: str) -> schema.AddOptionsT:
+    options = schema.AddOptionsT()
+    options.fusedActivationFunction = activation(fused)
+    return options
+
+
+# Scales chosen for each requantization's rounding: powers of two that make rounding ties of
+# the sum (output multiplier 2^30, right shift 19: its odd values are ties) and of input 2
+# (multiplier 3 * 2^29, output right shift 1), uneven scales, scales two decades apart, and zero
+# points at the extremes.
+ALL_PAIRS = (
+    all_pairs_case("ADD", (2.0**-4, 2.0**-4, 2.0**-3), (37, -5, -100), _add_options("NONE"), "all pairs, ties"),
+    all_pairs_case("ADD", (2.0**-4, 3 * 2.0**-6, 2.0**-21), (3, -5, 0), _add_options("NONE"),
+                   "all pairs, ties of input 2"),
+    all_pairs_case("ADD", (0.02, 0.05, 0.06), (-128, 127, 0), _add_options("RELU"), "all pairs, extreme zero points"),
+    all_pairs_case("ADD", (0.003, 0.4, 0.5), (5, -128, 127), _add_options("RELU6"), "all pairs, far-apart scales"),
+)
+
+
+def _lowered_with(kernel: str):
+    return reference_kernels() if kernel == "te_add_s8" else contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("kernel", ["te_add_s8", ADD_TABLE])
+def test_add_over_every_input_pair_on_the_host(tmp_path, kernel):
+    with _lowered_with(kernel):
+        models = check_cases(ALL_PAIRS, tmp_path)
+    assert {m.calls[0].function for m in models} == {kernel}
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+@pytest.mark.parametrize("kernel", ["te_add_s8", ADD_TABLE])
+def test_add_over_every_input_pair_on_the_m4_dsp_path(tmp_path, kernel):
+    board = "nrf52840"
+    for number, case in enumerate(ALL_PAIRS):
+        flatbuffer = single_op_tflite(case)
+        with _lowered_with(kernel):
+            model = compile_graph(parse_tflite(flatbuffer, name="model"))
+        assert model.layers[0].function == kernel
+        firmware = build(model, board, tmp_path / f"{board}{number}")
+        sim = simulate(firmware.elf, load_board(board), list(case.samples))
+        result = verify(flatbuffer, model, list(case.samples), list(sim.outputs))
+        assert result.bit_exact, f"{case.label}: not bit-exact on {board}: {result.first_mismatch}"
+    listing = subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={kernel}", str(firmware.elf)],
+                             capture_output=True, text=True, check=True).stdout
+    assert "smmlar" in listing.split()

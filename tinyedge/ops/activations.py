@@ -26,6 +26,13 @@ are computed as TFLite-Micro's Prepare steps compute them:
 
 RELU, RELU6 and LEAKY_RELU share te_relu_s8: one requantization pair per sign of
 input - zero point, then a clamp.
+
+LOGISTIC and TANH outputs depend on the input byte alone. From Q4_TABLE_MIN_ELEMENTS elements
+on (and unless reference_kernels() is in force) the lowering runs the kernels' integer
+arithmetic for all 256 inputs in Python (logistic_byte, tanh_byte: te_nn_requantize and
+te_fixedpoint.h step for step, tinyedge.ops._fixedpoint_exp) and te_lookup_s8 looks the bytes
+up: the same bytes for 256 bytes of flash per distinct quantization (codegen stores identical
+tables once), 5 instructions an element on nrf52840 instead of about 360.
 """
 
 from __future__ import annotations
@@ -37,11 +44,19 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops._fixedpoint import requantize, rounding_divide_by_pot
+from tinyedge.ops._fixedpoint_exp import logistic, tanh
+from tinyedge.ops._lut import lookup_call
 from tinyedge.ops._quant import INT8_MAX, INT8_MIN, quantize_multiplier, require_int8, round_half_away
+from tinyedge.ops.conv import variants_enabled
 
 INPUT_INTEGER_BITS = 4  # Q4.27 input of the fixed-point logistic and tanh
 LOGISTIC_OUTPUT_ZERO_POINT = -128
 IDENTITY_MULTIPLIER, IDENTITY_SHIFT = 1 << 30, 1  # QuantizeMultiplier(1.0): x * 2^30 * 2^1 / 2^31 == x
+# The table wins from one element on nrf52840: 29 instructions against te_logistic_s8's 377 (tanh
+# 400) for one element, 104 against 5,752 for 16; and a model whose logistics all use tables
+# links no te_logistic_s8 (about 1 KB of code), so its first table even saves flash.
+Q4_TABLE_MIN_ELEMENTS = 1
 
 
 def _unary_int8(graph: Graph, op: Operator) -> tuple[Tensor, Tensor]:
@@ -69,9 +84,41 @@ def q4_input_scaling(graph: Graph, op: Operator, input_scale: float) -> tuple[in
     return multiplier, left_shift, radius
 
 
+def logistic_byte(value: int, input_zero_point: int, scaling: tuple[int, int, int]) -> int:
+    """te_logistic_s8's output for one input byte; scaling is q4_input_scaling's triple."""
+    multiplier, left_shift, radius = scaling
+    x = value - input_zero_point
+    if x <= -radius:
+        return INT8_MIN
+    if x >= radius:
+        return INT8_MAX
+    y_q0 = logistic(requantize(x, multiplier, left_shift), INPUT_INTEGER_BITS)
+    return min(INT8_MAX, max(INT8_MIN, rounding_divide_by_pot(y_q0, 31 - 8) + INT8_MIN))  # units of 1/256
+
+
+def tanh_byte(value: int, input_zero_point: int, scaling: tuple[int, int, int]) -> int:
+    """te_tanh_s8's output for one input byte; scaling is q4_input_scaling's triple."""
+    multiplier, left_shift, radius = scaling
+    x = value - input_zero_point
+    if x <= -radius:
+        return INT8_MIN
+    if x >= radius:
+        return INT8_MAX
+    y_q0 = tanh(requantize(x, multiplier, left_shift), INPUT_INTEGER_BITS)
+    return min(INT8_MAX, max(INT8_MIN, rounding_divide_by_pot(y_q0, 31 - 7)))  # units of 1/128
+
+
+_Q4_BYTE_FUNCTIONS = {"logistic": logistic_byte, "tanh": tanh_byte}
+
+
 def _lower_q4_activation(graph: Graph, op: Operator, name: str) -> KernelCall:
     input_, output = _unary_int8(graph, op)
     multiplier, left_shift, radius = q4_input_scaling(graph, op, input_.scale)
+    if variants_enabled() and input_.size >= Q4_TABLE_MIN_ELEMENTS:
+        byte = _Q4_BYTE_FUNCTIONS[name]
+        table = np.array([byte(value - 256 * (value > 127), input_.zero_point, (multiplier, left_shift, radius))
+                          for value in range(256)], dtype=np.int8)  # indexed by the byte as unsigned
+        return lookup_call(op, input_.size, table)
     params: dict[str, ParamValue] = {
         "size": input_.size, "input_zero_point": input_.zero_point, "input_range_radius": radius,
         "input_multiplier": multiplier, "input_left_shift": left_shift,

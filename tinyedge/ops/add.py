@@ -18,11 +18,11 @@ from tinyedge.ops._quant import fused_activation_range, quantize_multiplier, req
 from tinyedge.ops.conv import variants_enabled
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
-# te_add_table_s8 fills two 256-entry tables per call (about 25 instructions an entry on a
-# Cortex-M4) and then saves two requantizations (about 60 instructions) per element: from a
-# few hundred elements on it is faster.
+# te_add_table_s8 fills two 256-entry tables per call (about 5,300 instructions on nrf52840)
+# and then costs 28 instructions an element against te_add_s8's 47 (both with te_add_requantize):
+# measured break-even near 280 elements (256: 12.5k against 12.2k; 512: 19.6k against 24.2k).
 ADD_TABLE = "te_add_table_s8"
-ADD_TABLE_MIN_ELEMENTS = 512
+ADD_TABLE_MIN_ELEMENTS = 320
 ADD_TABLE_BYTES = 2 * 256 * 4
 
 

@@ -42,7 +42,7 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_abs_s8"), Kernel("te_lookup_s8", "256 elements or more (a table of all 256 answers)")),
           "per-tensor quantization; input and output of one size"),
     OpDoc("ADD", "Add, keras.ops.add, `a + b` (residual blocks); LSTM and GRU steps",
-          (Kernel("te_add_s8"), Kernel("te_add_table_s8", "512 outputs or more")),
+          (Kernel("te_add_s8"), Kernel("te_add_table_s8", "320 outputs or more")),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1), as TFLite-Micro requires; {_FUSED}"),
     OpDoc("ARG_MAX", "tf.math.argmax with output_type=tf.int32",
           (Kernel("te_arg_max_s8"),),
@@ -111,7 +111,7 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_relu_s8"),),
           "alpha 0 or more; per-tensor quantization"),
     OpDoc("LOGISTIC", "Activation(\"sigmoid\"), `activation=\"sigmoid\"`; LSTM and GRU gates",
-          (Kernel("te_logistic_s8"),),
+          (Kernel("te_logistic_s8"), Kernel("te_lookup_s8", "always (a 256-byte table of te_logistic_s8's bytes)")),
           "output zero point -128 (TFLite-Micro requires it); an input scale large enough for the Q4.27 "
           "input"),
     OpDoc("LOG_SOFTMAX", "keras.ops.log_softmax, tf.nn.log_softmax",
@@ -231,7 +231,7 @@ OPS: tuple[OpDoc, ...] = (
           "whose scale is state scale x time-weights scale (TFLite-Micro requires it); 2-D input, weights and "
           "output; the state a variable tensor"),
     OpDoc("TANH", "Activation(\"tanh\"), `activation=\"tanh\"`; LSTM, GRU and SimpleRNN steps",
-          (Kernel("te_tanh_s8"),),
+          (Kernel("te_tanh_s8"), Kernel("te_lookup_s8", "always (a 256-byte table of te_tanh_s8's bytes)")),
           "an input scale large enough for the Q4.27 input; the output is in units of 1/128, zero point "
           "0, as TFLite-Micro writes it"),
     OpDoc("TRANSPOSE", "Permute, keras.ops.transpose",
