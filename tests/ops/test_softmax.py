@@ -101,5 +101,5 @@ def test_softmax_output_other_than_one_over_256_is_rejected_with_the_layer_named
     tensors = (Tensor(0, "logits", (1, 10), "int8", Quantization((0.1,), (0,))),
                Tensor(1, "probabilities", (1, 10), "int8", Quantization((1 / 128,), (0,))))
     graph = Graph("g", tensors, (Operator(0, "SOFTMAX", (0,), (1,), {"beta": 1.0}),), (0,), (1,))
-    with pytest.raises(UnsupportedOpError, match=r"layer 0 SOFTMAX \(logits -> probabilities\).*1/256"):
+    with pytest.raises(UnsupportedOpError, match=r"layer 0 SOFTMAX \(output 'probabilities'\).*1/256"):
         lower(graph, graph.operators[0])
