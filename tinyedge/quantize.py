@@ -34,6 +34,7 @@ from tinyedge.errors import TinyEdgeError
 from tinyedge.full_int8 import KerasLayer, check_full_int8, keras_layers, requantize_float_islands
 from tinyedge.importer import load_tflite, parse_tflite
 from tinyedge.ir import Graph
+from tinyedge.model_kind import refusal, require_full_int8
 from tinyedge.reference import run_reference
 
 SYNTHETIC_SAMPLES = 64
@@ -491,6 +492,7 @@ def is_full_int8(path: Path) -> bool:
     int8_io = all(t.dtype == "int8" for t in graph.input_tensors() + graph.output_tensors())
     if int8_io:
         check_full_int8(graph)
+        require_full_int8(graph, str(path))  # int16 activations between int8 ones, named
     return int8_io
 
 
@@ -513,8 +515,7 @@ def quantize(model_path: str | Path, output: str | Path, calib: str | Path | Non
             return QuantizeResult(output, passthrough=True, synthetic_calibration=False, agreement=None,
                                   calibration_samples=0)
         if source is None:
-            raise TinyEdgeError(f"{model_path} is a float .tflite: its weights cannot be re-quantized on their own; "
-                                "pass the model it was converted from with --source model.h5 (or a SavedModel)")
+            raise TinyEdgeError(refusal(load_tflite(model_path), str(model_path)) or f"{model_path} is full int8")
         model_path = Path(source)
         if not model_path.exists():
             raise TinyEdgeError(f"source model {model_path} does not exist")
