@@ -44,6 +44,11 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("ADD", "Add, keras.ops.add, `a + b` (residual blocks); LSTM and GRU steps",
           (Kernel("te_add_s8"), Kernel("te_add_table_s8", "320 outputs or more")),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1), as TFLite-Micro requires; {_FUSED}"),
+    OpDoc("ADD_N", "tf.math.add_n in a hand-built int8 model (the converter keeps it in float; Keras's Add of "
+          "three or more inputs gives a chain of ADDs)",
+          (Kernel("te_add_n_s8"),),
+          "two or more inputs of one shape, scale and zero point, as TFLite-Micro requires; output rescale "
+          "factor inside (0, 1); no fused activation"),
     OpDoc("ARG_MAX", "tf.math.argmax with output_type=tf.int32",
           (Kernel("te_arg_max_s8"),),
           "int32 positions (TensorFlow's default int64 is refused, as TFLite-Micro refuses it); one "
