@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tinyedge.boards import list_boards, load_board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.ops import supported_ops
+from tinyedge.ops import REPLACEMENTS, supported_ops
 from tinyedge.ops.catalog import OPS, OpDoc
 from tinyedge.resources import firmware_dir
 
@@ -98,7 +98,7 @@ def render() -> str:
         f"tinyedge compiles {len(ops)} TFLite builtin ops to int8 C, each with the arithmetic of the",
         "installed TFLite-Micro's reference kernel, byte for byte. Every tensor is int8 unless a row",
         "says otherwise; a layer outside its row's restrictions is refused before any C is written, in a",
-        "message that names the layer and its tensors.",
+        "message that names the layer (the Keras layer, where TensorFlow's name scopes give it).",
         "",
         "**Kernels**: the first is the reference kernel; the others are faster variants that give the",
         "same bytes, which the lowering picks when the condition after each holds",
@@ -118,6 +118,17 @@ def render() -> str:
                          f"{_cell(entry.restrictions)} |")
         else:
             lines.append(f"| {op} | not yet described in tinyedge/ops/catalog.py | | | |")
+    lines += [
+        "",
+        "## Ops without a kernel, and what to use instead",
+        "",
+        "A model with any other op is refused before any C is written; for these, the message says what",
+        "to use instead (`tinyedge.ops.REPLACEMENTS`):",
+        "",
+        "| Op | Instead |",
+        "|---|---|",
+        *(f"| {op} | {_cell(REPLACEMENTS[op])} |" for op in sorted(REPLACEMENTS)),
+    ]
     return "\n".join(lines) + "\n"
 
 
