@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import flatbuffers
 import numpy as np
 import pytest
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from tests.ops.single_op import OpCase, TensorSpec, check_cases, single_op_tflite
 from tinyedge.codegen import compile_graph
 from tinyedge.errors import TinyEdgeError
 from tinyedge.importer import load_tflite, parse_tflite
@@ -269,3 +272,35 @@ def test_a_wrong_rank_reaching_an_op_names_the_layer(small_tflite):
     graph = parse_tflite(_mutated(small_tflite, change))
     with pytest.raises(TinyEdgeError, match=r"^layer \d+ CONV_2D .*a 4-D \(NHWC\) tensor is needed"):
         compile_graph(graph)
+
+
+def _conv_with_bias_axis(axis: int) -> OpCase:
+    options = schema.Conv2DOptionsT()
+    options.padding, options.strideW, options.strideH = schema.Padding.VALID, 1, 1
+    options.dilationWFactor = options.dilationHFactor = 1
+    rng = np.random.default_rng(0)
+    return OpCase("CONV_2D", (
+        TensorSpec((1, 3, 3, 2), 0.05, 3),
+        TensorSpec((2, 1, 1, 2), (0.01, 0.02), (0, 0), data=rng.integers(-127, 128, (2, 1, 1, 2))),
+        TensorSpec((2,), (0.0005, 0.001), (0, 0), data=np.array([100, -300]), axis=axis, dtype="int32")),
+        TensorSpec((1, 3, 3, 2), 0.1, -5), options, label=f"bias axis {axis}")
+
+
+def test_a_bias_carrying_its_filters_axis_imports_and_runs_as_tflite_micro_does(tmp_path):
+    """TFLite-Micro's person_detect gives a [8] bias 8 scales "along axis 3"; one dimension has one axis."""
+    graph = parse_tflite(single_op_tflite(_conv_with_bias_axis(3)))
+    assert graph.tensor(2).quant.axis == 0 and graph.tensor(2).quant.scale == pytest.approx((0.0005, 0.001))
+    check_cases([_conv_with_bias_axis(3)], tmp_path)
+
+
+def test_custom_ops_are_named_before_their_tensor_types():
+    model = schema.ModelT.InitFromPackedBuf(bytearray(single_op_tflite(OpCase(
+        "ABS", (TensorSpec((1, 4), 0.5, 0),), TensorSpec((1, 4), 0.5, 0)))), 0)
+    model.operatorCodes[0].builtinCode = model.operatorCodes[0].deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    model.operatorCodes[0].customCode = "SignalWindow"
+    model.subgraphs[0].tensors[1].type = schema.TensorType.UINT64
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(TinyEdgeError, match=r"^m: the model holds custom ops, not TFLite builtins: "
+                                            r"CUSTOM\(SignalWindow\); tinyedge compiles builtin ops only"):
+        parse_tflite(bytes(builder.Output()), name="m")

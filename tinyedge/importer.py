@@ -6,6 +6,7 @@ IR follows the same schema version as the reference interpreter.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,11 @@ def _graph_from_model(model: Any, data: bytes, name: str) -> Graph:
     for index in inputs + outputs:
         if not 0 <= index < len(tensors):
             raise TinyEdgeError(f"{name}: graph input/output refers to tensor {index}, which does not exist")
+    custom = sorted({op.opcode for op in operators if op.opcode.startswith("CUSTOM(")})
+    if custom:  # before the tensor types: custom ops (TFLite-Micro's signal library) carry types of their own
+        raise TinyEdgeError(f"{name}: the model holds custom ops, not TFLite builtins: {', '.join(custom)}; "
+                            "tinyedge compiles builtin ops only (TFLite-Micro's signal-processing ops, such as an "
+                            "audio preprocessor's, are out of its scope)")
     graph = Graph(name=name, tensors=tensors, operators=operators, inputs=inputs, outputs=outputs)
     _check_tensors(graph)
     _check_dataflow(graph)
@@ -162,7 +168,12 @@ def _tensor(index: int, t: Any, model: Any, data: bytes) -> Tensor:
     dtype = _NUMPY_DTYPES.get(type_name, type_name.lower())
     shape = tuple(int(d) for d in _as_list(t.shape))
     name = t.name.decode("utf-8", "replace") if isinstance(t.name, bytes) else str(t.name or f"tensor{index}")
-    return Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=_quantization(t.quantization),
+    quant = _quantization(t.quantization)
+    if quant is not None and quant.per_channel and len(shape) == 1 and shape[0] == len(quant.scale):
+        # A bias can carry its filter's axis (TFLite-Micro's person_detect: axis 3 of a [8] bias); one dimension
+        # has one axis, and TFLite-Micro reads it so.
+        quant = dataclasses.replace(quant, axis=0)
+    return Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=quant,
                   data=_constant(t, model, data, dtype, shape), variable=bool(t.isVariable))
 
 
