@@ -128,6 +128,7 @@ def tiny_kws_tflite(tmp_path_factory) -> Path:
 ALLOWED_SKIPS: tuple[tuple[str, str], ...] = (
     ("Renode (released outside the package registries)", r"\brenode\b"),
     ("a MicroPython source tree", r"micropython"),
+    ("a TFLite-Micro source tree (TFLM_DIR)", r"TFLite-Micro source tree|\bTFLM_DIR\b"),
     ("ESP-IDF (idf.py)", r"esp-idf|\bidf\.py\b|IDF_PATH"),
     ("an Xtensa cross-compiler (ships with ESP-IDF)", r"\bxtensa"),
     ("a physical board or debug probe", r"\b(board|probe|debugger)s? (is |are )?(not )?(attached|connected)|"

@@ -117,7 +117,7 @@ def test_needs_gxx():
 @pytest.mark.parametrize("reason", [
     "Renode is not installed (`renode` on PATH or RENODE_BIN)", "renode-test is not installed",
     "xtensa-esp32-elf-gcc is not installed", "ESP-IDF is not installed", "needs a MicroPython source tree",
-    "no physical board attached", "no debug probe connected"])
+    "needs a TFLite-Micro source tree (TFLM_DIR)", "no physical board attached", "no debug probe connected"])
 def test_reasons_for_tools_outside_the_registries_are_allowed(reason):
     assert allowed_skip(reason) is not None
 
