@@ -88,6 +88,10 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("DEQUANTIZE", "the float32 output of a model whose interface is float",
           (Kernel("te_dequantize_s8"),),
           "int8 to float32 only; per-tensor quantization"),
+    OpDoc("DIV", "keras.ops.divide, `a / b`",
+          (Kernel("te_div_s8"),),
+          f"{_BROADCAST}; no constant divisor at its zero point (a division by zero; a run-time divisor must "
+          f"avoid it too); rescale factor input1_scale / (input2_scale * output_scale) in [2^-25, 2^23); {_FUSED}"),
     OpDoc("ELU", "ELU, `activation=\"elu\"` (the float ELU the converter leaves is mended to int8 by the "
                  "quantize stage)",
           (Kernel("te_lookup_s8"),),
