@@ -36,6 +36,9 @@ _IN_RANGE = "requantization in the variants' proven range (right shifts 1-22, ac
 _BROADCAST = "per-tensor quantization; broadcasting up to 4-D (after merging dimensions)"
 _FUSED = "fused activation NONE, RELU, RELU6 or RELU_N1_TO_1"
 _COPY = "bytes copied unchanged, whatever the quantization (TFLite-Micro checks none)"
+_COMPARISON = ("per-tensor quantization, each input scale inside (0, 1) (TFLite-Micro aborts on others); "
+               "bool output (one byte), which a later op such as SELECT_V2 reads (a model's output is int8); "
+               "broadcasting up to 4-D (after merging dimensions)")
 
 OPS: tuple[OpDoc, ...] = (
     OpDoc("ABS", "keras.ops.abs, tf.abs",
@@ -96,6 +99,9 @@ OPS: tuple[OpDoc, ...] = (
                  "quantize stage)",
           (Kernel("te_lookup_s8"),),
           "alpha 1 (another alpha is refused at the quantize stage, naming the layer)"),
+    OpDoc("EQUAL", "keras.ops.equal, `a == b` (tf.equal)",
+          (Kernel("te_comparison_s8"),),
+          _COMPARISON),
     OpDoc("EXPAND_DIMS", "keras.ops.expand_dims, tf.expand_dims; Conv1D and UpSampling1D reshapes",
           (Kernel("te_reshape_s8"),),
           "input and output with as many elements"),
@@ -109,6 +115,12 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_gather_s8"),),
           "int32 positions, axis and batch_dims as TFLite-Micro checks them; constant positions inside the "
           f"axis; {_COPY}"),
+    OpDoc("GREATER", "keras.ops.greater, `a > b`",
+          (Kernel("te_comparison_s8"),),
+          _COMPARISON),
+    OpDoc("GREATER_EQUAL", "keras.ops.greater_equal, `a >= b`",
+          (Kernel("te_comparison_s8"),),
+          _COMPARISON),
     OpDoc("HARD_SWISH", "Activation(\"hard_swish\")",
           (Kernel("te_hard_swish_s8"),),
           "per-tensor quantization; input and output scales not too far apart for the 16-bit fixed point"),
@@ -119,6 +131,12 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("LEAKY_RELU", "LeakyReLU, Activation(\"leaky_relu\")",
           (Kernel("te_relu_s8"),),
           "alpha 0 or more; per-tensor quantization"),
+    OpDoc("LESS", "keras.ops.less, `a < b`",
+          (Kernel("te_comparison_s8"),),
+          _COMPARISON),
+    OpDoc("LESS_EQUAL", "keras.ops.less_equal, `a <= b`",
+          (Kernel("te_comparison_s8"),),
+          _COMPARISON),
     OpDoc("LOGISTIC", "Activation(\"sigmoid\"), `activation=\"sigmoid\"`; LSTM and GRU gates",
           (Kernel("te_logistic_s8"), Kernel("te_lookup_s8", "always (a 256-byte table of te_logistic_s8's bytes)")),
           "output zero point -128 (TFLite-Micro requires it); an input scale large enough for the Q4.27 "
@@ -147,6 +165,9 @@ OPS: tuple[OpDoc, ...] = (
                  "LayerNormalization and UnitNormalization, mended by the quantize stage; LSTM and GRU steps",
           (Kernel("te_mul_s8"), Kernel("te_mul_rounding_s8", "the output multiplier a right shift of 1-22")),
           f"{_BROADCAST}; {_FUSED}"),
+    OpDoc("NOT_EQUAL", "keras.ops.not_equal, `a != b` (tf.not_equal)",
+          (Kernel("te_comparison_s8"),),
+          _COMPARISON),
     OpDoc("PACK", "keras.ops.stack, tf.stack; a recurrent layer with return_sequences=True",
           (Kernel("te_concatenation_s8"),),
           f"inputs of one shape; {_COPY}"),
@@ -194,6 +215,12 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("RSQRT", "keras.ops.rsqrt, tf.math.rsqrt; LayerNormalization, UnitNormalization",
           (Kernel("te_rsqrt_s8"), Kernel("te_lookup_s8", "4 elements or more (a table of all 256 answers)")),
           "input and output scales that keep the rescaling inside TFLite-Micro's range"),
+    OpDoc("SELECT_V2", "keras.ops.where(condition, x, y) with x or y of another shape or a constant (tf.where); "
+                       "three tensors of one shape give SELECT, which TFLite-Micro lacks",
+          (Kernel("te_select_v2_s8"),),
+          "bool condition; x, y and output int8, raw bytes copied (the quantizations taken equal, as TFLite-Micro "
+          "takes them); broadcasting of all three up to 5-D (after merging dimensions), the output of the "
+          "largest input's rank"),
     OpDoc("SLICE", "tf.slice, keras.ops.slice (or STRIDED_SLICE, as the converter chooses)",
           (Kernel("te_strided_slice_s8"),),
           "up to 5-D; constant begin and size; a box inside the input (TFLite-Micro does not check)"),
