@@ -80,6 +80,10 @@ OPS: tuple[OpDoc, ...] = (
            Kernel("te_conv2d_1x1_s8", f"1x1 filter, no padding, not grouped, {_IN_RANGE}"),
            Kernel("te_conv2d_im2col_s8", f"other filters, not grouped, {_IN_RANGE}")),
           f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}"),
+    OpDoc("CUMSUM", "tf.math.cumsum in a hand-built int8 model (the converter keeps keras.ops.cumsum in float)",
+          (Kernel("te_cumsum_s8"),),
+          "a constant int32 axis inside the input's rank; exclusive and reverse; input and output of one shape; "
+          "output rescale factor inside (0, 1); no fused activation"),
     OpDoc("DEPTHWISE_CONV_2D", "DepthwiseConv2D, the depthwise half of SeparableConv2D",
           (Kernel("te_depthwise_conv2d_s8"),
            Kernel("te_depthwise_conv2d_ch4_s8", "depth multiplier 1, channels a multiple of 4, filter height "
