@@ -109,6 +109,10 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("EXPAND_DIMS", "keras.ops.expand_dims, tf.expand_dims; Conv1D and UpSampling1D reshapes",
           (Kernel("te_reshape_s8"),),
           "input and output with as many elements"),
+    OpDoc("FILL", "tf.fill, keras.ops.full (where the converter does not fold it into a constant)",
+          (Kernel("te_fill_s8"),),
+          "a scalar value, its byte copied unchanged; constant 1-D integer dims equal to the output shape (as "
+          "TFLite-Micro requires), rank 1 or more"),
     OpDoc("FULLY_CONNECTED", "Dense; the input and recurrent kernels of LSTM, GRU and SimpleRNN (unrolled: "
                                "docs/recurrent.md)",
           (Kernel("te_fully_connected_s8"),
@@ -125,6 +129,10 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("GREATER_EQUAL", "keras.ops.greater_equal, `a >= b`",
           (Kernel("te_comparison_s8"),),
           _COMPARISON),
+    OpDoc("GATHER_ND", "tf.gather_nd",
+          (Kernel("te_gather_nd_s8"),),
+          "int32 positions of depth 1 to 5, at most the input's rank; constant positions whose slices lie inside "
+          f"the input (the only check TFLite-Micro makes); {_COPY}"),
     OpDoc("HARD_SWISH", "Activation(\"hard_swish\")",
           (Kernel("te_hard_swish_s8"),),
           "per-tensor quantization; input and output scales not too far apart for the 16-bit fixed point"),
@@ -292,4 +300,7 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("UNPACK", "keras.ops.unstack, tf.unstack; the time steps in front of an unrolled recurrent layer",
           (Kernel("te_split_s8"),),
           f"num equal to the axis size; {_COPY}"),
+    OpDoc("ZEROS_LIKE", "tf.zeros_like, keras.ops.zeros_like (where the converter does not fold it into a constant)",
+          (Kernel("te_zeros_like_s8"),),
+          "every byte 0, the integer rather than the zero point, as TFLite-Micro writes it"),
 )
