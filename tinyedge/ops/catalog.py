@@ -123,16 +123,16 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_gather_s8"),),
           "int32 positions, axis and batch_dims as TFLite-Micro checks them; constant positions inside the "
           f"axis; {_COPY}"),
+    OpDoc("GATHER_ND", "tf.gather_nd",
+          (Kernel("te_gather_nd_s8"),),
+          "int32 positions of depth 1 to 5, at most the input's rank; constant positions whose slices lie inside "
+          f"the input (the only check TFLite-Micro makes); {_COPY}"),
     OpDoc("GREATER", "keras.ops.greater, `a > b`",
           (Kernel("te_comparison_s8"),),
           _COMPARISON),
     OpDoc("GREATER_EQUAL", "keras.ops.greater_equal, `a >= b`",
           (Kernel("te_comparison_s8"),),
           _COMPARISON),
-    OpDoc("GATHER_ND", "tf.gather_nd",
-          (Kernel("te_gather_nd_s8"),),
-          "int32 positions of depth 1 to 5, at most the input's rank; constant positions whose slices lie inside "
-          f"the input (the only check TFLite-Micro makes); {_COPY}"),
     OpDoc("HARD_SWISH", "Activation(\"hard_swish\")",
           (Kernel("te_hard_swish_s8"),),
           "per-tensor quantization; input and output scales not too far apart for the 16-bit fixed point"),
