@@ -103,6 +103,11 @@ OPS: tuple[OpDoc, ...] = (
                  "quantize stage)",
           (Kernel("te_lookup_s8"),),
           "alpha 1 (another alpha is refused at the quantize stage, naming the layer)"),
+    OpDoc("EMBEDDING_LOOKUP", "hand-built int8 models with constant ids (the firmware's inputs are int8, so "
+          "Keras's Embedding on integer model inputs cannot feed it)",
+          (Kernel("te_embedding_lookup_s8"),),
+          "1-D int32 ids, constant ones inside the table; a table of rank 2 or more; int8 output only "
+          f"(TFLite-Micro's float32 dequantizing output is not taken); {_COPY}"),
     OpDoc("EQUAL", "keras.ops.equal, `a == b` (tf.equal)",
           (Kernel("te_comparison_s8"),),
           _COMPARISON),
