@@ -72,6 +72,10 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_batch_to_space_nd_s8"),),
           "3-D or 4-D; constant block shape and crops; an output shape that follows from them "
           "(TFLite-Micro would leave bytes unwritten)"),
+    OpDoc("CAST", "tf.cast, keras.ops.cast between int8 and int16/int32, or of a comparison's bool to int8",
+          (Kernel("te_cast_s8"),),
+          "int8 to int8, int16 or int32; int16, int32 or bool to int8 (values wrap modulo 256, as TFLite-Micro's "
+          "static_cast does); nothing requantized"),
     OpDoc("CONCATENATION", "Concatenate, keras.ops.concatenate, Bidirectional",
           (Kernel("te_concatenation_s8"),),
           f"at most 10 inputs and 5 dimensions, no fused activation, as TFLite-Micro; {_COPY}"),
