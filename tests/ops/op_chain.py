@@ -21,7 +21,7 @@ from single_op import OpCase, TensorSpec
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 _TYPES = {"int8": schema.TensorType.INT8, "int16": schema.TensorType.INT16, "int32": schema.TensorType.INT32,
-          "float32": schema.TensorType.FLOAT32, "bool": schema.TensorType.BOOL}
+          "int64": schema.TensorType.INT64, "float32": schema.TensorType.FLOAT32, "bool": schema.TensorType.BOOL}
 PREVIOUS = None  # in Then.inputs: the previous operator's output
 
 

@@ -103,6 +103,11 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_div_s8"),),
           f"{_BROADCAST}; no constant divisor at its zero point (a division by zero; a run-time divisor must "
           f"avoid it too); rescale factor input1_scale / (input2_scale * output_scale) in [2^-25, 2^23); {_FUSED}"),
+    OpDoc("DYNAMIC_UPDATE_SLICE", "keras.ops.slice_update, though TensorFlow's converter leaves that one float "
+                                  "(refused at the quantize stage); int8 ones from files written otherwise",
+          (Kernel("te_dynamic_update_slice_s8"),),
+          "up to 6-D; constant int32 or int64 start indices, clamped as TFLite-Micro clamps them; an update of "
+          f"the operand's rank that fits inside it; {_COPY}"),
     OpDoc("ELU", "ELU, `activation=\"elu\"` (the float ELU the converter leaves is mended to int8 by the "
                  "quantize stage)",
           (Kernel("te_lookup_s8"),),
