@@ -123,7 +123,8 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("EXPAND_DIMS", "keras.ops.expand_dims, tf.expand_dims; Conv1D and UpSampling1D reshapes",
           (Kernel("te_reshape_s8"),),
           "input and output with as many elements"),
-    OpDoc("FILL", "tf.fill, keras.ops.full (where the converter does not fold it into a constant)",
+    OpDoc("FILL", "tf.fill, keras.ops.full in a .tflite compiled as it is (from Keras, the converter folds a "
+                  "fixed-shape fill into a constant, and the quantize stage refuses the FILL of a dynamic shape)",
           (Kernel("te_fill_s8"),),
           "a scalar value, its byte copied unchanged; constant 1-D integer dims equal to the output shape (as "
           "TFLite-Micro requires), rank 1 or more"),
@@ -314,7 +315,8 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("UNPACK", "keras.ops.unstack, tf.unstack; the time steps in front of an unrolled recurrent layer",
           (Kernel("te_split_s8"),),
           f"num equal to the axis size; {_COPY}"),
-    OpDoc("ZEROS_LIKE", "tf.zeros_like, keras.ops.zeros_like (where the converter does not fold it into a constant)",
+    OpDoc("ZEROS_LIKE", "tf.zeros_like, keras.ops.zeros_like where the converter does not fold them into a "
+                        "constant",
           (Kernel("te_zeros_like_s8"),),
           "every byte 0, the integer rather than the zero point, as TFLite-Micro writes it"),
 )
