@@ -347,8 +347,9 @@ def build_report(model: CompiledModel, tflite: Path, board: Board, firmware: Fir
         flash_available=firmware.flash_available or 0, ram_available=firmware.ram_available or 0,
     )
     layers = tuple(
-        LayerFigures(layer.index, layer.name, layer.opcode, layer.macs, stats.instructions, int(round(stats.cycles)))
-        for layer, stats in zip(model.layers, sim.layers))
+        LayerFigures(layer.index, layer.name, layer.opcode, layer.macs, stats.instructions, int(round(stats.cycles)),
+                     kernel=call.function, fallback=call.fallback)
+        for layer, call, stats in zip(model.layers, model.calls, sim.layers))
     return Report(
         model=ModelInfo(model.graph.name, model.macs, model.params, tflite.name, model.model_sha256),
         board=BoardInfo(board.name, board.core, board.clock_hz),

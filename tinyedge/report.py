@@ -1,6 +1,6 @@
 """Report stage: one versioned JSON schema, a terminal summary, and a self-contained HTML page.
 
-Schema "tinyedge.report/2" (documented in docs/report.md). Every estimated figure sits
+Schema "tinyedge.report/2.1" (documented in docs/report.md). Every estimated figure sits
 beside the name of the model that made it (`cycle_model`, `power.source`).
 
 Boards the emulator runs get a `simulation` section (exact instructions, modelled cycles).
@@ -21,8 +21,9 @@ import jinja2
 from tinyedge import __version__
 from tinyedge.resources import templates_dir
 
-SCHEMA = "tinyedge.report/2"  # /2 added `provenance`; /1 reports read the same otherwise
-READABLE_SCHEMAS = ("tinyedge.report/1", SCHEMA)
+# /2 added `provenance`, /2.1 `layers[].kernel` and `fallback`; older reports read the same otherwise.
+SCHEMA = "tinyedge.report/2.1"
+READABLE_SCHEMAS = ("tinyedge.report/1", "tinyedge.report/2", SCHEMA)
 DEFAULT_BATTERY_MAH = 220.0  # a CR2032 coin cell
 
 
@@ -100,6 +101,8 @@ class LayerFigures:
     macs: int
     instructions: int
     cycles: int
+    kernel: str = ""  # the C function that ran the layer
+    fallback: str | None = None  # why a reference kernel ran although the op has a fast variant
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,9 @@ class Report:
             for field in fields:
                 if data[section][field] is None:
                     del data[section][field]
+        for layer in data["layers"]:
+            if layer["fallback"] is None:
+                del layer["fallback"]
         return {"schema": SCHEMA, "tinyedge_version": __version__, **data}
 
 
@@ -269,7 +275,17 @@ def summary_table(report: Report) -> str:
         for layer in layers:
             lines.append(f"  {layer.index:<5} {layer.op:<18} {layer.macs:>11,} {layer.instructions:>17,} "
                          f"{layer.cycles:>12,} {layer.cycles / total:>6.1%}")
+    fallbacks = reference_fallbacks(r)
+    if fallbacks:
+        lines.append("")
+        lines.append(f"  {len(fallbacks)} layer(s) with MACs on a reference kernel although a fast variant exists:")
+        lines.extend(f"  {layer.index:<5} {layer.op:<18} {layer.kernel}: {layer.fallback}" for layer in fallbacks)
     return "\n".join(lines)
+
+
+def reference_fallbacks(r: Report) -> list[LayerFigures]:
+    """The MAC-carrying layers that ran a reference kernel although their op has a fast variant."""
+    return [layer for layer in r.layers if layer.macs > 0 and layer.fallback is not None]
 
 
 def layer_headings(r: Report) -> tuple[str, str]:
@@ -356,7 +372,8 @@ def write_html(report: Report, path: Path) -> None:
     rows = report.estimate.layers if report.estimate is not None else report.layers
     total_cycles = max(sum(layer.cycles for layer in rows), 1)
     widest = max((layer.cycles for layer in rows), default=1) or 1
-    layers = [{"layer": layer, "share": layer.cycles / total_cycles, "bar": 100.0 * layer.cycles / widest}
+    layers = [{"layer": layer, "share": layer.cycles / total_cycles, "bar": 100.0 * layer.cycles / widest,
+               "fallback": getattr(layer, "fallback", None)}
               for layer in rows]
     mem = report.memory
     flash_parts = ram_parts = None

@@ -14,6 +14,8 @@ from tinyedge.ops.conv import (
     CONV2D_1X1,
     CONV2D_IM2COL,
     CONV2D_REFERENCE,
+    FastRequantization,
+    NoFastKernel,
     fast_requantization,
     fold_input_offset,
     pack_rows,
@@ -173,18 +175,25 @@ def test_fold_input_offset_adds_offset_times_row_sums_exactly():
     assert fold_input_offset(None, weights, -3).tolist() == [-3 * 126, -3 * 4]
 
 
-def test_fast_requantization_ranges():
+def test_fast_requantization_ranges_and_the_reasons_it_gives_outside_them():
     weights = np.ones((2, 8), dtype=np.int8)
     bias = np.zeros(2, dtype=np.int64)
     fast = fast_requantization(np.array([1 << 30, 0]), np.array([-5, 0]), -3, bias, weights)
-    assert fast is not None
+    assert isinstance(fast, FastRequantization)
     # right shift 5: rounding 2^4 - 3 * 2^5; a zero multiplier gets shift 1 and gives the offset
     assert fast.shift.tolist() == [5, 1] and fast.rounding.tolist() == [16 - 96, 1 - 6]
-    assert fast_requantization(np.array([1 << 30] * 2), np.array([0, -5]), 0, bias, weights) is None
-    assert fast_requantization(np.array([1 << 30] * 2), np.array([-23, -5]), 0, bias, weights) is None
+    unity = np.array([1 << 30] * 2)
+    assert fast_requantization(unity, np.array([0, -5]), 0, bias, weights) == NoFastKernel(
+        "channel 0 needs a right shift of 0, outside the fast kernel's right shifts 1..22")
+    assert fast_requantization(unity, np.array([-5, 2]), 0, bias, weights) == NoFastKernel(
+        "channel 1 needs a left shift of 2, outside the fast kernel's right shifts 1..22")
+    assert fast_requantization(unity, np.array([-23, -30]), 0, bias, weights) == NoFastKernel(
+        "channel 0 needs a right shift of 23, outside the fast kernel's right shifts 1..22 (1 more channel too)")
     near_limit = np.array([2**30 - 128 * 8, 0])
-    assert fast_requantization(np.array([1 << 30] * 2), np.array([-5, -5]), 0, near_limit, weights) is None
-    assert fast_requantization(np.array([1 << 30] * 2), np.array([-5, -5]), 0, near_limit - 1, weights)
+    assert fast_requantization(unity, np.array([-5, -5]), 0, near_limit, weights) == NoFastKernel(
+        "channel 0's accumulator may reach 1073741824, not below the fast kernel's 2^30")
+    assert isinstance(fast_requantization(unity, np.array([-5, -5]), 0, near_limit - 1, weights),
+                      FastRequantization)
 
 
 # -- convolutions writing over their input (KernelCall.in_place_shift) -------------------------

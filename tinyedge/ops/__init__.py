@@ -79,6 +79,10 @@ class KernelCall:
     # outputs it gives (te_conv2d_im2col_s8, te_conv2d_1x1_s8). None: never.
     in_place_shift: int | None = None
     constants: tuple[ConstArg, ...] = field(default_factory=tuple)
+    # Why this reference kernel runs although the op has a fast variant (a channel's shift
+    # outside the variant's range, "reference kernels requested"); None when a fast variant
+    # runs, when none exists, and where the reference kernel is a choice (a small size).
+    fallback: str | None = None
 
 
 Lowering = Callable[[Graph, Operator], KernelCall]

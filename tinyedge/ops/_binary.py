@@ -18,7 +18,7 @@ from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg
 from tinyedge.ops._quant import quantize_multiplier, require_int8
-from tinyedge.ops.conv import FAST_RIGHT_SHIFTS, variants_enabled
+from tinyedge.ops.conv import NoFastKernel, requested_fallback, right_shift_fallback
 
 BROADCAST_RANK = 4
 
@@ -158,14 +158,18 @@ TABLE_MIN_ELEMENTS = 512
 TABLE_SCRATCH = ScratchArg(2 * 256 * 4, "int32_t")
 
 
-def table_variant_params(operands: BinaryOperands, params: dict[str, ParamValue]) -> dict[str, ParamValue] | None:
-    """A table variant's params from the plain kernel's, or None where the plain kernel stays: fewer
-    than TABLE_MIN_ELEMENTS outputs, or an output shift outside FAST_RIGHT_SHIFTS. The variants
-    requantize with te_nn_requantize_rounding, the output offset folded into its rounding term; the
-    callers bound its input below 2^30."""
+def table_variant_params(operands: BinaryOperands,
+                         params: dict[str, ParamValue]) -> dict[str, ParamValue] | NoFastKernel:
+    """A table variant's params from the plain kernel's, or why the plain kernel stays: fewer than
+    TABLE_MIN_ELEMENTS outputs (a choice, no reason), reference_kernels(), or an output shift
+    outside FAST_RIGHT_SHIFTS. The variants requantize with te_nn_requantize_rounding, the output
+    offset folded into its rounding term; the callers bound its input below 2^30."""
     right = -int(params["output_shift"])
-    if not (variants_enabled() and operands.output.size >= TABLE_MIN_ELEMENTS and right in FAST_RIGHT_SHIFTS):
-        return None
+    if operands.output.size < TABLE_MIN_ELEMENTS:
+        return NoFastKernel()
+    reason = requested_fallback() or right_shift_fallback(right, "the output rescale")
+    if reason is not None:
+        return NoFastKernel(reason)
     rounding = (1 << (right - 1)) + int(params["output_offset"]) * (1 << right)
     table = {k: v for k, v in params.items() if k not in ("output_shift", "output_offset")}
     return table | {"output_rounding": rounding, "right_shift": right}

@@ -29,7 +29,7 @@ from tinyedge.ops._fixedpoint import inv_sqrt_multiplier, requantize
 from tinyedge.ops._lut import lookup_call
 from tinyedge.ops._quant import INT8_MAX, INT8_MIN, quantize_multiplier, require_int8
 from tinyedge.ops.activations import IDENTITY_MULTIPLIER, IDENTITY_SHIFT
-from tinyedge.ops.conv import variants_enabled
+from tinyedge.ops.conv import requested_fallback, variants_enabled
 
 RSQRT_SHIFT = 20  # kShift of RsqrtEvalQuantized: 1/sqrt(v) carried in units of 2^-20
 TABLE_MIN_ELEMENTS = {"abs": 256, "rsqrt": 4}  # where the 256-byte table pays for its flash
@@ -82,7 +82,8 @@ def _call(op: Operator, name: str, size: int, zero_points: tuple[int, int], scal
                                      "output_zero_point": zero_points[1], "multiplier": scaling[0],
                                      "shift": scaling[1]}
     return KernelCall(function=f"te_{name}_s8", header=f"te_{name}_s8.h", params_type=f"te_{name}_params",
-                      params=params, args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])), in_place=True)
+                      params=params, args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])), in_place=True,
+                      fallback=requested_fallback() if size >= TABLE_MIN_ELEMENTS[name] else None)
 
 
 @lowering("ABS")

@@ -48,7 +48,7 @@ from tinyedge.ops._fixedpoint import requantize, rounding_divide_by_pot
 from tinyedge.ops._fixedpoint_exp import logistic, tanh
 from tinyedge.ops._lut import lookup_call
 from tinyedge.ops._quant import INT8_MAX, INT8_MIN, quantize_multiplier, require_int8, round_half_away
-from tinyedge.ops.conv import variants_enabled
+from tinyedge.ops.conv import requested_fallback, variants_enabled
 
 INPUT_INTEGER_BITS = 4  # Q4.27 input of the fixed-point logistic and tanh
 LOGISTIC_OUTPUT_ZERO_POINT = -128
@@ -126,6 +126,7 @@ def _lower_q4_activation(graph: Graph, op: Operator, name: str) -> KernelCall:
     return KernelCall(
         function=f"te_{name}_s8", header=f"te_{name}_s8.h", params_type=f"te_{name}_params", params=params,
         args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])), in_place=True,
+        fallback=requested_fallback() if input_.size >= Q4_TABLE_MIN_ELEMENTS else None,
     )
 
 

@@ -15,7 +15,7 @@ from tinyedge.ir import Graph, Operator
 from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._binary import broadcast_geometry
 from tinyedge.ops._quant import fused_activation_range, quantize_multiplier, require_int8
-from tinyedge.ops.conv import variants_enabled
+from tinyedge.ops.conv import requested_fallback, variants_enabled
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
 # te_add_table_s8 fills two 256-entry tables per call (about 5,300 instructions on nrf52840)
@@ -75,5 +75,6 @@ def lower_add(graph: Graph, op: Operator) -> KernelCall:
     function = "te_add_s8"
     if variants_enabled() and output.size >= ADD_TABLE_MIN_ELEMENTS:
         function, args = ADD_TABLE, (*args, ScratchArg(ADD_TABLE_BYTES, "int32_t"))
+    fallback = requested_fallback() if output.size >= ADD_TABLE_MIN_ELEMENTS else None
     return KernelCall(function=function, header="te_add_s8.h", params_type="te_add_params", params=params,
-                      args=args, macs=0, in_place=in_place, constants=constants)
+                      args=args, macs=0, in_place=in_place, constants=constants, fallback=fallback)

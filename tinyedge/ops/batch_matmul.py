@@ -25,7 +25,7 @@ from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._quant import quantize_multiplier, require_int8
-from tinyedge.ops.conv import variants_enabled
+from tinyedge.ops.conv import requested_fallback, variants_enabled
 
 BATCH_MATMUL_REFERENCE = "te_batch_matmul_s8"
 BATCH_MATMUL_WIDENED = "te_batch_matmul_widened_s8"
@@ -148,4 +148,5 @@ def lower_batch_matmul(graph: Graph, op: Operator) -> KernelCall:
     return KernelCall(
         function=BATCH_MATMUL_REFERENCE, header=f"{BATCH_MATMUL_REFERENCE}.h", params_type="te_batch_matmul_params",
         params=params, args=(TensorArg(lhs_index), TensorArg(rhs_index), TensorArg(output_index)), macs=macs,
+        fallback=requested_fallback(),
     )

@@ -13,7 +13,7 @@ from the shapes. The variants take constants prepared here: weights packed for 3
 loads, the input offset folded into the bias (acc = bias + input_offset * sum(filter) +
 sum(filter * input), the same integer), and the output offset folded into a per-channel
 rounding term. A layer whose numbers fall outside the variants' proven range (see
-`fast_requantization`) keeps the plain kernel.
+`fast_requantization`) keeps the plain kernel, and its KernelCall's `fallback` says why.
 """
 
 from __future__ import annotations
@@ -63,6 +63,22 @@ def variants_enabled() -> bool:
     return not _reference_only.get()
 
 
+REFERENCE_REQUESTED = "reference kernels requested"
+
+
+def requested_fallback() -> str | None:
+    """A lowering's fallback where only reference_kernels() keeps it from its fast variant."""
+    return None if variants_enabled() else REFERENCE_REQUESTED
+
+
+@dataclass(frozen=True)
+class NoFastKernel:
+    """Why a lowering keeps the reference kernel: `reason` is its KernelCall's fallback, or None
+    where the reference kernel is a choice (a size below which it is the faster one)."""
+
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class FastRequantization:
     """Per output channel, the (multiplier, rounding, shift) of te_nn_requantize_rounding (te_nn_dsp.h)."""
@@ -83,8 +99,8 @@ def fold_input_offset(bias: np.ndarray | None, weights: np.ndarray, input_offset
 
 
 def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offset: int, folded_bias: np.ndarray,
-                        weights: np.ndarray) -> FastRequantization | None:
-    """The variants' requantization constants, or None when a channel is outside their range.
+                        weights: np.ndarray) -> FastRequantization | NoFastKernel:
+    """The variants' requantization constants, or why not when a channel is outside their range.
 
     The range: every right shift in FAST_RIGHT_SHIFTS (a multiplier of 0 may have any shift:
     its output is the offset whatever the shift), and every accumulator, bounded by
@@ -92,13 +108,36 @@ def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offs
     """
     multipliers = multipliers.astype(np.int64)
     right = np.where(multipliers == 0, 1, -shifts.astype(np.int64))
-    if not np.all((right >= FAST_RIGHT_SHIFTS.start) & (right < FAST_RIGHT_SHIFTS.stop)):
-        return None
+    outside = np.flatnonzero((right < FAST_RIGHT_SHIFTS.start) | (right >= FAST_RIGHT_SHIFTS.stop))
+    if outside.size:
+        return NoFastKernel(_shift_reason(outside, right))
     bound = np.abs(folded_bias) + INPUT_ABS_MAX * np.abs(weights.astype(np.int64)).sum(axis=1)
-    if np.any(bound >= FAST_ACC_LIMIT):
-        return None
+    over = np.flatnonzero(bound >= FAST_ACC_LIMIT)
+    if over.size:
+        channel = int(over[0])
+        return NoFastKernel(f"channel {channel}'s accumulator may reach {int(bound[channel])}, not below the fast "
+                            f"kernel's 2^30" + _more(over.size))
     rounding = (1 << (right - 1)) + output_offset * (1 << right)
     return FastRequantization(multipliers.astype(np.int32), rounding.astype(np.int32), right.astype(np.int32))
+
+
+def _more(count: int) -> str:
+    return f" ({count - 1} more channels too)" if count > 2 else (" (1 more channel too)" if count == 2 else "")
+
+
+def _shift_reason(outside: np.ndarray, right: np.ndarray) -> str:
+    """The first channel outside FAST_RIGHT_SHIFTS, as a fallback reason."""
+    channel = int(outside[0])
+    return f"{right_shift_fallback(int(right[channel]), f'channel {channel}')}{_more(outside.size)}"
+
+
+def right_shift_fallback(right: int, who: str) -> str | None:
+    """The fallback reason of a right shift outside FAST_RIGHT_SHIFTS (None inside); a negative one shifts left."""
+    if right in FAST_RIGHT_SHIFTS:
+        return None
+    need = f"a left shift of {-right}" if right < 0 else f"a right shift of {right}"
+    span = f"{FAST_RIGHT_SHIFTS.start}..{FAST_RIGHT_SHIFTS.stop - 1}"
+    return f"{who} needs {need}, outside the fast kernel's right shifts {span}"
 
 
 def depth4(depth: int) -> int:
@@ -211,7 +250,7 @@ class _Requantization:
     def reference_constants(self) -> tuple[ConstArg, ...]:
         return ConstArg("multiplier", "int32_t", self.multipliers), ConstArg("shift", "int32_t", self.shifts)
 
-    def fast(self, folded_bias: np.ndarray, weights: np.ndarray) -> FastRequantization | None:
+    def fast(self, folded_bias: np.ndarray, weights: np.ndarray) -> FastRequantization | NoFastKernel:
         return fast_requantization(self.multipliers, self.shifts, self.output_offset, folded_bias, weights)
 
 
@@ -270,11 +309,23 @@ def im2col_in_place_shift(batches: int, input_hwc: tuple[int, int, int], output_
 
 def depthwise_variant(channels: int, depth_multiplier: int, filter_height: int, window: _Window) -> str:
     """The kernel for a DEPTHWISE_CONV_2D of this geometry, if fast_requantization accepts its numbers."""
-    if (variants_enabled() and depth_multiplier == 1 and channels % 4 == 0
-            and filter_height <= DEPTHWISE_CH4_MAX_FILTER_HEIGHT
-            and window.dilation_height == window.dilation_width == 1):
+    if variants_enabled() and depthwise_geometry_fallback(channels, depth_multiplier, filter_height, window) is None:
         return DEPTHWISE_CH4
     return DEPTHWISE_REFERENCE
+
+
+def depthwise_geometry_fallback(channels: int, depth_multiplier: int, filter_height: int,
+                                window: _Window) -> str | None:
+    """Why te_depthwise_conv2d_ch4_s8 cannot take this geometry, or None when it can."""
+    if depth_multiplier != 1:
+        return f"depth multiplier {depth_multiplier} (the fast kernel takes 1)"
+    if channels % 4:
+        return f"{channels} channels, not a multiple of 4"
+    if filter_height > DEPTHWISE_CH4_MAX_FILTER_HEIGHT:
+        return f"filter height {filter_height}, above the fast kernel's {DEPTHWISE_CH4_MAX_FILTER_HEIGHT}"
+    if not window.dilation_height == window.dilation_width == 1:
+        return f"dilation {window.dilation_height}x{window.dilation_width} (the fast kernel takes 1x1)"
+    return None
 
 
 def _bias_data(graph: Graph, bias_index: int) -> np.ndarray | None:
@@ -317,12 +368,14 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
     requant = _requantization(graph, op, input_, filter_, output, out_c)
     macs = batches * out_h * out_w * out_c * filter_h * filter_w * filter_in_c
     function = conv2d_variant((filter_h, filter_w), groups, window)
+    fallback = requested_fallback() or (f"{groups} groups (the fast kernels take 1)" if groups != 1 else None)
     if function != CONV2D_REFERENCE:
         assert filter_.data is not None
         weights = filter_.data.reshape(out_c, -1)
         folded = fold_input_offset(_bias_data(graph, bias_index), weights, requant.input_offset)
         fast = requant.fast(folded, weights)
-        if fast is not None:
+        fallback = fast.reason if isinstance(fast, NoFastKernel) else None
+        if isinstance(fast, FastRequantization):
             geometry: dict[str, ParamValue] = {
                 "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
                 "filter_height": filter_h, "filter_width": filter_w,
@@ -357,7 +410,7 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
     return KernelCall(
         function=CONV2D_REFERENCE, header="te_conv2d_s8.h", params_type="te_conv2d_params", params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), TensorArg(bias_index), TensorArg(output_index)),
-        macs=macs, constants=requant.reference_constants(),
+        macs=macs, constants=requant.reference_constants(), fallback=fallback,
     )
 
 
@@ -379,12 +432,14 @@ def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
     window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
     requant = _requantization(graph, op, input_, filter_, output, out_c)
     macs = batches * out_h * out_w * out_c * filter_h * filter_w
+    fallback = requested_fallback() or depthwise_geometry_fallback(out_c, multiplier, filter_h, window)
     if depthwise_variant(out_c, multiplier, filter_h, window) == DEPTHWISE_CH4:
         assert filter_.data is not None
         taps = filter_.data.reshape(filter_h * filter_w, out_c)
         folded = fold_input_offset(_bias_data(graph, bias_index), taps.T, requant.input_offset)
         fast = requant.fast(folded, taps.T)
-        if fast is not None:
+        fallback = fast.reason if isinstance(fast, NoFastKernel) else None
+        if isinstance(fast, FastRequantization):
             span_width = (out_w - 1) * window.stride_width + filter_w
             params: dict[str, ParamValue] = {
                 "batches": batches, "input_height": in_h, "input_width": in_w, "depth": out_c,
@@ -414,5 +469,5 @@ def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
         function=DEPTHWISE_REFERENCE, header="te_depthwise_conv2d_s8.h",
         params_type="te_depthwise_conv2d_params", params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), TensorArg(bias_index), TensorArg(output_index)),
-        macs=macs, constants=requant.reference_constants(),
+        macs=macs, constants=requant.reference_constants(), fallback=fallback,
     )

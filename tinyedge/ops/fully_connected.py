@@ -36,7 +36,15 @@ from tinyedge.ops._quant import (
     per_channel_multipliers,
     require_int8,
 )
-from tinyedge.ops.conv import depth4, fast_requantization, fold_input_offset, variants_enabled
+from tinyedge.ops.conv import (
+    FastRequantization,
+    NoFastKernel,
+    depth4,
+    fast_requantization,
+    fold_input_offset,
+    requested_fallback,
+    variants_enabled,
+)
 
 # GetQuantizedConvolutionMultipler refuses a bias scale this far (relative to the output
 # scale) from input_scale * filter_scale.
@@ -124,13 +132,16 @@ def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
 
     act_min, act_max = activation_range(fused_activation(op), output)
     macs = rows * output_depth * accum_depth
+    fallback = requested_fallback() or (f"weights zero point {filter_.zero_point} (the fast kernel takes 0)"
+                                        if filter_offset else None)
     if fully_connected_variant(filter_offset) == FULLY_CONNECTED_PACKED:
         assert filter_.data is not None
         weights = filter_.data.reshape(-1, accum_depth)[:output_depth]
         folded = fold_input_offset(bias.data if bias is not None else None, weights, -input_.zero_point)
         fast = fast_requantization(np.resize(multipliers, output_depth), np.resize(shifts, output_depth),
                                    output.zero_point, folded, weights)
-        if fast is not None:
+        fallback = fast.reason if isinstance(fast, NoFastKernel) else None
+        if isinstance(fast, FastRequantization):
             return KernelCall(
                 function=FULLY_CONNECTED_PACKED, header=f"{FULLY_CONNECTED_PACKED}.h",
                 params_type="te_fully_connected_packed_params",
@@ -150,6 +161,6 @@ def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
         function=FULLY_CONNECTED_REFERENCE, header="te_fully_connected_s8.h",
         params_type="te_fully_connected_params", params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), TensorArg(bias_index), TensorArg(output_index)),
-        macs=macs,
+        macs=macs, fallback=fallback,
         constants=(ConstArg("multiplier", "int32_t", multipliers), ConstArg("shift", "int32_t", shifts)),
     )

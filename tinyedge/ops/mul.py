@@ -14,11 +14,13 @@ te_mul_s8.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, ParamValue, lowering
 from tinyedge.ops._binary import binary_kernel_call, binary_operands
 from tinyedge.ops._quant import fused_activation_range, quantize_multiplier
-from tinyedge.ops.conv import FAST_RIGHT_SHIFTS, variants_enabled
+from tinyedge.ops.conv import requested_fallback, right_shift_fallback
 
 MUL_ROUNDING = "te_mul_rounding_s8"
 
@@ -32,10 +34,11 @@ def lower_mul(graph: Graph, op: Operator) -> KernelCall:
     act_min, act_max = fused_activation_range(graph, op, output)
     params: dict[str, ParamValue] = {"input1_offset": -in1.zero_point, "input2_offset": -in2.zero_point}
     clamp: dict[str, ParamValue] = {"activation_min": act_min, "activation_max": act_max}
-    if variants_enabled() and -shift in FAST_RIGHT_SHIFTS:
+    fallback = requested_fallback() or right_shift_fallback(-shift, "the output rescale")
+    if fallback is None:
         right = -shift
         rounding = (1 << (right - 1)) + output.zero_point * (1 << right)
         params |= {"output_multiplier": multiplier, "output_rounding": rounding, "right_shift": right, **clamp}
         return binary_kernel_call(graph, op, operands, MUL_ROUNDING, "te_mul_rounding_params", params, "te_mul_s8.h")
     params |= {"output_multiplier": multiplier, "output_shift": shift, "output_offset": output.zero_point, **clamp}
-    return binary_kernel_call(graph, op, operands, "te_mul_s8", "te_mul_params", params)
+    return replace(binary_kernel_call(graph, op, operands, "te_mul_s8", "te_mul_params", params), fallback=fallback)

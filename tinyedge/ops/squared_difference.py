@@ -11,6 +11,8 @@ tinyedge.ops._binary.table_variant_params).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, ParamValue, lowering
 from tinyedge.ops._binary import (
@@ -21,6 +23,7 @@ from tinyedge.ops._binary import (
     table_variant_params,
 )
 from tinyedge.ops._quant import quantize_multiplier
+from tinyedge.ops.conv import NoFastKernel
 
 LEFT_SHIFT = 7  # headroom bits for int8 inputs: (255 << 7)^2 still fits in int32
 SQUARED_DIFFERENCE_TABLE = "te_squared_difference_table_s8"  # per-input tables, from TABLE_MIN_ELEMENTS on
@@ -44,7 +47,8 @@ def lower_squared_difference(graph: Graph, op: Operator) -> KernelCall:
     }
     # |a - b| <= 2 * 255 * 2^7 / 2 = 32640, so the square stays below 2^30 as the table variant needs.
     table = table_variant_params(operands, params)
-    if table is not None:
+    if not isinstance(table, NoFastKernel):
         return binary_kernel_call(graph, op, operands, SQUARED_DIFFERENCE_TABLE, "te_squared_difference_table_params",
                                   table, "te_squared_difference_s8.h", TABLE_SCRATCH)
-    return binary_kernel_call(graph, op, operands, "te_squared_difference_s8", "te_squared_difference_params", params)
+    call = binary_kernel_call(graph, op, operands, "te_squared_difference_s8", "te_squared_difference_params", params)
+    return replace(call, fallback=table.reason)

@@ -10,6 +10,8 @@ each input's rescaling looked up (see tinyedge.ops._binary.table_variant_params)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, ParamValue, lowering
 from tinyedge.ops._binary import (
@@ -20,6 +22,7 @@ from tinyedge.ops._binary import (
     table_variant_params,
 )
 from tinyedge.ops._quant import fused_activation_range
+from tinyedge.ops.conv import NoFastKernel
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs
 SUB_TABLE = "te_sub_table_s8"  # the same bytes through per-input tables, from TABLE_MIN_ELEMENTS on
@@ -43,7 +46,7 @@ def lower_sub(graph: Graph, op: Operator) -> KernelCall:
         "output_offset": output.zero_point, "activation_min": act_min, "activation_max": act_max,
     }
     table = table_variant_params(operands, params)  # |table1[x] - table2[y]| <= 255 * 2^20 < 2^30
-    if table is not None:
+    if not isinstance(table, NoFastKernel):
         return binary_kernel_call(graph, op, operands, SUB_TABLE, "te_sub_table_params", table, "te_sub_s8.h",
                                   TABLE_SCRATCH)
-    return binary_kernel_call(graph, op, operands, "te_sub_s8", "te_sub_params", params)
+    return replace(binary_kernel_call(graph, op, operands, "te_sub_s8", "te_sub_params", params), fallback=table.reason)

@@ -27,7 +27,7 @@ from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._quant import quantize_multiplier, require_int8
-from tinyedge.ops.conv import depth4, pack_rows, variants_enabled
+from tinyedge.ops.conv import depth4, pack_rows, requested_fallback, variants_enabled
 
 SVDF_REFERENCE = "te_svdf_s8"
 SVDF_PACKED = "te_svdf_packed_s8"
@@ -115,5 +115,5 @@ def lower_svdf(graph: Graph, op: Operator) -> KernelCall:
         function=SVDF_REFERENCE, header=f"{SVDF_REFERENCE}.h", params_type="te_svdf_params", params=params,
         args=(TensorArg(input_index), TensorArg(feature_index), TensorArg(time_index), TensorArg(bias_index),
               TensorArg(state_index), ScratchArg(4 * sums), TensorArg(output_index)),
-        macs=macs,
+        macs=macs, fallback=requested_fallback() or f"state zero point {state.zero_point} (the fast kernel takes 0)",
     )

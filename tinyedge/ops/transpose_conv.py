@@ -37,11 +37,13 @@ from tinyedge.ops._quant import (
 )
 from tinyedge.ops.conv import (
     CONV2D_IM2COL,
+    NoFastKernel,
     conv2d_scratch_bytes,
     depth4,
     fast_requantization,
     fold_input_offset,
     pack_rows,
+    requested_fallback,
     variants_enabled,
 )
 
@@ -113,8 +115,8 @@ class PackedPhases:
 
 
 def pack_phases(weights: np.ndarray, geometry: Geometry, bias: np.ndarray | None, input_offset: int,
-                multipliers: np.ndarray, shifts: np.ndarray, output_offset: int) -> PackedPhases | None:
-    """The fast kernel's constants, or None when a phase falls outside fast_requantization's range.
+                multipliers: np.ndarray, shifts: np.ndarray, output_offset: int) -> PackedPhases | NoFastKernel:
+    """The fast kernel's constants, or why not when a phase falls outside fast_requantization's range.
 
     Per phase (row phases outer, column phases inner): the weights of its taps, each output
     channel's row the taps in (tap row, tap column reversed) order of input_depth values, packed as
@@ -129,8 +131,8 @@ def pack_phases(weights: np.ndarray, geometry: Geometry, bias: np.ndarray | None
             rows = weights[:, taps_y][:, :, taps_x[::-1]].reshape(geometry.output_depth, -1)
             folded = fold_input_offset(bias, rows, input_offset)
             fast = fast_requantization(multipliers, shifts, output_offset, folded, rows)
-            if fast is None:
-                return None
+            if isinstance(fast, NoFastKernel):
+                return fast
             packed = _pack_rows(rows)
             offsets.append((filter_bytes, quant_values))
             filters.append(packed)
@@ -204,11 +206,13 @@ def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
     quant: dict[str, ParamValue] = {"input_offset": -input_.zero_point, "output_offset": output.zero_point,
                                     "activation_min": act_min, "activation_max": act_max}
 
+    fallback = requested_fallback() or (None if filter_.is_constant else "the filter is not constant")
     if transpose_conv_variant(filter_.is_constant) == TRANSPOSE_CONV_IM2COL:
         assert filter_.data is not None
         packed = pack_phases(filter_.data, geometry, graph.tensor(bias_index).data if bias_index >= 0 else None,
                              -input_.zero_point, multipliers, shifts, output.zero_point)
-        if packed is not None:
+        fallback = packed.reason if isinstance(packed, NoFastKernel) else None
+        if isinstance(packed, PackedPhases):
             fast_params = {**geometry.params(), "input_offset": -input_.zero_point,
                            "activation_min": act_min, "activation_max": act_max}
             return KernelCall(
@@ -225,6 +229,6 @@ def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
         params={**geometry.params(), **quant, "output_multiplier": "@multiplier", "output_shift": "@shift"},
         args=(TensorArg(input_index), TensorArg(filter_index), TensorArg(bias_index),
               ScratchArg(4 * out_h * out_w * out_c, "int32_t"), TensorArg(output_index)),
-        macs=geometry.macs(),
+        macs=geometry.macs(), fallback=fallback,
         constants=(ConstArg("multiplier", "int32_t", multipliers), ConstArg("shift", "int32_t", shifts)),
     )
