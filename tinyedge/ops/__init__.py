@@ -139,7 +139,6 @@ REPLACEMENTS = {
     "EXP": "use a softmax (SOFTMAX runs in int8) or a piecewise-linear activation",
     "NEG": "multiply by -1 (MUL runs in int8)",
     "L2_POOL_2D": "use AveragePooling2D or MaxPooling2D",
-    "CAST": "keep the tensor int8 end to end (no tf.cast inside the model)",
     "WHILE": "give recurrent layers a fixed sequence length (tinyedge unrolls them)",
 }
 
