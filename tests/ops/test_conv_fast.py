@@ -191,7 +191,7 @@ def test_fast_requantization_ranges_and_the_reasons_it_gives_outside_them():
         "channel 0 needs a right shift of 23, outside the fast kernel's right shifts 1..22 (1 more channel too)")
     near_limit = np.array([2**30 - 128 * 8, 0])
     assert fast_requantization(unity, np.array([-5, -5]), 0, near_limit, weights) == NoFastKernel(
-        "channel 0's accumulator may reach 1073741824, not below the fast kernel's 2^30")
+        "channel 0's accumulator may reach 1073741824 (folded bias 1073740800), not below the fast kernel's 2^30")
     assert isinstance(fast_requantization(unity, np.array([-5, -5]), 0, near_limit - 1, weights),
                       FastRequantization)
 

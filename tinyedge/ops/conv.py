@@ -115,8 +115,8 @@ def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offs
     over = np.flatnonzero(bound >= FAST_ACC_LIMIT)
     if over.size:
         channel = int(over[0])
-        return NoFastKernel(f"channel {channel}'s accumulator may reach {int(bound[channel])}, not below the fast "
-                            f"kernel's 2^30" + _more(over.size))
+        return NoFastKernel(f"channel {channel}'s accumulator may reach {int(bound[channel])} (folded bias "
+                            f"{int(folded_bias[channel])}), not below the fast kernel's 2^30" + _more(over.size))
     rounding = (1 << (right - 1)) + output_offset * (1 << right)
     return FastRequantization(multipliers.astype(np.int32), rounding.astype(np.int32), right.astype(np.int32))
 
