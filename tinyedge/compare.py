@@ -116,7 +116,7 @@ class Comparison:
 def compare(old: Mapping, new: Mapping, threshold_pct: float = DEFAULT_THRESHOLD_PCT, *,
             metrics: Sequence[str] = DEFAULT_METRICS, allow_mismatch: bool = False,
             labels: tuple[str, str] = ("old report", "new report")) -> Comparison:
-    """Compare two report.json dicts (schema tinyedge.report/1 or /2; /2 only added `provenance`).
+    """Compare two report.json dicts (any of READABLE_SCHEMAS: /2 added `provenance`, /2.1 the layers' kernels).
 
     metrics: the totals that gate (regressed when they grow by more than threshold_pct);
     every total is compared and shown either way.
