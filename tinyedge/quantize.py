@@ -22,7 +22,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,14 +274,8 @@ def _nearest_upsampling_as_resize(model: Any) -> Iterator[None]:
 
         return call
 
-    layers = list(upsampling_layers(model))
-    for layer in layers:
-        layer.call = resized(layer)
-    try:
+    with _calls_replaced(upsampling_layers(model), resized):
         yield
-    finally:
-        for layer in layers:
-            del layer.call
 
 
 @contextlib.contextmanager
@@ -326,9 +320,17 @@ def _recurrent_unrolled(model: Any, unrolled: dict[str, int]) -> Iterator[None]:
 
         return call
 
-    layers = list(holders(model))
+    with _calls_replaced(holders(model), unrolled_call):
+        yield
+
+
+@contextlib.contextmanager
+def _calls_replaced(layers: Iterable[Any], make_call: Callable[[Any], Callable[..., Any]]) -> Iterator[None]:
+    """Each layer's `call` is `make_call(layer)` while the block runs (an instance attribute over the class's
+    method); deleting it afterwards gives the layer its own behaviour back."""
+    layers = list(layers)
     for layer in layers:
-        layer.call = unrolled_call(layer)
+        layer.call = make_call(layer)
     try:
         yield
     finally:
