@@ -83,18 +83,20 @@ def test_unrolled_lstm_code_grows_with_the_sequence_length(quantized):
     assert ops["FULLY_CONNECTED"] == 2 * STEPS and ops["SPLIT"] == STEPS, ops
 
 
-def test_trained_lstm_saved_as_keras_compiles_bit_exact_for_nrf52840(tmp_path):
-    # The user's path: a .keras file with an ordinary LSTM (unroll=False), through the quantize child.
+@pytest.mark.parametrize("kind, board", [("lstm", "nrf52840"), ("gru", "rp2040")])
+def test_trained_recurrent_model_saved_as_keras_compiles_bit_exact_on_a_board(tmp_path, kind, board):
+    # The user's path: a .keras file with an ordinary LSTM or GRU (unroll=False), through the quantize child.
     keras.utils.set_random_seed(0)
-    path = tmp_path / "lstm.keras"
-    recurrent_model("lstm").save(path)
+    path = tmp_path / f"{kind}.keras"
+    recurrent_model(kind).save(path)
     calib = tmp_path / "calib.npy"
     np.save(calib, np.random.default_rng(2).uniform(-1, 1, (40, STEPS, FEATURES)).astype(np.float32))
     lines: list[str] = []
-    result = compile_model(path, "nrf52840", tmp_path / "out", calib=calib, samples=2, log=lines.append)
+    result = compile_model(path, board, tmp_path / "out", calib=calib, samples=2, log=lines.append)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["verification"]["bit_exact"] is True and report["verification"]["samples"] == 2
-    assert any("unrolled for export" in line and f"(LSTM) over {STEPS} time steps" in line for line in lines), lines
+    assert any("unrolled for export" in line and f"({kind.upper()}) over {STEPS} time steps" in line
+               for line in lines), lines
     assert result.model.macs > 0 and report["simulation"]["instructions"] > result.model.macs
 
 
