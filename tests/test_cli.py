@@ -143,3 +143,24 @@ def test_missing_compiler_is_one_line(small_model, tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     proc = tinyedge("--debug", "generate", str(tmp_path / "nope.h5"), "-o", str(tmp_path / "out"))
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_a_keras_file_whose_config_keras_rejects_gives_one_line(small_model, tmp_path):
+    # Keras's own message runs to several lines (the whole config); the user gets one.
+    import json
+    import zipfile
+
+    broken = tmp_path / "broken.keras"
+    with zipfile.ZipFile(small_model) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["config"] = 7
+                data = json.dumps(config).encode()
+            target.writestr(item, data)
+    proc = tinyedge("quantize", str(broken), "-o", str(tmp_path / "q.tflite"))
+    _assert_one_line_error(proc, "cannot load Keras model")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("tinyedge: error: cannot load Keras model") and len(last) < 400  # nothing after it
+    assert not (tmp_path / "q.tflite").exists()

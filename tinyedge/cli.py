@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     except TinyEdgeError as exc:
         if args.debug:
             raise
-        print(f"tinyedge: error: {exc}", file=sys.stderr)
+        # One line, whatever the message holds (a library's text can run to pages); --debug shows it all.
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        print(f"tinyedge: error: {first}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("tinyedge: interrupted", file=sys.stderr)

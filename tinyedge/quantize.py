@@ -169,7 +169,10 @@ def _load_keras(path: Path) -> Any:
         try:
             return keras.models.load_model(path, compile=False, custom_objects=_lenient_layers())
         except Exception:
-            raise TinyEdgeError(f"cannot load Keras model {path}: {first_error}") from first_error
+            reason = " ".join(str(first_error).split()) or type(first_error).__name__  # Keras's run to many lines
+            reason = reason if len(reason) <= 200 else reason[:197] + "..."
+            raise TinyEdgeError(f"cannot load Keras model {path}: {reason}; save it again with model.save() "
+                                "from the Keras version that trained it") from first_error
     except OSError as exc:
         raise TinyEdgeError(f"cannot read Keras model {path}: {exc}; give a model saved with model.save()") from exc
 
