@@ -13,8 +13,8 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
-from tinyedge.ops._binary import broadcast_geometry
-from tinyedge.ops._quant import fused_activation_range, quantize_multiplier, require_int8
+from tinyedge.ops._binary import broadcast_geometry, multiplier_smaller_than_one
+from tinyedge.ops._quant import fused_activation_range, require_int8
 from tinyedge.ops.conv import requested_fallback, variants_enabled
 
 LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
@@ -24,16 +24,6 @@ LEFT_SHIFT = 20  # headroom bits for int8 inputs (15 for int16)
 ADD_TABLE = "te_add_table_s8"
 ADD_TABLE_MIN_ELEMENTS = 320
 ADD_TABLE_BYTES = 2 * 256 * 4
-
-
-def _multiplier_smaller_than_one(graph: Graph, op: Operator, real: float, what: str) -> tuple[int, int]:
-    """TFLite's QuantizeMultiplierSmallerThanOneExp: a multiplier in (0, 1), exponent <= 0."""
-    if not 0.0 < real < 1.0:
-        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} rescale factor {real:g} is outside (0, 1); "
-                                 "TFLite-Micro cannot run this ADD")
-    multiplier, shift = quantize_multiplier(real)
-    assert shift <= 0, (real, shift)
-    return multiplier, shift
 
 
 @lowering("ADD")
@@ -49,11 +39,11 @@ def lower_add(graph: Graph, op: Operator) -> KernelCall:
 
     # Scales are float32 in the model; TFLite-Micro widens them to double before dividing.
     twice_max_input_scale = 2.0 * float(max(np.float32(in1.scale), np.float32(in2.scale)))
-    in1_multiplier, in1_shift = _multiplier_smaller_than_one(
+    in1_multiplier, in1_shift = multiplier_smaller_than_one(
         graph, op, float(in1.scale) / twice_max_input_scale, "input 1")
-    in2_multiplier, in2_shift = _multiplier_smaller_than_one(
+    in2_multiplier, in2_shift = multiplier_smaller_than_one(
         graph, op, float(in2.scale) / twice_max_input_scale, "input 2")
-    out_multiplier, out_shift = _multiplier_smaller_than_one(
+    out_multiplier, out_shift = multiplier_smaller_than_one(
         graph, op, twice_max_input_scale / ((1 << LEFT_SHIFT) * float(output.scale)), "output")
     act_min, act_max = fused_activation_range(graph, op, output)
 
