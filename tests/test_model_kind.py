@@ -40,13 +40,11 @@ def _as_uint8(flatbuffer: bytes) -> bytes:
 
 @pytest.mark.parametrize(("flatbuffer", "kind", "said"), [
     (_add("int8"), INT8, None),
-    (_add("int16"), INT16X8, "is quantized in 16x8 mode, int16 activations with int8 weights (tensor 'input_0' "
-                             "(int16) of layer 0 ADD"),
+    (_add("int16"), INT16X8, None),
     (_add("float32"), FLOAT, "is a float .tflite (tensor 'input_0' (float32) of layer 0 ADD"),
     (_as_uint8(_add("int8")), UINT8, "uses uint8 quantization, TensorFlow 1's legacy mode (tensor 'input_0' (uint8) "
                                      "of layer 0 ADD"),
-    (_unary("QUANTIZE", "int8", "int16"), MIXED, "mixes int8 and int16 activations (tensor 'output_1' (int16) of "
-                                                 "layer 0 QUANTIZE"),
+    (_unary("QUANTIZE", "int8", "int16"), MIXED, None),
     (_unary("DEQUANTIZE", "int8", "float32"), MIXED, "is int8 with float activations (tensor 'output_1' (float32) "
                                                      "of layer 0 DEQUANTIZE"),
 ], ids=["int8", "int16x8", "float", "uint8", "int8-and-int16", "int8-with-float-output"])
@@ -57,20 +55,38 @@ def test_each_kind_is_named_with_its_tensor_and_op(flatbuffer, kind, said):
     assert message is None if said is None else message.startswith(f"m.tflite {said}"), message
 
 
-def test_int8_with_an_int32_output_is_named_by_its_output():
+def test_an_int8_model_with_an_int32_output_compiles():
     flatbuffer = single_op_tflite(OpCase("ARG_MAX", (TensorSpec((1, 4), 0.5, 0), TensorSpec(
         (1,), 1.0, 0, data=np.array([1]), dtype="int32")), TensorSpec((1,), 1.0, 0, dtype="int32")))
     graph = parse_tflite(flatbuffer, name="m")
     assert classify(graph).kind == INT8
-    assert refusal(graph, "m.tflite") == ("m.tflite is int8 but tensor 'output_2' (int32) of layer 0 ARG_MAX "
-                                          "(output 'output_2') is a model output: tinyedge takes int8 inputs "
-                                          "and outputs only")
+    assert refusal(graph, "m.tflite") is None
+
+
+def test_a_quantized_model_with_a_float_output_is_named_by_its_output():
+    graph = parse_tflite(_unary("DEQUANTIZE", "int16", "float32"), name="m")
+    assert refusal(graph, "m.tflite") == (
+        "m.tflite is quantized but tensor 'output_1' (float32) of layer 0 DEQUANTIZE (output 'output_1') is a model "
+        "output: tinyedge takes int8, int16, int32 inputs and outputs; convert with inference_output_type=tf.int16, "
+        "or pass the model it was converted from with --source")
+
+
+def test_a_16x8_file_runs_as_it_is(tmp_path):
+    model = tmp_path / "reshape16.tflite"
+    model.write_bytes(single_op_tflite(OpCase("RESHAPE", (TensorSpec((1, 2, 3), 0.5, 0, dtype="int16"),),
+                                              TensorSpec((1, 6), 0.5, 0, dtype="int16"))))
+    x = np.array([[[-32768, -1, 0], [1, 255, 32767]]], np.int16)
+    np.save(tmp_path / "x.npy", x)
+    assert cli.main(["run", str(model), "--board", "host", "--input", str(tmp_path / "x.npy"),
+                     "--output", str(tmp_path / "y.npy")]) == 0
+    y = np.load(tmp_path / "y.npy")
+    assert y.dtype == np.int16 and y.tolist() == x.reshape(1, 6).tolist()
 
 
 @pytest.mark.parametrize("command", ["run", "generate", "compile"])
-def test_a_16x8_file_is_refused_in_one_line_naming_the_mode_tensor_and_op(command, tmp_path, capsys):
-    model = tmp_path / "adder16.tflite"
-    model.write_bytes(_add("int16"))
+def test_a_16x8_op_without_an_int16_kernel_is_refused_in_one_line_naming_the_op(command, tmp_path, capsys):
+    model = tmp_path / "swish16.tflite"
+    model.write_bytes(_unary("HARD_SWISH", "int16", "int16"))
     np.save(tmp_path / "x.npy", np.zeros((1, 4), np.int16))
     extra = {"run": ["--board", "host", "--input", str(tmp_path / "x.npy"), "--output",
                      str(tmp_path / "y.npy")],
@@ -78,7 +94,7 @@ def test_a_16x8_file_is_refused_in_one_line_naming_the_mode_tensor_and_op(comman
              "compile": ["--board", "nrf52840", "-o", str(tmp_path / "out")]}[command]
     assert cli.main([command, str(model), *extra]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines[-1].startswith(f"tinyedge: error: {model} is quantized in 16x8 mode, int16 activations with int8 "
-                                "weights (tensor 'input_0' (int16) of layer 0 ADD (output 'output_2')): tinyedge "
-                                "compiles int8 activations only"), lines
+    assert lines[-1].startswith("tinyedge: error: the model uses op tinyedge has no kernel for, so nothing was "
+                                "generated: HARD_SWISH with int16 activations (16x8 mode) (layer 0"), lines
+    assert "tinyedge runs HARD_SWISH with int8 activations" in lines[-1]
     assert not (tmp_path / "out").exists() and not (tmp_path / "y.npy").exists()

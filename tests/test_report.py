@@ -66,11 +66,11 @@ def test_report_json_carries_every_provenance_field(tmp_path: Path):
 
 
 def test_already_int8_model_keeps_a_null_agreement_and_no_provenance_is_left_out(tmp_path: Path):
-    int8 = replace(FILE_PROVENANCE, calibration="none: the model came already int8", calibration_sha256=None,
+    int8 = replace(FILE_PROVENANCE, calibration="none: the model came already quantized", calibration_sha256=None,
                    calibration_samples=0, agreement=None)
     assert make_report(int8).to_dict()["provenance"]["agreement"] is None
     assert "provenance" not in make_report(None).to_dict()
-    assert "came already int8" in summary_table(make_report(int8))
+    assert "came already quantized" in summary_table(make_report(int8))
 
 
 def test_json_is_byte_identical_for_the_same_report(tmp_path: Path):

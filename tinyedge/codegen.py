@@ -17,6 +17,7 @@ import numpy as np
 from tinyedge import __version__
 from tinyedge.errors import TinyEdgeError, UnsupportedOpError
 from tinyedge.ir import Graph, Tensor
+from tinyedge.model_kind import IO_DTYPES
 from tinyedge.ops import (
     ConstArg,
     KernelCall,
@@ -41,10 +42,14 @@ class IOTensor:
     index: int
     shape: tuple[int, ...]
     dtype: str
-    offset: int  # byte offset in the concatenated input/output buffer
+    offset: int  # byte offset in the concatenated input/output buffer, aligned to the element size
     nbytes: int
-    scale: float
+    scale: float | None  # None: not quantized (an int32 shape or index)
     zero_point: int
+
+    @property
+    def ctype(self) -> str:
+        return CTYPES[self.dtype]
 
 
 @dataclass(frozen=True)
@@ -74,11 +79,11 @@ class CompiledModel:
 
     @property
     def input_bytes(self) -> int:
-        return sum(t.nbytes for t in self.inputs)
+        return max((t.offset + t.nbytes for t in self.inputs), default=0)
 
     @property
     def output_bytes(self) -> int:
-        return sum(t.nbytes for t in self.outputs)
+        return max((t.offset + t.nbytes for t in self.outputs), default=0)
 
     @property
     def input_arena_offset(self) -> int | None:
@@ -120,13 +125,18 @@ def _parameter_count(graph: Graph) -> int:
 
 
 def _io(graph: Graph, indices: tuple[int, ...]) -> tuple[IOTensor, ...]:
+    """The model's inputs (outputs) as one buffer: each at an offset aligned to its element size."""
     result, offset = [], 0
     for index in indices:
         t = graph.tensor(index)
-        if t.dtype != "int8" or t.quant is None:
-            raise TinyEdgeError(f"model input/output '{t.name}' is {t.dtype}; the firmware takes int8 inputs and "
-                                "outputs: quantize the model with `tinyedge quantize` first")
-        result.append(IOTensor(t.name, index, t.shape, t.dtype, offset, t.nbytes, t.scale, t.zero_point))
+        if t.dtype not in IO_DTYPES or (t.quant is None and t.dtype != "int32"):
+            raise TinyEdgeError(f"model input/output '{t.name}' is {t.dtype}; the firmware takes quantized "
+                                f"{', '.join(IO_DTYPES)} inputs and outputs: quantize the model with "
+                                "`tinyedge quantize` first")
+        itemsize = np.dtype(t.dtype).itemsize
+        offset = -(-offset // itemsize) * itemsize
+        scale, zero_point = (t.scale, t.zero_point) if t.quant is not None else (None, 0)
+        result.append(IOTensor(t.name, index, t.shape, t.dtype, offset, t.nbytes, scale, zero_point))
         offset += t.nbytes
     return tuple(result)
 
@@ -186,28 +196,34 @@ class _Emitter:
         self.input_offsets = {t.index: t.offset for t in model.inputs}
         self.output_offsets = {t.index: t.offset for t in model.outputs}
 
-    def tensor(self, index: int) -> str:
+    def tensor(self, index: int, view: str | None = None) -> str:
         if index < 0:
             return "NULL"
         tensor = self.graph.tensor(index)
         ctype = _ctype(tensor)
+        if view is not None and view != ctype:
+            const = "const " if tensor.is_constant or index in self.input_offsets else ""
+            return f"({const}{view} *){self.tensor(index)}"
         if tensor.is_constant:
             return f"tensor_{index}"
         if index in self.model.plan.tensor_offsets:
             return f"({ctype} *)&te_arena[{self.model.plan.tensor_offsets[index]}]"
         if index in self.input_offsets:
-            return f"input + {self.input_offsets[index]}"
+            pointer = f"input + {self.input_offsets[index]}"
+            return pointer if ctype == "int8_t" else f"(const {ctype} *)({pointer})"
         assert index in self.output_offsets, f"tensor {index} is in no buffer"
-        return f"output + {self.output_offsets[index]}"
+        pointer = f"output + {self.output_offsets[index]}"
+        return pointer if ctype == "int8_t" else f"({ctype} *)({pointer})"
 
     def args(self, op_index: int, call: KernelCall, prefix: str, aliases: dict[str, str]) -> list[str]:
         exprs = []
         scratch_offset = self.model.plan.scratch_offsets.get(op_index, 0)
         for arg in call.args:
             if isinstance(arg, TensorArg):
-                exprs.append(self.tensor(arg.index))
+                exprs.append(self.tensor(arg.index, arg.view))
             elif isinstance(arg, TensorListArg):
-                array = "int8_t *const[]" if arg.writable else "const int8_t *const[]"
+                ctype = _ctype(self.graph.tensor(arg.indices[0]))
+                array = f"{ctype} *const[]" if arg.writable else f"const {ctype} *const[]"
                 exprs.append(f"({array}){{" + ", ".join(self.tensor(t) for t in arg.indices) + "}")
             elif isinstance(arg, ConstArg):
                 name = f"{prefix}_{arg.name}"
@@ -275,8 +291,9 @@ def render_model(model: CompiledModel, out_dir: Path) -> list[Path]:
 
 
 def _io_context(t: IOTensor) -> dict:
-    return {"name": t.name, "dtype": t.dtype, "shape": list(t.shape), "offset": t.offset, "nbytes": t.nbytes,
-            "scale": repr(float(np.float32(t.scale))), "zero_point": t.zero_point}
+    return {"name": t.name, "dtype": t.dtype, "ctype": t.ctype, "shape": list(t.shape), "offset": t.offset,
+            "nbytes": t.nbytes, "scale": None if t.scale is None else repr(float(np.float32(t.scale))),
+            "zero_point": t.zero_point}
 
 
 def _metadata(model: CompiledModel) -> dict:

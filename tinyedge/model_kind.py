@@ -5,8 +5,9 @@ The kind is read from the activations: every tensor an op reads or writes that i
 int16 and is still full int8). Index and shape tensors (int32, int64, bool) say nothing about the mode.
 
 - "float": float activations (int8 weights too, in TensorFlow's dynamic-range mode);
-- "int8": int8 activations only, what tinyedge compiles;
+- "int8": int8 activations only;
 - "int16x8": int16 activations (TensorFlow's 16x8 mode, int8 weights), float at the edges or not;
+  tinyedge compiles both, and a graph that mixes the two where an op requantizes between them;
 - "uint8": any uint8 activation (TensorFlow 1's quantization, which TFLite-Micro no longer runs);
 - "mixed": int8 with int16 activations, or int8 with float ones (an int8 model with float inputs or
   outputs, or float ops between int8 ones).
@@ -30,6 +31,13 @@ MIXED = "mixed"
 KINDS = (FLOAT, INT8, INT16X8, UINT8, MIXED)
 _FLOAT_DTYPES = ("float16", "float32", "float64")
 _MODE_DTYPES = ("int8", "uint8", "int16", *_FLOAT_DTYPES)  # the dtypes that say how activations are quantized
+
+
+_DESCRIPTION = {INT8: "full int8", INT16X8: "quantized in 16x8 mode (int16 activations, int8 weights)",
+                MIXED: "quantized with int8 and int16 activations"}
+# What the firmware's inputs and outputs can be: the quantized activations, and int32 (an ARG_MAX result,
+# a TRANSPOSE_CONV's output shape, a QUANTIZE to int32).
+IO_DTYPES = ("int8", "int16", "int32")
 
 
 @dataclass(frozen=True)
@@ -58,22 +66,21 @@ class ModelKind:
         if self.kind == FLOAT:
             return (f"{name} is a float .tflite{where}: its weights cannot be re-quantized on their own; "
                     "pass the model it was converted from with --source model.h5 (or a SavedModel)")
-        if self.kind == INT16X8:
-            return (f"{name} is quantized in 16x8 mode, int16 activations with int8 weights{where}: tinyedge "
-                    "compiles int8 activations only; pass the model it was converted from with --source to "
-                    "quantize it to int8")
         if self.kind == UINT8:
             return (f"{name} uses uint8 quantization, TensorFlow 1's legacy mode{where}, which TFLite-Micro "
                     "and tinyedge do not run; convert the model again to full int8, or pass the model it was "
                     "converted from with --source")
         if self.kind == MIXED and self.evidence is not None and self.evidence.dtype in _FLOAT_DTYPES:
-            return (f"{name} is int8 with float activations{where}: tinyedge takes full int8 models, int8 "
-                    "inputs and outputs included; convert with inference_input_type=tf.int8 and "
-                    "inference_output_type=tf.int8, or pass the model it was converted from with --source")
-        if self.kind == MIXED:
-            return (f"{name} mixes {' and '.join(self.activations)} activations{where}: tinyedge compiles full "
-                    "int8 models only; pass the model it was converted from with --source to quantize it to int8")
-        return f"{name} is full int8{where}"
+            dtype = "int16" if "int16" in self.activations else "int8"
+            return (f"{name} is {dtype} with float activations{where}: tinyedge takes models quantized "
+                    f"throughout, inputs and outputs included; convert with inference_input_type=tf.{dtype} and "
+                    f"inference_output_type=tf.{dtype}, or pass the model it was converted from with --source")
+        return f"{name} is {_DESCRIPTION.get(self.kind, self.kind)}{where}"
+
+    @property
+    def compiles(self) -> bool:
+        """Integer activations throughout: int8, int16 (16x8 mode), or both with ops requantizing between them."""
+        return self.kind in (INT8, INT16X8) or (self.kind == MIXED and set(self.activations) == {"int8", "int16"})
 
 
 def classify(graph: Graph) -> ModelKind:
@@ -114,22 +121,25 @@ def classify_file(path: str | Path) -> ModelKind:
 
 
 def refusal(graph: Graph, name: str) -> str | None:
-    """The one line that says why tinyedge cannot take the graph (`name`: the file), or None: full int8,
-    int8 inputs and outputs."""
+    """The one line that says why tinyedge cannot take the graph (`name`: the file), or None: integer
+    activations throughout (int8, 16x8 or both) and integer inputs and outputs."""
     kind = classify(graph)
-    if kind.kind != INT8:
+    if not kind.compiles:
         return kind.refusal(name)
-    odd = next((t for t in (*graph.input_tensors(), *graph.output_tensors()) if t.dtype != "int8"), None)
+    odd = next((t for t in (*graph.input_tensors(), *graph.output_tensors()) if t.dtype not in IO_DTYPES), None)
     if odd is None:
         return None
     producer = next((op for op in graph.operators if odd.index in op.outputs), None)
     where = f" of {graph.describe(producer)}" if producer is not None else ""
-    return (f"{name} is int8 but tensor '{odd.name.split(';')[0]}' ({odd.dtype}){where} is a model "
-            f"{'input' if odd.index in graph.inputs else 'output'}: tinyedge takes int8 inputs and outputs only")
+    role = "input" if odd.index in graph.inputs else "output"
+    dtype = "int16" if kind.kind == INT16X8 else "int8"
+    return (f"{name} is quantized but tensor '{odd.name.split(';')[0]}' ({odd.dtype}){where} is a model {role}: "
+            f"tinyedge takes {', '.join(IO_DTYPES)} inputs and outputs; convert with "
+            f"inference_{role}_type=tf.{dtype}, or pass the model it was converted from with --source")
 
 
-def require_full_int8(graph: Graph, name: str) -> None:
-    """Raise the one line of `refusal` unless the graph is full int8 with int8 inputs and outputs."""
+def require_compilable(graph: Graph, name: str) -> None:
+    """Raise the one line of `refusal` unless tinyedge can compile the graph as it is."""
     message = refusal(graph, name)
     if message is not None:
         raise TinyEdgeError(message)

@@ -22,7 +22,7 @@ import numpy as np
 
 from tinyedge.boards import Board, load_board
 from tinyedge.build import Firmware, build_firmware, render_project
-from tinyedge.codegen import CompiledModel, compile_graph, model_sha256, render_model
+from tinyedge.codegen import CompiledModel, IOTensor, compile_graph, model_sha256, render_model
 from tinyedge.console import SEMIHOSTING, UART, UART_SAMPLES, check_console
 from tinyedge.errors import TinyEdgeError
 from tinyedge.host import run_host
@@ -47,7 +47,14 @@ from tinyedge.report import (
     write_html,
     write_json,
 )
-from tinyedge.verify import Verification, compare_outputs, random_samples, reference_outputs
+from tinyedge.verify import (
+    Verification,
+    compare_outputs,
+    join_tensors,
+    random_samples,
+    reference_outputs,
+    split_tensors,
+)
 
 if TYPE_CHECKING:
     from tinyedge.espidf import AppSizes, EspIdfProject
@@ -68,10 +75,10 @@ class Generated:
 def quantize_stage(model_path: Path, workdir: Path, calib: Path | None = None, source: Path | None = None,
                    log: Log | None = None) -> QuantizeResult:
     """The model as a full-int8 workdir/model.tflite (quantized now unless it already is), with how it was made."""
-    from tinyedge.quantize import QuantizeResult, is_full_int8
+    from tinyedge.quantize import QuantizeResult, is_quantized
 
     model_path = Path(model_path)
-    if model_path.suffix == ".tflite" and model_path.is_file() and is_full_int8(model_path):
+    if model_path.suffix == ".tflite" and model_path.is_file() and is_quantized(model_path):
         target = workdir / "model.tflite"
         shutil.copyfile(model_path, target)
         return QuantizeResult(target, passthrough=True, synthetic_calibration=False, agreement=None)
@@ -128,24 +135,24 @@ def load_input_samples(path: Path, model: CompiledModel) -> tuple[list[bytes], b
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise TinyEdgeError(f"cannot read input {path}: {exc}; give an int8 array saved with numpy.save") from exc
-    shape = model.inputs[0].shape
-    if array.dtype != np.int8:
-        raise TinyEdgeError(f"input {path} has dtype {array.dtype}; the firmware takes int8 (quantize with scale "
-                            f"{model.inputs[0].scale:.6g} and zero point {model.inputs[0].zero_point})")
+        raise TinyEdgeError(f"cannot read input {path}: {exc}; give an {model.inputs[0].dtype} array saved with "
+                            "numpy.save") from exc
+    shape, want = model.inputs[0].shape, model.inputs[0]
+    if array.dtype != np.dtype(want.dtype):
+        how = "" if want.scale is None else f" (quantize with scale {want.scale:.6g} and zero point {want.zero_point})"
+        raise TinyEdgeError(f"input {path} has dtype {array.dtype}; the firmware takes {want.dtype}{how}")
     if array.shape == shape:
-        return [array.tobytes()], False
+        return [join_tensors(model.inputs, [array])], False
     if array.shape[1:] == shape or (shape and shape[0] == 1 and array.shape[1:] == shape[1:]):
         if len(array) == 0:
             raise TinyEdgeError(f"input {path} holds no samples")
-        return [a.tobytes() for a in array], True
+        return [join_tensors(model.inputs, [a.reshape(shape)]) for a in array], True
     raise TinyEdgeError(f"input {path} has shape {list(array.shape)}; the model takes {list(shape)} "
                         f"or a batch [N, {', '.join(map(str, shape))}]")
 
 
 def outputs_array(model: CompiledModel, outputs: list[bytes], batched: bool) -> np.ndarray:
-    out = model.outputs[0]
-    arrays = [np.frombuffer(o[out.offset:out.offset + out.nbytes], dtype=np.int8).reshape(out.shape) for o in outputs]
+    arrays = [split_tensors(model.outputs[:1], o)[0] for o in outputs]
     return np.stack(arrays) if batched else arrays[0]
 
 
@@ -212,14 +219,15 @@ class _Progress:
 def _quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
                            progress: _Progress, log: Log) -> tuple[QuantizeResult, CompiledModel]:
     """The first two stages of every `compile`: the int8 .tflite in workdir, and the compiled model."""
-    progress("quantize to full int8")
+    progress("quantize")
     quantized = quantize_stage(model_path, workdir, calib, source, log)
     progress("generate C")
     return quantized, compile_tflite(quantized.tflite, name=Path(model_path).stem)
 
 
 def verification_samples(model: CompiledModel, calib: Path | None, count: int) -> list[bytes]:
-    """Inputs for the firmware-vs-reference check: calibration samples quantized to int8, else seeded random."""
+    """Inputs for the firmware-vs-reference check: calibration samples quantized to the inputs' dtypes, else
+    seeded random."""
     if calib is None:
         return random_samples(model, count, seed=0)
     from tinyedge.quantize import load_calibration  # numpy only; TensorFlow stays unimported
@@ -228,13 +236,20 @@ def verification_samples(model: CompiledModel, calib: Path | None, count: int) -
     count = min(count, len(arrays[0]))
     samples = []
     for i in range(count):
-        parts = [np.clip(np.round(a[i] / t.scale) + t.zero_point, -128, 127).astype(np.int8).tobytes()
-                 for a, t in zip(arrays, model.inputs)]
-        samples.append(b"".join(parts))
+        parts = [_quantized(a[i], t) for a, t in zip(arrays, model.inputs)]
+        samples.append(join_tensors(model.inputs, parts))
     return samples
 
 
-def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | None = None,
+def _quantized(values: np.ndarray, t: IOTensor) -> np.ndarray:
+    """A float sample as the firmware takes it: quantized with the input's scale, clipped to its dtype."""
+    if t.scale is None:  # an index or shape input: taken as it is
+        return np.asarray(values).astype(t.dtype)
+    info = np.iinfo(t.dtype)
+    return np.clip(np.round(values / t.scale) + t.zero_point, info.min, info.max).astype(t.dtype)
+
+
+def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Path | None = None,
                   source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                   battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
                   log: Log | None = None, console: str = SEMIHOSTING, force: bool = False,
@@ -249,7 +264,7 @@ def compile_model(model_path: Path, board: str, out_dir: Path, calib: Path | Non
     from tinyedge.simulate import DEFAULT_BUDGET, backends
 
     log = log or (lambda message: None)
-    board_data = load_board(board)
+    board_data = board if isinstance(board, Board) else load_board(board)
     if not board_data.emulated:
         if console != SEMIHOSTING:
             raise TinyEdgeError(f"--console {console} is for bare-metal boards; board {board_data.name}'s ESP-IDF app "

@@ -24,7 +24,7 @@ def collect(calib: Path | None, quantized: QuantizeResult, compiler: str | None,
     if quantized.synthetic_calibration or (calib is None and not quantized.passthrough):
         calibration, digest = SYNTHETIC_CALIBRATION, None
     elif calib is None:
-        calibration, digest = "none: the model came already quantized to int8", None
+        calibration, digest = "none: the model came already quantized", None
     else:
         calibration, digest = str(calib), calibration_sha256(Path(calib))
     return Provenance(

@@ -34,7 +34,7 @@ from tinyedge.errors import TinyEdgeError
 from tinyedge.full_int8 import KerasLayer, check_full_int8, keras_layers, requantize_float_islands
 from tinyedge.importer import load_tflite, parse_tflite
 from tinyedge.ir import Graph
-from tinyedge.model_kind import refusal, require_full_int8
+from tinyedge.model_kind import IO_DTYPES, refusal, require_compilable
 from tinyedge.reference import run_reference
 
 SYNTHETIC_SAMPLES = 64
@@ -491,14 +491,15 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def is_full_int8(path: Path) -> bool:
-    """Int8 inputs and outputs; an error if float ops hide between them (the model is then neither)."""
+def is_quantized(path: Path) -> bool:
+    """Integer inputs and outputs (int8, or int16 in 16x8 mode): tinyedge compiles the file as it is. An
+    error if float ops hide between them (the model is then neither quantized nor float)."""
     graph = load_tflite(path)
-    int8_io = all(t.dtype == "int8" for t in graph.input_tensors() + graph.output_tensors())
-    if int8_io:
+    integer_io = all(t.dtype in IO_DTYPES for t in graph.input_tensors() + graph.output_tensors())
+    if integer_io:
         check_full_int8(graph)
-        require_full_int8(graph, str(path))  # int16 activations between int8 ones, named
-    return int8_io
+        require_compilable(graph, str(path))  # uint8, or float islands, named
+    return integer_io
 
 
 def quantize(model_path: str | Path, output: str | Path, calib: str | Path | None = None,
@@ -513,7 +514,7 @@ def quantize(model_path: str | Path, output: str | Path, calib: str | Path | Non
     if not model_path.exists():
         raise TinyEdgeError(f"model {model_path} does not exist")
     if model_path.suffix == ".tflite":
-        if is_full_int8(model_path):
+        if is_quantized(model_path):
             if model_path.resolve() != output.resolve():
                 output.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(model_path, output)

@@ -333,7 +333,7 @@ def calibration_text(prov: Provenance) -> str:
 def agreement_text(agreement: AgreementInfo | None) -> str:
     """The int8-vs-float figures in one line; top-1 only where the outputs are class scores."""
     if agreement is None:
-        return "not measured: the model came already int8 (no float model to compare)"
+        return "not measured: the model came already quantized (no float model to compare)"
     a = agreement
     text = (f"int8 vs float on {a.samples} held-out samples: cosine {a.cosine:.4f}, "
             f"max |error| {a.max_abs_error:.4g}, mean |error| {a.mean_abs_error:.4g}")

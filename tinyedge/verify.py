@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from tinyedge.codegen import CompiledModel
+from tinyedge.codegen import CompiledModel, IOTensor
 from tinyedge.reference import REFERENCE_NAME, run_reference
 
 
@@ -20,19 +21,45 @@ class Verification:
 
 
 def random_samples(model: CompiledModel, count: int, seed: int = 0) -> list[bytes]:
+    """Seeded inputs over each input dtype's whole range (int8, int16 in 16x8 mode, int32)."""
     rng = np.random.default_rng(seed)
-    return [rng.integers(-128, 128, size=model.input_bytes, dtype=np.int8).tobytes() for _ in range(count)]
+    samples = []
+    for _ in range(count):
+        arrays = []
+        for t in model.inputs:
+            info = np.iinfo(t.dtype)
+            arrays.append(rng.integers(info.min, info.max, size=t.shape, dtype=t.dtype, endpoint=True))
+        samples.append(join_tensors(model.inputs, arrays))
+    return samples
+
+
+def join_tensors(tensors: Sequence[IOTensor], arrays: Sequence[np.ndarray]) -> bytes:
+    """Arrays, one per model input (output), as the one buffer the firmware takes (gives): each at its offset."""
+    buffer = bytearray(max((t.offset + t.nbytes for t in tensors), default=0))
+    for t, array in zip(tensors, arrays):
+        buffer[t.offset:t.offset + t.nbytes] = np.asarray(array, dtype=t.dtype).astype(_little(t.dtype)).tobytes()
+    return bytes(buffer)
+
+
+def split_tensors(tensors: Sequence[IOTensor], buffer: bytes) -> list[np.ndarray]:
+    """The firmware's input (output) buffer as one array per model input (output)."""
+    return [np.frombuffer(buffer[t.offset:t.offset + t.nbytes], dtype=_little(t.dtype)).astype(t.dtype)
+            .reshape(t.shape) for t in tensors]
+
+
+def _little(dtype: str) -> np.dtype:
+    """Every target tinyedge builds for (Arm, RISC-V, Xtensa, x86) stores values little-endian."""
+    return np.dtype(dtype).newbyteorder("<")
 
 
 def split_sample(model: CompiledModel, sample: bytes) -> list[np.ndarray]:
     """One concatenated input sample as one array per model input."""
-    return [np.frombuffer(sample[t.offset:t.offset + t.nbytes], dtype=np.int8).reshape(t.shape)
-            for t in model.inputs]
+    return split_tensors(model.inputs, sample)
 
 
 def reference_outputs(flatbuffer: bytes, model: CompiledModel, samples: list[bytes]) -> list[bytes]:
     results = run_reference(flatbuffer, [split_sample(model, s) for s in samples])
-    return [b"".join(np.asarray(o, dtype=np.int8).tobytes() for o in outputs) for outputs in results]
+    return [join_tensors(model.outputs, outputs) for outputs in results]
 
 
 def verify(flatbuffer: bytes, model: CompiledModel, samples: list[bytes], outputs: list[bytes]) -> Verification:

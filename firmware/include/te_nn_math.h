@@ -1,5 +1,5 @@
 /*
- * tinyedge: fixed-point helpers shared by the int8 kernels.
+ * tinyedge: fixed-point helpers shared by the int8 and int16 (16x8 mode) kernels.
  *
  * These reproduce, bit for bit, the integer arithmetic that TFLite-Micro's reference
  * kernels use to requantize (gemmlowp's rounding doubling high multiply and rounding
@@ -12,6 +12,8 @@
 
 #define TE_INT8_MIN (-128)
 #define TE_INT8_MAX 127
+#define TE_INT16_MIN (-32768)
+#define TE_INT16_MAX 32767
 
 static inline int32_t te_nn_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t te_nn_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
@@ -48,6 +50,18 @@ static inline int32_t te_nn_requantize(int32_t x, int32_t multiplier, int32_t sh
     return te_nn_rounding_divide_by_pot(
         te_nn_sat_rounding_doubling_high_mul((int32_t)((uint32_t)x << left_shift), multiplier),
         right_shift);
+}
+
+/*
+ * The 64-bit accumulator form (TFLite's MultiplyByQuantizedMultiplier for int64_t x), which the
+ * 16x8 kernels with int64 bias use: the multiplier is first rounded to 16 bits, then one
+ * rounding shift by 15 - shift (ties up). shift is -31 to 7; x within +-2^47.
+ */
+static inline int32_t te_nn_requantize_i64(int64_t x, int32_t multiplier, int32_t shift) {
+    const int32_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+    const int total_shift = 15 - shift;
+    const int64_t round = (int64_t)1 << (total_shift - 1);
+    return (int32_t)((x * reduced + round) >> total_shift);
 }
 
 #endif /* TE_NN_MATH_H */

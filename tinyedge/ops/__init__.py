@@ -25,6 +25,9 @@ class TensorArg:
     """A tensor of the graph passed as a pointer (arena, model input/output, or constant array)."""
 
     index: int  # -1: absent optional tensor, passed as NULL
+    # The C element type the kernel takes the tensor as, when not its own: "int8_t" for kernels that move
+    # bytes whatever the elements are (RESHAPE of an int16 tensor passes its bytes). None: its own type.
+    view: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,15 +90,43 @@ class KernelCall:
 
 Lowering = Callable[[Graph, Operator], KernelCall]
 _LOWERINGS: dict[str, Lowering] = {}
+# The activation dtypes each op's lowering handles. An op reading or writing an activation of another
+# one (int16 in 16x8 mode where only int8 kernels exist) is unsupported, never lowered as if it were int8.
+_ACTIVATIONS: dict[str, tuple[str, ...]] = {}
+# Dtypes that say how an op's activations are quantized (int32 and bool tensors are indices, shapes,
+# flags or an ARG_MAX's result: the lowering checks those itself).
+_MODE_DTYPES = ("int8", "int16", "uint8", "float16", "float32", "float64")
+_MODE_NAMES = {"int16": "int16 activations (16x8 mode)", "uint8": "uint8 activations",
+               "int8": "int8 activations"}
 
 
-def lowering(*opcodes: str) -> Callable[[Lowering], Lowering]:
+def lowering(*opcodes: str, activations: tuple[str, ...] = ("int8",)) -> Callable[[Lowering], Lowering]:
+    """Register a lowering for `opcodes`; `activations`: the activation dtypes it handles."""
     def register(fn: Lowering) -> Lowering:
         for opcode in opcodes:
             _LOWERINGS[opcode] = fn
+            _ACTIVATIONS[opcode] = activations
         return fn
 
     return register
+
+
+def activation_dtypes(graph: Graph, op: Operator) -> set[str]:
+    """The quantized (or float) dtypes of the op's activations: not constants, not a recurrent op's state."""
+    tensors = (graph.tensor(i) for i in (*op.inputs, *op.outputs) if i >= 0)
+    return {t.dtype for t in tensors if not t.is_constant and not t.variable and t.dtype in _MODE_DTYPES}
+
+
+def _unsupported_mode(graph: Graph, op: Operator) -> str | None:
+    """The activation dtype the op's lowering lacks ("int16"), else None."""
+    missing = activation_dtypes(graph, op) - set(_ACTIVATIONS.get(op.opcode, ()))
+    return min(missing) if missing else None
+
+
+def supported_ops(activations: str | None = None) -> list[str]:
+    """Every op with a lowering; with `activations` ("int16"), those whose lowering handles that dtype."""
+    _load_all()
+    return sorted(op for op in _LOWERINGS if activations is None or activations in _ACTIVATIONS[op])
 
 
 def _load_all() -> None:
@@ -104,16 +135,11 @@ def _load_all() -> None:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
-def supported_ops() -> list[str]:
-    _load_all()
-    return sorted(_LOWERINGS)
-
-
 def lower(graph: Graph, op: Operator) -> KernelCall:
     _load_all()
     fn = _LOWERINGS.get(op.opcode)
-    if fn is None:
-        raise UnsupportedOpError(f"unsupported op: {graph.describe(op)}")
+    if fn is None or _unsupported_mode(graph, op):
+        raise UnsupportedOpError(unsupported_message(graph, [op]))
     try:
         return fn(graph, op)
     except TinyEdgeError as exc:
@@ -129,8 +155,9 @@ def lower(graph: Graph, op: Operator) -> KernelCall:
 
 
 def find_unsupported(graph: Graph) -> list[Operator]:
+    """Ops with no lowering, or none for their activations' dtype."""
     _load_all()
-    return [op for op in graph.operators if op.opcode not in _LOWERINGS]
+    return [op for op in graph.operators if op.opcode not in _LOWERINGS or _unsupported_mode(graph, op)]
 
 
 # What a user can put in place of a layer whose op tinyedge (or TFLite-Micro's int8 set) lacks.
@@ -147,7 +174,8 @@ def unsupported_message(graph: Graph, ops: list[Operator]) -> str:
     """One line for every op tinyedge lacks: each opcode once, with where it sits and what to use instead."""
     by_opcode: dict[str, list[Operator]] = {}
     for op in ops:
-        by_opcode.setdefault(op.opcode, []).append(op)
+        mode = _unsupported_mode(graph, op) if op.opcode in _LOWERINGS else None
+        by_opcode.setdefault(f"{op.opcode} with {_MODE_NAMES.get(mode, mode)}" if mode else op.opcode, []).append(op)
     parts = []
     for opcode, found in by_opcode.items():
         indices = ", ".join(str(op.index) for op in found[:5]) + (", ..." if len(found) > 5 else "")
@@ -156,6 +184,8 @@ def unsupported_message(graph: Graph, ops: list[Operator]) -> str:
         if layers:
             where += f", Keras layer{'s' if len(layers) > 1 else ''} " + ", ".join(f"'{name}'" for name in layers)
         instead = f"; instead: {REPLACEMENTS[opcode]}" if opcode in REPLACEMENTS else ""
+        if " with " in opcode and found[0].opcode in _LOWERINGS:
+            instead = f"; tinyedge runs {found[0].opcode} with {', '.join(_ACTIVATIONS[found[0].opcode])} activations"
         parts.append(f"{opcode} ({where}{instead})")
     return (f"the model uses op{'s' if len(by_opcode) > 1 else ''} tinyedge has no kernel for, so nothing was "
             f"generated: {'; '.join(parts)} (supported ops: docs/ops.md)")

@@ -15,6 +15,14 @@ from tinyedge.errors import TinyEdgeError, UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 
 INT8_MIN, INT8_MAX = -128, 127
+INT16_MIN, INT16_MAX = -32768, 32767
+QUANTIZED = ("int8", "int16")  # the activation dtypes: int8, and int16 in 16x8 mode
+
+
+def dtype_range(dtype: str) -> tuple[int, int]:
+    """The integer range of an activation dtype ("int8" -> (-128, 127))."""
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 def round_half_away(x: float) -> int:
@@ -55,21 +63,23 @@ def per_channel_multipliers(input_scale: float, filter_scales: tuple[float, ...]
 
 
 def activation_range(activation: str, out: Tensor) -> tuple[int, int]:
-    """Clamp bounds of a fused activation in the output's int8 domain (CalculateActivationRangeQuantized)."""
+    """Clamp bounds of a fused activation in the output's domain, int8 or int16
+    (CalculateActivationRangeQuantized)."""
     scale = np.float32(out.scale)
     zero_point = out.zero_point
+    low, high = dtype_range(out.dtype) if out.dtype in QUANTIZED else (INT8_MIN, INT8_MAX)
 
     def quantize(real: float) -> int:
         return zero_point + round_half_away(float(np.float32(real) / scale))
 
     if activation == "NONE":
-        return INT8_MIN, INT8_MAX
+        return low, high
     if activation == "RELU":
-        return max(INT8_MIN, quantize(0.0)), INT8_MAX
+        return max(low, quantize(0.0)), high
     if activation == "RELU6":
-        return max(INT8_MIN, quantize(0.0)), min(INT8_MAX, quantize(6.0))
+        return max(low, quantize(0.0)), min(high, quantize(6.0))
     if activation == "RELU_N1_TO_1":
-        return max(INT8_MIN, quantize(-1.0)), min(INT8_MAX, quantize(1.0))
+        return max(low, quantize(-1.0)), min(high, quantize(1.0))
     raise UnsupportedOpError(f"fused activation {activation} is not supported")
 
 
@@ -102,6 +112,18 @@ def require_int8(graph: Graph, op: Operator, *tensor_indices: int) -> None:
             raise UnsupportedOpError(
                 f"{graph.describe(op)}: tensor '{tensor.name}' is {tensor.dtype}; only int8 is supported "
                 "(quantize the model to full int8 with `tinyedge quantize`)")
+
+
+def require_dtype(graph: Graph, op: Operator, dtypes: tuple[str, ...], *tensor_indices: int) -> str:
+    """The one dtype the tensors share, from `dtypes` (int8, or int16 in 16x8 mode); raises naming the tensor."""
+    first = graph.tensor(tensor_indices[0]).dtype
+    for index in tensor_indices:
+        tensor = graph.tensor(index)
+        if tensor.dtype not in dtypes or tensor.dtype != first:
+            raise UnsupportedOpError(
+                f"{graph.describe(op)}: tensor '{tensor.name}' is {tensor.dtype}; this op takes "
+                f"{' or '.join(dtypes)} tensors, all of one type")
+    return first
 
 
 def fused_activation(op: Operator) -> str:
