@@ -55,18 +55,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     result = run_model(args.model, args.board, args.input, args.output, calib=args.calib, backend=args.backend,
                        log=_log)
-    print(f"wrote {args.output}: int8 {list(result.shape)}")
+    print(f"wrote {args.output}: {result.dtype} {list(result.shape)}")
     return 0
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from tinyedge.pipeline import compile_model
+    from tinyedge.api import compile_model
     from tinyedge.report import summary_table
 
-    result = compile_model(args.model, args.board, args.output or Path("build") / args.board, calib=args.calib,
-                           source=args.source, samples=args.samples, rate_hz=args.rate, battery_mah=args.battery,
-                           budget=args.budget, backend=args.backend, log=_log, console=args.console,
-                           force=args.force, command=args.command_line)
+    result = compile_model(args.model, args.board, args.output, calib=args.calib, source=args.source,
+                           samples=args.samples, rate_hz=args.rate, battery_mah=args.battery, budget=args.budget,
+                           backend=args.backend, log=_log, console=args.console, force=args.force,
+                           command=args.command_line)
     print(summary_table(result.report))
     print(f"wrote {result.out_dir}: {result.contents}, report.json, report.html")
     if not result.report.verification.bit_exact:

@@ -1,0 +1,65 @@
+"""The Python API: one call from a model file to its report, the same call the CLI and `tinyedge sweep` make.
+
+    import tinyedge
+    report = tinyedge.compile("kws.keras", board="nrf52840", calib="calib.npy", out_dir="build/kws")
+
+`import tinyedge` stays light (no NumPy, TensorFlow or compiler here): the stages are imported
+when a compile runs, and TensorFlow only in the quantize stage's child process. docs/api.md
+is the user guide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinyedge.boards import Board
+    from tinyedge.pipeline import CompileResult
+    from tinyedge.report import Report
+
+PathLike = str | Path
+
+
+def compile(model: PathLike, board: str | Path | Board = "nrf52840", calib: PathLike | None = None,
+            out_dir: PathLike | None = None, *, source: PathLike | None = None, samples: int = 4,
+            rate_hz: float = 1.0, battery_mah: float | None = None, budget: int | None = None,
+            backend: str = "auto", console: str | None = None, force: bool = False,
+            log: Callable[[str], None] | None = None) -> Report:
+    """Compile `model` for `board` end to end and return its report (report.json and report.html are in out_dir).
+
+    Quantize (with `calib`, else a seeded synthetic set and a warning), generate C, cross-compile,
+    run in the emulator (or, for Xtensa boards, estimate), verify against TFLite-Micro. `out_dir`
+    defaults to build/<board>. A user error raises tinyedge.errors.TinyEdgeError with one line
+    naming the cause and the fix; `log` receives the progress lines and warnings.
+    """
+    return compile_model(model, board, out_dir, calib=calib, source=source, samples=samples, rate_hz=rate_hz,
+                         battery_mah=battery_mah, budget=budget, backend=backend, console=console, force=force,
+                         log=log).report
+
+
+def compile_model(model: PathLike, board: str | Path | Board, out_dir: PathLike | None = None,
+                  calib: PathLike | None = None, *, source: PathLike | None = None, samples: int = 4,
+                  rate_hz: float = 1.0, battery_mah: float | None = None, budget: int | None = None,
+                  backend: str = "auto", console: str | None = None, force: bool = False,
+                  log: Callable[[str], None] | None = None, command: str | None = None) -> CompileResult:
+    """compile() with everything the command line prints: the report, the compiled model, the output files.
+
+    The board is loaded here, once, and the Board object goes to every stage.
+    """
+    from tinyedge.boards import Board, load_board
+    from tinyedge.console import SEMIHOSTING
+    from tinyedge.pipeline import compile_model as compile_board
+    from tinyedge.report import DEFAULT_BATTERY_MAH
+
+    board = board if isinstance(board, Board) else load_board(board)
+    out = Path("build") / board.name if out_dir is None else Path(out_dir)
+    return compile_board(Path(model), board, out, calib=_path(calib), source=_path(source), samples=samples,
+                         rate_hz=rate_hz, battery_mah=DEFAULT_BATTERY_MAH if battery_mah is None else battery_mah,
+                         budget=budget, backend=backend, log=log, console=console or SEMIHOSTING, force=force,
+                         command=command)
+
+
+def _path(value: PathLike | None) -> Path | None:
+    return None if value is None else Path(value)
