@@ -55,14 +55,26 @@ def make_report(provenance: Provenance | None) -> Report:
 def test_report_json_carries_every_provenance_field(tmp_path: Path):
     write_json(make_report(FILE_PROVENANCE), tmp_path / "report.json")
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["schema"] == SCHEMA == "tinyedge.report/2.1"
+    assert data["schema"] == SCHEMA == "tinyedge.report/2.2"
     prov = data["provenance"]
     assert prov == {
         "calibration": "data/calib.npy", "calibration_sha256": FILE_PROVENANCE.calibration_sha256,
         "calibration_samples": 200,
         "agreement": {"samples": 50, "cosine": 0.99871, "max_abs_error": 0.0625, "mean_abs_error": 0.0041,
-                      "top1": 0.98},
-        "versions": VERSIONS, "command": FILE_PROVENANCE.command}
+                      "top1": 0.98, "activations": "int8"},
+        "versions": VERSIONS, "command": FILE_PROVENANCE.command, "activations": "int8", "int8_agreement": None}
+
+
+def test_a_16x8_report_shows_the_int8_alternative_beside_its_own_agreement(tmp_path: Path):
+    int16 = replace(FILE_PROVENANCE, activations="int16",
+                    agreement=AgreementInfo(50, 0.99993, 0.004, 0.0003, 1.0, "int16"),
+                    int8_agreement=AgreementInfo(50, 0.99871, 0.0625, 0.0041, 0.98, "int8"))
+    summary = summary_table(make_report(int16))
+    assert "int16 vs float on 50 held-out samples: cosine 0.9999" in summary
+    assert "int8 instead" in summary and "int8 vs float on 50 held-out samples: cosine 0.9987" in summary
+    write_html(make_report(int16), tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    assert "16x8 mode" in html and "int8 activations instead" in html and "top-1 98.0%" in html
 
 
 def test_already_int8_model_keeps_a_null_agreement_and_no_provenance_is_left_out(tmp_path: Path):

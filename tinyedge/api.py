@@ -26,24 +26,26 @@ def compile(model: PathLike, board: str | Path | Board = "nrf52840", calib: Path
             out_dir: PathLike | None = None, *, source: PathLike | None = None, samples: int = 4,
             rate_hz: float = 1.0, battery_mah: float | None = None, budget: int | None = None,
             backend: str = "auto", console: str | None = None, force: bool = False,
-            log: Callable[[str], None] | None = None) -> Report:
+            log: Callable[[str], None] | None = None, activations: str | None = None) -> Report:
     """Compile `model` for `board` end to end and return its report (report.json and report.html are in out_dir).
 
     Quantize (with `calib`, else a seeded synthetic set and a warning), generate C, cross-compile,
     run in the emulator (or, for Xtensa boards, estimate), verify against TFLite-Micro. `out_dir`
     defaults to build/<board>. A user error raises tinyedge.errors.TinyEdgeError with one line
-    naming the cause and the fix; `log` receives the progress lines and warnings.
+    naming the cause and the fix; `log` receives the progress lines and warnings. `activations`
+    "int16" quantizes in 16x8 mode (int16 activations, int8 weights) instead of full int8.
     """
     return compile_model(model, board, out_dir, calib=calib, source=source, samples=samples, rate_hz=rate_hz,
                          battery_mah=battery_mah, budget=budget, backend=backend, console=console, force=force,
-                         log=log).report
+                         log=log, activations=activations).report
 
 
 def compile_model(model: PathLike, board: str | Path | Board, out_dir: PathLike | None = None,
                   calib: PathLike | None = None, *, source: PathLike | None = None, samples: int = 4,
                   rate_hz: float = 1.0, battery_mah: float | None = None, budget: int | None = None,
                   backend: str = "auto", console: str | None = None, force: bool = False,
-                  log: Callable[[str], None] | None = None, command: str | None = None) -> CompileResult:
+                  log: Callable[[str], None] | None = None, command: str | None = None,
+                  activations: str | None = None) -> CompileResult:
     """compile() with everything the command line prints: the report, the compiled model, the output files.
 
     The board is loaded here, once, and the Board object goes to every stage.
@@ -58,7 +60,7 @@ def compile_model(model: PathLike, board: str | Path | Board, out_dir: PathLike 
     return compile_board(Path(model), board, out, calib=_path(calib), source=_path(source), samples=samples,
                          rate_hz=rate_hz, battery_mah=DEFAULT_BATTERY_MAH if battery_mah is None else battery_mah,
                          budget=budget, backend=backend, log=log, console=console or SEMIHOSTING, force=force,
-                         command=command)
+                         command=command, activations=activations)
 
 
 def _path(value: PathLike | None) -> Path | None:

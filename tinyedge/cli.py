@@ -30,10 +30,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
     output = check_output_file(args.output, (args.model, args.calib, args.source))
     with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:  # the output appears whole or not at all
-        result = quantize(args.model, Path(tmp) / output.name, calib=args.calib, source=args.source, log=_log)
+        result = quantize(args.model, Path(tmp) / output.name, calib=args.calib, source=args.source, log=_log,
+                          activations=args.activations)
         write_file_atomically(output, result.tflite.read_bytes())
     if result.passthrough:
-        print(f"{args.model} is already full int8: copied unchanged to {args.output}")
+        print(f"{args.model} is already quantized: copied unchanged to {args.output}")
     else:
         print(f"wrote {args.output}")
     return 0
@@ -43,7 +44,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from tinyedge.pipeline import generate
 
     generated = generate(args.model, args.output, board=args.board, calib=args.calib, source=args.source, log=_log,
-                         force=args.force)
+                         force=args.force, activations=args.activations)
     model = generated.model
     print(f"wrote {generated.out_dir}: {len(model.layers)} layers, {model.macs:,} MACs, "
           f"weights {model.weight_bytes:,} B, arena {model.plan.arena_bytes:,} B")
@@ -54,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tinyedge.pipeline import run_model
 
     result = run_model(args.model, args.board, args.input, args.output, calib=args.calib, backend=args.backend,
-                       log=_log)
+                       log=_log, activations=args.activations)
     print(f"wrote {args.output}: {result.dtype} {list(result.shape)}")
     return 0
 
@@ -66,7 +67,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     result = compile_model(args.model, args.board, args.output, calib=args.calib, source=args.source,
                            samples=args.samples, rate_hz=args.rate, battery_mah=args.battery, budget=args.budget,
                            backend=args.backend, log=_log, console=args.console, force=args.force,
-                           command=args.command_line)
+                           command=args.command_line, activations=args.activations)
     print(summary_table(result.report))
     print(f"wrote {result.out_dir}: {result.contents}, report.json, report.html")
     if not result.report.verification.bit_exact:
@@ -104,6 +105,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=Path, help="the model a float .tflite was converted from")
 
 
+def _activations_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--activations", choices=("int8", "int16"),
+                        help="quantize activations to int8 (default for Keras models) or int16 (16x8 mode: int8 "
+                             "weights, twice the activation RAM, closer to float); a quantized .tflite keeps its own")
+
+
 def _backend_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", metavar="{auto,builtin,renode,qemu}",
                         help="emulator (default auto: Renode when installed, else the built-in one)")
@@ -124,13 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("quantize", cmd_quantize, "quantize a float model to a full-int8 .tflite")
     _model_options(sub)
-    sub.add_argument("-o", "--output", type=Path, required=True, help="the int8 .tflite to write")
+    sub.add_argument("-o", "--output", type=Path, required=True, help="the quantized .tflite to write")
+    _activations_option(sub)
 
     sub = command("generate", cmd_generate, "write the model's C sources for a board")
     _model_options(sub)
     sub.add_argument("--board", default="host", help="target board (default: host)")
     sub.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     add_force_option(sub)
+    _activations_option(sub)
 
     sub = command("compile", cmd_compile, "quantize, generate, cross-compile, emulate (or estimate, for Xtensa "
                   "boards), verify and report")
@@ -142,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--rate", type=float, default=1.0, help="inferences per second for the battery estimate")
     sub.add_argument("--battery", type=float, default=220.0, help="battery capacity in mAh (default 220, CR2032)")
     sub.add_argument("--budget", type=int, help="fail when one inference takes more instructions than this")
+    _activations_option(sub)
     sub.add_argument("--console", choices=CONSOLES, default=SEMIHOSTING,
                      help="semihosting (default: reads input.bin through a debugger or emulator) or uart (standalone: "
                           "the samples compiled in, result lines on the board's UART, for `flash --measure`)")
@@ -153,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--input", type=Path, required=True, help="int8 .npy: one input or a batch of them")
     sub.add_argument("--output", type=Path, required=True, help="the .npy to write outputs to")
     _backend_option(sub)
+    _activations_option(sub)
 
     sub = command("compare", compare.run, "per-layer and total deltas between two report.json files; exit 4 past "
                   "--threshold")

@@ -73,24 +73,29 @@ class Generated:
 
 
 def quantize_stage(model_path: Path, workdir: Path, calib: Path | None = None, source: Path | None = None,
-                   log: Log | None = None) -> QuantizeResult:
-    """The model as a full-int8 workdir/model.tflite (quantized now unless it already is), with how it was made."""
-    from tinyedge.quantize import QuantizeResult, is_quantized
+                   log: Log | None = None, activations: str | None = None) -> QuantizeResult:
+    """The model as a quantized workdir/model.tflite (quantized now unless it already is), with how it was made.
+
+    `activations`: "int8" (full int8, the default for a Keras model) or "int16" (16x8 mode); None takes
+    a quantized .tflite with whichever it has."""
+    from tinyedge.quantize import QuantizeResult, is_quantized, quantized_activations
 
     model_path = Path(model_path)
-    if model_path.suffix == ".tflite" and model_path.is_file() and is_quantized(model_path):
+    if model_path.suffix == ".tflite" and model_path.is_file() and is_quantized(model_path) and \
+            activations in (None, quantized_activations(model_path)):
         target = workdir / "model.tflite"
         shutil.copyfile(model_path, target)
         return QuantizeResult(target, passthrough=True, synthetic_calibration=False, agreement=None)
     from tinyedge.quantize import quantize  # TensorFlow runs in a child of quantize: only when needed
 
-    return quantize(model_path, workdir / "model.tflite", calib=calib, source=source, log=log)
+    return quantize(model_path, workdir / "model.tflite", calib=calib, source=source, log=log,
+                    activations=activations)
 
 
 def ensure_int8(model_path: Path, workdir: Path, calib: Path | None = None, source: Path | None = None,
-                log: Log | None = None) -> Path:
-    """The model as a full-int8 .tflite in workdir (quantized now unless it already is)."""
-    return quantize_stage(model_path, workdir, calib, source, log).tflite
+                log: Log | None = None, activations: str | None = None) -> Path:
+    """The model as a quantized .tflite in workdir (quantized now unless it already is)."""
+    return quantize_stage(model_path, workdir, calib, source, log, activations).tflite
 
 
 def compile_tflite(path: Path, name: str | None = None) -> CompiledModel:
@@ -116,10 +121,11 @@ def build(model: CompiledModel, board: Board | str, out_dir: Path) -> Firmware:
 
 
 def generate(model_path: Path, out_dir: Path, board: str = "host", calib: Path | None = None,
-             source: Path | None = None, log: Log | None = None, force: bool = False) -> Generated:
+             source: Path | None = None, log: Log | None = None, force: bool = False,
+             activations: str | None = None) -> Generated:
     board_data = load_board(board)  # an unknown board fails before any work
     with output_folder(out_dir, (model_path, calib, source), force, command="generate") as scratch:
-        tflite = ensure_int8(model_path, scratch, calib, source, log)
+        tflite = ensure_int8(model_path, scratch, calib, source, log, activations)
         model = compile_tflite(tflite, name=Path(model_path).stem)
         render(model, board_data, scratch)
     return Generated(Path(out_dir), Path(out_dir) / "model.tflite", model)
@@ -157,13 +163,13 @@ def outputs_array(model: CompiledModel, outputs: list[bytes], batched: bool) -> 
 
 
 def run_model(model_path: Path, board: str, input_path: Path, output_path: Path, calib: Path | None = None,
-              backend: str = "auto", log: Log | None = None) -> np.ndarray:
+              backend: str = "auto", log: Log | None = None, activations: str | None = None) -> np.ndarray:
     """Run the model's firmware on the inputs (host build, or the built-in emulator) and save the outputs."""
     board_data = load_board(board)
     output_path = check_output_file(output_path, (model_path, input_path, calib))
     with tempfile.TemporaryDirectory(prefix="tinyedge-run-") as tmp:
         workdir = Path(tmp)
-        tflite = ensure_int8(Path(model_path), workdir, calib, log=log)
+        tflite = ensure_int8(Path(model_path), workdir, calib, log=log, activations=activations)
         model = compile_tflite(tflite, name=Path(model_path).stem)
         if len(model.outputs) != 1:
             raise TinyEdgeError(f"the model has {len(model.outputs)} outputs; `run` writes single-output models")
@@ -217,10 +223,11 @@ class _Progress:
 
 
 def _quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
-                           progress: _Progress, log: Log) -> tuple[QuantizeResult, CompiledModel]:
-    """The first two stages of every `compile`: the int8 .tflite in workdir, and the compiled model."""
+                           progress: _Progress, log: Log, activations: str | None = None
+                           ) -> tuple[QuantizeResult, CompiledModel]:
+    """The first two stages of every `compile`: the quantized .tflite in workdir, and the compiled model."""
     progress("quantize")
-    quantized = quantize_stage(model_path, workdir, calib, source, log)
+    quantized = quantize_stage(model_path, workdir, calib, source, log, activations)
     progress("generate C")
     return quantized, compile_tflite(quantized.tflite, name=Path(model_path).stem)
 
@@ -253,7 +260,7 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                   source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                   battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
                   log: Log | None = None, console: str = SEMIHOSTING, force: bool = False,
-                  command: str | None = None) -> CompileResult:
+                  command: str | None = None, activations: str | None = None) -> CompileResult:
     """Quantize, generate, cross-compile, run in the emulator, verify against TFLite-Micro, report.
 
     Boards the emulator cannot run (esp32, esp32s3) go to compile_estimated instead. console "uart"
@@ -271,14 +278,14 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                                 "prints on the USB serial port already")
         return compile_estimated(model_path, board_data, out_dir, calib=calib, source=source, samples=samples,
                                  rate_hz=rate_hz, battery_mah=battery_mah, budget=budget, backend=backend, log=log,
-                                 force=force, command=command)
+                                 force=force, command=command, activations=activations)
     check_console(console, board_data)
     backend = backends.choose(backend)
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     backends.check_console(backend, console)
     progress = _Progress(6, log)
     with output_folder(out_dir, (model_path, calib, source), force) as scratch:
-        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
+        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
         tflite = quantized.tflite
         inputs = verification_samples(model, calib, samples)
         render(model, board_data, scratch, console, inputs)
@@ -399,7 +406,8 @@ HOST_CHECK = ("host build of the same sources: the ESP-IDF component's model C a
 def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path | None = None,
                       source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                       battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
-                      log: Log | None = None, force: bool = False, command: str | None = None) -> CompileResult:
+                      log: Log | None = None, force: bool = False, command: str | None = None,
+                      activations: str | None = None) -> CompileResult:
     """`compile` for an ESP32-family board no emulator runs here (Xtensa: esp32, esp32s3).
 
     Quantize, generate, render the ESP-IDF project (with TFLite-Micro's checksums for its
@@ -424,7 +432,7 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
                             "drop --backend for it")
     progress = _Progress(6, log)
     with output_folder(out_dir, (model_path, calib, source), force) as scratch:
-        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log)
+        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
         tflite = quantized.tflite
         progress(f"render the ESP-IDF project for {target}")
         checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)

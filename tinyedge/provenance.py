@@ -1,4 +1,4 @@
-"""Where a report's int8 model came from: calibration data, the quantization's cost, tool versions.
+"""Where a report's quantized model came from: calibration data, the quantization's cost, tool versions.
 
 Printed once during a compile, these would be lost with the terminal; the report keeps them.
 """
@@ -14,12 +14,14 @@ from tinyedge import __version__
 from tinyedge.report import SYNTHETIC_CALIBRATION, AgreementInfo, Provenance
 
 if TYPE_CHECKING:
-    from tinyedge.quantize import QuantizeResult
+    from tinyedge.quantize import Agreement, QuantizeResult
 
 PYTHON_API = "tinyedge Python API"  # the command of a compile not started from the command line
 
 
 def collect(calib: Path | None, quantized: QuantizeResult, compiler: str | None, command: str | None) -> Provenance:
+    from tinyedge.quantize import quantized_activations  # numpy only; TensorFlow stays in its child
+
     agreement = quantized.agreement
     if quantized.synthetic_calibration or (calib is None and not quantized.passthrough):
         calibration, digest = SYNTHETIC_CALIBRATION, None
@@ -31,12 +33,19 @@ def collect(calib: Path | None, quantized: QuantizeResult, compiler: str | None,
         calibration=calibration,
         calibration_sha256=digest,
         calibration_samples=quantized.calibration_samples,
-        agreement=None if agreement is None else AgreementInfo(agreement.samples, agreement.cosine,
-                                                               agreement.max_abs_error, agreement.mean_abs_error,
-                                                               agreement.top1),
+        agreement=_agreement_info(agreement),
         versions=tool_versions(compiler),
         command=command or PYTHON_API,
+        activations=quantized_activations(quantized.tflite),
+        int8_agreement=_agreement_info(quantized.int8_agreement),
     )
+
+
+def _agreement_info(agreement: Agreement | None) -> AgreementInfo | None:
+    if agreement is None:
+        return None
+    return AgreementInfo(agreement.samples, agreement.cosine, agreement.max_abs_error, agreement.mean_abs_error,
+                         agreement.top1, agreement.activations)
 
 
 def calibration_sha256(path: Path) -> str:

@@ -33,8 +33,8 @@ from tinyedge import children
 from tinyedge.errors import TinyEdgeError
 from tinyedge.full_int8 import KerasLayer, check_full_int8, keras_layers, requantize_float_islands
 from tinyedge.importer import load_tflite, parse_tflite
-from tinyedge.ir import Graph
-from tinyedge.model_kind import IO_DTYPES, refusal, require_compilable
+from tinyedge.ir import Graph, Tensor
+from tinyedge.model_kind import INT8, IO_DTYPES, classify_file, refusal, require_compilable
 from tinyedge.reference import run_reference
 
 SYNTHETIC_SAMPLES = 64
@@ -47,18 +47,22 @@ SYNTHETIC_WARNING = ("WARNING: no calibration data given (--calib): quantizing w
                      "The int8 ranges, and so the accuracy, are unknown; give real samples for a model you will ship.")
 
 
+ACTIVATIONS = ("int8", "int16")  # full int8, or TensorFlow's 16x8 mode (int16 activations, int8 weights)
+
+
 @dataclass(frozen=True)
 class Agreement:
-    """How closely the int8 model follows the float one on held-out samples (after dequantization)."""
+    """How closely the quantized model follows the float one on held-out samples (after dequantization)."""
 
     samples: int
     cosine: float
     max_abs_error: float
     mean_abs_error: float
     top1: float | None  # fraction of samples whose arg-max class agrees; None when not a classifier
+    activations: str = "int8"  # the quantized model's activations: "int8", or "int16" (16x8 mode)
 
     def summary(self) -> str:
-        text = (f"int8 vs float on {self.samples} held-out samples: cosine {self.cosine:.5f}, "
+        text = (f"{self.activations} vs float on {self.samples} held-out samples: cosine {self.cosine:.5f}, "
                 f"max abs error {self.max_abs_error:.4g}, mean abs error {self.mean_abs_error:.4g}")
         if self.top1 is not None:
             text += f", top-1 agreement {self.top1:.1%}"
@@ -72,6 +76,9 @@ class QuantizeResult:
     synthetic_calibration: bool
     agreement: Agreement | None
     calibration_samples: int = 0  # how many samples the converter calibrated on; 0 for a passthrough .tflite
+    # With int16 activations: how the int8 conversion of the same model on the same samples agrees, the
+    # accuracy side of the trade (int16 doubles the activations' RAM). None otherwise, or if int8 failed.
+    int8_agreement: Agreement | None = None
 
 
 # ---------------------------------------------------------------- calibration data
@@ -457,7 +464,7 @@ def _export_saved_model(path: Path, workdir: Path) -> _FloatModel:
 
 # ---------------------------------------------------------------- conversion
 
-def _convert(float_model: _FloatModel, calibration: list[np.ndarray]) -> bytes:
+def _convert(float_model: _FloatModel, calibration: list[np.ndarray], activations: str = "int8") -> bytes:
     import tensorflow as tf
 
     def representative() -> Iterator[list[np.ndarray]]:
@@ -467,14 +474,19 @@ def _convert(float_model: _FloatModel, calibration: list[np.ndarray]) -> bytes:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(float_model.saved_model_dir))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if activations == "int16":
+        ops_set = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        converter.target_spec.supported_ops = [ops_set]
+        converter.inference_input_type = converter.inference_output_type = tf.int16
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
     try:
         return converter.convert()
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TinyEdgeError(f"TensorFlow's converter could not quantize the model to int8: {first_line}") from exc
+        mode = "16x8 (int16 activations)" if activations == "int16" else "int8"
+        raise TinyEdgeError(f"TensorFlow's converter could not quantize the model to {mode}: {first_line}") from exc
 
 
 @contextlib.contextmanager
@@ -503,18 +515,27 @@ def is_quantized(path: Path) -> bool:
 
 
 def quantize(model_path: str | Path, output: str | Path, calib: str | Path | None = None,
-             source: str | Path | None = None, log: Callable[[str], None] | None = None) -> QuantizeResult:
-    """Quantize `model_path` to full int8 and write it to `output`.
+             source: str | Path | None = None, log: Callable[[str], None] | None = None,
+             activations: str | None = None) -> QuantizeResult:
+    """Quantize `model_path` to full int8 (`activations` "int16": TensorFlow's 16x8 mode) and write it to `output`.
 
-    TensorFlow runs in a child process (see _run_child): its calibrator can crash or hang on
-    models it does not support, and that must end in one line, not a silent exit 139.
+    A .tflite that is already quantized is used as it is, unless it has other activations than
+    asked for (then its --source is quantized). TensorFlow runs in a child process (see _run_child):
+    its calibrator can crash or hang on models it does not support, and that must end in one line,
+    not a silent exit 139.
     """
     log = log or (lambda message: print(message, file=sys.stderr))
     model_path, output = Path(model_path), Path(output)
+    if activations not in (None, *ACTIVATIONS):
+        raise TinyEdgeError(f"--activations {activations} is not one of {', '.join(ACTIVATIONS)}")
     if not model_path.exists():
         raise TinyEdgeError(f"model {model_path} does not exist")
     if model_path.suffix == ".tflite":
-        if is_quantized(model_path):
+        has = quantized_activations(model_path) if is_quantized(model_path) else None
+        if has is not None and activations not in (None, has) and source is None:
+            raise TinyEdgeError(f"{model_path} is already quantized with {has} activations; for {activations} ones "
+                                "pass the model it was converted from with --source")
+        if has is not None and activations in (None, has):
             if model_path.resolve() != output.resolve():
                 output.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(model_path, output)
@@ -533,14 +554,23 @@ def quantize(model_path: str | Path, output: str | Path, calib: str | Path | Non
     with tempfile.TemporaryDirectory(prefix="tinyedge-quantize-") as tmp:
         workdir = Path(tmp)
         request = {"model": str(model_path.resolve()), "saved_model": model_path.is_dir(),
-                   "calib": None if calib is None else str(Path(calib).resolve())}
+                   "calib": None if calib is None else str(Path(calib).resolve()),
+                   "activations": activations or "int8"}
         outcome = _run_child(request, workdir, model_path, log)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(workdir / CHILD_TFLITE, output)
     agreement = Agreement(**outcome["agreement"])
     log(agreement.summary())
+    int8_agreement = Agreement(**outcome["int8_agreement"]) if outcome.get("int8_agreement") else None
+    if int8_agreement is not None:
+        log(f"for comparison, {int8_agreement.summary()}")
     return QuantizeResult(output, passthrough=False, synthetic_calibration=calib is None, agreement=agreement,
-                          calibration_samples=outcome["calibration_samples"])
+                          calibration_samples=outcome["calibration_samples"], int8_agreement=int8_agreement)
+
+
+def quantized_activations(path: Path) -> str:
+    """"int16" for a 16x8 model (any int16 activation), else "int8"."""
+    return "int16" if classify_file(path).kind != INT8 else "int8"
 
 
 def quantize_keras_model(model: Any, output: str | Path, calibration: list[np.ndarray] | None = None,
@@ -568,11 +598,12 @@ def quantize_keras_model(model: Any, output: str | Path, calibration: list[np.nd
 
 
 def _convert_and_measure(float_model: _FloatModel, data: list[np.ndarray],
-                         progress: Callable[[str], None] = lambda _stage: None) -> tuple[bytes, Agreement, int]:
-    """The int8 flatbuffer, its agreement with the float model, and how many samples calibrated it."""
+                         progress: Callable[[str], None] = lambda _stage: None,
+                         activations: str = "int8") -> tuple[bytes, Agreement, int]:
+    """The quantized flatbuffer, its agreement with the float model, and how many samples calibrated it."""
     calibration, held_out = _split(data)
     progress("converting")
-    flatbuffer = _convert(float_model, calibration)
+    flatbuffer = _convert(float_model, calibration, activations)
     # Float islands: DEQUANTIZE -> ELU -> QUANTIZE becomes TFLite-Micro's int8 ELU; any other is refused.
     flatbuffer, _mended = requantize_float_islands(flatbuffer)
     flatbuffer, _restored = _int8_moves_restored(flatbuffer)  # unrolled recurrent layers (docs/recurrent.md)
@@ -592,10 +623,10 @@ def measure_agreement(flatbuffer: bytes, predict: Callable, held_out: list[np.nd
     graph = parse_tflite(flatbuffer)
     ins, outs = graph.input_tensors(), graph.output_tensors()
     count = len(held_out[0])
-    samples = [[_quantize_array(a[i], t.scale, t.zero_point) for a, t in zip(held_out, ins)] for i in range(count)]
-    int8_outputs = run_reference(flatbuffer, samples)
+    samples = [[_quantize_array(a[i], t) for a, t in zip(held_out, ins)] for i in range(count)]
+    quantized_outputs = run_reference(flatbuffer, samples)
     float_outputs = predict(held_out)
-    deq = [np.stack([(o[j].astype(np.float32) - t.zero_point) * t.scale for o in int8_outputs])
+    deq = [np.stack([(o[j].astype(np.float32) - t.zero_point) * t.scale for o in quantized_outputs])
            for j, t in enumerate(outs)]
     a = np.concatenate([f.reshape(count, -1) for f in float_outputs], axis=1).astype(np.float64)
     b = np.concatenate([d.reshape(count, -1) for d in deq], axis=1).astype(np.float64)
@@ -605,7 +636,8 @@ def measure_agreement(flatbuffer: bytes, predict: Callable, held_out: list[np.nd
     if gives_class_scores(graph):
         first = float_outputs[0].reshape(count, -1)
         top1 = float(np.mean(np.argmax(first, axis=1) == np.argmax(deq[0].reshape(count, -1), axis=1)))
-    return Agreement(count, cosine, float(error.max()), float(error.mean()), top1)
+    activations = "int16" if any(t.dtype == "int16" for t in (*ins, *outs)) else "int8"
+    return Agreement(count, cosine, float(error.max()), float(error.mean()), top1, activations)
 
 
 def gives_class_scores(graph: Graph) -> bool:
@@ -620,8 +652,9 @@ def gives_class_scores(graph: Graph) -> bool:
     return (producer.opcode == "SOFTMAX" and classes > 1) or (producer.opcode == "LOGISTIC" and classes > 1)
 
 
-def _quantize_array(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+def _quantize_array(x: np.ndarray, tensor: Tensor) -> np.ndarray:
+    info = np.iinfo(tensor.dtype)
+    return np.clip(np.round(x / tensor.scale) + tensor.zero_point, info.min, info.max).astype(tensor.dtype)
 
 
 # ---------------------------------------------------------------- the TensorFlow child process
@@ -769,9 +802,16 @@ def _child_quantize(request: dict, workdir: Path) -> dict:
     calib = request["calib"]
     data = synthetic_calibration(float_model.input_shapes) if calib is None else \
         load_calibration(calib, float_model.input_shapes, log=note)
-    flatbuffer, agreement, count = _convert_and_measure(float_model, data, progress)
+    activations = request.get("activations", "int8")
+    flatbuffer, agreement, count = _convert_and_measure(float_model, data, progress, activations)
     (workdir / CHILD_TFLITE).write_bytes(flatbuffer)
-    return {"agreement": dataclasses.asdict(agreement), "calibration_samples": count}
+    result = {"agreement": dataclasses.asdict(agreement), "calibration_samples": count, "int8_agreement": None}
+    if activations == "int16":  # the other side of the trade, on the same samples
+        try:
+            result["int8_agreement"] = dataclasses.asdict(_convert_and_measure(float_model, data, progress)[1])
+        except TinyEdgeError as exc:
+            note(f"the int8 conversion, for comparison, failed: {exc}")
+    return result
 
 
 def _test_fault() -> None:

@@ -1,6 +1,6 @@
 """Report stage: one versioned JSON schema, a terminal summary, and a self-contained HTML page.
 
-Schema "tinyedge.report/2.1" (documented in docs/report.md). Every estimated figure sits
+Schema "tinyedge.report/2.2" (documented in docs/report.md). Every estimated figure sits
 beside the name of the model that made it (`cycle_model`, `power.source`).
 
 Boards the emulator runs get a `simulation` section (exact instructions, modelled cycles).
@@ -21,9 +21,10 @@ import jinja2
 from tinyedge import __version__
 from tinyedge.resources import templates_dir
 
-# /2 added `provenance`, /2.1 `layers[].kernel` and `fallback`; older reports read the same otherwise.
-SCHEMA = "tinyedge.report/2.1"
-READABLE_SCHEMAS = ("tinyedge.report/1", "tinyedge.report/2", SCHEMA)
+# /2 added `provenance`, /2.1 `layers[].kernel` and `fallback`, /2.2 `provenance.activations` and
+# `provenance.int8_agreement`; older reports read the same otherwise.
+SCHEMA = "tinyedge.report/2.2"
+READABLE_SCHEMAS = ("tinyedge.report/1", "tinyedge.report/2", "tinyedge.report/2.1", SCHEMA)
 DEFAULT_BATTERY_MAH = 220.0  # a CR2032 coin cell
 
 
@@ -163,13 +164,14 @@ SYNTHETIC_CALIBRATION = "synthetic, seeded: ranges and accuracy unknown"
 
 @dataclass(frozen=True)
 class AgreementInfo:
-    """How closely the int8 model follows the float one on held-out samples (the quantization's cost)."""
+    """How closely the quantized model follows the float one on held-out samples (the quantization's cost)."""
 
     samples: int  # held-out samples compared
     cosine: float
     max_abs_error: float
     mean_abs_error: float
     top1: float | None  # only for outputs that are class scores
+    activations: str = "int8"  # the quantized model's: "int8", or "int16" (16x8 mode)
 
 
 @dataclass(frozen=True)
@@ -179,9 +181,13 @@ class Provenance:
     calibration: str  # the calibration file or folder as given, or SYNTHETIC_CALIBRATION
     calibration_sha256: str | None  # of the file (of a folder: of its sorted .npy files' names and bytes)
     calibration_samples: int  # samples the converter saw (0: the model came already int8)
-    agreement: AgreementInfo | None  # None when the model came already int8 (nothing to compare)
+    agreement: AgreementInfo | None  # None when the model came already quantized (nothing to compare)
     versions: dict[str, str]  # keys: "tinyedge", "tensorflow", "tflite_micro", "compiler"
     command: str  # the command line, as typed (differs between runs: excluded from reproducibility)
+    activations: str = "int8"  # the model's activations: "int8", or "int16" (TensorFlow's 16x8 mode)
+    # With int16 activations quantized here: the int8 conversion's agreement on the same samples, the
+    # accuracy side of the trade against int16's doubled activation RAM. None otherwise.
+    int8_agreement: AgreementInfo | None = None
 
 
 # Left out of report.json when None: sections and fields that only some boards have.
@@ -331,17 +337,20 @@ def calibration_text(prov: Provenance) -> str:
 
 
 def agreement_text(agreement: AgreementInfo | None) -> str:
-    """The int8-vs-float figures in one line; top-1 only where the outputs are class scores."""
+    """The quantized-vs-float figures in one line; top-1 only where the outputs are class scores."""
     if agreement is None:
         return "not measured: the model came already quantized (no float model to compare)"
     a = agreement
-    text = (f"int8 vs float on {a.samples} held-out samples: cosine {a.cosine:.4f}, "
+    text = (f"{a.activations} vs float on {a.samples} held-out samples: cosine {a.cosine:.4f}, "
             f"max |error| {a.max_abs_error:.4g}, mean |error| {a.mean_abs_error:.4g}")
     return text + (f", top-1 {a.top1:.1%}" if a.top1 is not None else "")
 
 
 def _provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
-    return [("calibration", calibration_text(prov)), ("agreement", agreement_text(prov.agreement))]
+    rows = [("calibration", calibration_text(prov)), ("agreement", agreement_text(prov.agreement))]
+    if prov.int8_agreement is not None:
+        rows.append(("int8 instead", agreement_text(prov.int8_agreement) + " (activations would take half the RAM)"))
+    return rows
 
 
 def flash_capacity(mem: MemoryInfo, partition: bool) -> str:
@@ -392,7 +401,8 @@ def write_html(report: Report, path: Path) -> None:
         headings=layer_headings(report), flash_capacity=flash_capacity(mem, report.espidf is not None),
         synthetic=prov is not None and prov.calibration == SYNTHETIC_CALIBRATION,
         calibration=calibration_text(prov) if prov is not None else None,
-        agreement=agreement_text(prov.agreement) if prov is not None else None)
+        agreement=agreement_text(prov.agreement) if prov is not None else None,
+        int8_agreement=agreement_text(prov.int8_agreement) if prov is not None and prov.int8_agreement else None)
     path.write_text(html)
 
 
