@@ -15,13 +15,15 @@ import numpy as np
 import pytest
 
 from tinyedge import espidf
+from tinyedge.api import compile_model
 from tinyedge.boards import load_board
 from tinyedge.cli import main
 from tinyedge.errors import TinyEdgeError
 from tinyedge.estimate import estimate
-from tinyedge.pipeline import compile_model, compile_tflite, run_component_on_host, verification_samples
+from tinyedge.pipeline import compile_tflite, verification_samples
 from tinyedge.report import SCHEMA, summary_table
 from tinyedge.verify import reference_outputs
+from tinyedge.xtensa import run_component_on_host
 
 XTENSA_BOARDS = ["esp32", "esp32s3"]
 COMPONENT = Path("components") / espidf.COMPONENT

@@ -48,14 +48,18 @@ def compile_model(model: PathLike, board: str | Path | Board, out_dir: PathLike 
                   activations: str | None = None) -> CompileResult:
     """compile() with everything the command line prints: the report, the compiled model, the output files.
 
-    The board is loaded here, once, and the Board object goes to every stage.
+    The board is loaded here, once, and the Board object goes to every stage: emulated boards to
+    tinyedge.pipeline, the others (Xtensa) to tinyedge.xtensa.
     """
     from tinyedge.boards import Board, load_board
     from tinyedge.console import SEMIHOSTING
-    from tinyedge.pipeline import compile_model as compile_board
     from tinyedge.report import DEFAULT_BATTERY_MAH
 
     board = board if isinstance(board, Board) else load_board(board)
+    if board.emulated:
+        from tinyedge.pipeline import compile_model as compile_board
+    else:
+        from tinyedge.xtensa import compile_estimated as compile_board
     out = Path("build") / board.name if out_dir is None else Path(out_dir)
     return compile_board(Path(model), board, out, calib=_path(calib), source=_path(source), samples=samples,
                          rate_hz=rate_hz, battery_mah=DEFAULT_BATTERY_MAH if battery_mah is None else battery_mah,

@@ -32,9 +32,6 @@ from tinyedge.provenance import collect
 from tinyedge.report import (
     DEFAULT_BATTERY_MAH,
     BoardInfo,
-    EspIdfInfo,
-    EstimatedLayer,
-    EstimateInfo,
     FirmwareInfo,
     LayerFigures,
     MemoryInfo,
@@ -57,8 +54,6 @@ from tinyedge.verify import (
 )
 
 if TYPE_CHECKING:
-    from tinyedge.espidf import AppSizes, EspIdfProject
-    from tinyedge.estimate import Estimate
     from tinyedge.quantize import QuantizeResult
     from tinyedge.simulate import SimResult
 
@@ -210,7 +205,7 @@ class CompileResult:
         return f"ESP-IDF project, built ({self.report.espidf.app_bin})"
 
 
-class _Progress:
+class Progress:
     """One line per stage on stderr, with the time the previous stage took."""
 
     def __init__(self, stages: int, log: Log):
@@ -222,8 +217,8 @@ class _Progress:
         self.log(f"[{self.step}/{self.stages}] {what}  ({time.perf_counter() - self.started:.1f} s elapsed)")
 
 
-def _quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
-                           progress: _Progress, log: Log, activations: str | None = None
+def quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
+                           progress: Progress, log: Log, activations: str | None = None
                            ) -> tuple[QuantizeResult, CompiledModel]:
     """The first two stages of every `compile`: the quantized .tflite in workdir, and the compiled model."""
     progress("quantize")
@@ -263,29 +258,27 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                   command: str | None = None, activations: str | None = None) -> CompileResult:
     """Quantize, generate, cross-compile, run in the emulator, verify against TFLite-Micro, report.
 
-    Boards the emulator cannot run (esp32, esp32s3) go to compile_estimated instead. console "uart"
-    builds the standalone UART variant (tinyedge/console.py); the emulator runs it with the board's
-    UART modelled, and uart_samples.json records TFLite-Micro's checksum of each compiled-in sample
-    for `tinyedge flash --measure`.
+    Boards the emulator cannot run (esp32, esp32s3) are refused here: tinyedge.api.compile_model sends
+    them to tinyedge.xtensa.compile_estimated, so this module never imports the estimate (whose
+    calibration runs this compile). console "uart" builds the standalone UART variant
+    (tinyedge/console.py); the emulator runs it with the board's UART modelled, and uart_samples.json
+    records TFLite-Micro's checksum of each compiled-in sample for `tinyedge flash --measure`.
     """
     from tinyedge.simulate import DEFAULT_BUDGET, backends
 
     log = log or (lambda message: None)
     board_data = board if isinstance(board, Board) else load_board(board)
-    if not board_data.emulated:
-        if console != SEMIHOSTING:
-            raise TinyEdgeError(f"--console {console} is for bare-metal boards; board {board_data.name}'s ESP-IDF app "
-                                "prints on the USB serial port already")
-        return compile_estimated(model_path, board_data, out_dir, calib=calib, source=source, samples=samples,
-                                 rate_hz=rate_hz, battery_mah=battery_mah, budget=budget, backend=backend, log=log,
-                                 force=force, command=command, activations=activations)
+    if not board_data.emulated:  # tinyedge.api sends these boards to tinyedge.xtensa
+        raise TinyEdgeError(f"board '{board_data.name}' cannot be emulated here: compile it with tinyedge.compile "
+                            "(or `tinyedge compile`), which gives an ESP32-family board an ESP-IDF project and an "
+                            "analytical estimate")
     check_console(console, board_data)
     backend = backends.choose(backend)
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     backends.check_console(backend, console)
-    progress = _Progress(6, log)
+    progress = Progress(6, log)
     with output_folder(out_dir, (model_path, calib, source), force) as scratch:
-        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
+        quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
         tflite = quantized.tflite
         inputs = verification_samples(model, calib, samples)
         render(model, board_data, scratch, console, inputs)
@@ -395,142 +388,3 @@ def backend_description(backend: str, sim: SimResult) -> str:
     import unicorn
 
     return f"builtin (Unicorn {unicorn.__version__}, {sim.counter} block counter)"
-
-
-# ---------------------------------------------------------------- compile: boards no emulator runs here
-
-HOST_CHECK = ("host build of the same sources: the ESP-IDF component's model C and kernels, compiled with the "
-              "system C compiler and run here, not on the chip")
-
-
-def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path | None = None,
-                      source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
-                      battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
-                      log: Log | None = None, force: bool = False, command: str | None = None,
-                      activations: str | None = None) -> CompileResult:
-    """`compile` for an ESP32-family board no emulator runs here (Xtensa: esp32, esp32s3).
-
-    Quantize, generate, render the ESP-IDF project (with TFLite-Micro's checksums for its
-    samples), check the same model C and kernels bit-exact in a host build, build the project
-    with idf.py where ESP-IDF is installed, and report an analytical estimate, labelled as one.
-    """
-    from tinyedge import espidf
-    from tinyedge.estimate import core_scaling, estimate
-
-    log = log or (lambda message: None)
-    if board.is_host or board.flashing is None or board.flashing.esptool_chip is None:
-        raise TinyEdgeError(f"board '{board.name}' cannot be emulated here: `compile` needs a Cortex-M or RISC-V "
-                            "board, or an ESP32-family board (ESP-IDF project and an analytical estimate); use "
-                            "`tinyedge run --board host` to run the model on this machine")
-    target = espidf.idf_target(board)
-    core_scaling(board)  # a core without a calibrated estimate fails before any work
-    if budget is not None:
-        raise TinyEdgeError(f"--budget checks the instructions the emulator counts; no emulator runs board "
-                            f"{board.name} ({board.core}) here: drop --budget, or set it on an emulated board")
-    if backend != "auto":
-        raise TinyEdgeError(f"--backend {backend}: no emulator runs board {board.name} ({board.core}) here; "
-                            "drop --backend for it")
-    progress = _Progress(6, log)
-    with output_folder(out_dir, (model_path, calib, source), force) as scratch:
-        quantized, model = _quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
-        tflite = quantized.tflite
-        progress(f"render the ESP-IDF project for {target}")
-        checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)
-        progress("verify a host build of the same sources against TFLite-Micro")
-        outputs, host_compiler = run_component_on_host(scratch / "components" / espidf.COMPONENT, model,
-                                                       checked.samples)
-        verification = compare_outputs(checked.expected, outputs)
-        est = estimate(model, board)
-    out_dir = Path(out_dir)
-    try:  # idf.py records the project's path in its build folder: build where the project stays
-        if espidf.available():
-            progress(f"build with idf.py (target {target})")
-            build_result = espidf.build_espidf(out_dir)
-            sizes = espidf.app_sizes(build_result, board)
-        else:
-            progress("build with idf.py: skipped, ESP-IDF is not installed")
-            log(f"tinyedge: {espidf.missing_message(out_dir)}")
-            build_result, sizes = None, None
-        progress("estimate and report")
-        report = build_estimate_report(model, tflite, board, checked.project, est, verification, sizes, rate_hz,
-                                       battery_mah)
-        host_check = f"{host_compiler} (the host check; ESP-IDF's own toolchain builds the chip's firmware)"
-        report = dataclasses.replace(report, provenance=collect(calib, quantized, host_check, command))
-        write_json(report, out_dir / "report.json")
-        write_html(report, out_dir / "report.html")
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)  # no half-built project without its report
-        raise
-    elf = None if build_result is None else out_dir / build_result.app_elf.relative_to(build_result.out_dir)
-    return CompileResult(out_dir, model, report, elf)
-
-
-def run_component_on_host(component: Path, model: CompiledModel, samples: list[bytes]) -> tuple[list[bytes], str]:
-    """Build the ESP-IDF component's model C with its kernels for the host, run the samples.
-
-    Returns the outputs and the host compiler that built them.
-
-    The host project copies the component's model/ folder; its kernels and headers come from
-    the same firmware/ files as the component's, which is checked byte for byte first.
-    """
-    with tempfile.TemporaryDirectory(prefix="tinyedge-hostcheck-") as tmp:
-        host_dir = Path(tmp) / "host"
-        render_project(host_dir, "host", model_dir=component / "model", kernel_sources=model.kernel_sources)
-        for folder, pattern in (("kernels", "*.c"), ("include", "*.h")):
-            for copy in sorted((host_dir / folder).glob(pattern)):
-                original = component / folder / copy.name
-                if not original.is_file() or original.read_bytes() != copy.read_bytes():
-                    raise TinyEdgeError(f"the host check's {folder}/{copy.name} differs from the ESP-IDF "
-                                        f"component's; the host build would not test the same sources")
-        firmware = build_firmware(host_dir, "host")
-        return run_host(firmware.elf, samples, model.output_bytes), firmware.compiler
-
-
-def build_estimate_report(model: CompiledModel, tflite: Path, board: Board, project: EspIdfProject, est: Estimate,
-                          verification: Verification, sizes: AppSizes | None, rate_hz: float,
-                          battery_mah: float) -> Report:
-    """The report of a board without an emulator: an `estimate` section instead of `simulation`."""
-    assert board.clock_hz is not None and board.power is not None
-    from tinyedge.espidf import MAIN_STACK_BYTES, PROJECT_NAME, flash_size_mb
-
-    power = board.power
-    ram_available = board.data_region.length
-    flash_total = flash_size_mb(board) << 20  # the module's flash; the app partition is part of it
-    if sizes is None:
-        note = ("flash and RAM are not known: ESP-IDF is not installed, so the project was not built (weights and "
-                "arena are the planner's); build it with `idf.py build` for its figures")
-        memory = MemoryInfo(None, None, model.plan.arena_bytes, None, model.weight_bytes, None, None, None,
-                            project.partitioning.app_bytes, ram_available, note, flash_total_bytes=flash_total)
-    else:
-        note = (f"flash: build/{PROJECT_NAME}.bin as written to the app partition; RAM: static IRAM, DRAM and bss of "
-                f"build/{PROJECT_NAME}.elf (heap and task stacks come on top; the main task's stack is "
-                f"{MAIN_STACK_BYTES:,} B); stack use not measured")
-        memory = MemoryInfo(sizes.flash_bytes, sizes.ram_bytes, model.plan.arena_bytes, None, model.weight_bytes,
-                            sizes.text_bytes, sizes.data_bytes, sizes.bss_bytes, project.partitioning.app_bytes,
-                            ram_available, note, flash_total_bytes=flash_total)
-    built = sizes is not None
-    espidf_info = EspIdfInfo(
-        target=project.target, project=".", built=built, app_bin=f"build/{PROJECT_NAME}.bin" if built else None,
-        note="built with idf.py" if built else "generated, not built: ESP-IDF is not installed here")
-    estimate_info = EstimateInfo(
-        source="analytical estimate (tinyedge.estimate), not a measurement: no emulator runs this core here",
-        label=est.label, calibration=est.calibration, fitted_on=f"{est.proxy} ({est.proxy_cycle_model})",
-        assumption=est.assumption, instructions=est.instructions, cycles=est.cycles, latency_ms=est.latency_ms,
-        energy_uj=est.energy_uj, cycles_optimistic=est.cycles_optimistic,
-        latency_ms_optimistic=est.latency_ms_optimistic,
-        optimistic_basis=f"the same layers priced with the fits of {est.optimistic_board}, whose kernels use DSP SIMD",
-        layers=tuple(EstimatedLayer(layer.index, layer.name, layer.op, layer.kernel, layer.macs, layer.instructions,
-                                    layer.cycles, layer.basis) for layer in est.layers))
-    return Report(
-        model=ModelInfo(model.graph.name, model.macs, model.params, tflite.name, model.model_sha256),
-        board=BoardInfo(board.name, board.core, board.clock_hz),
-        memory=memory,
-        simulation=None,
-        power=power_at_rate(est.latency_ms, power.active.value, power.sleep.value, power.supply.value,
-                            f"{power.active.source}; sleep: {power.sleep.source}", rate_hz, battery_mah),
-        verification=VerificationInfo(verification.reference, verification.samples, verification.bit_exact,
-                                      verification.mismatched_samples, method=HOST_CHECK),
-        layers=(),
-        estimate=estimate_info,
-        espidf=espidf_info,
-    )

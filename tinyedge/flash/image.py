@@ -34,6 +34,8 @@ SEMIHOSTING_SYMBOL = "te_semihost"
 # first 252, little-endian (RP2040 Datasheet, section 2.8.1.3.1). A bad CRC and the chip stays
 # in its USB boot mode.
 RP2040_BOOT2_BYTES = 256
+# The RP2040's UF2 family ID (microsoft/uf2, utils/uf2families.json); tinyedge.flash.uf2 lists it with the others.
+RP2040_FAMILY_ID = 0xE48BFF56
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,5 @@ def check_boot_stage(image: Image, board: Board) -> None:
 
 
 def is_rp2040(board: Board) -> bool:
-    from tinyedge.flash.uf2 import FAMILIES
-
     flashing = board.flashing
-    return flashing is not None and (flashing.pyocd_target == "rp2040" or flashing.uf2_family_id == FAMILIES["RP2040"])
+    return flashing is not None and (flashing.pyocd_target == "rp2040" or flashing.uf2_family_id == RP2040_FAMILY_ID)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from tinyedge.boards import Board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.flash.image import Image
+from tinyedge.flash.image import RP2040_FAMILY_ID, Image
 from tinyedge.flash.steps import Job, Method, Step, choose_one
 
 MAGIC_START0 = 0x0A324655
@@ -57,7 +57,7 @@ FAMILIES: dict[str, int] = {
     "NRF52": 0x1B57745F,
     "NRF52833": 0x621E937A,
     "NRF52840": 0xADA52840,
-    "RP2040": 0xE48BFF56,
+    "RP2040": RP2040_FAMILY_ID,
     "SAMD21": 0x68ED2B88,
     "SAMD51": 0x55114460,
     "STM32F4": 0x57755A57,
