@@ -4,6 +4,7 @@ lowering module, every kernel file is run by some op, and docs/ops.md is the gen
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 import sys
@@ -23,8 +24,10 @@ def _lowering_sources(op: str) -> str:
     supported_ops()  # loads every op module
     module = sys.modules[ops._LOWERINGS[op].__module__]  # the registry itself: which module lowers op
     source = inspect.getsource(module)
-    helpers = re.findall(r"^from tinyedge\.ops\.(_\w+) import", source, re.MULTILINE)
-    return "\n".join([source, *(inspect.getsource(sys.modules[f"tinyedge.ops.{name}"]) for name in helpers)])
+    # At the top of the module, or inside a lowering (a helper module that imports the op modules).
+    helpers = re.findall(r"^\s*from tinyedge\.ops\.(_\w+) import", source, re.MULTILINE)
+    return "\n".join([source, *(inspect.getsource(importlib.import_module(f"tinyedge.ops.{name}"))
+                                 for name in helpers)])
 
 
 def _named_in(kernel: str, source: str) -> bool:

@@ -79,7 +79,8 @@ class OpCase:
 
 
 _TENSOR_TYPES = {"int8": schema.TensorType.INT8, "int16": schema.TensorType.INT16,
-                 "int32": schema.TensorType.INT32, "float32": schema.TensorType.FLOAT32}
+                 "int32": schema.TensorType.INT32, "int64": schema.TensorType.INT64,
+                 "float32": schema.TensorType.FLOAT32}
 
 
 def single_op_tflite(case: OpCase) -> bytes:

@@ -65,9 +65,11 @@ OPS: tuple[OpDoc, ...] = (
           "4-D NHWC; SAME or VALID padding, no window wholly in the padding; output quantization equal to "
           f"the input's (TFLite-Micro refuses others); {_FUSED}"),
     OpDoc("BATCH_MATMUL", "keras.ops.matmul, tf.linalg.matmul of two tensors (attention scores and values)",
-          (Kernel("te_batch_matmul_s8"), Kernel("te_batch_matmul_widened_s8", "always")),
+          (Kernel("te_batch_matmul_s8"), Kernel("te_batch_matmul_widened_s8", "always"),
+           Kernel("te_batch_matmul_s16", "int16 operands and output (16x8 mode)")),
           "per-tensor quantization of both operands and the output; ranks 2 to 5; batch dimensions equal or "
-          "1; equal depths after adj_x / adj_y; no fused activation"),
+          "1; equal depths after adj_x / adj_y; no fused activation; int16: zero points 0, as TFLite-Micro "
+          "requires"),
     OpDoc("BATCH_TO_SPACE_ND", "tf.batch_to_space (the second half of an unfused dilated convolution)",
           (Kernel("te_batch_to_space_nd_s8"),),
           "3-D or 4-D; constant block shape and crops; an output shape that follows from them "
@@ -82,8 +84,10 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("CONV_2D", "Conv2D, Conv1D, the pointwise half of SeparableConv2D",
           (Kernel("te_conv2d_s8"),
            Kernel("te_conv2d_1x1_s8", f"1x1 filter, no padding, not grouped, {_IN_RANGE}"),
-           Kernel("te_conv2d_im2col_s8", f"other filters, not grouped, {_IN_RANGE}")),
-          f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}"),
+           Kernel("te_conv2d_im2col_s8", f"other filters, not grouped, {_IN_RANGE}"),
+           Kernel("te_conv2d_s16", "int16 activations (16x8 mode)")),
+          f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}; 16x8: int8 "
+          "weights, an int64 or int32 bias (the sum in that type, as TFLite-Micro's)"),
     OpDoc("CUMSUM", "tf.math.cumsum in a hand-built int8 model (the converter keeps keras.ops.cumsum in float)",
           (Kernel("te_cumsum_s8"),),
           "a constant int32 axis inside the input's rank; exclusive and reverse; input and output of one shape; "
@@ -91,8 +95,10 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("DEPTHWISE_CONV_2D", "DepthwiseConv2D, the depthwise half of SeparableConv2D",
           (Kernel("te_depthwise_conv2d_s8"),
            Kernel("te_depthwise_conv2d_ch4_s8", "depth multiplier 1, channels a multiple of 4, filter height "
-                                                f"8 or less, no dilation, {_IN_RANGE}")),
-          f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}"),
+                                                f"8 or less, no dilation, {_IN_RANGE}"),
+           Kernel("te_depthwise_conv2d_s16", "int16 activations (16x8 mode)")),
+          f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}; 16x8: int8 "
+          "weights, an int64 bias (TFLite-Micro reads it as int64)"),
     OpDoc("DEPTH_TO_SPACE", "tf.nn.depth_to_space (pixel shuffle)",
           (Kernel("te_depth_to_space_s8"),),
           f"4-D input; block size squared dividing the depth; {_COPY}"),
@@ -131,9 +137,10 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("FULLY_CONNECTED", "Dense; the input and recurrent kernels of LSTM, GRU and SimpleRNN (unrolled: "
                                "docs/recurrent.md)",
           (Kernel("te_fully_connected_s8"),
-           Kernel("te_fully_connected_packed_s8", f"weights without a zero point, {_IN_RANGE}")),
+           Kernel("te_fully_connected_packed_s8", f"weights without a zero point, {_IN_RANGE}"),
+           Kernel("te_fully_connected_s16", "int16 activations (16x8 mode)")),
           "constant weights in the default format; per-tensor weights need bias scale = input scale x "
-          f"weight scale (TFLite-Micro refuses others); {_FUSED}"),
+          f"weight scale (TFLite-Micro refuses others); {_FUSED}; 16x8: int8 weights, an int64 or int32 bias"),
     OpDoc("GATHER", "keras.ops.take, tf.gather, `x[:, [2, 0]]`",
           (Kernel("te_gather_s8"),),
           "int32 positions, axis and batch_dims as TFLite-Micro checks them; constant positions inside the "
@@ -302,9 +309,11 @@ OPS: tuple[OpDoc, ...] = (
           "1-D to 5-D; a constant permutation that names each axis once"),
     OpDoc("TRANSPOSE_CONV", "Conv2DTranspose",
           (Kernel("te_transpose_conv_s8"),
-           Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}")),
+           Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}"),
+           Kernel("te_transpose_conv_s16", "int16 activations (16x8 mode)")),
           f"4-D; SAME or VALID padding; constant int32 bias; one filter scale or one per output channel; "
-          f"{_FUSED}"),
+          f"{_FUSED}; 16x8: constant int8 filter, an int64 or int16 bias; the output shape input may be a model "
+          "input (TFLite-Micro reads the output tensor's shape)"),
     OpDoc("UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM as TensorFlow's converter fuses it (the int8 files of "
                                           "TFLite-Micro's examples, such as mnist_lstm)",
           (Kernel("te_unidirectional_sequence_lstm_s8"),),

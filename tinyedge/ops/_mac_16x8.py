@@ -1,0 +1,313 @@
+"""16x8 mode of the MAC-carrying ops: int16 activations, int8 weights (TensorFlow's
+EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8), as TFLite-Micro's reference kernels
+compute them.
+
+The int8 lowerings (conv.py, fully_connected.py, transpose_conv.py, batch_matmul.py) hand an op
+here when its input is int16. What differs from int8, from TFLite-Micro's Eval and the reference
+integer_ops kernels:
+
+- CONV_2D and FULLY_CONNECTED sum in the bias's type: int64 (the converter's default) with the
+  64-bit requantization (MultiplyByQuantizedMultiplier(int64_t): the multiplier rounded to 16
+  bits, one rounding shift), or int32 for an int32 bias (the sum wraps; the 32-bit, double
+  rounding requantization). With no bias, the op's quantized_bias_type option decides.
+- DEPTHWISE_CONV_2D and TRANSPOSE_CONV always sum in int64 and read the bias as int64 (an int32
+  bias would be misread, so it is refused; TRANSPOSE_CONV widens an int16 bias, as TFLite-Micro does).
+- CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV apply no zero points (the spec's are 0; the
+  reference ignores them); FULLY_CONNECTED applies its offsets like the int8 kernel.
+- BATCH_MATMUL takes int16 operands (no int8 weights), zero points 0 (TFLite-Micro refuses
+  others), an int64 sum, clamped to the int16 range.
+
+Every bias is passed to the kernels as an int64 array (the same integers), so one kernel
+serves each accumulator width.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyedge.errors import UnsupportedOpError
+from tinyedge.ir import Graph, Operator, Tensor
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg
+from tinyedge.ops._quant import (
+    activation_range,
+    fused_activation,
+    out_size,
+    padding_before,
+    per_channel_multipliers,
+    require_dtype,
+)
+from tinyedge.ops.batch_matmul import BATCH_DIMS, MAX_RANK, MIN_RANK, batch_strides, matmul_multiplier
+from tinyedge.ops.conv import _requantization, _window
+from tinyedge.ops.fully_connected import _per_tensor_multiplier
+from tinyedge.ops.transpose_conv import BIAS_INPUT, DATA_INPUT, FILTER_INPUT, Geometry
+
+CONV2D_S16 = "te_conv2d_s16"
+DEPTHWISE_S16 = "te_depthwise_conv2d_s16"
+FULLY_CONNECTED_S16 = "te_fully_connected_s16"
+TRANSPOSE_CONV_S16 = "te_transpose_conv_s16"
+BATCH_MATMUL_S16 = "te_batch_matmul_s16"
+
+# te_nn_requantize_i64 shifts right by 15 - shift: a left shift past 14 is undefined in the reference too.
+MAX_LEFT_SHIFT_64 = 14
+_INT32_TYPES = (2, "INT32")  # the schema's TensorType.INT32, as the importer may give it
+
+
+def _require_16x8(graph: Graph, op: Operator, input_index: int, filter_index: int, output_index: int) -> None:
+    require_dtype(graph, op, ("int16",), input_index, output_index)
+    require_dtype(graph, op, ("int8",), filter_index)
+    if not graph.tensor(filter_index).is_constant:
+        raise UnsupportedOpError(f"{graph.describe(op)}: the filter must be a constant tensor")
+
+
+def _bias(graph: Graph, op: Operator, bias_index: int, channels: int, dtypes: tuple[str, ...]) -> Tensor | None:
+    """The bias tensor (constant, `channels` values of one of `dtypes`), or None when the op has none."""
+    if bias_index < 0:
+        return None
+    bias = graph.tensor(bias_index)
+    if bias.dtype not in dtypes or bias.size != channels or bias.data is None:
+        raise UnsupportedOpError(f"{graph.describe(op)}: bias '{bias.name}' must be a constant {' or '.join(dtypes)} "
+                                 f"tensor of {channels} values in 16x8 mode (it is {bias.dtype}{list(bias.shape)}"
+                                 f"{'' if bias.data is not None else ', not constant'})")
+    return bias
+
+
+def _accumulator_bits(op: Operator, bias: Tensor | None) -> int:
+    """32 where TFLite-Micro sums in int32 (an int32 bias, or none and quantized_bias_type INT32), else 64."""
+    if bias is not None:
+        return 32 if bias.dtype == "int32" else 64
+    return 32 if op.options.get("quantizedBiasType") in _INT32_TYPES else 64
+
+
+def _bias_arg(bias: Tensor | None) -> TensorArg | ConstArg:
+    """The bias as the kernels take it: int64 values (the same integers), or NULL."""
+    if bias is None:
+        return TensorArg(-1)
+    assert bias.data is not None
+    return ConstArg("bias", "int64_t", bias.data.astype(np.int64).reshape(-1))
+
+
+def _check_shifts(graph: Graph, op: Operator, shifts: np.ndarray, accumulator_bits: int) -> None:
+    if accumulator_bits == 64 and len(shifts) and int(shifts.max()) > MAX_LEFT_SHIFT_64:
+        raise UnsupportedOpError(f"{graph.describe(op)}: a channel's scale ratio needs a left shift of "
+                                 f"{int(shifts.max())}; the 64-bit requantization takes at most {MAX_LEFT_SHIFT_64}")
+
+
+def _multiplier_constants(multipliers: np.ndarray, shifts: np.ndarray) -> tuple[ConstArg, ConstArg]:
+    return ConstArg("multiplier", "int32_t", multipliers), ConstArg("shift", "int32_t", shifts)
+
+
+def _nhwc(graph: Graph, op: Operator, index: int, what: str) -> tuple[int, int, int, int]:
+    shape = graph.tensor(index).shape
+    if len(shape) != 4:
+        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} must be 4-D, not {list(shape)}")
+    return shape[0], shape[1], shape[2], shape[3]
+
+
+def _operands(graph: Graph, op: Operator) -> tuple[int, int, int, int]:
+    if len(op.inputs) not in (2, 3) or len(op.outputs) != 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: expected input, filter, optional bias and one output")
+    input_index, filter_index, output_index = op.inputs[0], op.inputs[1], op.outputs[0]
+    _require_16x8(graph, op, input_index, filter_index, output_index)
+    return input_index, filter_index, op.inputs[2] if len(op.inputs) == 3 else -1, output_index
+
+
+def lower_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
+    """CONV_2D with int16 activations: te_conv2d_s16."""
+    input_index, filter_index, bias_index, output_index = _operands(graph, op)
+    input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
+    batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
+    out_c, filter_h, filter_w, filter_in_c = _nhwc(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = _nhwc(graph, op, output_index, "output")
+    if (output_depth != out_c or out_batches != batches or filter_in_c < 1 or in_c % filter_in_c
+            or out_c % (in_c // filter_in_c)):
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
+                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    bias = _bias(graph, op, bias_index, out_c, ("int64", "int32"))
+    bits = _accumulator_bits(op, bias)
+    window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
+    requant = _requantization(graph, op, input_, filter_, output, out_c)
+    _check_shifts(graph, op, requant.shifts, bits)
+    params: dict[str, ParamValue] = {
+        "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
+        "filter_height": filter_h, "filter_width": filter_w, "filter_input_depth": filter_in_c,
+        "filters_per_group": out_c // (in_c // filter_in_c),
+        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(),
+        "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+        "accumulator_bits": bits, "output_multiplier": "@multiplier", "output_shift": "@shift",
+    }
+    return KernelCall(
+        function=CONV2D_S16, header=f"{CONV2D_S16}.h", params_type="te_conv2d_s16_params", params=params,
+        args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
+        macs=batches * out_h * out_w * out_c * filter_h * filter_w * filter_in_c,
+        constants=_multiplier_constants(requant.multipliers, requant.shifts),
+    )
+
+
+def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
+    """DEPTHWISE_CONV_2D with int16 activations: te_depthwise_conv2d_s16."""
+    input_index, filter_index, bias_index, output_index = _operands(graph, op)
+    input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
+    batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
+    one, filter_h, filter_w, out_c = _nhwc(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = _nhwc(graph, op, output_index, "output")
+    multiplier = int(op.options.get("depthMultiplier", 1))
+    if one != 1 or output_depth != out_c or out_batches != batches or multiplier < 1 or out_c != in_c * multiplier:
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} and depth multiplier "
+                                 f"{multiplier} do not fit input {list(input_.shape)} and output "
+                                 f"{list(output.shape)}")
+    bias = _bias(graph, op, bias_index, out_c, ("int64",))
+    window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
+    requant = _requantization(graph, op, input_, filter_, output, out_c)
+    _check_shifts(graph, op, requant.shifts, 64)
+    params: dict[str, ParamValue] = {
+        "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
+        "depth_multiplier": multiplier, "filter_height": filter_h, "filter_width": filter_w,
+        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(),
+        "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+        "output_multiplier": "@multiplier", "output_shift": "@shift",
+    }
+    return KernelCall(
+        function=DEPTHWISE_S16, header=f"{DEPTHWISE_S16}.h", params_type="te_depthwise_conv2d_s16_params",
+        params=params,
+        args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
+        macs=batches * out_h * out_w * out_c * filter_h * filter_w,
+        constants=_multiplier_constants(requant.multipliers, requant.shifts),
+    )
+
+
+def lower_fully_connected_16x8(graph: Graph, op: Operator) -> KernelCall:
+    """FULLY_CONNECTED with int16 activations: te_fully_connected_s16."""
+    input_index, filter_index, bias_index, output_index = _operands(graph, op)
+    input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
+    if op.options.get("weightsFormat", 0) != 0:
+        raise UnsupportedOpError(f"{graph.describe(op)}: only the default weights format is supported")
+    if input_.quant is None or output.quant is None or filter_.quant is None:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input, weights and output must be quantized")
+    if len(filter_.shape) < 2 or not output.shape:
+        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} must be 2-D or more")
+    accum_depth, output_depth = filter_.shape[-1], output.shape[-1]
+    rows = output.size // output_depth if output_depth else 0
+    if output_depth > filter_.shape[-2] or input_.size != rows * accum_depth:
+        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} do not fit input "
+                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    bias = _bias(graph, op, bias_index, output_depth, ("int64", "int32"))
+    bits = _accumulator_bits(op, bias)
+    if filter_.quant.per_channel:
+        if len(filter_.quant.scale) != filter_.shape[filter_.quant.axis]:
+            raise UnsupportedOpError(f"{graph.describe(op)}: weights '{filter_.name}' have "
+                                     f"{len(filter_.quant.scale)} scales along dimension {filter_.quant.axis}")
+        multipliers, shifts = per_channel_multipliers(input_.scale, filter_.quant.scale, output.scale,
+                                                      len(filter_.quant.scale))
+        filter_offset = 0  # the per-channel reference ignores the weights' zero point
+    else:
+        multiplier, shift = _per_tensor_multiplier(graph, op, input_, filter_, bias, output)
+        multipliers, shifts = np.array([multiplier], np.int32), np.array([shift], np.int32)
+        filter_offset = -filter_.zero_point
+    multipliers = np.resize(multipliers, output_depth).astype(np.int32)
+    shifts = np.resize(shifts, output_depth).astype(np.int32)
+    _check_shifts(graph, op, shifts, bits)
+    act_min, act_max = activation_range(fused_activation(op), output)
+    params: dict[str, ParamValue] = {
+        "rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
+        "input_offset": -input_.zero_point, "filter_offset": filter_offset, "output_offset": output.zero_point,
+        "activation_min": act_min, "activation_max": act_max, "accumulator_bits": bits,
+        "output_multiplier": "@multiplier", "output_shift": "@shift",
+    }
+    return KernelCall(
+        function=FULLY_CONNECTED_S16, header=f"{FULLY_CONNECTED_S16}.h", params_type="te_fully_connected_s16_params",
+        params=params,
+        args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
+        macs=rows * output_depth * accum_depth, constants=_multiplier_constants(multipliers, shifts),
+    )
+
+
+def lower_transpose_conv_16x8(graph: Graph, op: Operator) -> KernelCall:
+    """TRANSPOSE_CONV with int16 activations: te_transpose_conv_s16. The output_shape input (which may
+    be a model input) is not read: TFLite-Micro takes the output tensor's shape."""
+    if len(op.inputs) not in (3, 4) or len(op.outputs) != 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: expected output shape, filter, input, optional bias "
+                                 "and one output")
+    filter_index, input_index, output_index = op.inputs[FILTER_INPUT], op.inputs[DATA_INPUT], op.outputs[0]
+    _require_16x8(graph, op, input_index, filter_index, output_index)
+    input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
+    batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
+    out_c, filter_h, filter_w, filter_in_c = _nhwc(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = _nhwc(graph, op, output_index, "output")
+    if filter_in_c != in_c or output_depth != out_c or out_batches != batches:
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
+                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    bias = _bias(graph, op, op.inputs[BIAS_INPUT] if len(op.inputs) == 4 else -1, out_c, ("int64", "int16"))
+    if input_.quant is None or output.quant is None or filter_.quant is None:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input, filter and output must be quantized")
+    scales = filter_.quant.scale
+    if len(scales) not in (1, out_c) or (filter_.quant.per_channel and filter_.quant.axis != 0):
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter '{filter_.name}' has {len(scales)} scales along "
+                                 f"dimension {filter_.quant.axis}; TFLite-Micro needs one, or one per output "
+                                 f"channel ({out_c}) along dimension 0")
+    padding = str(op.options.get("padding", "SAME"))
+    if padding not in ("SAME", "VALID"):
+        raise UnsupportedOpError(f"{graph.describe(op)}: padding {padding} is not supported")
+    stride_h, stride_w = int(op.options.get("strideH", 1)), int(op.options.get("strideW", 1))
+    if min(stride_h, stride_w) < 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: stride {stride_h}x{stride_w} must be at least 1")
+    geometry = Geometry(
+        batches, in_h, in_w, in_c, filter_h, filter_w, out_h, out_w, out_c, stride_h, stride_w,
+        padding_before(stride_h, 1, out_h, filter_h, out_size(padding, out_h, filter_h, stride_h, 1)),
+        padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1)))
+    multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
+    _check_shifts(graph, op, shifts, 64)
+    act_min, act_max = activation_range(fused_activation(op), output)
+    return KernelCall(
+        function=TRANSPOSE_CONV_S16, header=f"{TRANSPOSE_CONV_S16}.h", params_type="te_transpose_conv_s16_params",
+        params={**geometry.params(), "activation_min": act_min, "activation_max": act_max,
+                "output_multiplier": "@multiplier", "output_shift": "@shift"},
+        args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
+        macs=geometry.macs(), constants=_multiplier_constants(multipliers, shifts),
+    )
+
+
+def lower_batch_matmul_16x8(graph: Graph, op: Operator) -> KernelCall:
+    """BATCH_MATMUL with int16 operands: te_batch_matmul_s16 (TFLite-Micro's checks of batch_matmul.cc)."""
+    if len(op.inputs) != 2 or len(op.outputs) != 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: expected two inputs and one output")
+    lhs_index, rhs_index, output_index = op.inputs[0], op.inputs[1], op.outputs[0]
+    require_dtype(graph, op, ("int16",), lhs_index, rhs_index, output_index)
+    lhs, rhs, output = graph.tensor(lhs_index), graph.tensor(rhs_index), graph.tensor(output_index)
+    for tensor in (lhs, rhs, output):
+        if tensor.quant is None or tensor.quant.per_channel or tensor.zero_point != 0:
+            raise UnsupportedOpError(f"{graph.describe(op)}: tensor '{tensor.name}' must be quantized per tensor "
+                                     "with zero point 0 (TFLite-Micro's int16 BATCH_MATMUL requires it)")
+    for tensor in (lhs, rhs):
+        if not MIN_RANK <= len(tensor.shape) <= MAX_RANK:
+            raise UnsupportedOpError(f"{graph.describe(op)}: operand '{tensor.name}' has shape "
+                                     f"{list(tensor.shape)}; TFLite-Micro multiplies {MIN_RANK}-D to {MAX_RANK}-D")
+    adj_x, adj_y = bool(op.options.get("adjX", False)), bool(op.options.get("adjY", False))
+    rows, depth = (lhs.shape[-1], lhs.shape[-2]) if adj_x else (lhs.shape[-2], lhs.shape[-1])
+    rhs_depth, cols = (rhs.shape[-1], rhs.shape[-2]) if adj_y else (rhs.shape[-2], rhs.shape[-1])
+    lhs_batch = (1,) * (BATCH_DIMS - (len(lhs.shape) - 2)) + tuple(lhs.shape[:-2])
+    rhs_batch = (1,) * (BATCH_DIMS - (len(rhs.shape) - 2)) + tuple(rhs.shape[:-2])
+    if depth != rhs_depth or any(a != b and 1 not in (a, b) for a, b in zip(lhs_batch, rhs_batch)):
+        raise UnsupportedOpError(f"{graph.describe(op)}: lhs {list(lhs.shape)} (adj_x {adj_x}) and rhs "
+                                 f"{list(rhs.shape)} (adj_y {adj_y}) do not multiply")
+    out_batches = tuple(max(a, b) for a, b in zip(lhs_batch, rhs_batch))
+    elements = int(np.prod(out_batches, dtype=np.int64)) * rows * cols
+    if output.size != elements or len(output.shape) < max(len(lhs.shape), len(rhs.shape)):
+        raise UnsupportedOpError(f"{graph.describe(op)}: output {list(output.shape)} does not hold the product")
+    multiplier, shift = matmul_multiplier(lhs.scale, rhs.scale, output.scale)
+    _check_shifts(graph, op, np.array([shift]), 64)
+    lhs_strides, rhs_strides = batch_strides(lhs.shape, out_batches), batch_strides(rhs.shape, out_batches)
+    params: dict[str, ParamValue] = {
+        **{f"batches{d}": out_batches[d] for d in range(BATCH_DIMS)},
+        **{f"lhs_batch_stride{d}": lhs_strides[d] for d in range(BATCH_DIMS)},
+        **{f"rhs_batch_stride{d}": rhs_strides[d] for d in range(BATCH_DIMS)},
+        "rows": rows, "cols": cols, "depth": depth,
+        "lhs_row_stride": 1 if adj_x else depth, "lhs_depth_stride": rows if adj_x else 1,
+        "rhs_depth_stride": 1 if adj_y else cols, "rhs_col_stride": depth if adj_y else 1,
+        "lhs_offset": 0, "rhs_offset": 0, "output_offset": 0,
+        "output_multiplier": multiplier, "output_shift": shift,
+    }
+    return KernelCall(
+        function=BATCH_MATMUL_S16, header=f"{BATCH_MATMUL_S16}.h", params_type="te_batch_matmul_params",
+        params=params, args=(TensorArg(lhs_index), TensorArg(rhs_index), TensorArg(output_index)),
+        macs=elements * depth,
+    )
