@@ -12,13 +12,17 @@
  *          then (multiplier, rounding, shift) of te_nn_requantize_rounding: a Q31
  *          significand in [2^30, 2^31) or 0, 2^(shift - 1) + output_offset * 2^shift, a right
  *          shift in [1, 22]
+ *          (a general channel: (multiplier, output_offset, shift) of te_nn_requantize, see
+ *          te_nn_dsp.h), then the general list: the first channels of the general channel
+ *          pairs (or of the odd last channel), ascending, then output_depth
  *   scratch te_conv2d_1x1_scratch_bytes(input_depth) bytes, 4-byte aligned
  *   output [batches, output_height, output_width, output_depth] int8
  *
  * Per output element, exactly the reference te_conv2d_s8:
  *   acc = bias[c] + sum over d of filter[c, d] * input[d]
  *   out = clamp(requantize(acc) + output_offset, activation_min, activation_max)
- * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in.
+ * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in
+ * (te_nn_requantize for a general channel).
  */
 #ifndef TE_CONV2D_1X1_S8_H
 #define TE_CONV2D_1X1_S8_H

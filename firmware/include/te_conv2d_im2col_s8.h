@@ -15,6 +15,9 @@
  *          then (multiplier, rounding, shift) of te_nn_requantize_rounding: a Q31
  *          significand in [2^30, 2^31) or 0, 2^(shift - 1) + output_offset * 2^shift, a right
  *          shift in [1, 22]
+ *          (a general channel: (multiplier, output_offset, shift) of te_nn_requantize, see
+ *          te_nn_dsp.h), then the general list: the first channels of the general channel
+ *          pairs (or of the odd last channel), ascending, then output_depth
  *   scratch TE_CONV2D_IM2COL_SCRATCH_BYTES(depth) bytes, 4-byte aligned, with
  *          depth = filter_height * filter_width * input_depth
  *   output [batches, output_height, output_width, output_depth] int8
@@ -22,7 +25,8 @@
  * Per output element, exactly the reference te_conv2d_s8:
  *   acc = bias[c] + sum over the window of filter * input   (padding taps: input = -input_offset)
  *   out = clamp(requantize(acc) + output_offset, activation_min, activation_max)
- * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in.
+ * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in
+ * (te_nn_requantize for a general channel).
  * A padding tap adds filter * (-input_offset), cancelling its share of the folded bias:
  * it contributes nothing, as in the reference.
  */

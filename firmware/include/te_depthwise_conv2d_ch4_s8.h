@@ -18,6 +18,9 @@
  *          - per channel, (multiplier, rounding, shift) of te_nn_requantize_rounding:
  *            a Q31 significand in [2^30, 2^31) or 0, 2^(shift - 1) + output_offset * 2^shift,
  *            a right shift in [1, 22]
+ *            (a general group: (multiplier, output_offset, shift) of te_nn_requantize per
+ *            channel, see te_nn_dsp.h)
+ *          then the general list: the first channels of the general groups, ascending, then depth
  *   scratch TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES(filter_height, span_width, depth) bytes,
  *          8-byte aligned, span_width = (output_width - 1) * stride_width + filter_width
  *   output [batches, output_height, output_width, depth] int8
@@ -26,7 +29,8 @@
  *   acc = bias[c] + sum over the window of filter[.., c] * input[.., c]
  *         (padding taps: input = -input_offset, which cancels their share of the folded bias)
  *   out = clamp(requantize(acc) + output_offset, activation_min, activation_max)
- * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in.
+ * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in
+ * (te_nn_requantize for a general channel).
  */
 #ifndef TE_DEPTHWISE_CONV2D_CH4_S8_H
 #define TE_DEPTHWISE_CONV2D_CH4_S8_H

@@ -13,12 +13,16 @@
  *          in, bias[c] = model bias[c] + input_offset * sum over d of filter[c, d], then
  *          (multiplier, rounding, shift) of te_nn_requantize_rounding: a Q31 significand in
  *          [2^30, 2^31) or 0, 2^(shift - 1) + output_offset * 2^shift, a right shift in [1, 22]
+ *          (a general channel: (multiplier, output_offset, shift) of te_nn_requantize, see
+ *          te_nn_dsp.h), then the general list: the first channels of the general quads and
+ *          of the general last output_depth % 4 channels, ascending, then output_depth
  *   output [rows, output_depth] int8
  *
  * Per output element, exactly the reference te_fully_connected_s8:
  *   acc = bias[c] + sum over d of filter[c, d] * input[r, d]
  *   out = clamp(requantize(acc) + output_offset, activation_min, activation_max)
- * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in.
+ * where requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in
+ * (te_nn_requantize for a general channel).
  */
 #ifndef TE_FULLY_CONNECTED_PACKED_S8_H
 #define TE_FULLY_CONNECTED_PACKED_S8_H

@@ -21,6 +21,15 @@
  *   group 0, column 1's group 0, column 0's group 1, ... 4-byte aligned.
  * - Per-output-channel constants of te_nn_mat_mult_s8: the bias (input offset folded in) and
  *   the (multiplier, rounding, shift) of te_nn_requantize_rounding, 4 consecutive int32.
+ * - General channels: a channel outside te_nn_requantize_rounding's range (a left shift, a
+ *   right shift of 0 or past 22, an accumulator that may reach 2^30) keeps the reference
+ *   requantization, te_nn_requantize: its (multiplier, rounding, shift) words hold
+ *   (multiplier, output_offset, TFLite's shift) instead (te_nn_output_general_s8). The
+ *   kernels handle channels in units (te_nn_mat_mult_s8: a pair, or the odd last channel;
+ *   the fully connected and depthwise kernels: four, or one of the last output_depth % 4);
+ *   every channel of a unit with a general channel is general. After the per-channel
+ *   constants comes the list of general units, their first channels ascending, then
+ *   output_depth: a layer without general channels pays one comparison per call.
  */
 #ifndef TE_NN_DSP_H
 #define TE_NN_DSP_H
@@ -33,8 +42,10 @@
 /* For the helpers the kernels specialize (a constant argument selects a code path). */
 #if defined(__GNUC__)
 #define TE_NN_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TE_NN_NOINLINE __attribute__((noinline, unused))
 #else
 #define TE_NN_ALWAYS_INLINE inline
+#define TE_NN_NOINLINE
 #endif
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -445,6 +456,17 @@ static TE_NN_ALWAYS_INLINE int8_t te_nn_output_s8(int32_t acc, const int32_t *re
 }
 
 /*
+ * One output value of a general channel: the reference requantization (any shift, any
+ * accumulator) of requant = (multiplier, output_offset, shift), clamped.
+ */
+static inline int8_t te_nn_output_general_s8(int32_t acc, const int32_t *requant, int32_t activation_min,
+                                             int32_t activation_max)
+{
+    return (int8_t)te_nn_clamp_i32(te_nn_requantize(acc, requant[0], requant[2]) + requant[1], activation_min,
+                                   activation_max);
+}
+
+/*
  * Widen n int8 values into groups at dst (int16), dst advancing by dst_step int16 per
  * group (4: a plain vector, 8: one column of an interleaved pair). The values past n in
  * the last group are zero.
@@ -478,27 +500,57 @@ static inline void te_nn_fill_s8(int8_t *dst, int32_t value, int32_t n)
 }
 
 /*
- * out[i * output_depth + c] for the `count` (1 or 2) widened columns i at cols and every
- * output channel c: quant[4 c] (the bias) + the dot product of packed row c with column i,
- * requantized with quant[4 c + 1 .. 4 c + 3] and clamped to [activation_min, activation_max]
- * (full_range: see te_nn_output_s8).
+ * A general unit of te_nn_mat_mult_s8 (see the layouts above): the channel pair at rows and
+ * quant (rows_in_unit 2) or the odd last channel (1), requantized by te_nn_output_general_s8.
+ * Rare, so kept out of line.
  */
-static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const int32_t *quant,
-                                                  int32_t activation_min, int32_t activation_max, int full_range,
-                                                  int32_t output_depth, int32_t groups, const int16_t *cols,
-                                                  int32_t count, int8_t *out)
+static TE_NN_NOINLINE void te_nn_mat_mult_general_s8(const int8_t *rows, const int32_t *quant, int32_t activation_min,
+                                      int32_t activation_max, int32_t rows_in_unit, int32_t output_depth,
+                                      int32_t groups, const int16_t *cols, int32_t count, int8_t *out)
 {
-    const int32_t pairs = output_depth / 2;
-    const int8_t *rows = filter;
-    int32_t pair = 0;
+    int32_t acc[4] = {quant[0], quant[0], quant[0], quant[0]};
+    if (rows_in_unit == 2) {
+        acc[2] = acc[3] = quant[4];
+        if (count == 2) {
+            te_nn_dot_2x2(rows, cols, groups, acc);
+        } else {
+            int32_t pair[2] = {acc[0], acc[2]};
+            te_nn_dot_2x1(rows, cols, groups, pair);
+            acc[0] = pair[0], acc[2] = pair[1];
+        }
+        out[1] = te_nn_output_general_s8(acc[2], quant + 5, activation_min, activation_max);
+        if (count == 2) {
+            out[output_depth + 1] = te_nn_output_general_s8(acc[3], quant + 5, activation_min, activation_max);
+        }
+    } else if (count == 2) {
+        te_nn_dot_1x2(rows, cols, groups, acc);
+    } else {
+        acc[0] = te_nn_dot_1x1(rows, cols, groups, acc[0]);
+    }
+    out[0] = te_nn_output_general_s8(acc[0], quant + 1, activation_min, activation_max);
+    if (count == 2) {
+        out[output_depth] = te_nn_output_general_s8(acc[1], quant + 1, activation_min, activation_max);
+    }
+}
+
+/*
+ * `pairs` channel pairs of te_nn_mat_mult_s8, none general, from the packed rows at rows,
+ * their constants at quant and their first output at out.
+ */
+static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_pairs_s8(const int8_t *rows, const int32_t *quant,
+                                                        int32_t activation_min, int32_t activation_max,
+                                                        int full_range, int32_t pairs, int32_t output_depth,
+                                                        int32_t groups, const int16_t *cols, int32_t count,
+                                                        int8_t *out)
+{
     if (count == 2) {
 #if TE_NN_DSP
-        if (full_range && pairs > 0) {
+        if (full_range) {
             te_nn_mat_mult_2x2_full_asm(rows, quant, pairs, groups, cols, out, output_depth);
-            pair = pairs, rows += 8 * groups * pairs, quant += 8 * pairs, out += 2 * pairs;
+            return;
         }
 #endif
-        for (; pair < pairs; ++pair, rows += 8 * groups, quant += 8, out += 2) {
+        for (; pairs > 0; --pairs, rows += 8 * groups, quant += 8, out += 2) {
             int32_t acc[4] = {quant[0], quant[0], quant[4], quant[4]};
             te_nn_dot_2x2(rows, cols, groups, acc);
             out[0] = te_nn_output_s8(acc[0], quant + 1, activation_min, activation_max, full_range);
@@ -506,28 +558,67 @@ static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const in
             out[1] = te_nn_output_s8(acc[2], quant + 5, activation_min, activation_max, full_range);
             out[output_depth + 1] = te_nn_output_s8(acc[3], quant + 5, activation_min, activation_max, full_range);
         }
-        if (output_depth & 1) {
-            int32_t acc[2] = {quant[0], quant[0]};
-            te_nn_dot_1x2(rows, cols, groups, acc);
-            out[0] = te_nn_output_s8(acc[0], quant + 1, activation_min, activation_max, full_range);
-            out[output_depth] = te_nn_output_s8(acc[1], quant + 1, activation_min, activation_max, full_range);
-        }
     } else {
 #if TE_NN_DSP
-        if (full_range && pairs > 0) {
+        if (full_range) {
             te_nn_mat_mult_2x1_full_asm(rows, quant, pairs, groups, cols, out);
-            pair = pairs, rows += 8 * groups * pairs, quant += 8 * pairs, out += 2 * pairs;
+            return;
         }
 #endif
-        for (; pair < pairs; ++pair, rows += 8 * groups, quant += 8, out += 2) {
+        for (; pairs > 0; --pairs, rows += 8 * groups, quant += 8, out += 2) {
             int32_t acc[2] = {quant[0], quant[4]};
             te_nn_dot_2x1(rows, cols, groups, acc);
             out[0] = te_nn_output_s8(acc[0], quant + 1, activation_min, activation_max, full_range);
             out[1] = te_nn_output_s8(acc[1], quant + 5, activation_min, activation_max, full_range);
         }
-        if (output_depth & 1) {
-            out[0] = te_nn_output_s8(te_nn_dot_1x1(rows, cols, groups, quant[0]), quant + 1, activation_min,
-                                     activation_max, full_range);
+    }
+}
+
+/*
+ * out[i * output_depth + c] for the `count` (1 or 2) widened columns i at cols and every
+ * output channel c: quant[4 c] (the bias) + the dot product of packed row c with column i,
+ * requantized with quant[4 c + 1 .. 4 c + 3] and clamped to [activation_min, activation_max]
+ * (full_range: see te_nn_output_s8). The general units listed after the constants (see the
+ * layouts above) take te_nn_mat_mult_general_s8; the runs of pairs between them the fast path.
+ */
+static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const int32_t *quant,
+                                                  int32_t activation_min, int32_t activation_max, int full_range,
+                                                  int32_t output_depth, int32_t groups, const int16_t *cols,
+                                                  int32_t count, int8_t *out)
+{
+    const int32_t paired = output_depth & ~1;
+    const int32_t *general = quant + 4 * output_depth;
+    int32_t channel = 0;
+    for (;;) {
+        const int32_t end = te_nn_min_i32(*general, paired);
+        if (end > channel) {
+            te_nn_mat_mult_pairs_s8(filter + 4 * groups * channel, quant + 4 * channel, activation_min,
+                                    activation_max, full_range, (end - channel) / 2, output_depth, groups, cols,
+                                    count, out + channel);
+        }
+        if (end == paired) {
+            break;
+        }
+        te_nn_mat_mult_general_s8(filter + 4 * groups * end, quant + 4 * end, activation_min, activation_max, 2,
+                                  output_depth, groups, cols, count, out + end);
+        channel = end + 2;
+        ++general;
+    }
+    if (output_depth & 1) {
+        const int8_t *row = filter + 4 * groups * paired;
+        const int32_t *q = quant + 4 * paired;
+        int8_t *o = out + paired;
+        if (*general == paired) {
+            te_nn_mat_mult_general_s8(row, q, activation_min, activation_max, 1, output_depth, groups, cols, count,
+                                      o);
+        } else if (count == 2) {
+            int32_t acc[2] = {q[0], q[0]};
+            te_nn_dot_1x2(row, cols, groups, acc);
+            o[0] = te_nn_output_s8(acc[0], q + 1, activation_min, activation_max, full_range);
+            o[output_depth] = te_nn_output_s8(acc[1], q + 1, activation_min, activation_max, full_range);
+        } else {
+            o[0] = te_nn_output_s8(te_nn_dot_1x1(row, cols, groups, q[0]), q + 1, activation_min, activation_max,
+                                   full_range);
         }
     }
 }

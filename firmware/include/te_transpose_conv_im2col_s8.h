@@ -16,6 +16,7 @@
  *   quant  per phase, [output_depth][4] int32 per output channel: the bias with the input
  *          offset folded in, bias[c] = model bias[c] + input_offset * sum of the phase's weights
  *          of channel c, then (multiplier, rounding, shift) of te_nn_requantize_rounding
+ *          (a general channel: te_nn_requantize's, see te_nn_dsp.h), then its general list
  *   phases per phase, [2] int32: the offsets of its weights in filter (bytes) and of its
  *          constants in quant (int32 values)
  *   scratch TE_TRANSPOSE_CONV_IM2COL_SCRATCH_BYTES(depth, output_depth) bytes, 4-byte aligned,
@@ -28,7 +29,8 @@
  *   out = clamp(requantize(acc) + output_offset, activation_min, activation_max)
  * where tap (t_y, t_x) of output pixel (out_y, out_x) reads input pixel
  *   ((out_y + pad_height) / stride_height - t_y, (out_x + pad_width) / stride_width - t_x)
- * and requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in.
+ * and requantize is te_nn_requantize_rounding (te_nn_dsp.h), the output offset folded in
+ * (te_nn_requantize for a general channel).
  */
 #ifndef TE_TRANSPOSE_CONV_IM2COL_S8_H
 #define TE_TRANSPOSE_CONV_IM2COL_S8_H

@@ -62,12 +62,14 @@ static inline void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const int16_t *x1,
 #endif
 
 /*
- * Every channel group of one output pixel, any filter and clamp: rows[ky] + offset points
- * at the window's top-left pixel in the widened row under filter row ky (group 0).
+ * `channel_groups` channel groups of one output pixel, any filter and clamp: rows[ky] + offset
+ * points at the window's top-left pixel in the widened row under filter row ky (first group).
+ * general (a constant at each call): the groups' channels are general (te_nn_dsp.h).
  */
-static void te_dw_ch4_pixel(const int16_t *const *rows, int32_t offset, const int32_t *packed,
-                            int32_t channel_groups, int32_t group_size, int32_t filter_height, int32_t filter_width,
-                            int32_t activation_min, int32_t activation_max, int8_t *out)
+static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel(const int16_t *const *rows, int32_t offset, const int32_t *packed,
+                                                int32_t channel_groups, int32_t group_size, int32_t filter_height,
+                                                int32_t filter_width, int32_t activation_min,
+                                                int32_t activation_max, int general, int8_t *out)
 {
     for (int32_t group = 0; group < channel_groups; ++group, offset += group_size, out += 4) {
         int32_t acc0 = packed[0], acc1 = packed[1], acc2 = packed[2], acc3 = packed[3];
@@ -92,10 +94,17 @@ static void te_dw_ch4_pixel(const int16_t *const *rows, int32_t offset, const in
             }
         }
         const int32_t *requant = taps;
-        out[0] = te_nn_output_s8(acc0, requant, activation_min, activation_max, 0);
-        out[1] = te_nn_output_s8(acc1, requant + 3, activation_min, activation_max, 0);
-        out[2] = te_nn_output_s8(acc2, requant + 6, activation_min, activation_max, 0);
-        out[3] = te_nn_output_s8(acc3, requant + 9, activation_min, activation_max, 0);
+        if (general) {
+            out[0] = te_nn_output_general_s8(acc0, requant, activation_min, activation_max);
+            out[1] = te_nn_output_general_s8(acc1, requant + 3, activation_min, activation_max);
+            out[2] = te_nn_output_general_s8(acc2, requant + 6, activation_min, activation_max);
+            out[3] = te_nn_output_general_s8(acc3, requant + 9, activation_min, activation_max);
+        } else {
+            out[0] = te_nn_output_s8(acc0, requant, activation_min, activation_max, 0);
+            out[1] = te_nn_output_s8(acc1, requant + 3, activation_min, activation_max, 0);
+            out[2] = te_nn_output_s8(acc2, requant + 6, activation_min, activation_max, 0);
+            out[3] = te_nn_output_s8(acc3, requant + 9, activation_min, activation_max, 0);
+        }
         packed = requant + TE_DW_CH4_REQUANT_WORDS;
     }
 }
@@ -130,8 +139,10 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
 #if TE_NN_DSP
     const int fast = filter_height == 3 && filter_width == 3 && activation_min == TE_INT8_MIN
                      && activation_max == TE_INT8_MAX;
-    const int32_t group_words = TE_DW_CH4_BIAS_WORDS + 2 * 9 + TE_DW_CH4_REQUANT_WORDS;
 #endif
+    const int32_t group_words = TE_DW_CH4_BIAS_WORDS + 2 * filter_height * filter_width + TE_DW_CH4_REQUANT_WORDS;
+    /* The first channels of the general groups (te_nn_dsp.h), then depth. */
+    const int32_t *general_groups = packed + channel_groups * group_words;
     const int16_t *rows[TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT] = {0};
 
     for (int32_t batch = 0; batch < batches; ++batch) {
@@ -160,16 +171,35 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
                 rows[filter_y] = scratch + (first_row + filter_y + pad_height) % filter_height * row_size;
             }
             for (int32_t out_x = 0; out_x < output_width; ++out_x, out += depth) {
-                const int32_t offset = out_x * pixel_step;
+                /* Runs of ordinary groups, each general group between them alone. */
+                const int32_t *general = general_groups;
+                int32_t group = 0;
+                for (;;) {
+                    const int32_t end = te_nn_min_i32(*general, depth) / 4;
+                    const int32_t offset = out_x * pixel_step + group * group_size;
+                    if (end > group) {
 #if TE_NN_DSP
-                if (fast) {
-                    te_dw_ch4_pixel_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,
-                                            packed + channel_groups * group_words, 2 * group_size, out);
-                    continue;
-                }
+                        if (fast) {
+                            te_dw_ch4_pixel_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset,
+                                                    packed + group * group_words, packed + end * group_words,
+                                                    2 * group_size, out + 4 * group);
+                        } else
 #endif
-                te_dw_ch4_pixel(rows, offset, packed, channel_groups, group_size, filter_height, filter_width,
-                                activation_min, activation_max, out);
+                        {
+                            te_dw_ch4_pixel(rows, offset, packed + group * group_words, end - group, group_size,
+                                            filter_height, filter_width, activation_min, activation_max, 0,
+                                            out + 4 * group);
+                        }
+                    }
+                    if (end == channel_groups) {
+                        break;
+                    }
+                    te_dw_ch4_pixel(rows, out_x * pixel_step + end * group_size, packed + end * group_words, 1,
+                                    group_size, filter_height, filter_width, activation_min, activation_max, 1,
+                                    out + 4 * end);
+                    group = end + 1;
+                    ++general;
+                }
             }
         }
     }

@@ -78,6 +78,15 @@ static TE_NN_ALWAYS_INLINE void te_fc_output_quad(const int32_t acc[4], const in
     out[3] = te_nn_output_s8(acc[3], q + 13, activation_min, activation_max, full_range);
 }
 
+/* The same for four general channels (te_nn_dsp.h): the reference requantization. */
+static void te_fc_output_quad_general(const int32_t acc[4], const int32_t *q, int32_t activation_min,
+                                      int32_t activation_max, int8_t *out)
+{
+    for (int32_t i = 0; i < 4; ++i) {
+        out[i] = te_nn_output_general_s8(acc[i], q + 4 * i + 1, activation_min, activation_max);
+    }
+}
+
 /* One row . x over `groups` whole groups, and the partial last group `tail` (zero-padded). */
 static int32_t te_fc_dot_row(const int8_t *row, const int8_t *x, int32_t groups, const int8_t *tail, int32_t acc)
 {
@@ -113,6 +122,8 @@ void te_fully_connected_packed_s8(const te_fully_connected_packed_params *params
         const int8_t *packed = filter;
         const int32_t *q = quant;
         int8_t *out = output + row * output_depth;
+        /* The first channels of the general quads and last channels (te_nn_dsp.h), then output_depth. */
+        const int32_t *general = quant + 4 * output_depth;
         for (int32_t quad = 0; quad < quads; ++quad, q += 16, out += 4) {
             int32_t acc[4] = {q[0], q[4], q[8], q[12]};
             packed = te_fc_dot_quad(packed, x, groups, acc);
@@ -121,7 +132,10 @@ void te_fully_connected_packed_s8(const te_fully_connected_packed_params *params
                     acc[i] += packed[0] * tail[0] + packed[1] * tail[1] + packed[2] * tail[2] + packed[3] * tail[3];
                 }
             }
-            if (full_range) {
+            if (*general == 4 * quad) {
+                te_fc_output_quad_general(acc, q, activation_min, activation_max, out);
+                ++general;
+            } else if (full_range) {
                 te_fc_output_quad(acc, q, TE_INT8_MIN, TE_INT8_MAX, 1, out);
             } else {
                 te_fc_output_quad(acc, q, activation_min, activation_max, 0, out);
@@ -129,7 +143,12 @@ void te_fully_connected_packed_s8(const te_fully_connected_packed_params *params
         }
         for (int32_t c = 4 * quads; c < output_depth; ++c, q += 4, packed += 4 * (groups + (tail != NULL))) {
             const int32_t acc = te_fc_dot_row(packed, x, groups, tail, q[0]);
-            *out++ = te_nn_output_s8(acc, q + 1, activation_min, activation_max, 0);
+            if (*general == c) {
+                *out++ = te_nn_output_general_s8(acc, q + 1, activation_min, activation_max);
+                ++general;
+            } else {
+                *out++ = te_nn_output_s8(acc, q + 1, activation_min, activation_max, 0);
+            }
         }
     }
 }

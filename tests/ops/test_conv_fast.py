@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 from tflite_edits import with_output_scale
 
+from tinyedge.ops import ConstArg
 from tinyedge.ops.conv import (
     CONV2D_1X1,
     CONV2D_IM2COL,
     CONV2D_REFERENCE,
-    FastRequantization,
-    NoFastKernel,
     fast_requantization,
     fold_input_offset,
     pack_rows,
@@ -140,16 +139,23 @@ def test_grouped_conv_keeps_the_reference_kernel(assert_bit_exact):
     assert kernels(result) == [CONV2D_REFERENCE]
 
 
-@pytest.mark.parametrize(("kernel", "padding"), [(1, "valid"), (3, "same")])
-def test_left_shifting_requantization_keeps_the_reference_kernel(tmp_path, quantize_for_test,
-                                                                 assert_tflite_bit_exact, kernel, padding):
-    # An output scale 1/4096 of the calibrated one gives multipliers with a left shift,
-    # outside te_nn_requantize_rounding's range: the layer keeps te_conv2d_s8, still exact.
-    tflite = quantize_for_test(conv_model((5, 5, 4), 4, kernel, padding=padding), tmp_path / "conv.tflite")
+@pytest.mark.parametrize(("kernel", "padding", "variant"), [(1, "valid", CONV2D_1X1), (3, "same", CONV2D_IM2COL)])
+def test_left_shifting_channels_keep_the_fast_kernel_with_the_reference_requantization(
+        tmp_path, quantize_for_test, assert_tflite_bit_exact, kernel, padding, variant):
+    # An output scale 1/4096 of the calibrated one gives multipliers with a left shift, outside
+    # te_nn_requantize_rounding's range: every channel pair is general (te_nn_requantize) inside
+    # the fast kernel, still exact.
+    tflite = quantize_for_test(conv_model((5, 5, 4), 5, kernel, padding=padding), tmp_path / "conv.tflite")
     result = assert_tflite_bit_exact(with_output_scale(tflite.read_bytes(), 1 / 4096))
-    assert kernels(result) == [CONV2D_REFERENCE]
+    assert kernels(result) == [variant]
     (call,) = result.model.calls
-    assert max({c.name: c.values for c in call.constants}["shift"]) >= 0
+    assert call.fallback is None
+    # the general list after 5 channels' constants: pairs 0 and 2, the odd last channel 4, the count
+    assert const_arg(call, "quant")[4 * 5:].tolist() == [0, 2, 4, 5]
+
+
+def const_arg(call, name: str) -> np.ndarray:
+    return next(arg.values for arg in call.args if isinstance(arg, ConstArg) and arg.name == name)
 
 
 def test_reference_kernels_context_lowers_to_the_plain_kernel(assert_bit_exact):
@@ -175,25 +181,29 @@ def test_fold_input_offset_adds_offset_times_row_sums_exactly():
     assert fold_input_offset(None, weights, -3).tolist() == [-3 * 126, -3 * 4]
 
 
-def test_fast_requantization_ranges_and_the_reasons_it_gives_outside_them():
+def test_fast_requantization_rounding_form_inside_its_range_and_general_units_outside():
     weights = np.ones((2, 8), dtype=np.int8)
     bias = np.zeros(2, dtype=np.int64)
-    fast = fast_requantization(np.array([1 << 30, 0]), np.array([-5, 0]), -3, bias, weights)
-    assert isinstance(fast, FastRequantization)
+    fast = fast_requantization(np.array([1 << 30, 0]), np.array([-5, 0]), -3, bias, weights, 2)
     # right shift 5: rounding 2^4 - 3 * 2^5; a zero multiplier gets shift 1 and gives the offset
     assert fast.shift.tolist() == [5, 1] and fast.rounding.tolist() == [16 - 96, 1 - 6]
-    unity = np.array([1 << 30] * 2)
-    assert fast_requantization(unity, np.array([0, -5]), 0, bias, weights) == NoFastKernel(
-        "channel 0 needs a right shift of 0, outside the fast kernel's right shifts 1..22")
-    assert fast_requantization(unity, np.array([-5, 2]), 0, bias, weights) == NoFastKernel(
-        "channel 1 needs a left shift of 2, outside the fast kernel's right shifts 1..22")
-    assert fast_requantization(unity, np.array([-23, -30]), 0, bias, weights) == NoFastKernel(
-        "channel 0 needs a right shift of 23, outside the fast kernel's right shifts 1..22 (1 more channel too)")
+    assert fast.general_units == () and fast.general_list().tolist() == [2]
+    unity = np.array([1 << 30] * 5)
+    weights5, bias5 = np.ones((5, 8), dtype=np.int8), np.zeros(5, dtype=np.int64)
+    for shifts, general in [([-5, -5, 0, -5, -5], (2,)),  # right shift 0: pair (2, 3)
+                            ([-5, 2, -5, -5, -5], (0,)),  # a left shift: pair (0, 1)
+                            ([-5, -5, -5, -5, -23], (4,)),  # right shift 23: the odd last channel
+                            ([-30, -5, -5, -5, -5], (0,))]:
+        fast = fast_requantization(unity, np.array(shifts), 7, bias5, weights5, 2)
+        assert fast.general_units == general, shifts
+        # a general channel keeps (multiplier, output offset, TFLite's shift) for te_nn_requantize
+        for c in range(general[0], min(general[0] + 2, 5)):
+            assert (fast.multiplier[c], fast.rounding[c], fast.shift[c]) == (1 << 30, 7, shifts[c])
     near_limit = np.array([2**30 - 128 * 8, 0])
-    assert fast_requantization(unity, np.array([-5, -5]), 0, near_limit, weights) == NoFastKernel(
-        "channel 0's accumulator may reach 1073741824 (folded bias 1073740800), not below the fast kernel's 2^30")
-    assert isinstance(fast_requantization(unity, np.array([-5, -5]), 0, near_limit - 1, weights),
-                      FastRequantization)
+    assert fast_requantization(unity[:2], np.array([-5, -5]), 0, near_limit, weights, 1).general_units == (0,)
+    assert fast_requantization(unity[:2], np.array([-5, -5]), 0, near_limit - 1, weights, 1).general_units == ()
+    assert fast_requantization(unity, np.array([-5, -5, -5, -5, 3]), 0, bias5, weights5, 4).general_units == (4,)
+    assert fast_requantization(unity, np.array([-5, -5, 3, -5, -5]), 0, bias5, weights5, 4).general_units == (0,)
 
 
 # -- convolutions writing over their input (KernelCall.in_place_shift) -------------------------

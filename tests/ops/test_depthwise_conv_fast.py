@@ -92,11 +92,15 @@ def test_depthwise_layers_the_variant_does_not_cover_keep_the_reference(assert_b
     assert kernels(result) == [DEPTHWISE_REFERENCE]
 
 
-def test_depthwise_left_shifting_requantization_keeps_the_reference(tmp_path, quantize_for_test,
-                                                                    assert_tflite_bit_exact):
-    tflite = quantize_for_test(depthwise_model((5, 5, 4), 3, padding="same"), tmp_path / "dw.tflite")
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_depthwise_left_shifting_requantization_keeps_the_fast_kernel(tmp_path, quantize_for_test,
+                                                                      assert_tflite_bit_exact, kernel):
+    # Every group general (te_nn_requantize inside the kernel): 3x3 leaves the hand-scheduled block.
+    tflite = quantize_for_test(depthwise_model((5, 5, 8), kernel, padding="same"), tmp_path / "dw.tflite")
     result = assert_tflite_bit_exact(with_output_scale(tflite.read_bytes(), 1 / 4096))
-    assert kernels(result) == [DEPTHWISE_REFERENCE]
+    assert kernels(result) == [DEPTHWISE_CH4]
+    (call,) = result.model.calls
+    assert call.fallback is None
 
 
 def test_pack_depthwise_groups_bias_taps_and_requantization():
@@ -108,4 +112,5 @@ def test_pack_depthwise_groups_bias_taps_and_requantization():
              for w in words[4:8]]
     assert packed[:4].tolist() == [100, 101, 102, 103]
     assert lanes == [(1, 3), (2, 4), (-5, -7), (-6, -8)]  # per tap: channels (0, 2), (1, 3)
-    assert packed[8:].tolist() == [11, 21, 1, 12, 22, 2, 13, 23, 3, 14, 24, 4]
+    assert packed[8:20].tolist() == [11, 21, 1, 12, 22, 2, 13, 23, 3, 14, 24, 4]
+    assert packed[20:].tolist() == [4]  # the general list: no general group, then the depth

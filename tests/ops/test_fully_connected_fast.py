@@ -73,11 +73,14 @@ def test_dense_per_tensor_weights(assert_bit_exact, monkeypatch):
     assert kernels(result) == [FULLY_CONNECTED_PACKED]
 
 
-def test_dense_left_shifting_requantization_keeps_the_reference(tmp_path, quantize_for_test,
-                                                                assert_tflite_bit_exact):
-    tflite = quantize_for_test(dense_model((16,), 4), tmp_path / "fc.tflite")
+def test_dense_left_shifting_requantization_keeps_the_packed_kernel(tmp_path, quantize_for_test,
+                                                                   assert_tflite_bit_exact):
+    # 6 channels: one general quad and two general last channels (te_nn_requantize inside the kernel).
+    tflite = quantize_for_test(dense_model((16,), 6), tmp_path / "fc.tflite")
     result = assert_tflite_bit_exact(with_output_scale(tflite.read_bytes(), 1 / 4096))
-    assert kernels(result) == [FULLY_CONNECTED_REFERENCE]
+    assert kernels(result) == [FULLY_CONNECTED_PACKED]
+    (call,) = result.model.calls
+    assert call.fallback is None
 
 
 def test_reference_kernels_context_keeps_the_plain_fully_connected_kernel(assert_bit_exact):

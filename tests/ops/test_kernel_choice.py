@@ -1,9 +1,10 @@
 """Which kernel ran, and why a reference kernel ran where a fast variant exists (issue 14, item 2).
 
-Each lowering family with a fast variant is pushed off it by one channel (or one rescale)
-outside the variant's range: its KernelCall says why in `fallback`, and the bytes stay
-TFLite-Micro's. A compile of briefly trained models then names every layer's kernel in
-report.json and lists the fallbacks in the summary.
+A channel (or one rescale) outside a fast variant's rounding range keeps the variant, with the
+reference requantization for that channel; what still falls back (a geometry, a zero point, a
+request) says why in its KernelCall's `fallback`, and the bytes stay TFLite-Micro's. A compile
+of briefly trained models then names every layer's kernel in report.json and lists the
+fallbacks in the summary.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from keras_training import train_briefly
 from single_op import all_pairs_case, check_cases
 from tflite_edits import edited, only_operator, set_quantization, with_output_scale
 
+from tinyedge.ops import ConstArg
 from tinyedge.ops.conv import (
     CONV2D_1X1,
     CONV2D_IM2COL,
@@ -61,53 +63,52 @@ def _only_call(result):
 
 # -- one lowering family at a time: a forced out-of-range channel -------------------------
 
-@pytest.mark.parametrize(("kernel", "padding"), [(1, "valid"), (3, "same")])
-def test_conv_channel_with_a_left_shift_falls_back_and_says_which(tmp_path, quantize_for_test,
-                                                                   assert_tflite_bit_exact, kernel, padding):
+@pytest.mark.parametrize(("kernel", "padding", "variant"), [(1, "valid", CONV2D_1X1), (3, "same", CONV2D_IM2COL)])
+def test_conv_channel_with_a_left_shift_stays_on_the_fast_kernel(tmp_path, quantize_for_test,
+                                                                  assert_tflite_bit_exact, kernel, padding, variant):
     inputs = keras.Input((5, 5, 4), batch_size=1)
     model = keras.Model(inputs, keras.layers.Conv2D(6, kernel, padding=padding)(inputs))
     tflite = quantize_for_test(model, tmp_path / "conv.tflite").read_bytes()
     call = _only_call(assert_tflite_bit_exact(_one_channel_scaled(tflite, "CONV_2D", 5, 4096.0)))
-    assert call.function == CONV2D_REFERENCE
-    assert call.fallback is not None and call.fallback.startswith("channel 5 needs a left shift of ")
-    assert call.fallback.endswith(FAST_RANGE)
+    assert (call.function, call.fallback) == (variant, None)
+    quant = next(arg.values for arg in call.args if isinstance(arg, ConstArg) and arg.name == "quant")
+    assert quant[4 * 6:].tolist() == [4, 6]  # channel 5's pair (4, 5) general, then the channel count
 
 
-def test_depthwise_channel_with_a_huge_right_shift_falls_back_and_says_which(tmp_path, quantize_for_test,
-                                                                             assert_tflite_bit_exact):
+def test_depthwise_channel_with_a_huge_right_shift_stays_on_the_fast_kernel(tmp_path, quantize_for_test,
+                                                                            assert_tflite_bit_exact):
     inputs = keras.Input((6, 6, 8), batch_size=1)
     model = keras.Model(inputs, keras.layers.DepthwiseConv2D(3, padding="same")(inputs))
     tflite = quantize_for_test(model, tmp_path / "dw.tflite").read_bytes()
     call = _only_call(assert_tflite_bit_exact(_one_channel_scaled(tflite, "DEPTHWISE_CONV_2D", 3, 2.0**-18)))
-    assert call.function == DEPTHWISE_REFERENCE
-    assert call.fallback is not None and call.fallback.startswith("channel 3 needs a right shift of ")
-    assert call.fallback.endswith(FAST_RANGE)
+    assert (call.function, call.fallback) == (DEPTHWISE_CH4, None)
+    packed = next(arg.values for arg in call.args if isinstance(arg, ConstArg) and arg.name == "packed")
+    assert packed[-2:].tolist() == [0, 8]  # channel 3's group (0..3) general, then the depth
 
 
-def test_depthwise_geometry_outside_the_fast_kernel_is_a_fallback_too(assert_bit_exact):
+def test_depthwise_geometry_outside_the_fast_kernel_is_a_fallback(assert_bit_exact):
     inputs = keras.Input((6, 6, 6), batch_size=1)
     call = _only_call(assert_bit_exact(keras.Model(inputs, keras.layers.DepthwiseConv2D(3)(inputs))))
     assert (call.function, call.fallback) == (DEPTHWISE_REFERENCE, "6 channels, not a multiple of 4")
 
 
-def test_dense_with_left_shifts_falls_back_naming_the_first_channel(tmp_path, quantize_for_test,
-                                                                    assert_tflite_bit_exact):
+def test_dense_with_left_shifts_stays_on_the_packed_kernel(tmp_path, quantize_for_test, assert_tflite_bit_exact):
     inputs = keras.Input((16,), batch_size=1)
     model = keras.Model(inputs, keras.layers.Dense(5)(inputs))
     tflite = quantize_for_test(model, tmp_path / "dense.tflite").read_bytes()
     call = _only_call(assert_tflite_bit_exact(with_output_scale(tflite, 1 / 4096)))
-    assert call.function == FULLY_CONNECTED_REFERENCE
-    assert call.fallback is not None and call.fallback.startswith("channel 0 needs a left shift of ")
-    assert call.fallback.endswith(f"{FAST_RANGE} (4 more channels too)")
+    assert (call.function, call.fallback) == (FULLY_CONNECTED_PACKED, None)
+    quant = next(arg.values for arg in call.args if isinstance(arg, ConstArg) and arg.name == "quant")
+    assert quant[4 * 5:].tolist() == [0, 4, 5]  # the quad, the last channel, the channel count
 
 
-def test_transpose_conv_with_left_shifts_falls_back(tmp_path, quantize_for_test, assert_tflite_bit_exact):
+def test_transpose_conv_with_left_shifts_stays_on_the_im2col_kernel(tmp_path, quantize_for_test,
+                                                                    assert_tflite_bit_exact):
     inputs = keras.Input((4, 4, 4), batch_size=1)
     model = keras.Model(inputs, keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")(inputs))
     tflite = quantize_for_test(model, tmp_path / "tconv.tflite").read_bytes()
     call = _only_call(assert_tflite_bit_exact(with_output_scale(tflite, 1 / 4096)))
-    assert call.function == "te_transpose_conv_s8"
-    assert call.fallback is not None and "needs a left shift of " in call.fallback
+    assert (call.function, call.fallback) == ("te_transpose_conv_im2col_s8", None)
 
 
 @pytest.mark.parametrize(("opcode", "scales", "function", "shift"), [
@@ -204,10 +205,6 @@ def test_trained_models_report_each_layers_kernel_and_list_the_fallbacks(tmp_pat
                 assert layer["kernel"] in FAST_KERNELS[layer["op"]], layer
         html = (tmp_path / name / "report.html").read_text()
         assert all(layer["kernel"] in html for layer in layers)
-    print(f"\n{len(fallbacks)} trained conv/depthwise/dense layers fall back:", *fallbacks, sep="\n  ")
-    # Briefly trained weights keep every shift inside the fast range. A dead channel does not: its
-    # right shift goes past 22, or its bias, in the channel's tiny scale, reaches 2^30 (issue 14
-    # item 1 will let the fast kernels take both; this then lists nothing).
-    assert not [line for line in fallbacks if not line.startswith("dead_channel ")]
-    assert fallbacks and all(f": channel {DEAD_CHANNEL} needs a right shift of " in line
-                             or f": channel {DEAD_CHANNEL}'s accumulator may reach " in line for line in fallbacks)
+    # A dead channel's right shift goes past 22, or its bias, in the channel's tiny scale, reaches
+    # 2^30: the fast kernels take it with the reference requantization, so nothing falls back.
+    assert not fallbacks

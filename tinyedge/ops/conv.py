@@ -12,8 +12,11 @@ te_nn_dsp.h describes their data layouts); `conv2d_variant` and `depthwise_varia
 from the shapes. The variants take constants prepared here: weights packed for 32-bit
 loads, the input offset folded into the bias (acc = bias + input_offset * sum(filter) +
 sum(filter * input), the same integer), and the output offset folded into a per-channel
-rounding term. A layer whose numbers fall outside the variants' proven range (see
-`fast_requantization`) keeps the plain kernel, and its KernelCall's `fallback` says why.
+rounding term. A channel outside that rounding form's proven range (`general_channels`: a
+left shift, a right shift past 22 from a dead channel's tiny scale, an accumulator that may
+reach 2^30) keeps the reference requantization inside the fast kernel, chosen per channel
+here; only a geometry a variant does not take keeps the plain kernel, and its KernelCall's
+`fallback` says why.
 """
 
 from __future__ import annotations
@@ -81,15 +84,23 @@ class NoFastKernel:
 
 @dataclass(frozen=True)
 class FastRequantization:
-    """Per output channel, the (multiplier, rounding, shift) of te_nn_requantize_rounding (te_nn_dsp.h)."""
+    """Per output channel, the (multiplier, rounding, shift) of te_nn_requantize_rounding (te_nn_dsp.h), or
+    for a general channel (multiplier, output offset, TFLite's shift) of the reference requantization, and
+    the first channels of the kernel's general units (te_nn_dsp.h: 'General channels')."""
 
     multiplier: np.ndarray
     rounding: np.ndarray
     shift: np.ndarray
+    general_units: tuple[int, ...] = ()
+
+    def general_list(self) -> np.ndarray:
+        """The list the kernels read after the per-channel constants: general_units, then the channel count."""
+        return np.array([*self.general_units, len(self.multiplier)], dtype=np.int32)
 
     def with_bias(self, folded_bias: np.ndarray) -> np.ndarray:
-        """te_nn_mat_mult_s8's constants: per channel (bias, multiplier, rounding, shift)."""
-        return np.stack([folded_bias, self.multiplier, self.rounding, self.shift], axis=1).astype(np.int32)
+        """te_nn_mat_mult_s8's constants: per channel (bias, multiplier, rounding, shift), then general_list()."""
+        per_channel = np.stack([folded_bias, self.multiplier, self.rounding, self.shift], axis=1).astype(np.int32)
+        return np.concatenate([per_channel.reshape(-1), self.general_list()])
 
 
 def fold_input_offset(bias: np.ndarray | None, weights: np.ndarray, input_offset: int) -> np.ndarray:
@@ -98,37 +109,37 @@ def fold_input_offset(bias: np.ndarray | None, weights: np.ndarray, input_offset
     return folded if bias is None else folded + bias.astype(np.int64).reshape(-1)
 
 
-def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offset: int, folded_bias: np.ndarray,
-                        weights: np.ndarray) -> FastRequantization | NoFastKernel:
-    """The variants' requantization constants, or why not when a channel is outside their range.
-
-    The range: every right shift in FAST_RIGHT_SHIFTS (a multiplier of 0 may have any shift:
-    its output is the offset whatever the shift), and every accumulator, bounded by
-    |folded bias| + 128 * sum |weights| over any int8 input, below 2^30.
-    """
+def general_channels(multipliers: np.ndarray, shifts: np.ndarray, folded_bias: np.ndarray,
+                     weights: np.ndarray) -> np.ndarray:
+    """Which channels te_nn_requantize_rounding cannot take: a right shift outside FAST_RIGHT_SHIFTS
+    (a multiplier of 0 takes any shift: its output is the offset) or an accumulator, bounded by
+    |folded bias| + 128 * sum |weights| over any int8 input, that may reach 2^30."""
     multipliers = multipliers.astype(np.int64)
     right = np.where(multipliers == 0, 1, -shifts.astype(np.int64))
-    outside = np.flatnonzero((right < FAST_RIGHT_SHIFTS.start) | (right >= FAST_RIGHT_SHIFTS.stop))
-    if outside.size:
-        return NoFastKernel(_shift_reason(outside, right))
     bound = np.abs(folded_bias) + INPUT_ABS_MAX * np.abs(weights.astype(np.int64)).sum(axis=1)
-    over = np.flatnonzero(bound >= FAST_ACC_LIMIT)
-    if over.size:
-        channel = int(over[0])
-        return NoFastKernel(f"channel {channel}'s accumulator may reach {int(bound[channel])} (folded bias "
-                            f"{int(folded_bias[channel])}), not below the fast kernel's 2^30" + _more(over.size))
-    rounding = (1 << (right - 1)) + output_offset * (1 << right)
-    return FastRequantization(multipliers.astype(np.int32), rounding.astype(np.int32), right.astype(np.int32))
+    return (right < FAST_RIGHT_SHIFTS.start) | (right >= FAST_RIGHT_SHIFTS.stop) | (bound >= FAST_ACC_LIMIT)
 
 
-def _more(count: int) -> str:
-    return f" ({count - 1} more channels too)" if count > 2 else (" (1 more channel too)" if count == 2 else "")
+def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offset: int, folded_bias: np.ndarray,
+                        weights: np.ndarray, unit: int) -> FastRequantization:
+    """The fast kernels' requantization constants for every channel the reference kernel takes.
 
-
-def _shift_reason(outside: np.ndarray, right: np.ndarray) -> str:
-    """The first channel outside FAST_RIGHT_SHIFTS, as a fallback reason."""
-    channel = int(outside[0])
-    return f"{right_shift_fallback(int(right[channel]), f'channel {channel}')}{_more(outside.size)}"
+    Channels inside te_nn_requantize_rounding's range get its (multiplier, rounding, shift);
+    the others (general_channels) keep the reference arithmetic inside the fast kernel, chosen
+    per unit of the kernel's loop: `unit` channels at a time (2 for te_nn_mat_mult_s8, 4 for the
+    fully connected and depthwise kernels), the last channels % unit one by one.
+    """
+    channels = len(multipliers)
+    general = general_channels(multipliers, shifts, folded_bias, weights)
+    whole = channels // unit * unit
+    general[:whole] = np.repeat(general[:whole].reshape(-1, unit).any(axis=1), unit)
+    starts = [c for c in range(0, whole, unit) if general[c]] + [c for c in range(whole, channels) if general[c]]
+    multipliers = multipliers.astype(np.int64)
+    right = np.where(general | (multipliers == 0), 1, -shifts.astype(np.int64))
+    rounding = np.where(general, output_offset, (1 << (right - 1)) + output_offset * (1 << right))
+    shift = np.where(general, shifts, right)
+    return FastRequantization(multipliers.astype(np.int32), rounding.astype(np.int32), shift.astype(np.int32),
+                              tuple(starts))
 
 
 def right_shift_fallback(right: int, who: str) -> str | None:
@@ -157,13 +168,14 @@ def pack_rows(weights: np.ndarray) -> np.ndarray:
 def pack_depthwise(weights: np.ndarray, folded_bias: np.ndarray, fast: FastRequantization) -> np.ndarray:
     """te_depthwise_conv2d_ch4_s8's constants from weights [taps, channels]: per group of 4 channels,
     the 4 folded biases, per tap the int16 lane pairs (c0, c2), (c1, c3) as words, and the
-    4 (multiplier, rounding, shift) triples."""
+    4 (multiplier, rounding, shift) triples; then the general list (FastRequantization.general_list)."""
     taps, channels = weights.shape
     groups = channels // 4
     lanes = weights.astype(np.int16).reshape(taps, groups, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
     tap_words = lanes.reshape(groups, taps * 2, 2).view(np.uint32).reshape(groups, taps * 2).view(np.int32)
     triples = np.stack([fast.multiplier, fast.rounding, fast.shift], axis=1).astype(np.int32).reshape(groups, 12)
-    return np.concatenate([folded_bias.astype(np.int32).reshape(groups, 4), tap_words, triples], axis=1).reshape(-1)
+    per_group = np.concatenate([folded_bias.astype(np.int32).reshape(groups, 4), tap_words, triples], axis=1)
+    return np.concatenate([per_group.reshape(-1), fast.general_list()])
 
 
 CONV2D_REFERENCE = "te_conv2d_s8"
@@ -172,6 +184,9 @@ CONV2D_IM2COL = "te_conv2d_im2col_s8"
 DEPTHWISE_REFERENCE = "te_depthwise_conv2d_s8"
 DEPTHWISE_CH4 = "te_depthwise_conv2d_ch4_s8"
 DEPTHWISE_CH4_MAX_FILTER_HEIGHT = 8  # TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT
+# Channels per unit of general requantization (te_nn_dsp.h, 'General channels').
+MAT_MULT_UNIT = 2  # te_nn_mat_mult_s8: te_conv2d_1x1_s8, te_conv2d_im2col_s8, te_transpose_conv_im2col_s8
+DEPTHWISE_CH4_UNIT = 4
 
 
 # The params struct fields of each convolution variant, in struct order.
@@ -250,8 +265,8 @@ class _Requantization:
     def reference_constants(self) -> tuple[ConstArg, ...]:
         return ConstArg("multiplier", "int32_t", self.multipliers), ConstArg("shift", "int32_t", self.shifts)
 
-    def fast(self, folded_bias: np.ndarray, weights: np.ndarray) -> FastRequantization | NoFastKernel:
-        return fast_requantization(self.multipliers, self.shifts, self.output_offset, folded_bias, weights)
+    def fast(self, folded_bias: np.ndarray, weights: np.ndarray, unit: int) -> FastRequantization:
+        return fast_requantization(self.multipliers, self.shifts, self.output_offset, folded_bias, weights, unit)
 
 
 def _requantization(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor, output: Tensor,
@@ -268,7 +283,7 @@ def _requantization(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor,
 
 
 def conv2d_variant(filter_hw: tuple[int, int], groups: int, window: _Window) -> str:
-    """The kernel for a CONV_2D of this geometry, if fast_requantization accepts its numbers."""
+    """The kernel for a CONV_2D of this geometry."""
     if not variants_enabled() or groups != 1:
         return CONV2D_REFERENCE
     if filter_hw == (1, 1) and window.pad_height == window.pad_width == 0:
@@ -308,7 +323,7 @@ def im2col_in_place_shift(batches: int, input_hwc: tuple[int, int, int], output_
 
 
 def depthwise_variant(channels: int, depth_multiplier: int, filter_height: int, window: _Window) -> str:
-    """The kernel for a DEPTHWISE_CONV_2D of this geometry, if fast_requantization accepts its numbers."""
+    """The kernel for a DEPTHWISE_CONV_2D of this geometry."""
     if variants_enabled() and depthwise_geometry_fallback(channels, depth_multiplier, filter_height, window) is None:
         return DEPTHWISE_CH4
     return DEPTHWISE_REFERENCE
@@ -376,33 +391,31 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
         assert filter_.data is not None
         weights = filter_.data.reshape(out_c, -1)
         folded = fold_input_offset(_bias_data(graph, bias_index), weights, requant.input_offset)
-        fast = requant.fast(folded, weights)
-        fallback = fast.reason if isinstance(fast, NoFastKernel) else None
-        if isinstance(fast, FastRequantization):
-            geometry: dict[str, ParamValue] = {
-                "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
-                "filter_height": filter_h, "filter_width": filter_w,
-                "output_height": out_h, "output_width": out_w, "output_depth": out_c,
-                **window.params(), "input_offset": requant.input_offset,
-                "activation_min": requant.activation_min, "activation_max": requant.activation_max,
-            }
-            # te_conv2d_1x1_s8 widens each pixel before writing the output pixel it gives: with
-            # stride 1 and no more output than input channels, the output may overwrite the input.
-            if function == CONV2D_1X1:
-                shift = 0 if window.stride_height == window.stride_width == 1 and out_c <= in_c else None
-            else:
-                shift = im2col_in_place_shift(batches, (in_h, in_w, in_c), (out_h, out_w, out_c),
-                                              (filter_h, filter_w), window)
-            return KernelCall(
-                function=function, header=f"{function}.h",
-                params_type=f"te_conv2d_{function.removeprefix('te_conv2d_').removesuffix('_s8')}_params",
-                params={field: geometry[field] for field in PARAM_FIELDS[function]},
-                args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_rows(weights)),
-                      ConstArg("quant", "int32_t", fast.with_bias(folded)),
-                      ScratchArg(conv2d_scratch_bytes(function, weights.shape[1]), "int16_t"),
-                      TensorArg(output_index)),
-                macs=macs, in_place_shift=shift,
-            )
+        fast = requant.fast(folded, weights, MAT_MULT_UNIT)
+        geometry: dict[str, ParamValue] = {
+            "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
+            "filter_height": filter_h, "filter_width": filter_w,
+            "output_height": out_h, "output_width": out_w, "output_depth": out_c,
+            **window.params(), "input_offset": requant.input_offset,
+            "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+        }
+        # te_conv2d_1x1_s8 widens each pixel before writing the output pixel it gives: with
+        # stride 1 and no more output than input channels, the output may overwrite the input.
+        if function == CONV2D_1X1:
+            shift = 0 if window.stride_height == window.stride_width == 1 and out_c <= in_c else None
+        else:
+            shift = im2col_in_place_shift(batches, (in_h, in_w, in_c), (out_h, out_w, out_c),
+                                          (filter_h, filter_w), window)
+        return KernelCall(
+            function=function, header=f"{function}.h",
+            params_type=f"te_conv2d_{function.removeprefix('te_conv2d_').removesuffix('_s8')}_params",
+            params={field: geometry[field] for field in PARAM_FIELDS[function]},
+            args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_rows(weights)),
+                  ConstArg("quant", "int32_t", fast.with_bias(folded)),
+                  ScratchArg(conv2d_scratch_bytes(function, weights.shape[1]), "int16_t"),
+                  TensorArg(output_index)),
+            macs=macs, in_place_shift=shift,
+        )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "filter_height": filter_h, "filter_width": filter_w, "filter_input_depth": filter_in_c,
@@ -443,28 +456,26 @@ def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
         assert filter_.data is not None
         taps = filter_.data.reshape(filter_h * filter_w, out_c)
         folded = fold_input_offset(_bias_data(graph, bias_index), taps.T, requant.input_offset)
-        fast = requant.fast(folded, taps.T)
-        fallback = fast.reason if isinstance(fast, NoFastKernel) else None
-        if isinstance(fast, FastRequantization):
-            span_width = (out_w - 1) * window.stride_width + filter_w
-            params: dict[str, ParamValue] = {
-                "batches": batches, "input_height": in_h, "input_width": in_w, "depth": out_c,
-                "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
-                "stride_height": window.stride_height, "stride_width": window.stride_width,
-                "pad_height": window.pad_height, "pad_width": window.pad_width,
-                "input_offset": requant.input_offset,
-                "activation_min": requant.activation_min, "activation_max": requant.activation_max,
-            }
-            # The kernel widens the input rows an output row needs before writing that row, and
-            # those rows end past it: an output as large as the input may overwrite it.
-            return KernelCall(
-                function=DEPTHWISE_CH4, header=f"{DEPTHWISE_CH4}.h", params_type="te_depthwise_conv2d_ch4_params",
-                params=params,
-                args=(TensorArg(input_index), ConstArg("packed", "int32_t", pack_depthwise(taps, folded, fast)),
-                      ScratchArg(depthwise_scratch_bytes(filter_h, span_width, out_c), "int16_t"),
-                      TensorArg(output_index)),
-                macs=macs, in_place=input_.shape == output.shape,
-            )
+        fast = requant.fast(folded, taps.T, DEPTHWISE_CH4_UNIT)
+        span_width = (out_w - 1) * window.stride_width + filter_w
+        params: dict[str, ParamValue] = {
+            "batches": batches, "input_height": in_h, "input_width": in_w, "depth": out_c,
+            "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
+            "stride_height": window.stride_height, "stride_width": window.stride_width,
+            "pad_height": window.pad_height, "pad_width": window.pad_width,
+            "input_offset": requant.input_offset,
+            "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+        }
+        # The kernel widens the input rows an output row needs before writing that row, and
+        # those rows end past it: an output as large as the input may overwrite it.
+        return KernelCall(
+            function=DEPTHWISE_CH4, header=f"{DEPTHWISE_CH4}.h", params_type="te_depthwise_conv2d_ch4_params",
+            params=params,
+            args=(TensorArg(input_index), ConstArg("packed", "int32_t", pack_depthwise(taps, folded, fast)),
+                  ScratchArg(depthwise_scratch_bytes(filter_h, span_width, out_c), "int16_t"),
+                  TensorArg(output_index)),
+            macs=macs, in_place=input_.shape == output.shape,
+        )
     params = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "depth_multiplier": multiplier, "filter_height": filter_h, "filter_width": filter_w,

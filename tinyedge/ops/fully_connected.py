@@ -20,7 +20,8 @@ output tensor's shape, not the arithmetic.
 arithmetic), or te_fully_connected_packed_s8, which gives the same bytes faster and needs no
 scratch memory: weights packed four output channels at a time, the input offset folded into
 the bias and the output offset into the rounding, as tinyedge.ops.conv prepares the
-convolution variants' constants.
+convolution variants' constants (channels outside that rounding's range keep the reference
+requantization inside the kernel).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from tinyedge.ops._quant import (
     require_int8,
 )
 from tinyedge.ops.conv import (
-    FastRequantization,
-    NoFastKernel,
     depth4,
     fast_requantization,
     fold_input_offset,
@@ -64,10 +63,11 @@ def _per_tensor_multiplier(graph: Graph, op: Operator, input_: Tensor, filter_: 
 
 FULLY_CONNECTED_REFERENCE = "te_fully_connected_s8"
 FULLY_CONNECTED_PACKED = "te_fully_connected_packed_s8"
+FULLY_CONNECTED_PACKED_UNIT = 4  # channels per unit of general requantization (te_nn_dsp.h)
 
 
 def fully_connected_variant(filter_offset: int) -> str:
-    """The kernel for a FULLY_CONNECTED layer, if fast_requantization accepts its numbers.
+    """The kernel for a FULLY_CONNECTED layer.
 
     te_fully_connected_packed_s8 has no filter offset: per-tensor weights with a zero point
     keep the reference.
@@ -142,18 +142,16 @@ def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
         weights = filter_.data.reshape(-1, accum_depth)[:output_depth]
         folded = fold_input_offset(bias.data if bias is not None else None, weights, -input_.zero_point)
         fast = fast_requantization(np.resize(multipliers, output_depth), np.resize(shifts, output_depth),
-                                   output.zero_point, folded, weights)
-        fallback = fast.reason if isinstance(fast, NoFastKernel) else None
-        if isinstance(fast, FastRequantization):
-            return KernelCall(
-                function=FULLY_CONNECTED_PACKED, header=f"{FULLY_CONNECTED_PACKED}.h",
-                params_type="te_fully_connected_packed_params",
-                params={"rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
-                        "activation_min": act_min, "activation_max": act_max},
-                args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_quads(weights)),
-                      ConstArg("quant", "int32_t", fast.with_bias(folded)), TensorArg(output_index)),
-                macs=macs,
-            )
+                                   output.zero_point, folded, weights, FULLY_CONNECTED_PACKED_UNIT)
+        return KernelCall(
+            function=FULLY_CONNECTED_PACKED, header=f"{FULLY_CONNECTED_PACKED}.h",
+            params_type="te_fully_connected_packed_params",
+            params={"rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
+                    "activation_min": act_min, "activation_max": act_max},
+            args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_quads(weights)),
+                  ConstArg("quant", "int32_t", fast.with_bias(folded)), TensorArg(output_index)),
+            macs=macs,
+        )
     params: dict[str, ParamValue] = {
         "rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
         "input_offset": -input_.zero_point, "filter_offset": filter_offset, "output_offset": output.zero_point,

@@ -14,8 +14,8 @@ the same bytes from a gather: output pixels fall into stride_height x stride_wid
 each of which sees a fixed subset of the filter taps; per phase the lowering packs those
 taps' weights (te_nn_dsp.h layout) with the input offset folded into the bias, and the
 kernel multiplies each output pixel's column of input taps (taps outside the input hold
-the zero point) by its phase's weights. A layer whose numbers fall outside the packed
-kernels' proven range (tinyedge.ops.conv.fast_requantization) keeps the reference kernel.
+the zero point) by its phase's weights. Channels outside the packed kernels' rounding range
+keep the reference requantization inside it (tinyedge.ops.conv.fast_requantization).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from tinyedge.ops._quant import (
 )
 from tinyedge.ops.conv import (
     CONV2D_IM2COL,
-    NoFastKernel,
+    MAT_MULT_UNIT,
     conv2d_scratch_bytes,
     depth4,
     fast_requantization,
@@ -110,18 +110,19 @@ class PackedPhases:
     """te_transpose_conv_im2col_s8's constants (its header gives the layouts)."""
 
     filter: np.ndarray  # int8, every phase's packed weights one after the other
-    quant: np.ndarray  # int32, per phase [output_depth][4]
+    quant: np.ndarray  # int32, per phase [output_depth][4] and its general list
     phases: np.ndarray  # int32, per phase (offset in filter, offset in quant)
 
 
 def pack_phases(weights: np.ndarray, geometry: Geometry, bias: np.ndarray | None, input_offset: int,
-                multipliers: np.ndarray, shifts: np.ndarray, output_offset: int) -> PackedPhases | NoFastKernel:
-    """The fast kernel's constants, or why not when a phase falls outside fast_requantization's range.
+                multipliers: np.ndarray, shifts: np.ndarray, output_offset: int) -> PackedPhases:
+    """The fast kernel's constants.
 
     Per phase (row phases outer, column phases inner): the weights of its taps, each output
     channel's row the taps in (tap row, tap column reversed) order of input_depth values, packed as
     pack_rows packs them; and per output channel (bias + input_offset * row sum, multiplier,
-    rounding, shift). A phase with no taps (stride above the filter size) gives the bias alone.
+    rounding, shift), then the phase's general list (fast_requantization). A phase with no taps
+    (stride above the filter size) gives the bias alone.
     """
     filters, quants, offsets = [], [], []
     filter_bytes = quant_values = 0
@@ -130,9 +131,7 @@ def pack_phases(weights: np.ndarray, geometry: Geometry, bias: np.ndarray | None
             # Taps across in reverse: the kernel reads a row of taps as input pixels left to right.
             rows = weights[:, taps_y][:, :, taps_x[::-1]].reshape(geometry.output_depth, -1)
             folded = fold_input_offset(bias, rows, input_offset)
-            fast = fast_requantization(multipliers, shifts, output_offset, folded, rows)
-            if isinstance(fast, NoFastKernel):
-                return fast
+            fast = fast_requantization(multipliers, shifts, output_offset, folded, rows, MAT_MULT_UNIT)
             packed = _pack_rows(rows)
             offsets.append((filter_bytes, quant_values))
             filters.append(packed)
@@ -214,18 +213,16 @@ def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
         assert filter_.data is not None
         packed = pack_phases(filter_.data, geometry, graph.tensor(bias_index).data if bias_index >= 0 else None,
                              -input_.zero_point, multipliers, shifts, output.zero_point)
-        fallback = packed.reason if isinstance(packed, NoFastKernel) else None
-        if isinstance(packed, PackedPhases):
-            fast_params = {**geometry.params(), "input_offset": -input_.zero_point,
-                           "activation_min": act_min, "activation_max": act_max}
-            return KernelCall(
-                function=TRANSPOSE_CONV_IM2COL, header=f"{TRANSPOSE_CONV_IM2COL}.h",
-                params_type="te_transpose_conv_im2col_params", params=fast_params,
-                args=(TensorArg(input_index), ConstArg("filter", "int8_t", packed.filter),
-                      ConstArg("quant", "int32_t", packed.quant), ConstArg("phases", "int32_t", packed.phases),
-                      ScratchArg(im2col_scratch_bytes(geometry), "int16_t"), TensorArg(output_index)),
-                macs=geometry.macs(),
-            )
+        fast_params = {**geometry.params(), "input_offset": -input_.zero_point,
+                       "activation_min": act_min, "activation_max": act_max}
+        return KernelCall(
+            function=TRANSPOSE_CONV_IM2COL, header=f"{TRANSPOSE_CONV_IM2COL}.h",
+            params_type="te_transpose_conv_im2col_params", params=fast_params,
+            args=(TensorArg(input_index), ConstArg("filter", "int8_t", packed.filter),
+                  ConstArg("quant", "int32_t", packed.quant), ConstArg("phases", "int32_t", packed.phases),
+                  ScratchArg(im2col_scratch_bytes(geometry), "int16_t"), TensorArg(output_index)),
+            macs=geometry.macs(),
+        )
     return KernelCall(
         function=TRANSPOSE_CONV_REFERENCE, header=f"{TRANSPOSE_CONV_REFERENCE}.h",
         params_type="te_transpose_conv_params",
