@@ -6,13 +6,18 @@ int16 domain, biases past 2^32 where the sum is 64-bit), a hand-worked answer th
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from single_op import ACTIVATIONS, OpCase, TensorSpec, activation, check_cases, log_uniform, single_op_tflite
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from tinyedge.boards import load_board
 from tinyedge.codegen import compile_graph
 from tinyedge.errors import UnsupportedOpError
+from tinyedge.host import run_host
 from tinyedge.importer import parse_tflite
 from tinyedge.ops._mac_16x8 import (
     BATCH_MATMUL_S16,
@@ -21,7 +26,11 @@ from tinyedge.ops._mac_16x8 import (
     FULLY_CONNECTED_S16,
     TRANSPOSE_CONV_S16,
 )
+from tinyedge.pipeline import build
+from tinyedge.simulate import simulate
+from tinyedge.verify import random_samples, verify
 
+MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 PADDINGS = {"SAME": schema.Padding.SAME, "VALID": schema.Padding.VALID}
 INT16_STD = 32768 / np.sqrt(3)  # of a uniform int16 input
 WEIGHT_STD = 128 / np.sqrt(3)
@@ -272,3 +281,58 @@ def test_a_16x8_convolution_with_int16_weights_is_refused():
                       axis=filter_.axis, dtype="int16")
     with pytest.raises(UnsupportedOpError, match="this op takes int8 tensors"):
         _lower(OpCase(case.opcode, (case.inputs[0], wide, *case.inputs[2:]), case.output, case.options, "int16 w"))
+
+
+def convert_16x8(model, folder: Path, calibration: np.ndarray) -> bytes:
+    """TensorFlow's 16x8 mode, as a user converts: int16 activations and model interface, int8 weights."""
+    import tensorflow as tf
+
+    # A batch-1 signature: a free batch dimension would leave SHAPE ops in the graph.
+    model.export(str(folder / "saved"), format="tf_saved_model", verbose=False,
+                 input_signature=[tf.TensorSpec((1, *calibration.shape[1:]), tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(folder / "saved"))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int16
+    return converter.convert()
+
+
+@pytest.fixture(scope="module")
+def trained_16x8(tmp_path_factory) -> bytes:
+    """A small conv / depthwise / 1x1 / strided conv / transposed conv / dense model, trained a few epochs."""
+    import keras
+    from keras_training import train_briefly
+
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8, 8, 3), batch_size=1)
+    y = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    y = layers.DepthwiseConv2D(3, padding="same", activation="relu")(y)
+    y = layers.Conv2D(12, 1)(y)  # 1x1
+    y = layers.Conv2D(6, 3, strides=2, activation="relu")(y)
+    y = layers.Conv2DTranspose(5, 3, strides=2, padding="same")(y)
+    y = layers.Dense(16, activation="relu")(layers.Flatten()(y))
+    model = train_briefly(keras.Model(x, layers.Dense(4)(y)), epochs=4)
+    calibration = np.random.default_rng(1).uniform(-1, 1, (32, 8, 8, 3)).astype(np.float32)
+    return convert_16x8(model, tmp_path_factory.mktemp("keras16"), calibration)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["host", "nrf52840"])
+def test_a_trained_16x8_keras_model_runs_bit_exact(trained_16x8, tmp_path, board):
+    if board != "host" and shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    graph = parse_tflite(trained_16x8, name="model")
+    model = compile_graph(graph)
+    mac = [(op.opcode, call.function) for op, call in zip(graph.operators, model.calls) if op.opcode in MAC_OPS]
+    assert {t.dtype for t in model.inputs + model.outputs} == {"int16"}
+    assert sorted(opcode for opcode, _ in mac) == sorted(["CONV_2D"] * 3 + ["DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"]
+                                                         + ["FULLY_CONNECTED"] * 2), mac
+    assert all(function.endswith("_s16") for _, function in mac), mac
+    firmware = build(model, board, tmp_path / board)
+    inputs = random_samples(model, 3, seed=7)
+    outputs = (run_host(firmware.elf, inputs, model.output_bytes) if board == "host"
+               else list(simulate(firmware.elf, load_board(board), inputs).outputs))
+    result = verify(trained_16x8, model, inputs, outputs)
+    assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"
