@@ -55,7 +55,7 @@ def make_report(provenance: Provenance | None) -> Report:
 def test_report_json_carries_every_provenance_field(tmp_path: Path):
     write_json(make_report(FILE_PROVENANCE), tmp_path / "report.json")
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["schema"] == SCHEMA == "tinyedge.report/2.2"
+    assert data["schema"] == SCHEMA == "tinyedge.report/2.3"
     prov = data["provenance"]
     assert prov == {
         "calibration": "data/calib.npy", "calibration_sha256": FILE_PROVENANCE.calibration_sha256,

@@ -23,8 +23,8 @@ PathLike = str | Path
 
 
 def compile(model: PathLike, board: str | Path | Board = "nrf52840", calib: PathLike | None = None,
-            out_dir: PathLike | None = None, *, source: PathLike | None = None, samples: int = 4,
-            rate_hz: float = 1.0, battery_mah: float | None = None, budget: int | None = None,
+            out_dir: PathLike | None = None, *, eval: PathLike | None = None, source: PathLike | None = None,
+            samples: int = 4, rate_hz: float = 1.0, battery_mah: float | None = None, budget: int | None = None,
             backend: str = "auto", console: str | None = None, force: bool = False,
             log: Callable[[str], None] | None = None, activations: str | None = None) -> Report:
     """Compile `model` for `board` end to end and return its report (report.json and report.html are in out_dir).
@@ -33,15 +33,19 @@ def compile(model: PathLike, board: str | Path | Board = "nrf52840", calib: Path
     run in the emulator (or, for Xtensa boards, estimate), verify against TFLite-Micro. `out_dir`
     defaults to build/<board>. A user error raises tinyedge.errors.TinyEdgeError with one line
     naming the cause and the fix; `log` receives the progress lines and warnings. `activations`
-    "int16" quantizes in 16x8 mode (int16 activations, int8 weights) instead of full int8.
+    "int16" quantizes in 16x8 mode (int16 activations, int8 weights) instead of full int8. `eval`
+    (a .npz of x and y, or a folder of class subfolders of .npy samples) adds report.accuracy: the
+    int8 model's top-1 and confusion matrix (or mean absolute error) from the firmware's own C, beside
+    the float model's.
     """
-    return compile_model(model, board, out_dir, calib=calib, source=source, samples=samples, rate_hz=rate_hz,
-                         battery_mah=battery_mah, budget=budget, backend=backend, console=console, force=force,
-                         log=log, activations=activations).report
+    return compile_model(model, board, out_dir, calib=calib, eval_data=eval, source=source, samples=samples,
+                         rate_hz=rate_hz, battery_mah=battery_mah, budget=budget, backend=backend, console=console,
+                         force=force, log=log, activations=activations).report
 
 
 def compile_model(model: PathLike, board: str | Path | Board, out_dir: PathLike | None = None,
-                  calib: PathLike | None = None, *, source: PathLike | None = None, samples: int = 4,
+                  calib: PathLike | None = None, *, eval_data: PathLike | None = None,
+                  source: PathLike | None = None, samples: int = 4,
                   rate_hz: float = 1.0, battery_mah: float | None = None, budget: int | None = None,
                   backend: str = "auto", console: str | None = None, force: bool = False,
                   log: Callable[[str], None] | None = None, command: str | None = None,
@@ -64,7 +68,7 @@ def compile_model(model: PathLike, board: str | Path | Board, out_dir: PathLike 
     return compile_board(Path(model), board, out, calib=_path(calib), source=_path(source), samples=samples,
                          rate_hz=rate_hz, battery_mah=DEFAULT_BATTERY_MAH if battery_mah is None else battery_mah,
                          budget=budget, backend=backend, log=log, console=console or SEMIHOSTING, force=force,
-                         command=command, activations=activations)
+                         command=command, activations=activations, eval_data=_path(eval_data))
 
 
 def _path(value: PathLike | None) -> Path | None:

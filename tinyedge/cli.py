@@ -67,7 +67,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     result = compile_model(args.model, args.board, args.output, calib=args.calib, source=args.source,
                            samples=args.samples, rate_hz=args.rate, battery_mah=args.battery, budget=args.budget,
                            backend=args.backend, log=_log, console=args.console, force=args.force,
-                           command=args.command_line, activations=args.activations)
+                           command=args.command_line, activations=args.activations, eval_data=args.eval)
     print(summary_table(result.report))
     print(f"wrote {result.out_dir}: {result.contents}, report.json, report.html")
     if not result.report.verification.bit_exact:
@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", type=Path, help="output folder (default: build/<board>)")
     add_force_option(sub)
     sub.add_argument("--samples", type=int, default=4, help="inputs checked against TFLite-Micro (default 4)")
+    sub.add_argument("--eval", type=Path, metavar="DATA", help="labelled samples (.npz of x and y, or a folder of "
+                     "class subfolders of .npy): int8 and float accuracy in the report")
     sub.add_argument("--rate", type=float, default=1.0, help="inferences per second for the battery estimate")
     sub.add_argument("--battery", type=float, default=220.0, help="battery capacity in mAh (default 220, CR2032)")
     sub.add_argument("--budget", type=int, help="fail when one inference takes more instructions than this")

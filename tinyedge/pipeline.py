@@ -25,6 +25,7 @@ from tinyedge.build import Firmware, build_firmware, render_project
 from tinyedge.codegen import CompiledModel, IOTensor, compile_graph, model_sha256, render_model
 from tinyedge.console import SEMIHOSTING, UART, UART_SAMPLES, check_console
 from tinyedge.errors import TinyEdgeError
+from tinyedge.evaluate import load_eval_data, measure_accuracy
 from tinyedge.host import run_host
 from tinyedge.importer import load_tflite
 from tinyedge.outdir import check_output_file, output_folder, write_file_atomically
@@ -255,8 +256,11 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                   source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                   battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
                   log: Log | None = None, console: str = SEMIHOSTING, force: bool = False,
-                  command: str | None = None, activations: str | None = None) -> CompileResult:
+                  command: str | None = None, activations: str | None = None,
+                  eval_data: Path | None = None) -> CompileResult:
     """Quantize, generate, cross-compile, run in the emulator, verify against TFLite-Micro, report.
+
+    `eval_data` (labelled samples, tinyedge/evaluate.py) adds the int8 and float accuracy to the report.
 
     Boards the emulator cannot run (esp32, esp32s3) are refused here: tinyedge.api.compile_model sends
     them to tinyedge.xtensa.compile_estimated, so this module never imports the estimate (whose
@@ -276,8 +280,9 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
     backend = backends.choose(backend)
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     backends.check_console(backend, console)
-    progress = Progress(6, log)
-    with output_folder(out_dir, (model_path, calib, source), force) as scratch:
+    evaluation = None if eval_data is None else load_eval_data(eval_data)  # bad data fails before any work
+    progress = Progress(6 if evaluation is None else 7, log)
+    with output_folder(out_dir, (model_path, calib, source, eval_data), force) as scratch:
         quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
         tflite = quantized.tflite
         inputs = verification_samples(model, calib, samples)
@@ -299,9 +304,14 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
         else:  # the Renode suite feeds input.bin through semihosting
             write_ci_suites(scratch, board_data, model, firmware, inputs, expected,
                             budget or 2 * max(sim.instructions))
+        accuracy = None
+        if evaluation is not None:
+            progress(f"accuracy on {len(evaluation.x):,} labelled samples (int8: a host build; float: TensorFlow)")
+            accuracy = measure_accuracy(evaluation, eval_data, model, model_path, source)
         progress("report")
         report = build_report(model, tflite, board_data, firmware, sim, verification, rate_hz, battery_mah, backend)
-        report = dataclasses.replace(report, provenance=collect(calib, quantized, firmware.compiler, command))
+        report = dataclasses.replace(report, provenance=collect(calib, quantized, firmware.compiler, command),
+                                     accuracy=accuracy)
         if console == UART:
             report = dataclasses.replace(report, firmware=uart_firmware_info(board_data, report))
         check_fits_with_stack(board_data, report.memory)

@@ -22,9 +22,9 @@ from tinyedge import __version__
 from tinyedge.resources import templates_dir
 
 # /2 added `provenance`, /2.1 `layers[].kernel` and `fallback`, /2.2 `provenance.activations` and
-# `provenance.int8_agreement`; older reports read the same otherwise.
-SCHEMA = "tinyedge.report/2.2"
-READABLE_SCHEMAS = ("tinyedge.report/1", "tinyedge.report/2", "tinyedge.report/2.1", SCHEMA)
+# `provenance.int8_agreement`, /2.3 `accuracy`; older reports read the same otherwise.
+SCHEMA = "tinyedge.report/2.3"
+READABLE_SCHEMAS = ("tinyedge.report/1", "tinyedge.report/2", "tinyedge.report/2.1", "tinyedge.report/2.2", SCHEMA)
 DEFAULT_BATTERY_MAH = 220.0  # a CR2032 coin cell
 
 
@@ -190,8 +190,26 @@ class Provenance:
     int8_agreement: AgreementInfo | None = None
 
 
+@dataclass(frozen=True)
+class AccuracyInfo:
+    """Accuracy on labelled data (`compile --eval`): the int8 figures from the firmware's own C on the host,
+    the float ones from TensorFlow. Classifiers get top-1 and a confusion matrix, regressors a mean abs error."""
+
+    data: str  # the --eval file or folder as given
+    samples: int
+    task: str  # "classification" or "regression"
+    int8_method: str
+    float_method: str | None  # None when there is no float model (an int8 .tflite was given)
+    int8_top1: float | None = None
+    float_top1: float | None = None
+    classes: tuple[str, ...] = ()
+    confusion: tuple[tuple[int, ...], ...] = ()  # int8: rows the true class, columns the predicted one
+    int8_mae: float | None = None
+    float_mae: float | None = None
+
+
 # Left out of report.json when None: sections and fields that only some boards have.
-OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware", "provenance")
+OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware", "provenance", "accuracy")
 OPTIONAL_FIELDS = {"memory": ("note", "flash_total_bytes"), "verification": ("method",)}
 
 
@@ -210,6 +228,7 @@ class Report:
     espidf: EspIdfInfo | None = None
     firmware: FirmwareInfo | None = None  # the UART variant only
     provenance: Provenance | None = None  # calibration, agreement, versions, command line
+    accuracy: AccuracyInfo | None = None  # only with labelled data (`compile --eval`)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -262,6 +281,8 @@ def summary_table(report: Report) -> str:
     ]
     if r.provenance is not None:
         rows.extend(_provenance_rows(r.provenance))
+    if r.accuracy is not None:
+        rows.append(("accuracy", accuracy_text(r.accuracy)))
     if r.espidf is not None:
         rows.append(("ESP-IDF", r.espidf.note))
     if r.firmware is not None:
@@ -346,6 +367,35 @@ def agreement_text(agreement: AgreementInfo | None) -> str:
     return text + (f", top-1 {a.top1:.1%}" if a.top1 is not None else "")
 
 
+def accuracy_text(a: AccuracyInfo) -> str:
+    """Int8 (the firmware's C) beside float accuracy on the labelled samples, in one line."""
+    if a.task == "classification":
+        int8, floating = f"top-1 {a.int8_top1:.1%}", None if a.float_top1 is None else f"{a.float_top1:.1%}"
+    else:
+        int8, floating = f"mean abs error {a.int8_mae:.4g}", None if a.float_mae is None else f"{a.float_mae:.4g}"
+    text = f"int8 {int8} on {a.samples} labelled samples"
+    return text + (f" (float {floating})" if floating is not None else " (no float model to compare)")
+
+
+def confusion_svg(a: AccuracyInfo, cell: int = 28) -> dict | None:
+    """The confusion matrix as SVG cells, shaded by each row's share (computed here; the template lays them out)."""
+    if not a.confusion:
+        return None
+    label_width = 8 * max(len(name) for name in a.classes) + 12
+    cells = []
+    for i, row in enumerate(a.confusion):
+        total = max(sum(row), 1)
+        for j, count in enumerate(row):
+            share = count / total
+            cells.append({"x": label_width + j * cell, "y": label_width + i * cell, "count": count,
+                          "fill": f"rgb({int(255 - 181 * share)},{int(255 - 132 * share)},{int(255 - 47 * share)})",
+                          "text": "#fff" if share > 0.5 else "#222",
+                          "title": f"true {a.classes[i]}, predicted {a.classes[j]}: {count} of {sum(row)}"})
+    size = label_width + cell * len(a.classes)
+    labels = [{"name": name, "at": label_width + k * cell + cell // 2} for k, name in enumerate(a.classes)]
+    return {"cells": cells, "cell": cell, "size": size, "labels": labels, "inset": label_width - 6}
+
+
 def _provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
     rows = [("calibration", calibration_text(prov)), ("agreement", agreement_text(prov.agreement))]
     if prov.int8_agreement is not None:
@@ -402,6 +452,8 @@ def write_html(report: Report, path: Path) -> None:
         synthetic=prov is not None and prov.calibration == SYNTHETIC_CALIBRATION,
         calibration=calibration_text(prov) if prov is not None else None,
         agreement=agreement_text(prov.agreement) if prov is not None else None,
+        accuracy=accuracy_text(report.accuracy) if report.accuracy is not None else None,
+        confusion=confusion_svg(report.accuracy) if report.accuracy is not None else None,
         int8_agreement=agreement_text(prov.int8_agreement) if prov is not None and prov.int8_agreement else None)
     path.write_text(html)
 

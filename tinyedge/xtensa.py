@@ -21,6 +21,7 @@ from tinyedge.console import SEMIHOSTING
 from tinyedge.errors import TinyEdgeError
 from tinyedge.espidf import MAIN_STACK_BYTES, PROJECT_NAME, AppSizes, EspIdfProject, flash_size_mb
 from tinyedge.estimate import Estimate, core_scaling, estimate
+from tinyedge.evaluate import load_eval_data, measure_accuracy
 from tinyedge.host import run_host
 from tinyedge.outdir import output_folder
 from tinyedge.pipeline import CompileResult, Log, Progress, quantize_and_generate
@@ -49,7 +50,8 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
                       source: Path | None = None, samples: int = 4, rate_hz: float = 1.0,
                       battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
                       log: Log | None = None, console: str = SEMIHOSTING, force: bool = False,
-                      command: str | None = None, activations: str | None = None) -> CompileResult:
+                      command: str | None = None, activations: str | None = None,
+                      eval_data: Path | None = None) -> CompileResult:
     """`compile` for an ESP32-family board no emulator runs here (Xtensa: esp32, esp32s3).
 
     Quantize, generate, render the ESP-IDF project (with TFLite-Micro's checksums for its
@@ -72,8 +74,9 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
     if backend != "auto":
         raise TinyEdgeError(f"--backend {backend}: no emulator runs board {board.name} ({board.core}) here; "
                             "drop --backend for it")
-    progress = Progress(6, log)
-    with output_folder(out_dir, (model_path, calib, source), force) as scratch:
+    evaluation = None if eval_data is None else load_eval_data(eval_data)  # bad data fails before any work
+    progress = Progress(6 if evaluation is None else 7, log)
+    with output_folder(out_dir, (model_path, calib, source, eval_data), force) as scratch:
         quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
         tflite = quantized.tflite
         progress(f"render the ESP-IDF project for {target}")
@@ -83,6 +86,10 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
                                                        checked.samples)
         verification = compare_outputs(checked.expected, outputs)
         est = estimate(model, board)
+        accuracy = None
+        if evaluation is not None:
+            progress(f"accuracy on {len(evaluation.x):,} labelled samples (int8: a host build; float: TensorFlow)")
+            accuracy = measure_accuracy(evaluation, eval_data, model, model_path, source)
         host_check = f"{host_compiler} (the host check; ESP-IDF's own toolchain builds the chip's firmware)"
         provenance = collect(calib, quantized, host_check, command)  # reads the .tflite while it is in scratch
     out_dir = Path(out_dir)
@@ -98,7 +105,7 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
         progress("estimate and report")
         report = build_estimate_report(model, tflite, board, checked.project, est, verification, sizes, rate_hz,
                                        battery_mah)
-        report = dataclasses.replace(report, provenance=provenance)
+        report = dataclasses.replace(report, provenance=provenance, accuracy=accuracy)
         write_json(report, out_dir / "report.json")
         write_html(report, out_dir / "report.html")
     except BaseException:
