@@ -46,6 +46,8 @@ FLASH_TOOLS = ("pyocd", "uf2", "esptool")
 UART_DRIVERS = ("nrf-uart", "stm32-usart-sr", "stm32-usart-isr", "stm32-lpuart", "pl011")
 INIT_ACTIONS = ("value", "set", "clear", "wait")  # what one [[console.init]] step does, see InitStep
 BOOT_STAGES = ("rp2040-boot2",)  # boot stages tinyedge writes into the reserved boot bytes (tinyedge/boot2.py)
+# MicroPython native architectures (`tinyedge micropython`, tinyedge/micropython/): the .mpy a board's firmware loads.
+MICROPYTHON_ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc", "xtensawin")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ SCHEMA: dict[str, Field] = {
     "fpu": Field("str", choices=FPUS),
     "clock_hz": Field("int"),
     "cycle_counter": Field("str", choices=CYCLE_COUNTERS),
+    "micropython_arch": Field("str", required=False, choices=MICROPYTHON_ARCHS),
     "memory": Field("tables", schema={
         "name": Field("str"),
         "origin": Field("int"),
@@ -281,6 +284,7 @@ class Board:
     emulator: Emulator | None = None
     flashing: Flashing | None = None
     console: Console | None = None  # no UART: the firmware prints through semihosting only
+    micropython_arch: str | None = None  # the native .mpy architecture of the board's MicroPython port
 
     @property
     def family(self) -> str:
@@ -453,6 +457,7 @@ def _board_from_data(data: dict[str, Any], path: Path) -> Board:
         flash_access=FlashAccess(**data["flash_access"]) if "flash_access" in data else None,
         flashing=Flashing(**data["flashing"]) if "flashing" in data else None,
         console=_console(check, data["console"]) if "console" in data else None,
+        micropython_arch=data.get("micropython_arch"),
     )
 
 

@@ -18,6 +18,7 @@ from tinyedge import __version__, arduino, ci_init, compare, espidf, monitor
 from tinyedge.console import CONSOLES, SEMIHOSTING
 from tinyedge.errors import TinyEdgeError
 from tinyedge.flash import cli as flash_cli
+from tinyedge.micropython import module as micropython
 from tinyedge.outdir import add_force_option, check_output_file, write_file_atomically
 
 
@@ -183,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     espidf.add_arguments(sub)
     sub = command("arduino", arduino.run, "write an Arduino library for the model")
     arduino.add_arguments(sub)
+    sub = command("micropython", micropython.run, "the model as a MicroPython module: a native .mpy for the board's "
+                  "architecture (tinyedge's own linker) and a user C module")
+    micropython.add_arguments(sub)
 
     command("boards", cmd_boards, "list the boards tinyedge knows (boards/*.toml)")
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.micropython.natmod_emulator import call, parse
 from tinyedge.micropython import mpy_format as fmt
-from tinyedge.micropython.mpy_link import LinkError, link
+from tinyedge.micropython.arch import LinkError
+from tinyedge.micropython.emulate import call, parse
+from tinyedge.micropython.mpy_link import link
 from tinyedge.micropython.natmod import C_FLAGS, TOOLS, libgcc
 
 ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc")

@@ -26,8 +26,9 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
-from tinyedge.errors import TinyEdgeError
 from tinyedge.micropython import mpy_format as fmt
+from tinyedge.micropython import relocate
+from tinyedge.micropython.arch import ARCHS, Arch, LinkError
 
 ENTRY = "mpy_init"
 # Symbols the loader provides: the module's qstr and constant tables, and MicroPython's function table.
@@ -41,30 +42,6 @@ LIBM = frozenset({
 })
 DROPPED = (".debug", ".comment", ".note", ".eh_frame", ".ARM.exidx", ".ARM.extab", ".ARM.attributes",
            ".riscv.attributes", ".group", ".stack_sizes", ".gnu")
-
-
-class LinkError(TinyEdgeError):
-    """A module the natmod format cannot hold, named with its cause and fix."""
-
-
-@dataclass(frozen=True)
-class Arch:
-    """A MicroPython native architecture as the linker sees it."""
-
-    name: str
-    number: int  # MP_NATIVE_ARCH_*
-    machine: str  # ELF e_machine
-    word: int
-
-
-ARCHS = {arch.name: arch for arch in (
-    Arch("x64", 2, "EM_X86_64", 8),
-    Arch("armv6m", 4, "EM_ARM", 4),
-    Arch("armv7m", 5, "EM_ARM", 4),
-    Arch("armv7emsp", 7, "EM_ARM", 4),
-    Arch("armv7emdp", 8, "EM_ARM", 4),
-    Arch("rv32imc", 11, "EM_RISCV", 4),
-)}
 
 
 @dataclass
@@ -353,8 +330,6 @@ def _align(value: int, alignment: int) -> int:
 
 def link(objects: Sequence[Path], arch: Arch | str, archives: Sequence[Path] = ()) -> LinkedModule:
     """Link compiled objects (and the libgcc members they need) into one native module."""
-    from tinyedge.micropython import relocate
-
     arch = ARCHS[arch] if isinstance(arch, str) else arch
     linker = _Linker(arch)
     for path in objects:

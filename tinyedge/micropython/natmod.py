@@ -19,10 +19,12 @@ import jinja2
 import numpy as np
 
 from tinyedge import __version__, children
+from tinyedge.boards import MICROPYTHON_ARCHS
 from tinyedge.codegen import CompiledModel, IOTensor, render_model
 from tinyedge.errors import TinyEdgeError
 from tinyedge.micropython import mpy_format as fmt
-from tinyedge.micropython.mpy_link import ARCHS, LinkedModule, link
+from tinyedge.micropython.arch import ARCHS
+from tinyedge.micropython.mpy_link import LinkedModule, link
 from tinyedge.resources import firmware_dir, templates_dir
 
 C_FLAGS = ("-std=c99", "-O2", "-ffreestanding", "-fpic", "-fno-common", "-fno-stack-protector", "-U_FORTIFY_SOURCE",
@@ -52,8 +54,6 @@ TOOLS: dict[str, ArchTools] = {
                          "sudo apt-get install gcc-riscv64-unknown-elf"),
 }
 XTENSA_CC = "xtensa-esp32-elf-gcc"
-# Every architecture a board file may name (boards/*.toml micropython_arch): the linkable ones and Xtensa.
-MICROPYTHON_ARCHS = (*TOOLS, "xtensawin")
 # The generated model keeps its arena static; a native module reaches writable data through the GOT only.
 STATIC_BUFFERS = ("static int8_t te_arena[", "static int8_t te_input[")
 

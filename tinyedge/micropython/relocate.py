@@ -14,7 +14,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tinyedge.micropython.mpy_link import Arch, LinkError
+from tinyedge.micropython.arch import Arch, LinkError
 
 if TYPE_CHECKING:
     from tinyedge.micropython.mpy_link import _Linker, _Section

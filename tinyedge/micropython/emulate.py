@@ -1,17 +1,22 @@
 """MicroPython's .mpy loader modelled in Python, and one function of a loaded native module run in Unicorn.
 
 The loader part follows py/persistentcode.c (load_raw_code, mp_native_relocate): it reads the
-file tinyedge wrote, not the linker's data, so the format and the relocation stream are tested
+file tinyedge wrote, not the linker's data, so the format and the relocation stream are checked
 too. The module is placed at bases that differ from 0 and from each other, as the heap does;
-the tables the loader provides point at unmapped memory, so a stray use of them faults.
+the tables the loader provides point at unmapped memory, so a stray use of them faults. This
+is how `tinyedge micropython` checks an Arm or RISC-V module bit for bit and counts the
+instructions of one invoke (the model's code; MicroPython's call overhead is not in it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import capstone
 import unicorn
 from unicorn import arm_const, riscv_const, x86_const
+
+from tinyedge.errors import TinyEdgeError
 
 TEXT_BASE, BSS_BASE, STACK_TOP, IO_BASE, TRAP = 0x0012_3000, 0x0040_0000, 0x0080_0000, 0x0060_0000, 0x0070_0000
 UNMAPPED_TABLES = 0x0F00_0000  # qstr, constant and function tables: not there in this harness
@@ -115,6 +120,14 @@ CPU_MODELS = {"armv6m": arm_const.UC_CPU_ARM_CORTEX_M0, "armv7m": arm_const.UC_C
               "armv7emsp": arm_const.UC_CPU_ARM_CORTEX_M4, "armv7emdp": arm_const.UC_CPU_ARM_CORTEX_M7}
 
 
+def _decoder(arch: str) -> capstone.Cs:
+    if arch == "x64":
+        return capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    if arch.startswith("arm"):
+        return capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    return capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV32 | capstone.CS_MODE_RISCVC)
+
+
 def _page(n: int) -> int:
     return max(0x1000, (n + 0xFFF) & ~0xFFF)
 
@@ -139,11 +152,17 @@ def call(blob: bytes, arch: str, function: int, input_bytes: bytes, output_bytes
     out_at = IO_BASE + ((len(input_bytes) + 31) & ~15)
     uc.mem_write(IO_BASE, input_bytes)
     count = [0]
+    decoder = _decoder(arch)
+    lengths: dict[tuple[int, int], int] = {}  # block (address, size) -> instructions in it
 
-    def on_code(_uc, _address, _size, _data):
-        count[0] += 1
+    def on_block(_uc, address, size, _data):
+        key = (address, size)
+        if key not in lengths:
+            code = bytes(uc.mem_read(address, size))
+            lengths[key] = sum(1 for _ in decoder.disasm_lite(code, address))
+        count[0] += lengths[key]
 
-    uc.hook_add(unicorn.UC_HOOK_CODE, on_code)
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
     start = TEXT_BASE + function
     if arch == "x64":
         sp = STACK_TOP - 0x100
@@ -160,5 +179,11 @@ def call(blob: bytes, arch: str, function: int, input_bytes: bytes, output_bytes
         for reg, value in ((riscv_const.UC_RISCV_REG_A0, IO_BASE), (riscv_const.UC_RISCV_REG_A1, out_at),
                            (riscv_const.UC_RISCV_REG_SP, STACK_TOP - 0x100), (riscv_const.UC_RISCV_REG_RA, TRAP)):
             uc.reg_write(reg, value)
-    uc.emu_start(start, TRAP, count=50_000_000)
+    try:
+        uc.emu_start(start, TRAP, count=500_000_000)
+    except unicorn.UcError as exc:
+        pc = uc.reg_read(x86_const.UC_X86_REG_RIP if arch == "x64" else arm_const.UC_ARM_REG_PC
+                         if arch.startswith("arm") else riscv_const.UC_RISCV_REG_PC)
+        raise TinyEdgeError(f"the {arch} module faulted in the built-in emulator at text offset "
+                            f"0x{pc - TEXT_BASE:x}: {exc}") from None
     return bytes(uc.mem_read(out_at, output_bytes)), count[0]
