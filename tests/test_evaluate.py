@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import tinyedge
+from tinyedge import boards
 from tinyedge.errors import TinyEdgeError
-from tinyedge.evaluate import load_eval_data, measure_accuracy
+from tinyedge.evaluate import fit_to_model, load_eval_data, measure_accuracy
 from tinyedge.pipeline import compile_tflite
 from tinyedge.verify import reference_outputs
 
@@ -60,13 +63,19 @@ def reference_predictions(tflite: Path, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_int8_accuracy_from_the_host_build_equals_tflite_micro_on_the_same_samples(classifier, tmp_path):
+def test_int8_accuracy_from_the_host_build_equals_tflite_micro_on_the_same_samples(classifier, tmp_path,
+                                                                                  monkeypatch):
     import keras
 
+    reads: Counter[str] = Counter()
+    parse = boards._board_from_data
+    monkeypatch.setattr(boards, "_board_from_data", lambda data, path: reads.update([Path(path).name]) or
+                        parse(data, path))
     out = tmp_path / "out"
     data = classifier.with_name("eval.npz")
     report = tinyedge.compile(classifier, board="nrf52840", calib=classifier.with_name("calib.npy"), eval=data,
                               out_dir=out, samples=2)
+    assert reads == {"nrf52840.toml": 1, "host.toml": 1}  # each board file read once in the whole compile
     accuracy = report.accuracy
     assert accuracy is not None and accuracy.task == "classification" and accuracy.samples == 400
     with np.load(data) as npz:
@@ -84,7 +93,7 @@ def test_int8_accuracy_from_the_host_build_equals_tflite_micro_on_the_same_sampl
     assert accuracy.classes == ("0", "1", "2", "3")
 
     saved = json.loads((out / "report.json").read_text())
-    assert saved["schema"] == "tinyedge.report/2.3"
+    assert saved["schema"] == "tinyedge.report/2.4"
     assert saved["accuracy"]["int8_top1"] == accuracy.int8_top1
     assert saved["accuracy"]["confusion"] == confusion.tolist()
     html = (out / "report.html").read_text()
@@ -138,6 +147,16 @@ def test_a_folder_of_batches(tmp_path):
     np.save(tmp_path / "b" / "batch.npy", np.ones((2, 5), dtype=np.float32))
     data = load_eval_data(tmp_path)
     assert data.y.tolist() == [0, 0, 0, 1, 1] and data.x.shape == (5, 5)
+
+
+@pytest.mark.parametrize(("file_shape", "labels"), [((3, 5), [0, 0, 0, 1, 1, 1]), ((5,), [0, 1])])
+def test_files_of_one_shape_are_samples_or_batches_as_the_models_input_says(tmp_path, file_shape, labels):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / "x.npy", np.zeros(file_shape, dtype=np.float32))
+    model = SimpleNamespace(inputs=(SimpleNamespace(shape=(1, 5)),), outputs=(SimpleNamespace(shape=(1, 2)),))
+    x, y, task = fit_to_model(load_eval_data(tmp_path), model, str(tmp_path))
+    assert x.shape == (len(labels), 5) and y.tolist() == labels and task == "classification"
 
 
 @pytest.mark.parametrize(("arrays", "message"), [

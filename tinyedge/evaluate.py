@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,9 @@ class EvalData:
     x: np.ndarray  # float32 samples, [N, *sample shape]
     y: np.ndarray  # [N] integer class ids, or [N, ...] float targets
     classes: tuple[str, ...] | None  # the folder names, when the data is a folder of classes
+    # A folder whose files all have one shape: each file is one sample, or (decided against the model's input
+    # shape) a batch of samples sharing the file's label. x then holds one entry per file.
+    per_file: bool = False
 
 
 # ---------------------------------------------------------------- labelled data
@@ -90,14 +94,15 @@ def _load_folder(path: Path) -> EvalData:
     if not xs:
         raise TinyEdgeError(f"evaluation folder {path}: its class subfolders hold no .npy files")
     shapes = {a.shape for a in xs}
-    if len(shapes) == 1:  # one sample per file
-        return EvalData(_samples(np.stack(xs), path), np.asarray(ys, dtype=np.int64), tuple(f.name for f in folders))
+    names = tuple(f.name for f in folders)
+    if len(shapes) == 1:  # one sample per file, or batches of one size: fit_to_model tells
+        return EvalData(_samples(np.stack(xs), path), np.asarray(ys, dtype=np.int64), names, per_file=True)
     sample_shapes = {a.shape[1:] for a in xs}
     if len(sample_shapes) != 1 or any(a.ndim == 0 for a in xs):
         raise TinyEdgeError(f"evaluation folder {path}: its .npy files hold samples of different shapes "
                             f"{sorted(map(list, shapes))}; give one sample, or a batch of samples, per file")
     labels = np.concatenate([np.full(len(a), label) for a, label in zip(xs, ys)])
-    return EvalData(_samples(np.concatenate(xs), path), labels, tuple(f.name for f in folders))
+    return EvalData(_samples(np.concatenate(xs), path), labels, names)
 
 
 def _samples(x: np.ndarray, source: Path) -> np.ndarray:
@@ -109,13 +114,16 @@ def _samples(x: np.ndarray, source: Path) -> np.ndarray:
     return x
 
 
-def fit_to_model(data: EvalData, model: CompiledModel, source: str) -> tuple[np.ndarray, str]:
-    """The samples [N, *the input's shape without its batch axis], and the task ("classification" or
-    "regression")."""
+def fit_to_model(data: EvalData, model: CompiledModel, source: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The samples [N, *the input's shape without its batch axis], their labels, and the task
+    ("classification" or "regression")."""
     if len(model.inputs) != 1:
         raise TinyEdgeError(f"--eval takes single-input models; this one has {len(model.inputs)} inputs")
     shape = model.inputs[0].shape
     sample = shape[1:] if shape and shape[0] == 1 else shape
+    if data.per_file and data.x.shape[1:] not in (sample, shape) and data.x.shape[2:] in (sample, shape):
+        batch = data.x.shape[1]  # every file a batch of this many samples
+        data = EvalData(data.x.reshape(-1, *data.x.shape[2:]), np.repeat(data.y, batch), data.classes)
     if data.x.shape[1:] not in (sample, shape):
         raise TinyEdgeError(f"evaluation samples in {source} have shape {list(data.x.shape[1:])}; the model takes "
                             f"{list(sample)} (give x as [N, {', '.join(map(str, sample))}])")
@@ -128,12 +136,12 @@ def fit_to_model(data: EvalData, model: CompiledModel, source: str) -> tuple[np.
         if labels.min() < 0 or labels.max() >= classes:
             raise TinyEdgeError(f"evaluation labels in {source} run from {labels.min()} to {labels.max()}; the model's "
                                 f"output has {classes} classes (0 to {classes - 1})")
-        return x, "classification"
+        return x, labels, "classification"
     if y.size != len(y) * classes:
         raise TinyEdgeError(f"evaluation labels in {source} have shape {list(y.shape)}: give integer class ids [N] "
                             f"for a classifier, or targets shaped like the model's output {list(out.shape)} "
                             "for a regressor")
-    return x, "regression"
+    return x, y, "regression"
 
 
 # ---------------------------------------------------------------- int8: the host build
@@ -235,14 +243,16 @@ def measure_accuracy(data: EvalData, data_path: Path, model: CompiledModel, mode
     """Top-1 and the confusion matrix (classifier) or mean absolute error (regressor), int8 and float.
 
     `data` is load_eval_data(data_path), loaded before the compile so bad data fails before any work."""
-    x, task = fit_to_model(data, model, str(data_path))
-    raw, dequantized = first_output(model, run_on_host(model, quantized_samples(model, x)))
+    x, y, task = fit_to_model(data, model, str(data_path))
     float_path = float_model_path(Path(model_path), source)
-    floats = None if float_path is None else float_outputs(float_path, x)
+    with ThreadPoolExecutor(1) as pool:  # TensorFlow's start-up in the child overlaps the host build
+        floats_later = None if float_path is None else pool.submit(float_outputs, float_path, x)
+        raw, dequantized = first_output(model, run_on_host(model, quantized_samples(model, x)))
+        floats = None if floats_later is None else floats_later.result()
     common = {"data": str(data_path), "samples": len(x), "task": task, "int8_method": INT8_METHOD,
               "float_method": None if floats is None else FLOAT_METHOD}
     if task == "classification":
-        labels = data.y.reshape(-1).astype(np.int64)
+        labels = y.reshape(-1).astype(np.int64)
         classes = raw.shape[1]
         names = tuple(data.classes or ()) + tuple(str(i) for i in range(len(data.classes or ()), classes))
         predicted = np.argmax(raw, axis=1)
@@ -251,7 +261,7 @@ def measure_accuracy(data: EvalData, data_path: Path, model: CompiledModel, mode
         return AccuracyInfo(**common, int8_top1=float(np.mean(predicted == labels)),
                             float_top1=None if floats is None else float(np.mean(np.argmax(floats, axis=1) == labels)),
                             classes=names, confusion=tuple(tuple(int(v) for v in row) for row in confusion))
-    targets = data.y.reshape(len(x), -1).astype(np.float64)
+    targets = y.reshape(len(x), -1).astype(np.float64)
     return AccuracyInfo(**common, int8_mae=float(np.mean(np.abs(dequantized - targets))),
                         float_mae=None if floats is None else float(np.mean(np.abs(floats - targets))))
 

@@ -306,7 +306,7 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                             budget or 2 * max(sim.instructions))
         accuracy = None
         if evaluation is not None:
-            progress(f"accuracy on {len(evaluation.x):,} labelled samples (int8: a host build; float: TensorFlow)")
+            progress(f"accuracy on the labelled samples of {eval_data.name} (int8: a host build; float: TensorFlow)")
             accuracy = measure_accuracy(evaluation, eval_data, model, model_path, source)
         progress("report")
         report = build_report(model, tflite, board_data, firmware, sim, verification, rate_hz, battery_mah, backend)

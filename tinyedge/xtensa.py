@@ -88,7 +88,7 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
         est = estimate(model, board)
         accuracy = None
         if evaluation is not None:
-            progress(f"accuracy on {len(evaluation.x):,} labelled samples (int8: a host build; float: TensorFlow)")
+            progress(f"accuracy on the labelled samples of {eval_data.name} (int8: a host build; float: TensorFlow)")
             accuracy = measure_accuracy(evaluation, eval_data, model, model_path, source)
         host_check = f"{host_compiler} (the host check; ESP-IDF's own toolchain builds the chip's firmware)"
         provenance = collect(calib, quantized, host_check, command)  # reads the .tflite while it is in scratch
