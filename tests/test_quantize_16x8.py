@@ -9,22 +9,24 @@ import numpy as np
 import pytest
 
 from tinyedge import cli
+from tinyedge.api import compile_model
 from tinyedge.errors import TinyEdgeError
 from tinyedge.importer import load_tflite
 from tinyedge.model_kind import INT8, INT16X8, classify
 from tinyedge.quantize import quantize
+from tinyedge.report import summary_table
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path]:
-    """A small classifier trained a few epochs, saved, with calibration samples from its input range."""
+    """A small regressor trained a few epochs, saved, with calibration samples from its input range."""
     import keras
 
     from tests.ops.keras_training import train_briefly
 
     folder = tmp_path_factory.mktemp("q16")
     model = keras.Sequential([keras.Input((12,), batch_size=1), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(4, activation="softmax")])
+                              keras.layers.Dense(4)])
     train_briefly(model, epochs=4)
     model.save(folder / "mlp.keras")
     np.save(folder / "calib.npy", np.random.default_rng(1).uniform(-1, 1, (40, 12)).astype(np.float32))
@@ -78,3 +80,17 @@ def test_the_cli_takes_activations_and_refuses_other_values(trained, tmp_path, c
     with pytest.raises(SystemExit):
         cli.main(["quantize", str(model), "--activations", "int4", "-o", str(tmp_path / "x.tflite")])
     assert "invalid choice: 'int4'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compile_with_int16_activations_runs_bit_exact_and_reports_the_trade(trained, tmp_path):
+    model, calib = trained
+    result = compile_model(model, "nrf52840", tmp_path / "out", calib=calib, samples=3, activations="int16",
+                           log=lambda _m: None)
+    report = result.report
+    assert report.verification.bit_exact and report.verification.samples == 3
+    assert report.provenance.activations == "int16"
+    assert report.provenance.agreement.activations == "int16"
+    assert report.provenance.int8_agreement is not None and report.provenance.int8_agreement.activations == "int8"
+    assert [layer.kernel for layer in report.layers] and all(layer.fallback is None for layer in report.layers)
+    assert "int8 instead" in summary_table(report)
