@@ -17,6 +17,7 @@ from tinyedge import boards
 from tinyedge.errors import TinyEdgeError
 from tinyedge.evaluate import fit_to_model, load_eval_data, measure_accuracy
 from tinyedge.pipeline import compile_tflite
+from tinyedge.report import summary_table
 from tinyedge.verify import reference_outputs
 
 CLASSES = 4
@@ -190,3 +191,26 @@ def test_labels_outside_the_models_classes_are_refused(classifier, tmp_path):
     with pytest.raises(TinyEdgeError, match="labels in .* run from 0 to 4; the model's output has 4 classes"):
         tinyedge.compile(classifier, board="nrf52840", eval=tmp_path / "eval.npz", out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_an_int8_tflite_on_an_xtensa_board_gets_int8_accuracy_only(classifier, tmp_path, monkeypatch,
+                                                                     quantize_for_test):
+    """The ESP-IDF compile scores the same way, loading host.toml once for its host check and the accuracy."""
+    import keras
+
+    with np.load(classifier.with_name("eval.npz")) as npz:
+        x, y = npz["x"], npz["y"]
+    tflite = quantize_for_test(keras.models.load_model(classifier), tmp_path / "blobs.tflite",
+                               [np.load(classifier.with_name("calib.npy"))])
+    reads: Counter[str] = Counter()
+    parse = boards._board_from_data
+    monkeypatch.setattr(boards, "_board_from_data", lambda data, path: reads.update([Path(path).name]) or
+                        parse(data, path))
+    report = tinyedge.compile(tflite, board="esp32", eval=classifier.with_name("eval.npz"), out_dir=tmp_path / "out",
+                              samples=1)
+    assert reads == {"esp32.toml": 1, "host.toml": 1}
+    accuracy = report.accuracy
+    assert accuracy is not None and accuracy.float_method is None and accuracy.float_top1 is None
+    assert accuracy.int8_top1 == np.mean(np.argmax(reference_predictions(tflite, x), axis=1) == y)
+    assert "no float model to compare" in summary_table(report)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyedge import children
-from tinyedge.boards import load_board
+from tinyedge.boards import Board, load_board
 from tinyedge.build import build_firmware, render_project
 from tinyedge.codegen import CompiledModel, IOTensor, render_model
 from tinyedge.errors import TinyEdgeError
@@ -159,9 +159,9 @@ def _quantize(values: np.ndarray, t: IOTensor) -> np.ndarray:
     return np.clip(np.round(values / t.scale) + t.zero_point, info.min, info.max).astype(t.dtype)
 
 
-def run_on_host(model: CompiledModel, samples: list[bytes]) -> list[bytes]:
-    """Every sample through one host build of the model's C, in one process."""
-    host = load_board("host")
+def run_on_host(model: CompiledModel, samples: list[bytes], host: Board | None = None) -> list[bytes]:
+    """Every sample through one host build of the model's C, in one process (`host`: the host board, if loaded)."""
+    host = host or load_board("host")
     with tempfile.TemporaryDirectory(prefix="tinyedge-eval-") as tmp:
         folder = Path(tmp) / "host"
         render_model(model, folder)
@@ -239,7 +239,7 @@ def _saved_model_predictor(path: Path) -> tuple[Callable[[np.ndarray], np.ndarra
 # ---------------------------------------------------------------- the stage
 
 def measure_accuracy(data: EvalData, data_path: Path, model: CompiledModel, model_path: Path,
-                     source: Path | None = None) -> AccuracyInfo:
+                     source: Path | None = None, host: Board | None = None) -> AccuracyInfo:
     """Top-1 and the confusion matrix (classifier) or mean absolute error (regressor), int8 and float.
 
     `data` is load_eval_data(data_path), loaded before the compile so bad data fails before any work."""
@@ -247,7 +247,7 @@ def measure_accuracy(data: EvalData, data_path: Path, model: CompiledModel, mode
     float_path = float_model_path(Path(model_path), source)
     with ThreadPoolExecutor(1) as pool:  # TensorFlow's start-up in the child overlaps the host build
         floats_later = None if float_path is None else pool.submit(float_outputs, float_path, x)
-        raw, dequantized = first_output(model, run_on_host(model, quantized_samples(model, x)))
+        raw, dequantized = first_output(model, run_on_host(model, quantized_samples(model, x), host))
         floats = None if floats_later is None else floats_later.result()
     common = {"data": str(data_path), "samples": len(x), "task": task, "int8_method": INT8_METHOD,
               "float_method": None if floats is None else FLOAT_METHOD}

@@ -82,14 +82,15 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
         progress(f"render the ESP-IDF project for {target}")
         checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)
         progress("verify a host build of the same sources against TFLite-Micro")
+        host = load_board("host")  # once, for the host check and the accuracy's host build
         outputs, host_compiler = run_component_on_host(scratch / "components" / espidf.COMPONENT, model,
-                                                       checked.samples)
+                                                       checked.samples, host)
         verification = compare_outputs(checked.expected, outputs)
         est = estimate(model, board)
         accuracy = None
         if evaluation is not None:
             progress(f"accuracy on the labelled samples of {eval_data.name} (int8: a host build; float: TensorFlow)")
-            accuracy = measure_accuracy(evaluation, eval_data, model, model_path, source)
+            accuracy = measure_accuracy(evaluation, eval_data, model, model_path, source, host)
         host_check = f"{host_compiler} (the host check; ESP-IDF's own toolchain builds the chip's firmware)"
         provenance = collect(calib, quantized, host_check, command)  # reads the .tflite while it is in scratch
     out_dir = Path(out_dir)
@@ -115,7 +116,8 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
     return CompileResult(out_dir, model, report, elf)
 
 
-def run_component_on_host(component: Path, model: CompiledModel, samples: list[bytes]) -> tuple[list[bytes], str]:
+def run_component_on_host(component: Path, model: CompiledModel, samples: list[bytes],
+                          host: Board | None = None) -> tuple[list[bytes], str]:
     """Build the ESP-IDF component's model C with its kernels for the host, run the samples.
 
     Returns the outputs and the host compiler that built them.
@@ -123,7 +125,7 @@ def run_component_on_host(component: Path, model: CompiledModel, samples: list[b
     The host project copies the component's model/ folder; its kernels and headers come from
     the same firmware/ files as the component's, which is checked byte for byte first.
     """
-    host = load_board("host")
+    host = host or load_board("host")
     with tempfile.TemporaryDirectory(prefix="tinyedge-hostcheck-") as tmp:
         host_dir = Path(tmp) / "host"
         render_project(host_dir, host, model_dir=component / "model", kernel_sources=model.kernel_sources)
