@@ -15,7 +15,7 @@ import pytest
 import tinyedge
 from tinyedge import boards
 from tinyedge.errors import TinyEdgeError
-from tinyedge.evaluate import fit_to_model, load_eval_data, measure_accuracy
+from tinyedge.evaluate import fit_to_model, float_outputs, load_eval_data, measure_accuracy
 from tinyedge.pipeline import compile_tflite
 from tinyedge.report import summary_table
 from tinyedge.verify import reference_outputs
@@ -214,3 +214,17 @@ def test_an_int8_tflite_on_an_xtensa_board_gets_int8_accuracy_only(classifier, t
     assert accuracy is not None and accuracy.float_method is None and accuracy.float_top1 is None
     assert accuracy.int8_top1 == np.mean(np.argmax(reference_predictions(tflite, x), axis=1) == y)
     assert "no float model to compare" in summary_table(report)
+
+
+@pytest.mark.slow
+def test_a_savedmodels_float_outputs_come_from_its_serving_signature(classifier, tmp_path):
+    import keras
+
+    model = keras.models.load_model(classifier)
+    model.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)
+    with np.load(classifier.with_name("eval.npz")) as npz:
+        x = npz["x"][:300]
+    outputs = float_outputs(tmp_path / "saved", x)
+    assert outputs.shape == (300, CLASSES)
+    assert np.array_equal(np.argmax(outputs, axis=1), np.argmax(model(x, training=False), axis=1))
+    assert np.allclose(outputs, np.asarray(model(x, training=False)), atol=1e-5)  # float32, another process
