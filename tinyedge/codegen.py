@@ -222,9 +222,9 @@ class _Emitter:
             if isinstance(arg, TensorArg):
                 exprs.append(self.tensor(arg.index, arg.view))
             elif isinstance(arg, TensorListArg):
-                ctype = _ctype(self.graph.tensor(arg.indices[0]))
+                ctype = arg.view or _ctype(self.graph.tensor(arg.indices[0]))
                 array = f"{ctype} *const[]" if arg.writable else f"const {ctype} *const[]"
-                exprs.append(f"({array}){{" + ", ".join(self.tensor(t) for t in arg.indices) + "}")
+                exprs.append(f"({array}){{" + ", ".join(self.tensor(t, arg.view) for t in arg.indices) + "}")
             elif isinstance(arg, ConstArg):
                 name = f"{prefix}_{arg.name}"
                 exprs.append(aliases.get(name, name))

@@ -34,7 +34,7 @@ def _with_more_outputs(flatbuffer: bytes, case: MultiOutputCase) -> bytes:
         tensor = schema.TensorT()
         tensor.name = f"output_more_{number}"
         tensor.shape = np.array(spec.shape, dtype=np.int32)
-        tensor.type = schema.TensorType.INT8
+        tensor.type = single_op._TENSOR_TYPES[spec.dtype]
         tensor.quantization = spec.quantization()
         tensor.buffer = 0
         subgraph.tensors.append(tensor)

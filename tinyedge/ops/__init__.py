@@ -37,6 +37,9 @@ class TensorListArg:
 
     indices: tuple[int, ...]
     writable: bool = False  # int8_t *const[] rather than const int8_t *const[]
+    # The C element type the kernel takes the tensors as, when not the first tensor's own: "int8_t" for
+    # byte-moving kernels given int16 tensors (as TensorArg.view). None: the first tensor's type.
+    view: str | None = None
 
 
 @dataclass(frozen=True)

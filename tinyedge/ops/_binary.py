@@ -17,8 +17,8 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import Arg, ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg
-from tinyedge.ops._quant import quantize_multiplier, require_int8
-from tinyedge.ops.conv import NoFastKernel, requested_fallback, right_shift_fallback
+from tinyedge.ops._quant import quantize_multiplier, require_dtype
+from tinyedge.ops.conv import FAST_ACC_LIMIT, FAST_RIGHT_SHIFTS, NoFastKernel, requested_fallback
 
 BROADCAST_RANK = 4
 
@@ -30,11 +30,13 @@ class BinaryOperands:
     output: Tensor
 
 
-def binary_operands(graph: Graph, op: Operator, per_tensor: bool = True) -> BinaryOperands:
-    """The op's two int8 inputs and its int8 output; per_tensor: each quantized with one scale."""
+def binary_operands(graph: Graph, op: Operator, per_tensor: bool = True,
+                    dtypes: tuple[str, ...] = ("int8",)) -> BinaryOperands:
+    """The op's two inputs and its output, all of one dtype from `dtypes` (int8; int16 where the op has
+    a 16x8 kernel); per_tensor: each quantized with one scale."""
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected two inputs and one output")
-    require_int8(graph, op, op.inputs[0], op.inputs[1], op.outputs[0])
+    require_dtype(graph, op, dtypes, op.inputs[0], op.inputs[1], op.outputs[0])
     in1, in2, output = (graph.tensor(i) for i in (*op.inputs, op.outputs[0]))
     if per_tensor:
         for tensor in (in1, in2, output):
@@ -161,15 +163,32 @@ TABLE_SCRATCH = ScratchArg(2 * 256 * 4, "int32_t")
 def table_variant_params(operands: BinaryOperands,
                          params: dict[str, ParamValue]) -> dict[str, ParamValue] | NoFastKernel:
     """A table variant's params from the plain kernel's, or why the plain kernel stays: fewer than
-    TABLE_MIN_ELEMENTS outputs (a choice, no reason), reference_kernels(), or an output shift
-    outside FAST_RIGHT_SHIFTS. The variants requantize with te_nn_requantize_rounding, the output
-    offset folded into its rounding term; the callers bound its input below 2^30."""
-    right = -int(params["output_shift"])
+    TABLE_MIN_ELEMENTS outputs (a choice, no reason) or reference_kernels(). The variants
+    requantize with te_nn_rescale in the form output_rescale picks; the callers bound its input
+    below 2^30."""
     if operands.output.size < TABLE_MIN_ELEMENTS:
         return NoFastKernel()
-    reason = requested_fallback() or right_shift_fallback(right, "the output rescale")
+    reason = requested_fallback()
     if reason is not None:
         return NoFastKernel(reason)
-    rounding = (1 << (right - 1)) + int(params["output_offset"]) * (1 << right)
     table = {k: v for k, v in params.items() if k not in ("output_shift", "output_offset")}
-    return table | {"output_rounding": rounding, "right_shift": right}
+    return table | output_rescale(int(params["output_multiplier"]), int(params["output_shift"]),
+                                  int(params["output_offset"]), FAST_ACC_LIMIT - 1)
+
+
+# te_nn_rescale's forms (te_nn_dsp.h)
+RESCALE_ROUNDING, RESCALE_LEFT, RESCALE_GENERAL = 0, 1, 2
+
+
+def output_rescale(multiplier: int, shift: int, output_offset: int, bound: int) -> dict[str, ParamValue]:
+    """The elementwise fast kernels' output rescale of values |x| <= bound (te_nn_rescale), for every
+    (multiplier, TFLite shift): the rounding form for right shifts in FAST_RIGHT_SHIFTS (a zero
+    multiplier takes it with any shift), a left shift's form where the bound keeps x << shift below
+    2^30, else the reference arithmetic."""
+    right = 1 if multiplier == 0 else -shift
+    if right in FAST_RIGHT_SHIFTS and bound < FAST_ACC_LIMIT:
+        rounding = (1 << (right - 1)) + output_offset * (1 << right)
+        return {"output_rounding": rounding, "shift": right, "form": RESCALE_ROUNDING}
+    if shift >= 0 and bound << shift < FAST_ACC_LIMIT:
+        return {"output_rounding": output_offset, "shift": shift, "form": RESCALE_LEFT}
+    return {"output_rounding": output_offset, "shift": shift, "form": RESCALE_GENERAL}

@@ -47,3 +47,24 @@ def constant_ints(graph: Graph, op: Operator, tensor: Tensor, what: str, dtypes:
                                  f"{' or '.join(dtypes)} tensor, not one computed while the model runs")
     return [int(v) for v in tensor.data.reshape(-1)]
 
+
+
+def in_bytes(start: int, counts: Sequence[int], steps: Sequence[int], itemsize: int,
+             rank: int = RANK) -> tuple[int, list[int], list[int]] | None:
+    """A strided copy in elements of `itemsize` bytes (start, counts, steps) as the same copy in bytes,
+    for the byte-moving kernels to move int16 tensors (16x8 mode): each element becomes an innermost
+    axis of `itemsize` bytes. Axes walked once are left out and neighbours that read one run are
+    merged, so that at most `rank` axes remain; None where more would."""
+    counts_b = [int(c) for c in counts] + [itemsize]
+    steps_b = [int(s) * itemsize for s in steps] + [1]
+    kept = [(c, s) for c, s in zip(counts_b, steps_b) if c != 1] or [(1, 1)]
+    merged = [kept[0]]
+    for count, step in kept[1:]:
+        outer_count, outer_step = merged[-1]
+        if outer_step == count * step:  # the outer axis continues where the inner run ends
+            merged[-1] = (outer_count * count, step)
+        else:
+            merged.append((count, step))
+    if len(merged) > rank:
+        return None
+    return start * itemsize, [c for c, _ in merged], [s for _, s in merged]

@@ -25,7 +25,8 @@ are computed as TFLite-Micro's Prepare steps compute them:
   Q15 significands (DownScaleInt32ToInt16Multiplier).
 
 RELU, RELU6 and LEAKY_RELU share te_relu_s8: one requantization pair per sign of
-input - zero point, then a clamp.
+input - zero point, then a clamp. With int16 activations (16x8 mode) te_relu_s16 does the same
+with int16 clamp bounds; TFLite-Micro's int16 RELU requires zero point 0 on input and output.
 
 LOGISTIC and TANH outputs depend on the input byte alone. From Q4_TABLE_MIN_ELEMENTS elements
 on (and unless reference_kernels() is in force) the lowering runs the kernels' integer
@@ -47,7 +48,15 @@ from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
 from tinyedge.ops._fixedpoint import requantize, rounding_divide_by_pot
 from tinyedge.ops._fixedpoint_exp import logistic, tanh
 from tinyedge.ops._lut import lookup_call
-from tinyedge.ops._quant import INT8_MAX, INT8_MIN, quantize_multiplier, require_int8, round_half_away
+from tinyedge.ops._quant import (
+    INT8_MAX,
+    INT8_MIN,
+    QUANTIZED,
+    dtype_range,
+    quantize_multiplier,
+    require_dtype,
+    round_half_away,
+)
 from tinyedge.ops.conv import requested_fallback, variants_enabled
 
 INPUT_INTEGER_BITS = 4  # Q4.27 input of the fixed-point logistic and tanh
@@ -57,12 +66,14 @@ IDENTITY_MULTIPLIER, IDENTITY_SHIFT = 1 << 30, 1  # QuantizeMultiplier(1.0): x *
 # 400) for one element, 104 against 5,752 for 16; and a model whose logistics all use tables
 # links no te_logistic_s8 (about 1 KB of code), so its first table even saves flash.
 Q4_TABLE_MIN_ELEMENTS = 1
+_SUFFIX = {"int8": "s8", "int16": "s16"}  # kernel name suffix per activation dtype
 
 
-def _unary_int8(graph: Graph, op: Operator) -> tuple[Tensor, Tensor]:
+def _unary_int8(graph: Graph, op: Operator, dtypes: tuple[str, ...] = ("int8",)) -> tuple[Tensor, Tensor]:
+    """Input and output of one dtype from `dtypes`, quantized per tensor, of one size."""
     if len(op.inputs) != 1 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected one input and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    require_dtype(graph, op, dtypes, op.inputs[0], op.outputs[0])
     input_, output = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     if input_.quant is None or output.quant is None or input_.quant.per_channel or output.quant.per_channel:
         raise UnsupportedOpError(f"{graph.describe(op)}: input and output must be quantized per tensor")
@@ -145,8 +156,9 @@ def lower_tanh(graph: Graph, op: Operator) -> KernelCall:
 
 
 def _relu_call(op: Operator, size: int, offsets: tuple[int, int], positive: tuple[int, int],
-               negative: tuple[int, int], act_range: tuple[int, int]) -> KernelCall:
-    """te_relu_s8 with (input, output) offsets, (multiplier, shift) per sign, and clamp bounds."""
+               negative: tuple[int, int], act_range: tuple[int, int], dtype: str = "int8") -> KernelCall:
+    """te_relu_s8 (te_relu_s16 for int16) with (input, output) offsets, (multiplier, shift) per sign,
+    and clamp bounds."""
     params: dict[str, ParamValue] = {
         "size": size, "input_offset": offsets[0], "output_offset": offsets[1],
         "positive_multiplier": positive[0], "positive_shift": positive[1],
@@ -154,40 +166,47 @@ def _relu_call(op: Operator, size: int, offsets: tuple[int, int], positive: tupl
         "act_min": act_range[0], "act_max": act_range[1],
     }
     return KernelCall(
-        function="te_relu_s8", header="te_relu_s8.h", params_type="te_relu_params", params=params,
+        function=f"te_relu_{_SUFFIX[dtype]}", header=f"te_relu_{_SUFFIX[dtype]}.h", params_type="te_relu_params",
+        params=params,
         args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])), in_place=True,
     )
 
 
-@lowering("RELU")
+@lowering("RELU", activations=QUANTIZED)
 def lower_relu(graph: Graph, op: Operator) -> KernelCall:
-    input_, output = _unary_int8(graph, op)
+    input_, output = _unary_int8(graph, op, QUANTIZED)
+    if input_.dtype == "int16" and (input_.zero_point, output.zero_point) != (0, 0):
+        raise UnsupportedOpError(f"{graph.describe(op)}: an int16 RELU needs zero point 0 on its input and output "
+                                 f"(they are {input_.zero_point} and {output.zero_point}); TFLite-Micro refuses "
+                                 "this layer too")
+    low, high = dtype_range(input_.dtype)
     scaling = quantize_multiplier(float(input_.scale) / float(output.scale))
     return _relu_call(op, input_.size, (input_.zero_point, output.zero_point), scaling, scaling,
-                      (max(INT8_MIN, output.zero_point), INT8_MAX))
+                      (max(low, output.zero_point), high), input_.dtype)
 
 
-@lowering("RELU6")
+@lowering("RELU6", activations=QUANTIZED)
 def lower_relu6(graph: Graph, op: Operator) -> KernelCall:
-    input_, _output = _unary_int8(graph, op)
-    # FloatToQuantizedType<int8_t>(6.0f, scale, zero_point); the quotient is capped only so
-    # that absurdly small scales cannot overflow Python's rounding (the clamp gives 127).
+    input_, _output = _unary_int8(graph, op, QUANTIZED)
+    # FloatToQuantizedType<T>(6.0f, scale, zero_point), clamped to T's range; the quotient is capped
+    # only so that absurdly small scales cannot overflow Python's rounding (the clamp gives the maximum).
+    low, high = dtype_range(input_.dtype)
     six = round_half_away(min(float(np.float32(6.0) / np.float32(input_.scale)), 1e6)) + input_.zero_point
     identity = (IDENTITY_MULTIPLIER, IDENTITY_SHIFT)
     return _relu_call(op, input_.size, (0, 0), identity, identity,
-                      (input_.zero_point, min(INT8_MAX, max(INT8_MIN, six))))
+                      (input_.zero_point, min(high, max(low, six))), input_.dtype)
 
 
-@lowering("LEAKY_RELU")
+@lowering("LEAKY_RELU", activations=QUANTIZED)
 def lower_leaky_relu(graph: Graph, op: Operator) -> KernelCall:
-    input_, output = _unary_int8(graph, op)
+    input_, output = _unary_int8(graph, op, QUANTIZED)
     alpha = float(op.options.get("alpha", 0.0))
     if alpha < 0.0:
         raise UnsupportedOpError(f"{graph.describe(op)}: LEAKY_RELU with a negative alpha ({alpha}) is not supported")
     identity = quantize_multiplier(float(input_.scale) / float(output.scale))
     negative = quantize_multiplier(float(input_.scale) * alpha / float(output.scale))
     return _relu_call(op, input_.size, (input_.zero_point, output.zero_point), identity, negative,
-                      (INT8_MIN, INT8_MAX))
+                      dtype_range(input_.dtype), input_.dtype)
 
 
 def downscale_multiplier_to_int16(multiplier: int) -> int:

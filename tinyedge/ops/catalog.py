@@ -35,6 +35,7 @@ class OpDoc:
 _IN_RANGE = "requantization in the variants' proven range (right shifts 1-22, accumulators below 2^30)"
 _BROADCAST = "per-tensor quantization; broadcasting up to 4-D (after merging dimensions)"
 _FUSED = "fused activation NONE, RELU, RELU6 or RELU_N1_TO_1"
+_INT16 = "int16 activations (16x8 mode)"
 _COPY = "bytes copied unchanged, whatever the quantization (TFLite-Micro checks none)"
 _COMPARISON = ("per-tensor quantization, each input scale inside (0, 1) (TFLite-Micro aborts on others); "
                "bool output (one byte), which a later op such as SELECT_V2 reads (a model's output is int8); "
@@ -45,7 +46,7 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_abs_s8"), Kernel("te_lookup_s8", "256 elements or more (a table of all 256 answers)")),
           "per-tensor quantization; input and output of one size"),
     OpDoc("ADD", "Add, keras.ops.add, `a + b` (residual blocks); LSTM and GRU steps",
-          (Kernel("te_add_s8"), Kernel("te_add_table_s8", "320 outputs or more")),
+          (Kernel("te_add_s8"), Kernel("te_add_table_s8", "320 outputs or more"), Kernel("te_add_s16", _INT16)),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1), as TFLite-Micro requires; {_FUSED}"),
     OpDoc("ADD_N", "tf.math.add_n in a hand-built int8 model (the converter keeps it in float; Keras's Add of "
           "three or more inputs gives a chain of ADDs)",
@@ -61,7 +62,7 @@ OPS: tuple[OpDoc, ...] = (
           "int32 positions (TensorFlow's default int64 is refused, as TFLite-Micro refuses it); one "
           "constant axis"),
     OpDoc("AVERAGE_POOL_2D", "AveragePooling2D, AveragePooling1D",
-          (Kernel("te_avg_pool2d_s8"),),
+          (Kernel("te_avg_pool2d_s8"), Kernel("te_avg_pool2d_s16", _INT16)),
           "4-D NHWC; SAME or VALID padding, no window wholly in the padding; output quantization equal to "
           f"the input's (TFLite-Micro refuses others); {_FUSED}"),
     OpDoc("BATCH_MATMUL", "keras.ops.matmul, tf.linalg.matmul of two tensors (attention scores and values)",
@@ -80,12 +81,15 @@ OPS: tuple[OpDoc, ...] = (
           "static_cast does); nothing requantized"),
     OpDoc("CONCATENATION", "Concatenate, keras.ops.concatenate, Bidirectional",
           (Kernel("te_concatenation_s8"),),
-          f"at most 10 inputs and 5 dimensions, no fused activation, as TFLite-Micro; {_COPY}"),
+          f"at most 10 inputs and 5 dimensions, no fused activation, as TFLite-Micro; {_COPY}; int16: zero point 0 "
+          "everywhere, as TFLite-Micro requires"),
     OpDoc("CONV_2D", "Conv2D, Conv1D, the pointwise half of SeparableConv2D",
           (Kernel("te_conv2d_s8"),
            Kernel("te_conv2d_1x1_s8", f"1x1 filter, no padding, not grouped, {_IN_RANGE}"),
            Kernel("te_conv2d_im2col_s8", f"other filters, not grouped, {_IN_RANGE}"),
-           Kernel("te_conv2d_s16", "int16 activations (16x8 mode)")),
+           Kernel("te_conv2d_s16", "int16 activations (16x8 mode)"),
+           Kernel("te_conv2d_1x1_s16", "int16 activations, 1x1 filter, no padding, not grouped"),
+           Kernel("te_conv2d_im2col_s16", "int16 activations, other filters, not grouped")),
           f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}; 16x8: int8 "
           "weights, an int64 or int32 bias (the sum in that type, as TFLite-Micro's)"),
     OpDoc("CUMSUM", "tf.math.cumsum in a hand-built int8 model (the converter keeps keras.ops.cumsum in float)",
@@ -96,7 +100,8 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_depthwise_conv2d_s8"),
            Kernel("te_depthwise_conv2d_ch4_s8", "depth multiplier 1, channels a multiple of 4, filter height "
                                                 f"8 or less, no dilation, {_IN_RANGE}"),
-           Kernel("te_depthwise_conv2d_s16", "int16 activations (16x8 mode)")),
+           Kernel("te_depthwise_conv2d_s16", "int16 activations (16x8 mode)"),
+           Kernel("te_depthwise_conv2d_ch4_s16", "int16 activations, depth multiplier 1, at most 511 taps")),
           f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}; 16x8: int8 "
           "weights, an int64 bias (TFLite-Micro reads it as int64)"),
     OpDoc("DEPTH_TO_SPACE", "tf.nn.depth_to_space (pixel shuffle)",
@@ -138,7 +143,8 @@ OPS: tuple[OpDoc, ...] = (
                                "docs/recurrent.md)",
           (Kernel("te_fully_connected_s8"),
            Kernel("te_fully_connected_packed_s8", f"weights without a zero point, {_IN_RANGE}"),
-           Kernel("te_fully_connected_s16", "int16 activations (16x8 mode)")),
+           Kernel("te_fully_connected_s16", "int16 activations (16x8 mode)"),
+           Kernel("te_fully_connected_packed_s16", "int16 activations, input and weights without a zero point")),
           "constant weights in the default format; per-tensor weights need bias scale = input scale x "
           f"weight scale (TFLite-Micro refuses others); {_FUSED}; 16x8: int8 weights, an int64 or int32 bias"),
     OpDoc("GATHER", "keras.ops.take, tf.gather, `x[:, [2, 0]]`",
@@ -163,7 +169,7 @@ OPS: tuple[OpDoc, ...] = (
           "at most 4-D; no fused activation; output in units of 1/128 with zero point 0, as the converter "
           "writes it"),
     OpDoc("LEAKY_RELU", "LeakyReLU, Activation(\"leaky_relu\")",
-          (Kernel("te_relu_s8"),),
+          (Kernel("te_relu_s8"), Kernel("te_relu_s16", _INT16)),
           "alpha 0 or more; per-tensor quantization"),
     OpDoc("LESS", "keras.ops.less, `a < b`",
           (Kernel("te_comparison_s8"),),
@@ -179,17 +185,17 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_log_softmax_s8"),),
           "output scale 16/256 and zero point 127 (TFLite-Micro requires them)"),
     OpDoc("MAXIMUM", "Maximum, keras.ops.maximum",
-          (Kernel("te_maximum_s8"),),
+          (Kernel("te_maximum_s8"), Kernel("te_maximum_s16", _INT16)),
           f"{_BROADCAST}; raw bytes compared, the quantizations taken equal as TFLite-Micro takes them"),
     OpDoc("MAX_POOL_2D", "MaxPooling2D, MaxPooling1D",
-          (Kernel("te_max_pool2d_s8"),),
+          (Kernel("te_max_pool2d_s8"), Kernel("te_max_pool2d_s16", _INT16)),
           "4-D NHWC; SAME or VALID padding, no window wholly in the padding; output quantization equal to "
           f"the input's (TFLite-Micro refuses others); {_FUSED}"),
     OpDoc("MEAN", "GlobalAveragePooling2D, GlobalAveragePooling1D, GroupNormalization, keras.ops.mean",
-          (Kernel("te_mean_s8"),),
+          (Kernel("te_mean_s8"), Kernel("te_mean_s16", _INT16)),
           "constant int32 axes, any number of them; inputs up to 5-D; per-tensor quantization; sums that fit int32"),
     OpDoc("MINIMUM", "Minimum, keras.ops.minimum",
-          (Kernel("te_minimum_s8"),),
+          (Kernel("te_minimum_s8"), Kernel("te_minimum_s16", _INT16)),
           f"{_BROADCAST}; raw bytes compared, the quantizations taken equal as TFLite-Micro takes them"),
     OpDoc("MIRROR_PAD", "tf.pad with mode REFLECT or SYMMETRIC (reflection padding)",
           (Kernel("te_mirror_pad_s8"),),
@@ -197,8 +203,9 @@ OPS: tuple[OpDoc, ...] = (
           "(TFLite-Micro would read past it)"),
     OpDoc("MUL", "Multiply (squeeze-excite), keras.ops.multiply, hard_sigmoid; the NEG and SQUARE of "
                  "LayerNormalization and UnitNormalization, mended by the quantize stage; LSTM and GRU steps",
-          (Kernel("te_mul_s8"), Kernel("te_mul_rounding_s8", "the output multiplier a right shift of 1-22")),
-          f"{_BROADCAST}; {_FUSED}"),
+          (Kernel("te_mul_s8"), Kernel("te_mul_rounding_s8", "the output multiplier a right shift of 1-22"),
+           Kernel("te_mul_s16", _INT16)),
+          f"{_BROADCAST}; {_FUSED}; int16: zero point 0 everywhere, as TFLite-Micro requires"),
     OpDoc("NOT_EQUAL", "keras.ops.not_equal, `a != b` (tf.not_equal)",
           (Kernel("te_comparison_s8"),),
           _COMPARISON),
@@ -206,19 +213,22 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_concatenation_s8"),),
           f"inputs of one shape; {_COPY}"),
     OpDoc("PAD", "ZeroPadding2D, ZeroPadding1D, keras.ops.pad",
-          (Kernel("te_pad_s8"),),
-          "constant [rank, 2] paddings; up to 5-D; output shape the input's plus the paddings"),
+          (Kernel("te_pad_s8"), Kernel("te_pad_s16", _INT16)),
+          "constant [rank, 2] paddings; up to 5-D; output shape the input's plus the paddings; int16 fills with "
+          "0 (TFLite-Micro's int16 PAD ignores the zero point)"),
     OpDoc("PADV2", "tf.pad with a constant_values",
-          (Kernel("te_pad_s8"),),
-          "constant [rank, 2] paddings; up to 5-D; a fill value quantized as the output"),
+          (Kernel("te_pad_s8"), Kernel("te_pad_s16", _INT16)),
+          "constant [rank, 2] paddings; up to 5-D; a fill value quantized as the output (int16: taken as it "
+          "is, unchecked, as TFLite-Micro takes it)"),
     OpDoc("PRELU", "PReLU",
           (Kernel("te_prelu_s8"),),
           "broadcasting of alpha as TFLite-Micro's; a per-channel tensor is read with its first scale and "
           "zero point, as TFLite-Micro reads it"),
     OpDoc("QUANTIZE", "the float32 input of a model whose interface is float; int8 requantization between "
                       "layers",
-          (Kernel("te_quantize_s8"),),
-          "to int8 only, from int8 or float32; per-tensor quantization"),
+          (Kernel("te_quantize_s8"),
+           Kernel("te_quantize_s16", "int16 or int32 on either side: int16 to int16, int8 or int32, and back")),
+          "between int8, int16 and int32, or float32 to int8; per-tensor quantization"),
     OpDoc("REDUCE_MAX", "GlobalMaxPooling2D, GlobalMaxPooling1D, keras.ops.max",
           (Kernel("te_reduce_max_s8"),),
           "constant axes; output quantization equal to the input's (TFLite-Micro requires it)"),
@@ -226,10 +236,10 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_reduce_min_s8"),),
           "constant axes; output quantization equal to the input's (TFLite-Micro requires it)"),
     OpDoc("RELU", "ReLU, Activation(\"relu\") where the converter cannot fuse it",
-          (Kernel("te_relu_s8"),),
-          "per-tensor quantization"),
+          (Kernel("te_relu_s8"), Kernel("te_relu_s16", _INT16)),
+          "per-tensor quantization; int16: zero point 0 on input and output, as TFLite-Micro requires"),
     OpDoc("RELU6", "ReLU(max_value=6), Activation(\"relu6\") where the converter cannot fuse it",
-          (Kernel("te_relu_s8"),),
+          (Kernel("te_relu_s8"), Kernel("te_relu_s16", _INT16)),
           "per-tensor quantization; clamps in the input's quantization, as TFLite-Micro does"),
     OpDoc("RESHAPE", "Flatten, Reshape, keras.ops.reshape",
           (Kernel("te_reshape_s8"),),
@@ -278,8 +288,10 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("SQUARED_DIFFERENCE", "tf.math.squared_difference",
           (Kernel("te_squared_difference_s8"),
            Kernel("te_squared_difference_table_s8", "512 outputs or more, the output multiplier a right shift "
-                                                     "of 1-22")),
-          f"{_BROADCAST}; each input's rescale factor inside (0, 1)"),
+                                                     "of 1-22"),
+           Kernel("te_squared_difference_s16", _INT16)),
+          f"{_BROADCAST}; each input's rescale factor inside (0, 1); int16: zero point 0 everywhere, as "
+          "TFLite-Micro requires"),
     OpDoc("SQUEEZE", "keras.ops.squeeze, tf.squeeze; Conv1D reshapes",
           (Kernel("te_reshape_s8"),),
           "input and output with as many elements"),
@@ -289,10 +301,11 @@ OPS: tuple[OpDoc, ...] = (
           "TFLite-Micro ignores them"),
     OpDoc("SUB", "Subtract, keras.ops.subtract, `a - b`; GRU steps",
           (Kernel("te_sub_s8"),
-           Kernel("te_sub_table_s8", "512 outputs or more, the output multiplier a right shift of 1-22")),
+           Kernel("te_sub_table_s8", "512 outputs or more, the output multiplier a right shift of 1-22"),
+           Kernel("te_sub_s16", _INT16)),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1); {_FUSED}"),
     OpDoc("SUM", "keras.ops.sum, tf.reduce_sum",
-          (Kernel("te_mean_s8"),),
+          (Kernel("te_mean_s8"), Kernel("te_mean_s16", _INT16)),
           "constant int32 axes, any number of them; inputs up to 5-D; per-tensor quantization"),
     OpDoc("SVDF", "no Keras layer: TensorFlow's converter fuses SVDF only from the patterns of old TF1 graphs "
                   "(keyword-spotting models written for TFLite-Micro)",
@@ -306,7 +319,8 @@ OPS: tuple[OpDoc, ...] = (
           "0, as TFLite-Micro writes it"),
     OpDoc("TRANSPOSE", "Permute, keras.ops.transpose",
           (Kernel("te_transpose_s8"),),
-          "1-D to 5-D; a constant permutation that names each axis once"),
+          "1-D to 5-D; a constant permutation that names each axis once; int16 moved as bytes: a 5-D int16 "
+          "transpose needs an axis of size 1 or its last axis kept last"),
     OpDoc("TRANSPOSE_CONV", "Conv2DTranspose",
           (Kernel("te_transpose_conv_s8"),
            Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}"),

@@ -6,7 +6,8 @@ point (older releases divided the raw sum with C's truncating division in that c
 installed runtime rounds, and the tests check that). The input/output scale ratio is
 quantized in double, then divided by the element count in integers after a left shift of
 up to 32 bits for precision; the zero-point-corrected int32 sum of each output is
-requantized with it and clamped. The sums live in an int32 scratch buffer.
+requantized with it and clamped. The sums live in an int32 scratch buffer. int16 tensors
+(16x8 mode) run te_mean_s16, the same arithmetic clamped to int16.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
-from tinyedge.ops._quant import quantize_multiplier, require_int8
+from tinyedge.ops._quant import QUANTIZED, quantize_multiplier, require_dtype
 
 MAX_RANK = 5  # the input ranks TFLite-Micro's reduce handles
 
@@ -42,12 +43,19 @@ def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tupl
     return (multiplier << extra) // count, shift - extra
 
 
-def reduction_geometry(graph: Graph, op: Operator) -> tuple[Tensor, Tensor, list[int], ConstArg, ConstArg, int]:
+def mean_kernel(dtype: str) -> str:
+    """te_mean_s8, or te_mean_s16 for int16 tensors (MEAN and SUM)."""
+    return "te_mean_s16" if dtype == "int16" else "te_mean_s8"
+
+
+def reduction_geometry(graph: Graph, op: Operator, dtypes: tuple[str, ...] = ("int8",)
+                       ) -> tuple[Tensor, Tensor, list[int], ConstArg, ConstArg, int]:
     """(input, output, resolved axes, 5-D input shape, 5-D output strides, number of outputs): what every
-    reduction (MEAN, SUM, REDUCE_MAX, REDUCE_MIN) checks and works out the same way."""
+    reduction (MEAN, SUM, REDUCE_MAX, REDUCE_MIN) checks and works out the same way; input and output of one
+    dtype from `dtypes`."""
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, an axis tensor and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    require_dtype(graph, op, dtypes, op.inputs[0], op.outputs[0])
     input_, axis, output = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     if axis.data is None or axis.dtype != "int32":
         raise UnsupportedOpError(f"{graph.describe(op)}: the axes must be a constant int32 tensor")
@@ -76,9 +84,9 @@ def reduction_geometry(graph: Graph, op: Operator) -> tuple[Tensor, Tensor, list
     return input_, output, axes, shape, output_strides, num_outputs
 
 
-@lowering("MEAN")
+@lowering("MEAN", activations=QUANTIZED)
 def lower_mean(graph: Graph, op: Operator) -> KernelCall:
-    input_, output, axes, shape, strides, num_outputs = reduction_geometry(graph, op)
+    input_, output, axes, shape, strides, num_outputs = reduction_geometry(graph, op, QUANTIZED)
     count = int(np.prod([input_.shape[a] for a in axes], dtype=np.int64))
     multiplier, shift = mean_multiplier(input_.scale, output.scale, count)
     sum_offset = -input_.zero_point * count
@@ -91,7 +99,8 @@ def lower_mean(graph: Graph, op: Operator) -> KernelCall:
         "output_offset": output.zero_point,
     }
     constants = (shape, strides)
-    return KernelCall(function="te_mean_s8", header="te_mean_s8.h", params_type="te_mean_params", params=params,
+    kernel = mean_kernel(input_.dtype)
+    return KernelCall(function=kernel, header=f"{kernel}.h", params_type="te_mean_params", params=params,
                       args=(TensorArg(input_.index), ScratchArg(4 * num_outputs, "int32_t"),
                             TensorArg(output.index)),
                       macs=0, constants=constants)

@@ -4,6 +4,10 @@ As TFLite-Micro's PadPrepare (pad.cc): paddings must be a constant [rank, 2] ten
 inputs up to 5-D, and the output shape must equal the input's plus the paddings. PAD
 fills with the output zero point (a real zero); PADV2 fills with its constant value,
 whose quantization must be the output's. The bytes of the input are copied unchanged.
+
+With int16 activations (16x8 mode, te_pad_s16) TFLite-Micro's pad.cc fills PAD with the integer
+0 whatever the output zero point (TensorFlow writes 0 there, so it is a real zero) and PADV2
+with its constant's value, its quantization unchecked; tinyedge fills alike.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import require_int8
+from tinyedge.ops._quant import QUANTIZED, require_dtype
 
 MAX_RANK = 5  # reference_ops::PadKernelMaxDimensionCount()
 
@@ -22,12 +26,15 @@ def _pad_value(graph: Graph, op: Operator) -> int:
     output = graph.tensor(op.outputs[0])
     if output.quant is None or output.quant.per_channel:
         raise UnsupportedOpError(f"{graph.describe(op)}: the output must be quantized per tensor")
+    int16 = output.dtype == "int16"
     if len(op.inputs) == 2 or op.inputs[2] < 0:
-        return output.zero_point
+        return 0 if int16 else output.zero_point
     value = graph.tensor(op.inputs[2])
-    require_int8(graph, op, value.index)
+    require_dtype(graph, op, (output.dtype,), value.index)
     if value.data is None or value.size != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: the pad value '{value.name}' must be a constant scalar")
+    if int16:
+        return int(value.data.reshape(-1)[0])
     if (value.quant is None or value.quant.per_channel or value.zero_point != output.zero_point
             or np.float32(value.scale) != np.float32(output.scale)):
         raise UnsupportedOpError(f"{graph.describe(op)}: the pad value '{value.name}' must have the output's "
@@ -35,12 +42,12 @@ def _pad_value(graph: Graph, op: Operator) -> int:
     return int(value.data.reshape(-1)[0])
 
 
-@lowering("PAD", "PADV2")
+@lowering("PAD", "PADV2", activations=QUANTIZED)
 def lower_pad(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) not in (2, 3) or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, paddings, an optional pad value "
                                  "and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    dtype = require_dtype(graph, op, QUANTIZED, op.inputs[0], op.outputs[0])
     input_, paddings, output = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     rank = len(input_.shape)
     if rank > MAX_RANK:
@@ -61,5 +68,6 @@ def lower_pad(graph: Graph, op: Operator) -> KernelCall:
                                      "right_padding": "@right_padding", "pad_value": _pad_value(graph, op)}
     constants = (ConstArg("output_shape", "int32_t", output_shape), ConstArg("left_padding", "int32_t", left),
                  ConstArg("right_padding", "int32_t", right))
-    return KernelCall(function="te_pad_s8", header="te_pad_s8.h", params_type="te_pad_params", params=params,
+    kernel = "te_pad_s16" if dtype == "int16" else "te_pad_s8"
+    return KernelCall(function=kernel, header=f"{kernel}.h", params_type="te_pad_params", params=params,
                       args=(TensorArg(input_.index), TensorArg(output.index)), macs=0, constants=constants)

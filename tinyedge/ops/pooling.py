@@ -3,7 +3,8 @@
 Parameters follow TFLite-Micro's PoolingPrepare (pooling_common.cc): padding from
 ComputePaddingHeightWidth with dilation 1, clamp bounds from the fused activation. The
 reference kernels pool raw int8 values, so TFLite-Micro refuses an output whose scale
-(within 1e-6) or zero point differs from the input's; so do we.
+(within 1e-6) or zero point differs from the input's; so do we. int16 tensors (16x8 mode) run
+te_avg_pool2d_s16 / te_max_pool2d_s16, the same arithmetic with int16 clamp bounds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import fused_activation_range, nhwc, out_size, padding_before, require_int8
+from tinyedge.ops._quant import QUANTIZED, fused_activation_range, nhwc, out_size, padding_before, require_dtype
 
 SCALE_TOLERANCE = 1.0e-6  # TFLite-Micro's check that input and output scales agree
 
@@ -22,7 +23,7 @@ def _padding(graph: Graph, op: Operator, image: int, filt: int, stride: int, out
     """Padding before the input along one axis.
 
     An average over a window that lies entirely in the padding divides by zero, and
-    TFLite-Micro fails the inference; a max pool of such a window gives -128, clamped.
+    TFLite-Micro fails the inference; a max pool of such a window gives -128 (int16: -32768), clamped.
     """
     padding = str(op.options.get("padding", "SAME"))
     if padding not in ("SAME", "VALID"):
@@ -38,11 +39,11 @@ def _padding(graph: Graph, op: Operator, image: int, filt: int, stride: int, out
     return pad
 
 
-@lowering("AVERAGE_POOL_2D", "MAX_POOL_2D")
+@lowering("AVERAGE_POOL_2D", "MAX_POOL_2D", activations=QUANTIZED)
 def lower_pool2d(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 1 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected one input and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    dtype = require_dtype(graph, op, QUANTIZED, op.inputs[0], op.outputs[0])
     input_, output = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     if len(input_.shape) != 4 or len(output.shape) != 4:
         raise UnsupportedOpError(f"{graph.describe(op)}: input and output must be 4-D (NHWC)")
@@ -70,5 +71,6 @@ def lower_pool2d(graph: Graph, op: Operator) -> KernelCall:
         "activation_min": act_min, "activation_max": act_max,
     }
     kernel = _KERNELS[op.opcode]
-    return KernelCall(function=f"{kernel}_s8", header=f"{kernel}_s8.h", params_type=f"{kernel}_params",
+    suffix = "s16" if dtype == "int16" else "s8"
+    return KernelCall(function=f"{kernel}_{suffix}", header=f"{kernel}_{suffix}.h", params_type=f"{kernel}_params",
                       params=params, args=(TensorArg(input_.index), TensorArg(output.index)), macs=0)

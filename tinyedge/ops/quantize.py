@@ -10,6 +10,10 @@ DequantizePrepare (dequantize_common.cc):
 
 Float scales reach the C parameter struct as float literals that hold the tensor's
 float32 scale exactly.
+
+Requantization with int16 or int32 on either side (16x8 mode: int16 -> int16, int16 <-> int8,
+int16 <-> int32 as TFLite-Micro's seanet models use, int8 <-> int32) runs te_quantize_s16 with
+the same multiplier; each pair TFLite-Micro's EvalQuantizeReference instantiates is taken.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import quantize_multiplier
+from tinyedge.ops._quant import QUANTIZED, quantize_multiplier
 
 QUANTIZE_FROM_INT8, QUANTIZE_FROM_FLOAT32 = 0, 1  # te_quantize_params.input_type
+# (input, output) dtypes te_quantize_s16 requantizes between: the integer pairs of TFLite-Micro's
+# EvalQuantizeReference other than int8 -> int8 (te_quantize_s8).
+WIDE_REQUANTIZE = {("int16", "int16"), ("int16", "int8"), ("int8", "int16"), ("int16", "int32"),
+                   ("int32", "int16"), ("int8", "int32"), ("int32", "int8")}
 
 
 def c_float(value: float) -> str:
@@ -46,11 +54,30 @@ def _unary(graph: Graph, op: Operator) -> tuple[Tensor, Tensor]:
     return input_, output
 
 
-@lowering("QUANTIZE")
+def _lower_wide_requantize(graph: Graph, op: Operator, input_: Tensor, output: Tensor) -> KernelCall:
+    """te_quantize_s16: a requantization with an int16 or int32 side."""
+    _per_tensor(graph, op, input_)
+    _per_tensor(graph, op, output)
+    multiplier, shift = quantize_multiplier(float(input_.scale) / float(output.scale))
+    params: dict[str, ParamValue] = {
+        "size": input_.size, "input_bytes": np.dtype(input_.dtype).itemsize,
+        "output_bytes": np.dtype(output.dtype).itemsize, "input_zero_point": input_.zero_point,
+        "output_zero_point": output.zero_point, "multiplier": multiplier, "shift": shift,
+    }
+    return KernelCall(
+        function="te_quantize_s16", header="te_quantize_s16.h", params_type="te_quantize_s16_params", params=params,
+        args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])), in_place=input_.dtype == output.dtype,
+    )
+
+
+@lowering("QUANTIZE", activations=(*QUANTIZED, "float32"))  # float32: a float model input
 def lower_quantize(graph: Graph, op: Operator) -> KernelCall:
     input_, output = _unary(graph, op)
+    if (input_.dtype, output.dtype) in WIDE_REQUANTIZE:
+        return _lower_wide_requantize(graph, op, input_, output)
     if output.dtype != "int8":
-        raise UnsupportedOpError(f"{graph.describe(op)}: quantizing to {output.dtype} is not supported, only to int8")
+        raise UnsupportedOpError(f"{graph.describe(op)}: quantizing {input_.dtype} to {output.dtype} is not "
+                                 "supported: int8, int16 and int32 to one another, or float32 to int8")
     _per_tensor(graph, op, output)
     if input_.dtype == "int8":
         _per_tensor(graph, op, input_)
@@ -77,7 +104,7 @@ def lower_quantize(graph: Graph, op: Operator) -> KernelCall:
     )
 
 
-@lowering("DEQUANTIZE")
+@lowering("DEQUANTIZE", activations=("int8", "float32"))  # float32: a float model output
 def lower_dequantize(graph: Graph, op: Operator) -> KernelCall:
     input_, output = _unary(graph, op)
     if input_.dtype != "int8" or output.dtype != "float32":

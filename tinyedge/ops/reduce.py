@@ -10,7 +10,8 @@ duplicates dropped); an empty axis list copies the input.
 - SUM (PrepareMeanOrSumHelper, QuantizedMeanOrSum with compute_sum): the zero-point
   corrected int32 sum of each output is requantized with QuantizeMultiplier(double(input
   scale) / double(output scale)), unlike MEAN without dividing by the count, then offset
-  and clamped. The arithmetic is te_mean_s8's, so SUM runs on that kernel.
+  and clamped. The arithmetic is te_mean_s8's, so SUM runs on that kernel (te_mean_s16 for
+  int16 tensors, 16x8 mode; TFLite-Micro's REDUCE_MAX and REDUCE_MIN have no int16 form).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, ParamValue, ScratchArg, TensorArg, lowering
-from tinyedge.ops._quant import quantize_multiplier
-from tinyedge.ops.mean import reduction_geometry
+from tinyedge.ops._quant import QUANTIZED, quantize_multiplier
+from tinyedge.ops.mean import mean_kernel, reduction_geometry
 
 _MIN_MAX_KERNELS = {"REDUCE_MAX": "te_reduce_max_s8", "REDUCE_MIN": "te_reduce_min_s8"}
 
@@ -41,9 +42,9 @@ def lower_reduce_min_max(graph: Graph, op: Operator) -> KernelCall:
                       args=(TensorArg(input_.index), TensorArg(output.index)), constants=(shape, strides))
 
 
-@lowering("SUM")
+@lowering("SUM", activations=QUANTIZED)
 def lower_sum(graph: Graph, op: Operator) -> KernelCall:
-    input_, output, axes, shape, strides, num_outputs = reduction_geometry(graph, op)
+    input_, output, axes, shape, strides, num_outputs = reduction_geometry(graph, op, QUANTIZED)
     count = int(np.prod([input_.shape[a] for a in axes], dtype=np.int64))
     multiplier, shift = quantize_multiplier(float(input_.scale) / float(output.scale))
     sum_offset = -input_.zero_point * count
@@ -54,6 +55,7 @@ def lower_sum(graph: Graph, op: Operator) -> KernelCall:
         "num_outputs": num_outputs, "sum_offset": sum_offset, "multiplier": multiplier, "shift": shift,
         "output_offset": output.zero_point,
     }
-    return KernelCall(function="te_mean_s8", header="te_mean_s8.h", params_type="te_mean_params", params=params,
+    kernel = mean_kernel(input_.dtype)
+    return KernelCall(function=kernel, header=f"{kernel}.h", params_type="te_mean_params", params=params,
                       args=(TensorArg(input_.index), ScratchArg(4 * num_outputs, "int32_t"), TensorArg(output.index)),
                       constants=(shape, strides))

@@ -3,24 +3,25 @@
 As TFLite-Micro's SlicePrepare and reference_ops::Slice: inputs of up to 5 dimensions,
 begin and size constant 1-D int32 or int64 tensors of one value per axis, a size of -1
 meaning "to the end". TFLite-Micro neither clamps nor checks the box: tinyedge refuses one
-that leaves the input. The copy is te_strided_slice_s8's, every stride 1.
+that leaves the input. The copy is te_strided_slice_s8's, every stride 1 (an int16 tensor's
+as bytes, 16x8 mode).
 """
 
 from __future__ import annotations
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
-from tinyedge.ops import ConstArg, KernelCall, ParamValue, lowering
-from tinyedge.ops._quant import require_int8
-from tinyedge.ops._strided import RANK, constant_ints, extended, int32_array, row_major_strides
+from tinyedge.ops import KernelCall, lowering
+from tinyedge.ops._quant import QUANTIZED, require_dtype
+from tinyedge.ops._strided import RANK, constant_ints, row_major_strides
 from tinyedge.ops.strided_slice import strided_copy
 
 
-@lowering("SLICE")
+@lowering("SLICE", activations=QUANTIZED)
 def lower_slice(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 3 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, begin, size and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    require_dtype(graph, op, QUANTIZED, op.inputs[0], op.outputs[0])
     input_, output = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     rank = len(input_.shape)
     if rank > RANK:
@@ -38,8 +39,4 @@ def lower_slice(graph: Graph, op: Operator) -> KernelCall:
     if tuple(counts) != output.shape:
         raise UnsupportedOpError(f"{graph.describe(op)}: output {list(output.shape)} is not the {counts} sliced")
     strides = row_major_strides(input_.shape)
-    params: dict[str, ParamValue] = {"start": sum(b * s for b, s in zip(begin, strides)),
-                                     "output_shape": "@output_shape", "input_steps": "@input_steps"}
-    constants = (ConstArg("output_shape", "int32_t", int32_array(extended(counts))),
-                 ConstArg("input_steps", "int32_t", int32_array(extended(strides))))
-    return strided_copy(input_.index, output.index, params, constants)
+    return strided_copy(graph, op, sum(b * s for b, s in zip(begin, strides)), counts, strides)

@@ -6,7 +6,7 @@ end); each output takes, per outer slice, its size along the axis times the inne
 output order; the sizes come from the output shapes (SPLIT_V's size_splits operand is only
 read by the converter). The bytes are copied unchanged. tinyedge checks what TFLite-Micro
 only asserts in debug builds: every output has the input's shape but along the axis, and the
-sizes add up to the input's.
+sizes add up to the input's. int16 tensors (16x8 mode) are cut as bytes, every size doubled.
 """
 
 from __future__ import annotations
@@ -18,27 +18,30 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, TensorListArg, lowering
-from tinyedge.ops._quant import require_int8
+from tinyedge.ops._quant import QUANTIZED, require_dtype
 from tinyedge.ops._strided import constant_ints
 
 
 def split_call(graph: Graph, op: Operator, input_: Tensor, outputs: list[Tensor], axis: int,
                copy_sizes: list[int]) -> KernelCall:
-    """te_split_s8 writing each output's `copy_sizes[i]` bytes per slice before `axis` (UNPACK uses it too)."""
+    """te_split_s8 writing each output's `copy_sizes[i]` elements per slice before `axis` (UNPACK uses it too),
+    as bytes."""
+    copy_sizes = [size * np.dtype(input_.dtype).itemsize for size in copy_sizes]
     params: dict[str, ParamValue] = {"num_outputs": len(outputs), "outer_size": math.prod(input_.shape[:axis]),
                                      "copy_sizes": "@copy_sizes"}
     return KernelCall(function="te_split_s8", header="te_split_s8.h", params_type="te_split_params", params=params,
-                      args=(TensorArg(input_.index), TensorListArg(tuple(t.index for t in outputs), writable=True)),
+                      args=(TensorArg(input_.index, view="int8_t"),
+                            TensorListArg(tuple(t.index for t in outputs), writable=True, view="int8_t")),
                       macs=0, constants=(ConstArg("copy_sizes", "int32_t", np.array(copy_sizes, dtype=np.int32)),))
 
 
-@lowering("SPLIT", "SPLIT_V")
+@lowering("SPLIT", "SPLIT_V", activations=QUANTIZED)
 def lower_split(graph: Graph, op: Operator) -> KernelCall:
     expected_inputs = 2 if op.opcode == "SPLIT" else 3
     if len(op.inputs) != expected_inputs or not op.outputs:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected {expected_inputs} inputs and at least one output")
     input_index, axis_index = (op.inputs[1], op.inputs[0]) if op.opcode == "SPLIT" else (op.inputs[0], op.inputs[2])
-    require_int8(graph, op, input_index, *op.outputs)
+    require_dtype(graph, op, QUANTIZED, input_index, *op.outputs)
     input_, outputs = graph.tensor(input_index), [graph.tensor(i) for i in op.outputs]
     axis_values = constant_ints(graph, op, graph.tensor(axis_index), "axis")
     rank = len(input_.shape)

@@ -6,7 +6,8 @@ dimensions; begin, end and strides constant int32 of one value per axis, no stri
 begin_mask, end_mask and shrink_axis_mask honoured, ellipsis_mask, new_axis_mask and the
 offset option ignored (TFLite-Micro zeroes them). Prepare's output-shape check is done here
 with its StartForAxis/StopForAxis; the elements are read where Eval's
-StridedSliceStartForAxis/EndForAxis put them. Bytes are copied unchanged.
+StridedSliceStartForAxis/EndForAxis put them. Bytes are copied unchanged: an int16 tensor
+(16x8 mode) is sliced as bytes, each element an innermost axis of two (_strided.in_bytes).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import require_int8
-from tinyedge.ops._strided import RANK, constant_ints, extended, int32_array, row_major_strides
+from tinyedge.ops._quant import QUANTIZED, require_dtype
+from tinyedge.ops._strided import RANK, constant_ints, extended, in_bytes, int32_array, row_major_strides
 
 MAX_RANK = 4
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
@@ -66,11 +67,11 @@ def _count(start: int, stop: int, stride: int) -> int:
     return max(0, -((start - stop) // stride)) if stride > 0 else max(0, (start - stop + (-stride) - 1) // -stride)
 
 
-@lowering("STRIDED_SLICE")
+@lowering("STRIDED_SLICE", activations=QUANTIZED)
 def lower_strided_slice(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 4 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, begin, end, strides and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    require_dtype(graph, op, QUANTIZED, op.inputs[0], op.outputs[0])
     input_, output = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     rank = len(input_.shape)
     if rank > MAX_RANK:
@@ -103,19 +104,26 @@ def lower_strided_slice(graph: Graph, op: Operator) -> KernelCall:
         raise UnsupportedOpError(f"{graph.describe(op)}: TFLite-Micro would read {math.prod(counts)} elements "
                                  f"for an output of {output.size}")
     input_strides = row_major_strides(input_.shape)
-    params: dict[str, ParamValue] = {
-        "start": sum(s * t for s, t in zip(starts, input_strides)),
-        "output_shape": "@output_shape", "input_steps": "@input_steps",
-    }
+    start = sum(s * t for s, t in zip(starts, input_strides))
+    return strided_copy(graph, op, start, counts, [s * t for s, t in zip(strides, input_strides)])
+
+
+def strided_copy(graph: Graph, op: Operator, start: int, counts: list[int], steps: list[int]) -> KernelCall:
+    """The te_strided_slice_s8 call (SLICE uses it too: a slice is a strided slice of stride 1): the output
+    walks `counts`, reading the input from element `start` on by `steps` elements per axis. Elements
+    wider than a byte are copied as bytes."""
+    input_, output = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    itemsize = np.dtype(input_.dtype).itemsize
+    if itemsize > 1:
+        geometry = in_bytes(start, counts, steps, itemsize)
+        if geometry is None:
+            raise UnsupportedOpError(f"{graph.describe(op)}: this {input_.dtype} slice of {list(input_.shape)} "
+                                     f"needs more than {RANK} axes as bytes")
+        start, counts, steps = geometry
+    params: dict[str, ParamValue] = {"start": start, "output_shape": "@output_shape", "input_steps": "@input_steps"}
     constants = (ConstArg("output_shape", "int32_t", int32_array(extended(counts, RANK))),
-                 ConstArg("input_steps", "int32_t",
-                          int32_array(extended([s * t for s, t in zip(strides, input_strides)], RANK))))
-    return strided_copy(input_.index, output.index, params, constants)
-
-
-def strided_copy(input_index: int, output_index: int, params: dict[str, ParamValue],
-                 constants: tuple[ConstArg, ...]) -> KernelCall:
-    """The te_strided_slice_s8 call (SLICE uses it too: a slice is a strided slice of stride 1)."""
+                 ConstArg("input_steps", "int32_t", int32_array(extended(steps, RANK))))
     return KernelCall(function="te_strided_slice_s8", header="te_strided_slice_s8.h",
                       params_type="te_strided_slice_params", params=params,
-                      args=(TensorArg(input_index), TensorArg(output_index)), macs=0, constants=constants)
+                      args=(TensorArg(input_.index, view="int8_t"), TensorArg(output.index, view="int8_t")), macs=0,
+                      constants=constants)

@@ -4,23 +4,26 @@ As TFLite-Micro's TransposePrepare: inputs of 1 to 5 dimensions, a constant 1-D 
 permutation with one entry per input axis, each in range. The bytes are copied unchanged
 (the converter gives the output the input's quantization; TFLite-Micro does not check it).
 A permutation that repeats an axis TFLite-Micro would run into reading the wrong elements;
-tinyedge refuses it.
+tinyedge refuses it. An int16 tensor (16x8 mode) is moved as bytes, each element an innermost
+axis of two (_strided.in_bytes): a 5-D one whose axes cannot be merged is refused.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import require_int8
-from tinyedge.ops._strided import RANK, constant_ints, extended, int32_array, row_major_strides
+from tinyedge.ops._quant import QUANTIZED, require_dtype
+from tinyedge.ops._strided import RANK, constant_ints, extended, in_bytes, int32_array, row_major_strides
 
 
-@lowering("TRANSPOSE")
+@lowering("TRANSPOSE", activations=QUANTIZED)
 def lower_transpose(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, a permutation and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    require_dtype(graph, op, QUANTIZED, op.inputs[0], op.outputs[0])
     input_, output = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     rank = len(input_.shape)
     if not 1 <= rank <= RANK:
@@ -35,10 +38,17 @@ def lower_transpose(graph: Graph, op: Operator) -> KernelCall:
                                  f"{list(input_.shape)} permuted by {perm}")
     # Output axis d walks input axis perm[d]; leading axes added to reach 5-D have size 1.
     input_strides = row_major_strides(input_.shape)
-    input_steps = extended([input_strides[p] for p in perm])
+    counts, steps = list(output.shape), [input_strides[p] for p in perm]
+    itemsize = np.dtype(input_.dtype).itemsize
+    if itemsize > 1:
+        geometry = in_bytes(0, counts, steps, itemsize)
+        if geometry is None:
+            raise UnsupportedOpError(f"{graph.describe(op)}: this {input_.dtype} transpose of {list(input_.shape)} "
+                                     f"needs more than {RANK} axes as bytes")
+        _, counts, steps = geometry
     params: dict[str, ParamValue] = {"output_shape": "@output_shape", "input_steps": "@input_steps"}
-    constants = (ConstArg("output_shape", "int32_t", int32_array(extended(output.shape))),
-                 ConstArg("input_steps", "int32_t", int32_array(input_steps)))
+    constants = (ConstArg("output_shape", "int32_t", int32_array(extended(counts))),
+                 ConstArg("input_steps", "int32_t", int32_array(extended(steps))))
+    args = (TensorArg(input_.index, view="int8_t"), TensorArg(output.index, view="int8_t"))
     return KernelCall(function="te_transpose_s8", header="te_transpose_s8.h", params_type="te_transpose_params",
-                      params=params, args=(TensorArg(input_.index), TensorArg(output.index)), macs=0,
-                      constants=constants)
+                      params=params, args=args, macs=0, constants=constants)

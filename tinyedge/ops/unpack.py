@@ -4,7 +4,7 @@
 As TFLite-Micro's unpack.cc: `num` outputs (NumOutputs must agree), the axis option
 (negative counted from the end); output i holds, per outer slice, the inner elements of slice
 i. That is SPLIT into pieces of size 1 with the axis dropped, so te_split_s8 runs it. Bytes
-are copied unchanged.
+are copied unchanged (an int16 tensor's as bytes, 16x8 mode).
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ import math
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import KernelCall, lowering
-from tinyedge.ops._quant import require_int8
+from tinyedge.ops._quant import QUANTIZED, require_dtype
 from tinyedge.ops.split import split_call
 
 
-@lowering("UNPACK")
+@lowering("UNPACK", activations=QUANTIZED)
 def lower_unpack(graph: Graph, op: Operator) -> KernelCall:
     count = int(op.options.get("num", len(op.outputs)))
     if len(op.inputs) != 1 or not op.outputs or count != len(op.outputs):
         raise UnsupportedOpError(f"{graph.describe(op)}: expected one input and num ({count}) outputs, not "
                                  f"{len(op.outputs)}")
-    require_int8(graph, op, op.inputs[0], *op.outputs)
+    require_dtype(graph, op, QUANTIZED, op.inputs[0], *op.outputs)
     input_, outputs = graph.tensor(op.inputs[0]), [graph.tensor(i) for i in op.outputs]
     rank = len(input_.shape)
     axis = int(op.options.get("axis", 0))
