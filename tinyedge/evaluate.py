@@ -211,7 +211,8 @@ def _child_main(model_path: Path, folder: Path) -> int:
     else:
         from tinyedge.quantize import _load_keras  # its lenient loading of Keras 2 files
 
-        keras_model, batch = _load_keras(model_path), BATCH
+        keras_model = _load_keras(model_path)
+        batch = 1 if keras_model.inputs[0].shape[0] == 1 else BATCH  # keras.Input(batch_size=1) fixes it
 
         def predict(samples: np.ndarray) -> np.ndarray:
             outputs = keras_model(samples, training=False)
