@@ -119,7 +119,7 @@ def test_regression_mean_abs_error_is_tflite_micros_dequantized(tmp_path, quanti
 
     compiled = compile_tflite(tflite)
     accuracy = measure_accuracy(load_eval_data(tmp_path / "eval.npz"), tmp_path / "eval.npz", compiled,
-                                tmp_path / "reg.keras")
+                                tflite, source=tmp_path / "reg.keras")  # an int8 .tflite and its float source
     assert accuracy.task == "regression" and accuracy.samples == 200 and accuracy.confusion == ()
     out = compiled.outputs[0]
     dequantized = (reference_predictions(tflite, x[100:]).astype(np.float64) - out.zero_point) * out.scale
