@@ -6,6 +6,10 @@ five instructions per block, a worst case for per-block hooks), then prints gues
 
     no hook        bare Unicorn, nothing counted (the ceiling)
     C block hook   tinyedge's counter with the per-block histogram (what simulate() uses)
+    + memory model the same with a board's memory model on (tinyedge/simulate/memory_model.py):
+                   fetches through a 16 KB cache, operands read from RAM (the MAC loop as is)
+                   and from flash (every second instruction a flash read through the model:
+                   its worst case; weights in flash are about one read in six instructions)
     Python hook    the fallback / test oracle, on a shorter run
     start-up       simulate() call to the first emulated instruction, with the counter library
                    already compiled and on first use (compiling it into a fresh cache)
@@ -25,11 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import unicorn
 from unicorn.arm_const import UC_ARM_REG_SP, UC_CPU_ARM_CORTEX_M4
 
+from tinyedge.boards import Cache
 from tinyedge.simulate import Memory, SimTarget, simulate
 from tinyedge.simulate.firmware_image import load_image
 
@@ -76,6 +82,20 @@ te_inference_end:
 
 BOARD = SimTarget("bench-m4", "cortex-m4", 64_000_000,
                   (Memory("flash", 0x0, 0x10000, "flash"), Memory("ram", 0x20000000, 0x10000, "ram")))
+# The same board with a memory model: a 16 KB two-way cache with 8-byte lines (RP2040-like).
+CACHED = replace(BOARD, name="bench-m4-cache",
+                 caches=(Cache("cache", "flash", "both", 16384, 8, 2, 100, "always", "benchmark figure"),))
+# The operands as page-aligned constant arrays in flash, for the flash-reading variant.
+FLASH_OPERANDS = """
+    .section .rodata
+    .balign 1024
+    .type wa, %object
+    .size wa, 1024
+wa: .fill 1024, 1, 3
+    .type wb, %object
+    .size wb, 1024
+wb: .fill 1024, 1, 5
+"""
 
 
 def expected_inference(outer: int) -> int:
@@ -83,13 +103,17 @@ def expected_inference(outer: int) -> int:
     return 1 + 1 + outer * PER_ROW + 1
 
 
-def build(folder: Path, outer: int) -> Path:
+def build(folder: Path, outer: int, flash_operands: bool = False) -> Path:
     for tool in ("arm-none-eabi-as", "arm-none-eabi-ld"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed (Debian: apt-get install binutils-arm-none-eabi)")
-    source = folder / "mac.s"
-    source.write_text(PROGRAM)
-    obj, elf = folder / f"mac{outer}.o", folder / f"mac{outer}.elf"
+    program = PROGRAM
+    if flash_operands:
+        program = program.replace("=0x20000000", "=wa").replace("=0x20000100", "=wb") + FLASH_OPERANDS
+    stem = f"mac{outer}{'-flash' if flash_operands else ''}"
+    source = folder / f"{stem}.s"
+    source.write_text(program)
+    obj, elf = folder / f"{stem}.o", folder / f"{stem}.elf"
     subprocess.run(["arm-none-eabi-as", "--defsym", f"OUTER={outer}", str(source), "-o", str(obj)], check=True)
     subprocess.run(["arm-none-eabi-ld", "-e", "reset", "-Ttext=0x100", "--section-start=.vectors=0", str(obj),
                     "-o", str(elf)], check=True)
@@ -112,9 +136,9 @@ def bare_unicorn(elf: Path) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def timed_simulate(elf: Path, counter: str):
+def timed_simulate(elf: Path, counter: str, board: SimTarget = BOARD):
     cpu = time.process_time()
-    result = simulate(elf, BOARD, [b""], counter=counter)
+    result = simulate(elf, board, [b""], counter=counter)
     return result, time.process_time() - cpu
 
 
@@ -138,6 +162,9 @@ def main() -> int:
         total_big = expected_inference(args.outer) + 5  # + the calls around it and the exit
         bare = [bare_unicorn(big) for _ in range(args.repeat)]
         counted = [timed_simulate(big, "c") for _ in range(args.repeat)]
+        modelled = [timed_simulate(big, "c", CACHED) for _ in range(args.repeat)]
+        big_flash = build(folder, args.outer, flash_operands=True)
+        modelled_flash = [timed_simulate(big_flash, "c", CACHED) for _ in range(args.repeat)]
         python, python_cpu = timed_simulate(small, "python")
 
     for result, _ in counted:
@@ -150,16 +177,21 @@ def main() -> int:
 
     best_bare = min(bare)
     best_counted, best_counted_cpu = max(counted, key=lambda rc: rc[0].guest_mips)
+    best_modelled, best_modelled_cpu = max(modelled, key=lambda rc: rc[0].guest_mips)
+    best_flash, best_flash_cpu = max(modelled_flash, key=lambda rc: rc[0].guest_mips)
+    assert best_flash.instructions == best_counted.instructions and best_flash.samples[0].stall_cycles > 0
     rows = [
         ("no hook (bare Unicorn)", total_big, mips(total_big, best_bare[0]), mips(total_big, best_bare[1])),
         ("C block hook + histogram", total_big, best_counted.guest_mips, mips(total_big, best_counted_cpu)),
+        ("+ memory model, RAM reads", total_big, best_modelled.guest_mips, mips(total_big, best_modelled_cpu)),
+        ("+ memory model, flash reads", total_big, best_flash.guest_mips, mips(total_big, best_flash_cpu)),
         ("Python block hook", python.total_instructions, python.guest_mips,
          mips(python.total_instructions, python_cpu)),
     ]
     print(f"Cortex-M4 int8 MAC loop, {INNER} MACs per row, 5 instructions per block "
           f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
     for name, instructions, wall, cpu in rows:
-        print(f"  {name:<26} {instructions / 1e6:8.1f} M instructions  {wall:7.1f} MIPS  [{cpu:7.1f} CPU]")
+        print(f"  {name:<28} {instructions / 1e6:8.1f} M instructions  {wall:7.1f} MIPS  [{cpu:7.1f} CPU]")
     print(f"  counts exact: {expected_inference(args.outer):,} instructions per inference, as worked out")
     print(f"  start-up: {warm.startup_seconds * 1e3:.1f} ms with the counter library cached, "
           f"{cold.startup_seconds * 1e3:.1f} ms on first use (compiles it)")

@@ -139,9 +139,9 @@ def test_compile_builds_the_uart_variant_bit_exact_with_its_checksums(small_mode
     assert json.loads((out / "tinyedge_project.json").read_text())["console"] == "uart"
     assert not (out / "renode").exists()  # the Renode suite feeds input.bin through semihosting
     firmware = json.loads((out / "report.json").read_text())["firmware"]
-    assert firmware["console"] == "uart" and firmware["cpu_clock_hz"] == 16_000_000  # F7: HSI, no PLL yet
+    assert firmware["console"] == "uart" and firmware["cpu_clock_hz"] == 216_000_000  # [setup]: PLL, over-drive
     assert firmware["latency_ms_at_cpu_clock"] == pytest.approx(
-        result.report.simulation.cycles / 16_000_000 * 1000)
+        result.report.simulation.cycles / 216_000_000 * 1000)
     semihosting = compile_model(small_model, "stm32f746g-disco", tmp_path / "semihosting", samples=1)
     assert "firmware" not in semihosting.report.to_dict()
 

@@ -62,7 +62,7 @@ def test_every_board_with_a_uart_has_a_driver_and_every_bare_metal_cortex_m_boar
 @pytest.mark.parametrize(("board", "expected"), [
     ("nrf52840", {"TE_UART_BAUDRATE": 0x01D7_E000}),  # the product specification's value for 115200
     ("stm32f4-discovery", {"TE_UART_BRR": 365}),  # 42 MHz APB1 / 115200
-    ("stm32f746g-disco", {"TE_UART_BRR": 139}),  # 16 MHz / 115200
+    ("stm32f746g-disco", {"TE_UART_BRR": 938}),  # 108 MHz APB2 / 115200
     ("stm32l552", {"TE_UART_BRR": 244444}),  # 256 x 110 MHz / 115200
     ("rp2040", {"TE_UART_IBRD": 67, "TE_UART_FBRD": 52}),  # 125 MHz / (16 x 115200) = 67 + 52/64
 ])

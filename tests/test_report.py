@@ -55,7 +55,7 @@ def make_report(provenance: Provenance | None) -> Report:
 def test_report_json_carries_every_provenance_field(tmp_path: Path):
     write_json(make_report(FILE_PROVENANCE), tmp_path / "report.json")
     data = json.loads((tmp_path / "report.json").read_text())
-    assert data["schema"] == SCHEMA == "tinyedge.report/2.3"
+    assert data["schema"] == SCHEMA == "tinyedge.report/2.4"
     prov = data["provenance"]
     assert prov == {
         "calibration": "data/calib.npy", "calibration_sha256": FILE_PROVENANCE.calibration_sha256,
@@ -137,3 +137,27 @@ def test_flash_line_names_the_app_partition_and_the_whole_chip_when_known(tmp_pa
     write_html(partition, tmp_path / "report.html")
     html = (tmp_path / "report.html").read_text()
     assert "Flash: 100,000 B of 1,048,576 B app partition of 4,194,304 B flash" in html
+
+
+def test_every_estimated_figure_says_estimate_and_the_memory_stalls_sit_beside_the_cycles(tmp_path: Path):
+    report = replace(make_report(None),
+                     simulation=replace(make_report(None).simulation, stall_cycles=12_000),
+                     layers=(LayerFigures(0, "tensor_0", "CONV_2D", 50_000, 30_000, 45_000, stall_cycles=12_000),))
+    rows = {line.split()[0]: line for line in summary_table(report).splitlines()
+            if line.strip() and "/ MAC" not in line}
+    for figure in ("cycles", "latency", "energy"):
+        assert "estimate" in rows[figure], rows[figure]
+    assert "12,000 of them memory stalls" in rows["cycles"]
+    assert "(estimate)" in next(line for line in summary_table(report).splitlines() if "cycles / MAC" in line)
+    header = next(line for line in summary_table(report).splitlines() if line.strip().startswith("layer"))
+    assert "est. cycles" in header and "of it stall" in header
+    assert "45,000       12,000" in summary_table(report)
+    write_json(report, tmp_path / "report.json")
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["simulation"]["stall_cycles"] == 12_000 and data["layers"][0]["stall_cycles"] == 12_000
+    write_html(report, tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    for label in ("cycles per MAC (estimate)", "latency (estimate)", "energy per inference (estimate)",
+                  "of them memory stalls (estimate)", "Cycles per layer (estimate)", "<th>of them memory stalls</th>",
+                  "<td>12,000</td>"):
+        assert label in html, label

@@ -44,7 +44,8 @@ FLASH_TOOLS = ("pyocd", "uf2", "esptool")
 # UART register layouts the standalone firmware has a driver for (firmware/runtime/te_uart_*.c,
 # tinyedge/console.py).
 UART_DRIVERS = ("nrf-uart", "stm32-usart-sr", "stm32-usart-isr", "stm32-lpuart", "pl011")
-INIT_ACTIONS = ("value", "set", "clear", "wait")  # what one [[console.init]] step does, see InitStep
+INIT_ACTIONS = ("value", "set", "clear", "wait")  # what one [[setup.init]] or [[console.init]] step does, see InitStep
+L1_CACHE_CORES = ("cortex-m7",)  # cores whose L1 caches the start-up code can enable (setup.l1_caches)
 BOOT_STAGES = ("rp2040-boot2",)  # boot stages tinyedge writes into the reserved boot bytes (tinyedge/boot2.py)
 # MicroPython native architectures (`tinyedge micropython`, tinyedge/micropython/): the .mpy a board's firmware loads.
 MICROPYTHON_ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc", "xtensawin")
@@ -54,7 +55,7 @@ MICROPYTHON_ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32i
 class Field:
     """One entry of the schema: a TOML value type, or a nested table (list of tables)."""
 
-    kind: str  # "int", "number", "str", "strings", "table", "tables"
+    kind: str  # "int", "number", "bool", "str", "strings", "table", "tables"
     required: bool = True
     choices: tuple[str, ...] = ()
     schema: Mapping[str, Field] | None = None
@@ -65,6 +66,15 @@ def _table(schema: Mapping[str, Field], required: bool = True) -> Field:
 
 
 _FIGURE_SOURCE = Field("str")
+_INIT_STEPS = Field("tables", schema={
+    "reg": Field("int"),
+    "value": Field("int", required=False),
+    "set": Field("int", required=False),
+    "clear": Field("int", required=False),
+    "wait": Field("int", required=False),
+    "equals": Field("int", required=False),
+    "note": Field("str"),
+})
 SCHEMA: dict[str, Field] = {
     "name": Field("str"),
     "vendor": Field("str"),
@@ -124,25 +134,22 @@ SCHEMA: dict[str, Field] = {
         "base": Field("int"),
         "baud": Field("int"),
         "uart_clock_hz": Field("int"),
-        "cpu_clock_hz": Field("int"),
         "tx_pin": Field("str"),
         "rx_pin": Field("str"),
         "connection": Field("str"),
         "source": Field("str"),
-        "init": Field("tables", schema={
-            "reg": Field("int"),
-            "value": Field("int", required=False),
-            "set": Field("int", required=False),
-            "clear": Field("int", required=False),
-            "wait": Field("int", required=False),
-            "equals": Field("int", required=False),
-            "note": Field("str"),
-        }),
+        "init": _INIT_STEPS,
+    }, required=False),
+    "setup": _table({
+        "clock": Field("str"),
+        "l1_caches": Field("bool", required=False),
+        "source": Field("str"),
+        "init": Field("tables", required=False, schema=_INIT_STEPS.schema),
     }, required=False),
 }
 # The host board runs on the development machine: it has no memory map, clock or power data.
 HOST_OPTIONAL = frozenset({"clock_hz", "memory", "layout", "flash_access", "power", "emulator", "flashing",
-                           "console"})
+                           "console", "setup"})
 
 
 @dataclass(frozen=True)
@@ -257,13 +264,23 @@ class Console:
     uart: str  # driver: one of UART_DRIVERS
     base: int  # the UART's register block
     baud: int
-    uart_clock_hz: int  # the clock feeding the UART once `init` has run (sets the baud divisor)
-    cpu_clock_hz: int  # the core clock the standalone firmware runs at (latency = cycles / this)
+    uart_clock_hz: int  # the clock feeding the UART once [setup] and `init` have run (sets the baud divisor)
     tx_pin: str
     rx_pin: str
     connection: str  # how the UART reaches the development machine
     source: str  # where the addresses and pins come from
-    init: tuple[InitStep, ...]  # clocks, resets and pin functions, before the UART is enabled
+    init: tuple[InitStep, ...]  # resets, peripheral clocks and pin functions, before the UART is enabled
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every firmware variant's start-up code does before main, so that the chip runs as the cost
+    model assumes: the core clock (board.clock_hz), flash wait states and accelerators, caches."""
+
+    clock: str  # how the core reaches board.clock_hz (the report names it)
+    source: str  # where the register facts come from
+    init: tuple[InitStep, ...] = ()  # register steps, in order (clocks, flash, caches); waits are bounded
+    l1_caches: bool = False  # enable the core's L1 instruction and data caches (Cortex-M7, SCB)
 
 
 @dataclass(frozen=True)
@@ -284,6 +301,7 @@ class Board:
     emulator: Emulator | None = None
     flashing: Flashing | None = None
     console: Console | None = None  # no UART: the firmware prints through semihosting only
+    setup: Setup | None = None  # None: the firmware leaves clocks and caches at their reset state
     micropython_arch: str | None = None  # the native .mpy architecture of the board's MicroPython port
 
     @property
@@ -395,6 +413,8 @@ class _Checker:
             raise self.fail(name, f"must be a number, got {value!r}")
         if kind in ("int", "number") and value < 0:
             raise self.fail(name, f"must not be negative, got {value!r}")
+        if kind == "bool" and not isinstance(value, bool):
+            raise self.fail(name, f"must be true or false, got {value!r}")
         if kind == "str" and not isinstance(value, str):
             raise self.fail(name, f"must be a string, got {value!r}")
         if kind == "strings" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -458,22 +478,34 @@ def _board_from_data(data: dict[str, Any], path: Path) -> Board:
         flashing=Flashing(**data["flashing"]) if "flashing" in data else None,
         console=_console(check, data["console"]) if "console" in data else None,
         micropython_arch=data.get("micropython_arch"),
+        setup=_setup(check, data["setup"], data["core"]) if "setup" in data else None,
     )
 
 
-def _console(check: _Checker, data: dict[str, Any]) -> Console:
+def _init_steps(check: _Checker, data: list[dict[str, Any]], table: str) -> tuple[InitStep, ...]:
     steps = []
-    for index, step in enumerate(data["init"]):
+    for index, step in enumerate(data):
         actions = [key for key in INIT_ACTIONS if key in step]
         if not actions or "value" in actions and len(actions) > 1 or "wait" in actions and len(actions) > 1:
-            raise check.fail(f"console.init[{index}]", f"has {', '.join(actions) or 'no action'}; give `value`, "
+            raise check.fail(f"{table}.init[{index}]", f"has {', '.join(actions) or 'no action'}; give `value`, "
                                                        "or `set` and/or `clear`, or `wait` (with `equals`)")
         if "equals" in step and "wait" not in step:
-            raise check.fail(f"console.init[{index}].equals", "is only meaningful with `wait`")
+            raise check.fail(f"{table}.init[{index}].equals", "is only meaningful with `wait`")
         if step["reg"] % 4 or step["reg"] >= 1 << 32:
-            raise check.fail(f"console.init[{index}].reg", f"0x{step['reg']:x} is not a 32-bit register address")
+            raise check.fail(f"{table}.init[{index}].reg", f"0x{step['reg']:x} is not a 32-bit register address")
         steps.append(InitStep(**step))
-    return Console(**{**data, "init": tuple(steps)})
+    return tuple(steps)
+
+
+def _console(check: _Checker, data: dict[str, Any]) -> Console:
+    return Console(**{**data, "init": _init_steps(check, data["init"], "console")})
+
+
+def _setup(check: _Checker, data: dict[str, Any], core: str) -> Setup:
+    if data.get("l1_caches") and core not in L1_CACHE_CORES:
+        raise check.fail("setup.l1_caches", f"is set, but core {core} has no L1 caches the start-up code enables; "
+                                            f"cores with them: {', '.join(L1_CACHE_CORES)}")
+    return Setup(**{**data, "init": _init_steps(check, data.get("init", []), "setup")})
 
 
 def _check_memory(check: _Checker, memory: tuple[MemoryRegion, ...], layout: Layout | None) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 import jinja2
 
 from tinyedge import __version__, children
+from tinyedge.board_setup import setup_context, setup_defines
 from tinyedge.boards import Board, load_board
 from tinyedge.boot2 import write_boot2_source
 from tinyedge.console import SEMIHOSTING, UART, check_console, runtime_sources
@@ -39,7 +40,7 @@ FREESTANDING_FLAGS = ("-ffreestanding", "-fno-common")
 ANALYSIS_FLAGS = ("-fcallgraph-info=su",)  # build_firmware only: the call graph for the stack estimate
 INCLUDE_DIRS = ("model", "include", "runtime")
 COMMON_RUNTIME = ("te_runtime.h", "te_inference.c", "te_cycles.c", "te_crc32.c", "te_report.c")
-BARE_METAL_RUNTIME = ("te_semihost.c", "te_crt.c", "te_libc.c", "libc/string.h")
+BARE_METAL_RUNTIME = ("te_semihost.c", "te_crt.c", "te_libc.c", "libc/string.h", "te_board.c", "te_cache.c")
 SEMIHOSTING_ONLY = ("te_semihost.c",)  # the UART variant replaces it with its console (tinyedge/console.py)
 TOP_LEVEL_SOURCES = ("boot2.c", "main.c", "startup.c", "board_init.c", "samples.c")
 BUILD_DIR = "build"
@@ -160,7 +161,8 @@ def toolchain(board: Board) -> Toolchain:
     includes = INCLUDE_DIRS if family.entry is None else (*INCLUDE_DIRS, "runtime/libc")
     cflags = C_FLAGS if family.entry is None else (*C_FLAGS, *FREESTANDING_FLAGS)
     return Toolchain(cross=cross, cc=cc, arch_flags=board.compiler.cflags, cflags=cflags,
-                     defines=(f"TE_CYCLES_{board.cycle_counter.upper()}",), include_dirs=includes,
+                     defines=(f"TE_CYCLES_{board.cycle_counter.upper()}", *setup_defines(board)),
+                     include_dirs=includes,
                      libs=() if family.entry is None else ("gcc",), family=family)
 
 
@@ -280,6 +282,7 @@ def _template_context(board: Board, tools: Toolchain, model_sha: str) -> dict:
             "boot_bytes": board.layout.boot_bytes, "entry": tools.family.entry,
             "global_pointer": board.family == "riscv", "arm": board.family == "arm",
         }
+        context |= setup_context(board)
     return context
 
 

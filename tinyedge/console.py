@@ -3,8 +3,9 @@
 A firmware is built for one of two consoles; everything but main() and the console is shared:
 - "semihosting" (the default): reads its samples from input.bin, writes output.bin and prints
   through the debugger. Every emulator serves it; on a board it needs a debug probe attached.
-- "uart": needs no debugger. It carries its samples as const arrays, sets the board up (the
-  board file's [console] table: clocks, resets, pin functions), prints on the UART, and runs its
+- "uart": needs no debugger. It carries its samples as const arrays, sets its UART up (the
+  board file's [console] table: resets, peripheral clocks, pin functions; the core clock is the
+  start-up code's [setup], as in every variant), prints on the UART, and runs its
   samples in a loop for ever, so a serial monitor attached at any time sees result lines.
 
 Per UART driver (firmware/runtime/te_uart_<driver>.c): the divisor registers, computed here from
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyedge.board_setup import init_step_rows
 from tinyedge.boards import Board, Console
 from tinyedge.codegen import format_values
 from tinyedge.errors import TinyEdgeError
@@ -28,7 +30,7 @@ UART = "uart"
 CONSOLES = (SEMIHOSTING, UART)
 MAX_BAUD_ERROR = 0.02  # a UART receiver tolerates a few percent; keep well inside it
 UART_SAMPLES = "uart_samples.json"  # in a compile's output: TFLite-Micro's CRC-32 per compiled-in sample
-STANDALONE_RUNTIME = ("te_standalone.c", "te_board.c")  # beside the driver, instead of te_semihost.c
+STANDALONE_RUNTIME = ("te_standalone.c",)  # beside the driver, instead of te_semihost.c
 
 
 @dataclass(frozen=True)
@@ -129,21 +131,11 @@ def template_context(board: Board, samples: list[bytes]) -> dict:
     if not samples:
         raise TinyEdgeError("the UART firmware needs at least one input sample to embed")
     console = board_console(board)
-    steps = []
-    for step in console.init:
-        if step.action == "wait":
-            kind, clear, value, mask = "TE_STEP_WAIT", 0, step.wait_value, step.wait
-        elif step.action == "write":
-            kind, clear, value, mask = "TE_STEP_WRITE", 0, step.value, 0
-        else:
-            kind, clear, value, mask = "TE_STEP_MODIFY", step.clear, step.set, 0
-        steps.append({"kind": kind, "reg": f"0x{step.reg:08X}u", "clear_bits": f"0x{clear:08X}u",
-                      "value": f"0x{value:08X}u", "wait_mask": f"0x{mask:08X}u", "note": step.note})
     return {
         "uart": console.uart, "baud": console.baud, "tx_pin": console.tx_pin, "rx_pin": console.rx_pin,
-        "connection": console.connection, "cpu_clock_mhz": f"{console.cpu_clock_hz / 1e6:g}",
+        "connection": console.connection,
         "uart_defines": [{"name": d.name, "value": f"0x{d.value:08X}u", "comment": d.comment}
                          for d in uart_defines(board)],
-        "init_steps": steps,
+        "init_steps": init_step_rows(console.init),
         "samples": [format_values(np.frombuffer(s, dtype=np.int8), "int8_t") for s in samples],
     }

@@ -15,7 +15,10 @@ emulated, always labelled as such:
            cost = per_element * (input + output elements) + per_call
    one fit per (op, kernel) pair seen, and one per op kind (conv, depthwise, fc, other) for
    pairs the calibration never ran. MAC ops always keep a positive per-MAC term, so the
-   estimate grows with the MACs.
+   estimate grows with the MACs. The table keeps every layer measurement beside the fits, so
+   the fits can be made again from them (tests/test_estimate.py does), and each model's
+   held-out error: its cycles predicted by fits made without it, against the measured ones.
+   The worst held-out error of the proxy board is printed in every estimate's label.
 2. Scaling: the table's [cores.<core>] entry names the proxy board whose fits stand for the
    core (esp32c3: RV32IMC compiles the kernels' portable C paths, as an Xtensa build does)
    and a cycle factor for the core difference (an assumption, stated in the table and in
@@ -34,7 +37,7 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +112,19 @@ class CoreScaling:
 
 
 @dataclass(frozen=True)
+class LayerSample:
+    """One layer of one calibration run."""
+
+    model: str
+    board: str
+    op: str
+    kernel: str
+    work: Work
+    instructions: int
+    cycles: int
+
+
+@dataclass(frozen=True)
 class Calibration:
     path: Path
     measured_on: str
@@ -117,6 +133,13 @@ class Calibration:
     fits: dict[str, tuple[Fit, ...]]  # by calibration board
     cycle_models: dict[str, str]  # by calibration board: the emulator's cycle model
     cores: dict[str, CoreScaling]
+    samples: dict[str, tuple[LayerSample, ...]] = field(default_factory=dict)  # the measurements fitted
+    checks: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # board -> model -> figures
+
+    def held_out_errors(self, board: str) -> dict[str, float]:
+        """Per calibration model: (cycles predicted by fits made without it) / measured - 1."""
+        return {model: figures["left_out"] / figures["measured"] - 1.0
+                for model, figures in self.checks.get(board, {}).items() if "left_out" in figures}
 
     def fit_for(self, board: str, op: str, kernel: str) -> Fit:
         fits = self.fits[board]
@@ -201,9 +224,13 @@ def estimate(model: CompiledModel, board: Board | str, calibration: Calibration 
     cycles = sum(layer.cycles for layer in layers)
     latency_ms = cycles / board.clock_hz * 1000.0
     power = board.power
+    held_out = calibration.held_out_errors(scaling.proxy)
+    worst = max(held_out.items(), key=lambda item: abs(item[1]), default=None)
+    error = (f"held-out error up to {abs(worst[1]):.0%} ({worst[0]} predicted by fits made without it: "
+             f"{worst[1]:+.0%})" if worst is not None else "held-out error unknown (no check in the table)")
     label = (f"analytical estimate ({board.core} at {board.clock_hz / 1e6:g} MHz: per-layer cycles fitted on "
-             f"{scaling.proxy} emulator runs x {scaling.cycle_factor:.2f} assumed core factor; calibrated "
-             f"{calibration.measured_on}; not a measurement)")
+             f"{scaling.proxy} emulator runs x {scaling.cycle_factor:.2f} assumed core factor; {error}; "
+             f"calibrated {calibration.measured_on}; not a measurement)")
     return Estimate(
         board=board.name, core=board.core, clock_hz=board.clock_hz,
         instructions=sum(layer.instructions for layer in layers), cycles=cycles,
@@ -246,8 +273,13 @@ def load_calibration(path: Path | None = None) -> Calibration:
                 for name, board in data["boards"].items()}
         cores = {name: CoreScaling(name, **entry) for name, entry in data["cores"].items()}
         cycle_models = {name: board["cycle_model"] for name, board in data["boards"].items()}
+        samples = {name: tuple(LayerSample(row["model"], name, row["op"], row["kernel"],
+                                           Work(row["macs"], row["outputs"], row["elements"]),
+                                           row["instructions"], row["cycles"]) for row in board.get("samples", ()))
+                   for name, board in data["boards"].items()}
+        checks = {name: dict(board.get("check", {})) for name, board in data["boards"].items()}
         result = Calibration(path, data["measured_on"], data["tinyedge_version"], data["method"], fits,
-                             cycle_models, cores)
+                             cycle_models, cores, samples, checks)
     except (KeyError, TypeError) as exc:
         raise TinyEdgeError(f"{path}: malformed calibration table ({exc}); recalibrate with "
                             "`python -m tinyedge.estimate --calibrate`") from None
@@ -259,19 +291,6 @@ def load_calibration(path: Path | None = None) -> Calibration:
 
 
 # ---------------------------------------------------------------- calibration
-
-@dataclass(frozen=True)
-class LayerSample:
-    """One layer of one calibration run."""
-
-    model: str
-    board: str
-    op: str
-    kernel: str
-    work: Work
-    instructions: int
-    cycles: int
-
 
 def measure(names: Sequence[str], boards: Sequence[str], workdir: Path,
             log: Callable[[str], None]) -> tuple[list[LayerSample], dict[str, str]]:
@@ -387,7 +406,7 @@ def calibrate(names: Sequence[str], boards: Sequence[str] = CALIBRATION_BOARDS, 
         samples, cycle_models = measure(names, boards, Path(tmp), log)
     tables = {board: (fit_board([s for s in samples if s.board == board]),
                       check_fits([s for s in samples if s.board == board])) for board in boards}
-    output.write_text(_table_toml(names, tables, cycle_models))
+    output.write_text(_table_toml(names, tables, cycle_models, samples))
     return load_calibration(output)
 
 
@@ -404,7 +423,7 @@ def _string(text: str) -> str:
 
 
 def _table_toml(names: Sequence[str], tables: dict[str, tuple[list[Fit], dict[str, dict[str, int]]]],
-                cycle_models: dict[str, str]) -> str:
+                cycle_models: dict[str, str], samples: Sequence[LayerSample] = ()) -> str:
     today = datetime.date.today().isoformat()
     method = ("tinyedge.examples models " + ", ".join(names) + " (seeded weights, 40 uniform calibration samples), "
               "quantized to int8, compiled and run once each in the built-in emulator on each board "
@@ -428,6 +447,11 @@ def _table_toml(names: Sequence[str], tables: dict[str, tuple[list[Fit], dict[st
         for name, figures in check.items():
             lines.append(f"{name} = {{ " + ", ".join(f"{k} = {v}" for k, v in figures.items()) + " }")
         lines.append("")
+        lines.append(f"# [[boards.{board}.samples]]: the layer measurements the fits were made from")
+        for s in (s for s in samples if s.board == board):
+            lines.append(f"[[boards.{board}.samples]]\nmodel = {_string(s.model)}\nop = {_string(s.op)}\n"
+                         f"kernel = {_string(s.kernel)}\nmacs = {s.work.macs}\noutputs = {s.work.outputs}\n"
+                         f"elements = {s.work.elements}\ninstructions = {s.instructions}\ncycles = {s.cycles}\n")
         for fit in fits:
             lines += [f"[[boards.{board}.fits]]",
                       f"op = {_string(fit.op)}", f"kernel = {_string(fit.kernel)}", f"kind = {_string(fit.kind)}",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyedge.board_setup import clock_source
 from tinyedge.boards import Board, load_board
 from tinyedge.build import Firmware, build_firmware, render_project
 from tinyedge.codegen import CompiledModel, IOTensor, compile_graph, model_sha256, render_model
@@ -324,7 +325,7 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
 def uart_firmware_info(board: Board, report: Report) -> FirmwareInfo:
     """Which UART the standalone variant prints on, and its latency at the clock its set-up leaves the core at."""
     assert board.console is not None and report.simulation is not None
-    clock = board.console.cpu_clock_hz
+    clock = board.clock_hz  # the start-up code's [setup] runs in this variant too
     return FirmwareInfo(UART, board.console.uart, clock, report.simulation.cycles / clock * 1000.0)
 
 
@@ -373,17 +374,17 @@ def build_report(model: CompiledModel, tflite: Path, board: Board, firmware: Fir
     )
     layers = tuple(
         LayerFigures(layer.index, layer.name, layer.opcode, layer.macs, stats.instructions, int(round(stats.cycles)),
-                     kernel=call.function, fallback=call.fallback)
+                     kernel=call.function, fallback=call.fallback, stall_cycles=int(round(stats.stall_cycles)))
         for layer, call, stats in zip(model.layers, model.calls, sim.layers))
     return Report(
         model=ModelInfo(model.graph.name, model.macs, model.params, tflite.name, model.model_sha256),
-        board=BoardInfo(board.name, board.core, board.clock_hz),
+        board=BoardInfo(board.name, board.core, board.clock_hz, clock_source(board)),
         memory=memory,
         simulation=SimulationInfo(
             backend=backend_description(backend, sim),
             instructions=sim.instructions[worst], cycles=cycles, cycle_model=sim.cycle_model,
             latency_ms=latency_ms, energy_uj=energy_uj(latency_ms, power.active.value, power.supply.value),
-            guest_mips=sim.guest_mips),
+            guest_mips=sim.guest_mips, stall_cycles=int(round(sim.samples[worst].stall_cycles))),
         power=power_at_rate(latency_ms, power.active.value, power.sleep.value, power.supply.value,
                             f"{power.active.source}; sleep: {power.sleep.source}", rate_hz, battery_mah),
         verification=VerificationInfo(verification.reference, verification.samples, verification.bit_exact,

@@ -23,8 +23,9 @@ from tinyedge.resources import templates_dir
 
 # /2 added `provenance`, /2.1 `layers[].kernel` and `fallback`, /2.2 `provenance.activations` and
 # `provenance.int8_agreement`, /2.3 `accuracy`; older reports read the same otherwise.
-SCHEMA = "tinyedge.report/2.3"
-READABLE_SCHEMAS = ("tinyedge.report/1", "tinyedge.report/2", "tinyedge.report/2.1", "tinyedge.report/2.2", SCHEMA)
+SCHEMA = "tinyedge.report/2.4"
+READABLE_SCHEMAS = ("tinyedge.report/1", "tinyedge.report/2", "tinyedge.report/2.1", "tinyedge.report/2.2",
+                    "tinyedge.report/2.3", SCHEMA)
 DEFAULT_BATTERY_MAH = 220.0  # a CR2032 coin cell
 
 
@@ -41,7 +42,8 @@ class ModelInfo:
 class BoardInfo:
     name: str
     core: str
-    clock_hz: int
+    clock_hz: int  # the clock latency and energy are estimated at
+    clock_source: str = ""  # how the flashed firmware reaches clock_hz ("" in reports from before it was named)
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,12 @@ class MemoryInfo:
 class SimulationInfo:
     backend: str
     instructions: int  # exact, executed between the inference markers, per inference
-    cycles: int  # estimated by cycle_model
+    cycles: int  # estimated by cycle_model, memory stalls included
     cycle_model: str
     latency_ms: float
     energy_uj: float
     guest_mips: float
+    stall_cycles: int = 0  # of `cycles`: memory stalls (the board's caches and flash; 0 before schema 2.4)
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,10 @@ class LayerFigures:
     op: str
     macs: int
     instructions: int
-    cycles: int
+    cycles: int  # estimated, memory stalls included
     kernel: str = ""  # the C function that ran the layer
     fallback: str | None = None  # why a reference kernel ran although the op has a fast variant
+    stall_cycles: int = 0  # of `cycles`: memory stalls (0 before schema 2.4)
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,7 @@ def summary_table(report: Report) -> str:
     rows = [
         ("model", f"{r.model.name}  ({r.model.macs:,} MACs, {r.model.params:,} params)"),
         ("board", f"{r.board.name}  ({r.board.core} @ {r.board.clock_hz / 1e6:g} MHz)"),
+        *([("clock", r.board.clock_source)] if r.board.clock_source else []),
         *(_estimate_rows(r) if r.estimate is not None else _simulation_rows(r)),
         ("average current", f"{r.power.average_ua:.1f} uA at {r.power.rate_hz:g} inference/s  "
                             f"({r.power.battery_life_days:.0f} days on {r.power.battery_mah:g} mAh)"),
@@ -297,11 +302,14 @@ def summary_table(report: Report) -> str:
         if r.estimate is not None:
             lines.append("  per layer, analytical estimate (not measured):")
         instructions, cycles = layer_headings(r)
-        lines.append(f"  {'layer':<5} {'op':<18} {'MACs':>11} {instructions:>17} {cycles:>12} {'share':>6}")
+        stalls = r.estimate is None  # the memory stall column: emulated boards only
+        lines.append(f"  {'layer':<5} {'op':<18} {'MACs':>11} {instructions:>17} {cycles:>12} "
+                     + (f"{'of it stall':>12} " if stalls else "") + f"{'share':>6}")
         total = max(sum(layer.cycles for layer in layers), 1)
         for layer in layers:
+            stall = f"{getattr(layer, 'stall_cycles', 0):>12,} " if stalls else ""
             lines.append(f"  {layer.index:<5} {layer.op:<18} {layer.macs:>11,} {layer.instructions:>17,} "
-                         f"{layer.cycles:>12,} {layer.cycles / total:>6.1%}")
+                         f"{layer.cycles:>12,} {stall}{layer.cycles / total:>6.1%}")
     fallbacks = reference_fallbacks(r)
     if fallbacks:
         lines.append("")
@@ -317,7 +325,7 @@ def reference_fallbacks(r: Report) -> list[LayerFigures]:
 
 def layer_headings(r: Report) -> tuple[str, str]:
     """The per-layer table's instruction and cycle headings: an estimate never heads a column as a count."""
-    return ("est. instructions", "est. cycles") if r.estimate is not None else ("instructions", "cycles")
+    return ("est. instructions", "est. cycles") if r.estimate is not None else ("instructions", "est. cycles")
 
 
 def _simulation_rows(r: Report) -> list[tuple[str, str]]:
@@ -325,10 +333,10 @@ def _simulation_rows(r: Report) -> list[tuple[str, str]]:
     assert sim is not None
     return [
         ("instructions", f"{sim.instructions:,}  (exact, {sim.backend})"),
-        ("cycles", f"{sim.cycles:,}  (estimate: {sim.cycle_model})"),
-        ("cycles / MAC", f"{sim.cycles / max(r.model.macs, 1):.2f}"),
-        ("latency", f"{sim.latency_ms:.3f} ms"),
-        ("energy", f"{sim.energy_uj:.1f} uJ per inference  ({r.power.source})"),
+        ("cycles", f"{sim.cycles:,}  (estimate, {sim.stall_cycles:,} of them memory stalls: {sim.cycle_model})"),
+        ("cycles / MAC", f"{sim.cycles / max(r.model.macs, 1):.2f}  (estimate)"),
+        ("latency", f"{sim.latency_ms:.3f} ms  (estimate)"),
+        ("energy", f"{sim.energy_uj:.1f} uJ per inference  (estimate: estimated latency x {r.power.source})"),
     ]
 
 

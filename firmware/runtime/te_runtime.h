@@ -47,11 +47,15 @@ void te_console_write(const char *text);
 void te_console_init(void);
 
 /*
- * Board set-up of the UART variant, from the board file's [[console.init]] steps (board_init.c):
- * clocks, resets and pin functions, applied in order by te_board_apply.
+ * Register set-up steps, applied in order by te_board_apply (te_board.c): the board file's
+ * [[setup.init]] steps (clocks, flash wait states, accelerators) in every variant's start-up
+ * code, and the UART variant's [[console.init]] steps (resets, peripheral clocks, pins) in
+ * te_board_init (board_init.c).
  *   TE_STEP_WRITE:  *reg = value
  *   TE_STEP_MODIFY: *reg = (*reg & ~clear) | value
- *   TE_STEP_WAIT:   wait until (*reg & mask) == value
+ *   TE_STEP_WAIT:   wait until (*reg & mask) == value, giving up after about 2^20 reads
+ * te_board_apply returns the waits that gave up and adds them to te_board_timeouts (0 when
+ * every awaited clock started; an emulator without the clock model makes it non-zero).
  */
 enum te_step_kind { TE_STEP_WRITE, TE_STEP_MODIFY, TE_STEP_WAIT };
 typedef struct {
@@ -61,8 +65,22 @@ typedef struct {
     uint32_t value;
     uint32_t mask;
 } te_init_step;
-void te_board_apply(const te_init_step *steps, size_t count);
+uint32_t te_board_apply(const te_init_step *steps, size_t count);
+extern volatile uint32_t te_board_timeouts;
 void te_board_init(void);
+
+/*
+ * Cortex-M7 L1 caches (te_cache.c), compiled in with TE_L1_CACHES (board [setup] l1_caches):
+ * te_l1_caches_enable invalidates and enables the I- and D-cache; te_dcache_clean_invalidate
+ * writes back and drops every D-cache line, around memory another master (a debugger) uses.
+ */
+#if defined(TE_L1_CACHES)
+void te_l1_caches_enable(void);
+void te_dcache_clean_invalidate(void);
+#else
+static inline void te_l1_caches_enable(void) {}
+static inline void te_dcache_clean_invalidate(void) {}
+#endif
 
 /* Ends the program: status 0 is success (ADP_Stopped_ApplicationExit), anything else failure. */
 void te_exit(int status) __attribute__((noreturn));

@@ -26,10 +26,13 @@ enum {
 __attribute__((noinline)) static uintptr_t te_semihost(uintptr_t operation, uintptr_t argument)
 {
 #if defined(__arm__)
+    te_dcache_clean_invalidate(); /* the debugger reads the argument block and buffers from memory */
     register uintptr_t r0 __asm__("r0") = operation;
     register uintptr_t r1 __asm__("r1") = argument;
     __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
+    const uintptr_t result = r0;
+    te_dcache_clean_invalidate(); /* and may have written a buffer behind the cache (SYS_READ) */
+    return result;
 #elif defined(__riscv)
     register uintptr_t a0 __asm__("a0") = operation;
     register uintptr_t a1 __asm__("a1") = argument;

@@ -59,6 +59,9 @@ _DERIVED = {
                                  ("dram", 0x8040_0000, 0x6_0000, "ram")],
                      {'cycle_counter = "mcycle"': 'cycle_counter = "none"'}),
 }
+# The STM32L552's clock registers are not on the MPS2 AN505 (an access there is a bus fault), so
+# its derived board leaves [setup] out; the others run theirs, whose waits give up in QEMU.
+_WITHOUT_SETUP = {"m33-secure-alias"}
 MACHINE_OF = {"nrf52840": "mps2-an386", "stm32f4-discovery": "netduinoplus2", "m7-at-zero": "mps2-an500",
               "m33-secure-alias": "mps2-an505", "rv32-at-dram": "virt"}
 
@@ -75,6 +78,9 @@ def _derived_board(name: str, folder: Path) -> Board:
     for old, new in replacements.items():
         assert old in text
         text = text.replace(old, new)
+    if name in _WITHOUT_SETUP:
+        text = "\n\n".join(p for p in text.split("\n\n")
+                             if not any(line.startswith(("[setup]", "[[setup.init]]")) for line in p.splitlines()))
     path = folder / f"{name}.toml"
     path.write_text(text)
     return load_board(path)
@@ -120,10 +126,21 @@ def test_qemu_and_builtin_agree_on_every_count_of_real_firmware(tiny_kws_tflite,
     assert in_qemu.instructions == builtin.instructions
     assert [[layer.instructions for layer in s.layers] for s in in_qemu.samples] == \
         [[layer.instructions for layer in s.layers] for s in builtin.samples]
-    assert in_qemu.samples == builtin.samples  # cycles per sample and per layer too
-    assert in_qemu.total_instructions == builtin.total_instructions
+    # QEMU's plugin does not trace data reads: its cycles are the instruction table's alone, the
+    # built-in emulator's the same plus the memory stalls its memory model simulates.
+    assert [(s.cycles, [layer.cycles for layer in s.layers]) for s in in_qemu.samples] == \
+        [(s.cycles - s.stall_cycles, [layer.cycles - layer.stall_cycles for layer in s.layers])
+         for s in builtin.samples]
+    assert all(s.stall_cycles == 0 for s in in_qemu.samples)
+    waits = sum(step.wait is not None for step in board.setup.init) if board.setup is not None else 0
+    if waits:  # QEMU's machines have no clock model: the start-up's waits give up after 2^20 polls each
+        assert builtin.total_instructions + 3 * 2**20 < in_qemu.total_instructions < \
+            builtin.total_instructions + waits * 8 * 2**20
+    else:
+        assert in_qemu.total_instructions == builtin.total_instructions
     assert in_qemu.stack_bytes == builtin.stack_bytes
-    assert in_qemu.cycle_model == builtin.cycle_model
+    assert "memory stalls NOT included" in in_qemu.cycle_model
+    assert in_qemu.cycle_model.split("; memory")[0] == builtin.cycle_model.split("; memory")[0]
     assert in_qemu.console == builtin.console
     assert len(model.layers) == len(in_qemu.layers) and all(layer.instructions > 0 for layer in in_qemu.layers)
 

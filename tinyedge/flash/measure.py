@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyedge.board_setup import clock_source as setup_clock_source
 from tinyedge.boards import Board, load_board
 from tinyedge.console import UART_SAMPLES
 from tinyedge.errors import TinyEdgeError
@@ -144,7 +145,7 @@ def measure(build: Path, board: Board | str, probe: str | None = None, method: s
         raise TinyEdgeError(f"{report_path} is for board {report.get('board', {}).get('name')}, not {board.name}")
     chosen = choose_method(board, method)
     image = load_elf(elf)
-    clock, clock_source = _clock(board, image.uses_semihosting, clock_hz)
+    clock, clock_source = _clock(board, clock_hz)
 
     if image.uses_semihosting:
         if not isinstance(chosen, PyocdMethod):
@@ -175,15 +176,16 @@ def measure(build: Path, board: Board | str, probe: str | None = None, method: s
     return measurement, updated, report_path
 
 
-def _clock(board: Board, semihosting: bool, clock_hz: int | None) -> tuple[int, str]:
-    """The clock the firmware runs at on the chip, and where that figure comes from."""
+def _clock(board: Board, clock_hz: int | None) -> tuple[int, str]:
+    """The clock the firmware runs at on the chip (every variant runs the board's [setup]), and where that figure
+    comes from."""
     if clock_hz:
         return clock_hz, "--clock-hz"
-    if not semihosting and board.console is not None:
-        return board.console.cpu_clock_hz, "set by the UART firmware's board set-up (console.cpu_clock_hz)"
     assert board.clock_hz is not None
-    return board.clock_hz, ("the board file's rated clock (the semihosting firmware does not set the clock up; pass "
-                            "--clock-hz with the clock the chip really runs at)")
+    if board.setup is not None:
+        return board.clock_hz, f"{setup_clock_source(board)} (board file [setup])"
+    return board.clock_hz, ("the board file's rated clock (the firmware does not set the clock up: the board file has "
+                            "no [setup]; pass --clock-hz with the clock the chip really runs at)")
 
 
 def _uart_expected(project: Path, samples: list[int]) -> list[int] | None:

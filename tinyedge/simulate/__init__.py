@@ -22,6 +22,7 @@ from tinyedge.console import CONSOLES, SEMIHOSTING, UART
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate.cycle_model import CycleModel, core_timing
 from tinyedge.simulate.firmware_image import load_image
+from tinyedge.simulate.memory_model import memory_model_for
 from tinyedge.simulate.peripherals import UartModel
 from tinyedge.simulate.target import FLASH, Memory, SimBoard, SimTarget, core_spec
 from tinyedge.simulate.unicorn_backend import DEFAULT_BUDGET, LayerStats, SampleStats, run
@@ -55,9 +56,12 @@ class SimResult:
         return tuple(c / self.clock_hz for c in self.cycles)
 
 
-def cycle_model_for(board: SimBoard, arch: str) -> CycleModel:
+def cycle_model_for(board: SimBoard, arch: str, memory: bool = False) -> CycleModel:
+    """The board's cycle model; `memory`: with its memory system (caches, flash read buffers),
+    which only a backend that sees every read can run (the built-in one)."""
     flash = tuple((m.origin, m.origin + m.length) for m in board.memories if m.kind == FLASH)
-    return CycleModel(core_timing(board.core), arch, int(board.fetch_wait_states), flash)
+    return CycleModel(core_timing(board.core), arch, int(board.fetch_wait_states), flash,
+                      memory_model_for(board), memory)
 
 
 def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes], *,
@@ -81,7 +85,7 @@ def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes]
     if not board.clock_hz:
         raise TinyEdgeError(f"board {board.name} has no clock_hz: the emulator needs one for its timing")
     image = load_image(Path(elf_path))
-    model = cycle_model_for(board, image.arch)
+    model = cycle_model_for(board, image.arch, memory=True)
     uart = UartModel(board, len(input_bytes)) if console == UART else None  # type: ignore[arg-type]
     measured = run(image, board, input_bytes, model, budget=budget, counter=counter, uart=uart)
     layer_count = len(measured.samples[0].layers) if measured.samples else 0

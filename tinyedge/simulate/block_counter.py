@@ -11,6 +11,9 @@ The C hook (counter.c) is compiled once with the host C compiler into the tinyed
 registered on the engine handle of the Python `Uc` object through ctypes. The Python hook is
 the fallback when no C compiler exists and the oracle the tests hold the C hook to; it
 counts a block's instructions with capstone rather than counter.c's length rule.
+
+With a memory model (memory_model.py) both also run fetches and data reads from flash through
+the board's caches and keep the stall cycles beside the counts.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from unicorn.unicorn_py3 import unicorn as _binding
 from tinyedge import children, resources
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate.firmware_image import ARCH_ARM, ARCH_RISCV, disassembler
+from tinyedge.simulate.memory_model import NONE, CMemory, MemoryModel, PyMemory, check_layout
 
 STATUS_RUNNING = 0
 STATUS_BUDGET_EXCEEDED = 1
@@ -58,6 +62,7 @@ class Snapshot:
     total: int  # instructions
     counts: np.ndarray  # uint64 per block index: entries
     taken: np.ndarray  # uint64 per block index: entries through a taken branch
+    stall: int = 0  # memory stall cycles (memory_model.py); 0 without a memory model
 
 
 def between(first: Snapshot, second: Snapshot) -> Snapshot:
@@ -66,7 +71,7 @@ def between(first: Snapshot, second: Snapshot) -> Snapshot:
     taken = second.taken.copy()
     counts[: len(first.counts)] -= first.counts
     taken[: len(first.taken)] -= first.taken
-    return Snapshot(second.total - first.total, counts, taken)
+    return Snapshot(second.total - first.total, counts, taken, second.stall - first.stall)
 
 
 @dataclass(frozen=True)
@@ -109,20 +114,39 @@ class BlockCounter(Protocol):
         """Set a new instruction budget and clear the stop status, to resume after a stop."""
         ...
 
+    def memory_reads(self) -> dict[str, int]:
+        """Data reads per modelled memory region so far (empty without a memory model)."""
+        ...
 
-def make_counter(kind: str, arch: str, budget: int, capacity: int = DEFAULT_CAPACITY) -> BlockCounter:
+    def cache_misses(self) -> dict[str, tuple[int, int]]:
+        """Per modelled cache: line look-ups and misses so far."""
+        ...
+
+    def map_data(self, uc: unicorn.Uc, start: int, data: bytes) -> None:
+        """Map [start, start + len(data)) of modelled flash, which holds data only, so that its
+        reads go through the memory model (the range must be unmapped)."""
+        ...
+
+    @property
+    def write_fault(self) -> int | None:
+        """Address of a store into a range map_data mapped (it stops the run), if any."""
+        ...
+
+
+def make_counter(kind: str, arch: str, budget: int, capacity: int = DEFAULT_CAPACITY,
+                 memory: MemoryModel | None = None) -> BlockCounter:
     """kind "auto": the C hook when a C compiler is available, else the Python hook."""
     if kind not in ("auto", "c", "python"):
         raise TinyEdgeError(f"unknown block counter '{kind}'; choose auto, c or python")
     if kind != "python":
         library = compiled_counter()
         if library is not None:
-            return CBlockCounter(library, arch, budget, capacity)
+            return CBlockCounter(library, arch, budget, capacity, memory)
         if kind == "c":
             raise TinyEdgeError("the C block counter needs a host C compiler: install gcc (or set CC)")
         warnings.warn("no host C compiler: the emulator counts with its Python hook, about 50x slower; "
                       "install gcc (or set CC) for the compiled one", RuntimeWarning, stacklevel=2)
-    return PyBlockCounter(arch, budget, capacity)
+    return PyBlockCounter(arch, budget, capacity, memory)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +154,9 @@ def make_counter(kind: str, arch: str, budget: int, capacity: int = DEFAULT_CAPA
 
 
 BLOCK_DTYPE = np.dtype([("address", "<u8"), ("size", "<u4"), ("insns", "<u4"), ("count", "<u8"),
-                        ("taken", "<u8")])  # te_block in counter.c
+                        ("taken", "<u8")])  # a block record (also the QEMU plugin's trace format)
+# te_block in counter.c: a block record and the memory model region that holds the block
+_COUNTER_BLOCK_DTYPE = np.dtype(BLOCK_DTYPE.descr + [("region", "<i4"), ("reserved", "<u4")])
 
 
 class _CounterStruct(ctypes.Structure):
@@ -153,6 +179,7 @@ class _CounterStruct(ctypes.Structure):
         ("reserved", ctypes.c_uint32),
         ("mem_read", ctypes.c_void_p),
         ("emu_stop", ctypes.c_void_p),
+        ("memory", ctypes.c_void_p),
     ]
 
 
@@ -212,7 +239,7 @@ def _load(library: Path) -> ctypes.CDLL:
         lib.te_counter_struct_size.restype = ctypes.c_size_t
         lib.te_counter_block_size.restype = ctypes.c_size_t
         if (lib.te_counter_struct_size() != ctypes.sizeof(_CounterStruct)
-                or lib.te_counter_block_size() != BLOCK_DTYPE.itemsize):
+                or lib.te_counter_block_size() != _COUNTER_BLOCK_DTYPE.itemsize or not check_layout(lib)):
             raise TinyEdgeError(f"{library} does not match block_counter.py (te_counter layout); "
                                 f"delete {library.parent} and retry")
         _libraries[library] = lib
@@ -228,11 +255,12 @@ class CBlockCounter:
 
     kind = "c"
 
-    def __init__(self, library: Path, arch: str, budget: int, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, library: Path, arch: str, budget: int, capacity: int = DEFAULT_CAPACITY,
+                 memory: MemoryModel | None = None) -> None:
         if capacity & (capacity - 1):
             raise ValueError("capacity must be a power of two")
         self._lib = _load(library)
-        self._blocks = np.zeros(capacity, BLOCK_DTYPE)
+        self._blocks = np.zeros(capacity, _COUNTER_BLOCK_DTYPE)
         self._slots = np.zeros(2 * capacity, np.uint32)
         s = _CounterStruct()
         s.budget = budget
@@ -244,6 +272,8 @@ class CBlockCounter:
         s.isa = _ISA[arch]
         s.mem_read = _unicorn_function("uc_mem_read")
         s.emu_stop = _unicorn_function("uc_emu_stop")
+        self._memory = CMemory(memory) if memory is not None else None
+        s.memory = ctypes.addressof(self._memory.state) if self._memory is not None else None
         self._state = s
 
     def install(self, uc: unicorn.Uc) -> None:
@@ -264,11 +294,13 @@ class CBlockCounter:
         counts = records["count"].copy()
         taken = records["taken"].copy()
         total = s.total
+        stall = self._memory.stall if self._memory is not None else 0
         if exclude_current and n:
             counts[s.last_block] -= 1
             taken[s.last_block] -= s.last_taken
             total -= int(records["insns"][s.last_block])
-        return Snapshot(int(total), counts, taken)
+            stall -= self._memory.last_fetch if self._memory is not None else 0
+        return Snapshot(int(total), counts, taken, stall)
 
     def blocks(self) -> BlockTable:
         records = self._blocks[: self._state.n_blocks]
@@ -294,6 +326,34 @@ class CBlockCounter:
         self._state.budget = budget
         self._state.status = STATUS_RUNNING
 
+    def memory_reads(self) -> dict[str, int]:
+        return self._memory.reads() if self._memory is not None else {}
+
+    def cache_misses(self) -> dict[str, tuple[int, int]]:
+        return self._memory.misses() if self._memory is not None else {}
+
+    def map_data(self, uc: unicorn.Uc, start: int, data: bytes) -> None:
+        assert self._memory is not None
+        span = self._memory.span(start, data, _unicorn_function("uc_emu_stop"))
+        status = _mmio_map(uc._uch, start, len(data), ctypes.cast(self._lib.te_memory_mmio_read, ctypes.c_void_p),
+                           span, ctypes.cast(self._lib.te_memory_mmio_write, ctypes.c_void_p), span)
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+
+    @property
+    def write_fault(self) -> int | None:
+        return self._memory.write_fault if self._memory is not None else None
+
+
+# uc_mmio_map with plain pointers for the callbacks (the binding's own prototype wants Python ones)
+_MMIO_MAP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p,
+                             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def _mmio_map(handle: object, start: int, size: int, read: object, read_data: int, write: object,
+              write_data: int) -> int:
+    return _MMIO_MAP(_unicorn_function("uc_mmio_map"))(handle, start, size, read, read_data, write, write_data)
+
 
 # ---------------------------------------------------------------------------------------------
 # Python hook
@@ -304,7 +364,10 @@ class PyBlockCounter:
 
     kind = "python"
 
-    def __init__(self, arch: str, budget: int, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, arch: str, budget: int, capacity: int = DEFAULT_CAPACITY,
+                 memory: MemoryModel | None = None) -> None:
+        self._memory = PyMemory(memory) if memory is not None else None
+        self._regions: list[int] = []  # per block: its memory model region
         self._md = disassembler(arch)
         self._arm = arch == ARCH_ARM
         self._budget = budget
@@ -339,6 +402,8 @@ class PyBlockCounter:
         self._last_taken = taken
         self._next_pc = address + size
         self._total += self._insns[index]
+        if self._memory is not None:
+            self._memory.fetch(self._regions[index], address, size)
         if self._total > self._budget:
             self._stop(uc, address, STATUS_BUDGET_EXCEEDED)
 
@@ -358,6 +423,7 @@ class PyBlockCounter:
         self._insns.append(self._count_instructions(code, address))
         self._counts.append(0)
         self._taken.append(0)
+        self._regions.append(self._memory.region_of(address) if self._memory is not None else NONE)
         return index
 
     def _count_instructions(self, code: bytes, address: int) -> int:
@@ -386,11 +452,13 @@ class PyBlockCounter:
         counts = np.array(self._counts, np.uint64)
         taken = np.array(self._taken, np.uint64)
         total = self._total
+        stall = self._memory.stall if self._memory is not None else 0
         if exclude_current and self._counts:
             counts[self._last] -= 1
             taken[self._last] -= int(self._last_taken)
             total -= self._insns[self._last]
-        return Snapshot(total, counts, taken)
+            stall -= self._memory.last_fetch if self._memory is not None else 0
+        return Snapshot(total, counts, taken, stall)
 
     def blocks(self) -> BlockTable:
         return BlockTable(np.array(self._addresses, np.uint64), np.array(self._sizes, np.uint32),
@@ -415,3 +483,18 @@ class PyBlockCounter:
     def restart(self, budget: int) -> None:
         self._budget = budget
         self._status = STATUS_RUNNING
+
+    def memory_reads(self) -> dict[str, int]:
+        return self._memory.reads() if self._memory is not None else {}
+
+    def cache_misses(self) -> dict[str, tuple[int, int]]:
+        return self._memory.misses() if self._memory is not None else {}
+
+    def map_data(self, uc: unicorn.Uc, start: int, data: bytes) -> None:
+        assert self._memory is not None
+        read, write = self._memory.mmio_callbacks(start, data)
+        uc.mmio_map(start, len(data), read, None, write, None)
+
+    @property
+    def write_fault(self) -> int | None:
+        return self._memory.write_fault if self._memory is not None else None

@@ -16,6 +16,13 @@
  * them with numpy); the hook never allocates. Unicorn functions are reached through pointers
  * the caller copies from the libunicorn it already loaded, so this object does not link a
  * second copy of the library.
+ *
+ * The memory model (optional, te_memory): the board's caches and flash read buffers in front of
+ * its flash. Every block entry in a modelled region fetches the lines the block spans through
+ * that region's instruction path, and te_memory_mmio_read (flash pages holding data only, mapped
+ * as MMIO) sends every data read of them through its data path; a line not held costs the
+ * cache's miss cycles, added to `stall`. Caches are set-associative with LRU replacement (each set kept most recently
+ * used first, so the common case, a hit on the line used last, is one compare).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +56,42 @@ typedef struct {
     uint32_t insns;  /* instructions */
     uint64_t count;  /* entries */
     uint64_t taken;  /* entries from a non-sequential PC */
+    int32_t region;  /* index of the modelled memory region holding the block, -1 for none */
+    uint32_t reserved;
 } te_block;
+
+/* One cache (or a flash read buffer: one line); mirrored by CACHE_DTYPE in memory_model.py. */
+typedef struct {
+    uint32_t *tags;        /* [sets * ways]: line number + 1 (0 = empty), each set most recent first */
+    uint32_t line_shift;   /* log2(line bytes) */
+    uint32_t set_mask;     /* sets - 1 (sets a power of two) */
+    uint32_t ways;
+    uint32_t miss_cycles;  /* stall per line brought in */
+    uint64_t accesses;     /* line look-ups */
+    uint64_t misses;
+} te_cache;
+
+struct te_memory;
+
+/* One modelled address range (a memory or an alias of one); mirrored in memory_model.py. */
+typedef struct {
+    uint64_t start;       /* [start, end) */
+    uint64_t end;
+    uint64_t physical;    /* what `start` is in the physical memory, so aliases share lines */
+    int32_t fetch_cache;  /* cache on the instruction path, -1 = fetches cost nothing extra */
+    int32_t data_cache;   /* cache on the data path, -1 = reads cost nothing extra */
+    uint64_t reads;       /* data reads that touched the range */
+    struct te_memory *memory;
+} te_region;
+
+typedef struct te_memory {
+    uint64_t stall;       /* memory stall cycles so far */
+    uint64_t last_fetch;  /* stall cycles the last block entry's fetches cost */
+    te_cache *caches;
+    te_region *regions;
+    uint32_t n_caches;
+    uint32_t n_regions;
+} te_memory;
 
 /* Field order and types are mirrored by the ctypes Structure in block_counter.py. */
 typedef struct {
@@ -69,7 +111,105 @@ typedef struct {
     uint32_t reserved;
     te_mem_read_fn mem_read;
     te_emu_stop_fn emu_stop;
+    te_memory *memory;    /* NULL: no memory model */
 } te_counter;
+
+/* Look line `line` up in cache k; on a miss bring it in (evicting the least recently used way)
+ * and return the miss cycles. */
+static uint32_t te_cache_access(te_cache *k, uint32_t line)
+{
+    uint32_t *set = k->tags + (size_t)(line & k->set_mask) * k->ways;
+    uint32_t tag = line + 1u;
+    uint32_t way;
+    k->accesses += 1;
+    if (set[0] == tag) {
+        return 0;
+    }
+    for (way = 1; way < k->ways; way++) {
+        if (set[way] == tag) {
+            break;
+        }
+    }
+    if (way == k->ways) {
+        way = k->ways - 1u;  /* not held: the least recently used way makes room */
+        k->misses += 1;
+        for (; way > 0; way--) {
+            set[way] = set[way - 1u];
+        }
+        set[0] = tag;
+        return k->miss_cycles;
+    }
+    for (; way > 0; way--) {
+        set[way] = set[way - 1u];
+    }
+    set[0] = tag;
+    return 0;
+}
+
+/* The stall of reading [address, address + size) in region r through cache k. */
+static uint64_t te_lines(te_memory *m, const te_region *r, int32_t k, uint64_t address, uint64_t size)
+{
+    te_cache *cache = &m->caches[k];
+    uint64_t physical = address - r->start + r->physical;
+    uint32_t first = (uint32_t)(physical >> cache->line_shift);
+    uint32_t last = (uint32_t)((physical + (size ? size : 1u) - 1u) >> cache->line_shift);
+    uint64_t stall = 0;
+    for (uint32_t line = first; line <= last; line++) {
+        stall += te_cache_access(cache, line);
+    }
+    return stall;
+}
+
+static int32_t te_region_of(const te_memory *m, uint64_t address)
+{
+    for (uint32_t i = 0; i < m->n_regions; i++) {
+        if (m->regions[i].start <= address && address < m->regions[i].end) {
+            return (int32_t)i;
+        }
+    }
+    return -1;
+}
+
+/* A range of flash that holds data only (no code), mapped as Unicorn MMIO so that its reads, and
+ * only its reads, come here; RAM reads and fetches keep Unicorn's fast path. Mirrored by
+ * _SpanStruct in memory_model.py. */
+typedef struct {
+    const uint8_t *bytes;  /* the range's contents */
+    uint64_t start;        /* its address */
+    te_region *region;     /* the modelled region holding it */
+    te_emu_stop_fn emu_stop;
+    uint64_t write_fault;  /* address + 1 of a store into the range (flash is read-only), 0 = none */
+} te_span;
+
+/* Unicorn MMIO read callback: the bytes, little-endian, after running the read through the
+ * region's data path. */
+uint64_t te_memory_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user_data)
+{
+    te_span *span = (te_span *)user_data;
+    te_region *r = span->region;
+    uint64_t value = 0;
+    (void)uc;
+    for (unsigned i = size; i > 0; i--) {
+        value = (value << 8) | span->bytes[offset + i - 1u];
+    }
+    r->reads += 1;
+    if (r->data_cache >= 0) {
+        r->memory->stall += te_lines(r->memory, r, r->data_cache, span->start + offset, size);
+    }
+    return value;
+}
+
+/* Unicorn MMIO write callback: a store into flash stops the run, as the read-only mapping would. */
+void te_memory_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user_data)
+{
+    te_span *span = (te_span *)user_data;
+    (void)size;
+    (void)value;
+    if (span->write_fault == 0) {
+        span->write_fault = span->start + offset + 1u;
+    }
+    span->emu_stop(uc);
+}
 
 static uint32_t te_slot_hash(uint64_t address, uint32_t size)
 {
@@ -149,6 +289,8 @@ TE_COLD static te_block *te_find_slow(te_counter *c, uc_engine *uc, uint64_t add
             b->insns = insns;
             b->count = 0;
             b->taken = 0;
+            b->region = c->memory != NULL ? te_region_of(c->memory, address) : -1;
+            b->reserved = 0;
             c->n_blocks += 1;
             c->slots[slot] = c->n_blocks;
             return b;
@@ -170,6 +312,14 @@ static void te_account(te_counter *c, uc_engine *uc, te_block *b, uint64_t addre
     c->last_block = (uint32_t)(b - c->blocks);
     c->last_taken = taken;
     c->total += b->insns;
+    if (b->region >= 0) {
+        te_memory *m = c->memory;
+        const te_region *r = &m->regions[b->region];
+        m->last_fetch = r->fetch_cache >= 0 ? te_lines(m, r, r->fetch_cache, address, size) : 0;
+        m->stall += m->last_fetch;
+    } else if (c->memory != NULL) {
+        c->memory->last_fetch = 0;
+    }
     if (TE_UNLIKELY(c->total > c->budget)) {
         te_stop(c, uc, address, TE_BUDGET_EXCEEDED);
     }
@@ -212,4 +362,24 @@ size_t te_counter_struct_size(void)
 size_t te_counter_block_size(void)
 {
     return sizeof(te_block);
+}
+
+size_t te_memory_struct_size(void)
+{
+    return sizeof(te_memory);
+}
+
+size_t te_memory_cache_size(void)
+{
+    return sizeof(te_cache);
+}
+
+size_t te_memory_region_size(void)
+{
+    return sizeof(te_region);
+}
+
+size_t te_memory_span_size(void)
+{
+    return sizeof(te_span);
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import unicorn
 
@@ -62,6 +62,7 @@ class SimTarget:
     clock_hz: int
     memories: tuple[Memory, ...]
     fetch_wait_states: int = 0
+    caches: tuple[Any, ...] = ()  # tinyedge.boards.Cache rows: the memory model (memory_model.py)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ addresses, the RAM below the initial stack pointer is painted, and the core star
 vector table (Cortex-M: initial SP in word 0, reset handler in word 1) or the ELF entry (RV32).
 
 Hooks, all cheap at run time:
-  - the block counter (C, or Python fallback) on every block;
+  - the block counter (C, or Python fallback) on every block; with the board's memory model
+    (memory_model.py) it also runs fetches through the caches, and the flash pages that hold
+    only data are remapped as MMIO whose read callback runs each read through them (RAM reads
+    keep Unicorn's fast path);
   - code hooks on the entries of te_inference_begin / te_inference_end and on the call sites in
     tinyedge_model_invoke (layer boundaries): they fire once per sample or layer and take
     counter snapshots;
@@ -40,7 +43,8 @@ from tinyedge.simulate.firmware_image import (
     OUTPUT_SYMBOL,
     FirmwareImage,
 )
-from tinyedge.simulate.peripherals import UartModel
+from tinyedge.simulate.peripherals import UartModel, setup_model
+from tinyedge.simulate.memory_model import data_pages
 from tinyedge.simulate.semihosting import Semihost, SemihostingError
 from tinyedge.simulate.target import FLASH, SimBoard, core_spec, cpu_model
 
@@ -91,15 +95,17 @@ _MEMORY_FAULTS = {
 class LayerStats:
     index: int  # position of the call site in tinyedge_model_invoke (= layer index)
     instructions: int
-    cycles: float  # estimate
+    cycles: float  # estimate, memory stalls included
+    stall_cycles: float = 0.0  # of `cycles`: memory stalls (memory_model.py)
 
 
 @dataclass(frozen=True)
 class SampleStats:
     index: int
     instructions: int  # entering te_inference_begin -> entering te_inference_end
-    cycles: float  # estimate
+    cycles: float  # estimate, memory stalls included
     layers: tuple[LayerStats, ...]
+    stall_cycles: float = 0.0  # of `cycles`: memory stalls
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class Measurements:
     counter: str
     run_started: float  # time.perf_counter() when emulation began
     run_seconds: float
+    memory_reads: dict[str, int] = field(default_factory=dict)  # data reads per modelled flash region
+    cache_misses: dict[str, tuple[int, int]] = field(default_factory=dict)  # per cache: look-ups, misses
 
 
 @dataclass
@@ -168,8 +176,9 @@ class Emulation:
         self._regions = self._map_memories()
         self.uart = uart
         self._output_buffer = self._output_symbol() if uart is not None else None
-        if uart is not None:
-            uart.install(self.uc, self._regions)
+        setup = uart if uart is not None else setup_model(board)  # the UART model holds [setup]'s registers too
+        if setup is not None:
+            setup.install(self.uc, self._regions)
         self._load()
         self.initial_sp, self._start_pc = self._reset_state()
         if self.initial_sp is not None:
@@ -177,8 +186,10 @@ class Emulation:
         self._painted = self._paint_stack() if self.initial_sp is not None else None
         self.lowest_sp = self.initial_sp if self.initial_sp is not None else 1 << 32
 
-        self.counter: BlockCounter = block_counter.make_counter(counter, image.arch, budget)
+        self.counter: BlockCounter = block_counter.make_counter(counter, image.arch, budget,
+                                                                memory=model.memory)
         self.counter.install(self.uc)
+        self._map_modelled_data()
         self.semihost = Semihost(input_data, self._clock_centiseconds, self._on_output)
         self._memory = _Memory(self.uc)
         self._fault: TinyEdgeError | None = None
@@ -213,6 +224,21 @@ class Emulation:
             perms = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC if kind == FLASH else unicorn.UC_PROT_ALL
             self.uc.mem_map(start, end - start, perms)
         return merged
+
+    def _map_modelled_data(self) -> None:
+        """Remap the flash pages that hold only data (weights, tables) so that their reads go
+        through the memory model (memory_model.py says why pages and not a hook)."""
+        model = self.model.memory
+        if model is None:
+            return
+        image = self.image
+        objects = [(image.symbols[name], size) for name, size in image.object_sizes.items()
+                   if size and name in image.symbols]
+        code = [(f.address, f.size) for f in image.functions]
+        for start, end in data_pages(model, objects, code, self.uc.ctl_get_page_size()):
+            data = bytes(self.uc.mem_read(start, end - start))
+            self.uc.mem_unmap(start, end - start)
+            self.counter.map_data(self.uc, start, data)
 
     def _output_symbol(self) -> tuple[int, int]:
         """Where the UART variant keeps its output (it has no output.bin): address and size."""
@@ -414,15 +440,17 @@ class Emulation:
         """
         costs = self._block_costs(len(end.counts))
         executed = between(sample.begin, end)
-        layers: dict[int, tuple[int, float]] = {i: (0, 0.0) for i in range(len(self._call_sites))}
+        layers: dict[int, tuple[int, float, int]] = {i: (0, 0.0, 0) for i in range(len(self._call_sites))}
         if sample.marks:
             edges = [sample.begin, *(snap for _, snap in sample.marks[1:]), end]
             for (layer, _), first, second in zip(sample.marks, edges[:-1], edges[1:], strict=True):
                 part = between(first, second)
-                instructions, cycles = layers[layer]
-                layers[layer] = (instructions + part.total, cycles + costs.cycles(part))
-        return SampleStats(index, executed.total, costs.cycles(executed),
-                           tuple(LayerStats(i, n, c) for i, (n, c) in sorted(layers.items())))
+                instructions, cycles, stall = layers[layer]
+                layers[layer] = (instructions + part.total, cycles + costs.cycles(part) + part.stall,
+                                 stall + part.stall)
+        return SampleStats(index, executed.total, costs.cycles(executed) + executed.stall,
+                           tuple(LayerStats(i, n, c, float(st)) for i, (n, c, st) in sorted(layers.items())),
+                           float(executed.stall))
 
     def _block_costs(self, n_blocks: int) -> BlockCosts:
         """Per-block costs, classifying only the blocks first executed since the last call."""
@@ -457,6 +485,8 @@ class Emulation:
             counter=self.counter.kind,
             run_started=started,
             run_seconds=run_seconds,
+            memory_reads=self.counter.memory_reads(),
+            cache_misses=self.counter.cache_misses(),
         )
 
     def pc_of_fault(self, instructions_before: int, block: tuple[int, int]) -> int | None:
@@ -501,6 +531,10 @@ class Emulation:
             return
         if self._fault is not None:
             raise self._fault
+        if self.counter.write_fault is not None:
+            raise TinyEdgeError(f"firmware fault: write to read-only memory (flash) at "
+                                f"0x{self.counter.write_fault:08x} (a constant array) near "
+                                f"{self._where(self.uc.reg_read(self._pc_reg))}")
         status = self.counter.status
         pc = self.uc.reg_read(self._pc_reg)
         if status == block_counter.STATUS_BUDGET_EXCEEDED:
