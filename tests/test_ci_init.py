@@ -104,6 +104,9 @@ def test_renode_step_is_optional_and_off_by_default(repo):
     assert "renode-1.15.3.linux-portable.tar.gz" in install and "tests/requirements.txt" in install
     assert "GITHUB_PATH" in install
     assert shlex.split(renode_steps[1]["run"])[:2] == ["renode-test", "tinyedge-reports/kws/$BOARD/renode/kws.robot"]
+    # Renode sweeps $TMPDIR/renode-* when it starts: the suite runs with a TMPDIR the install step made
+    assert renode_steps[1]["env"]["TMPDIR"] == "${{ runner.temp }}/tinyedge-renode-test"
+    assert '"$RUNNER_TEMP/tinyedge-renode-test"' in install
 
     WORKFLOW.unlink()
     ci("--model", "models/kws.keras", "--renode")

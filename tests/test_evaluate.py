@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinyedge
-from tinyedge import boards
+from tinyedge import boards, evaluate
 from tinyedge.errors import TinyEdgeError
 from tinyedge.evaluate import fit_to_model, float_outputs, load_eval_data, measure_accuracy
 from tinyedge.pipeline import compile_tflite
@@ -217,9 +217,10 @@ def test_an_int8_tflite_on_an_xtensa_board_gets_int8_accuracy_only(classifier, t
 
 
 @pytest.mark.slow
-def test_a_savedmodels_float_outputs_come_from_its_serving_signature(classifier, tmp_path):
+def test_a_savedmodels_float_outputs_come_from_its_serving_signature_once(classifier, tmp_path, monkeypatch):
     import keras
 
+    monkeypatch.setenv("TINYEDGE_CACHE", str(tmp_path / "cache"))
     model = keras.models.load_model(classifier)
     model.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)
     with np.load(classifier.with_name("eval.npz")) as npz:
@@ -228,3 +229,12 @@ def test_a_savedmodels_float_outputs_come_from_its_serving_signature(classifier,
     assert outputs.shape == (300, CLASSES)
     assert np.array_equal(np.argmax(outputs, axis=1), np.argmax(model(x, training=False), axis=1))
     assert np.allclose(outputs, np.asarray(model(x, training=False)), atol=1e-5)  # float32, another process
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("TensorFlow's child started again")
+
+    monkeypatch.setattr(evaluate.children, "run", no_child)
+    assert np.array_equal(float_outputs(tmp_path / "saved", x), outputs)  # the same model and samples: cached
+    x[0, 0, 0, 0] += 1.0
+    with pytest.raises(AssertionError, match="started again"):  # other samples: computed again
+        float_outputs(tmp_path / "saved", x)

@@ -119,6 +119,7 @@ SCHEMA: dict[str, Field] = {
         "cpu_model": Field("str", required=False),
         "renode_platform": Field("str", required=False),
         "renode_board": Field("str", required=False),
+        "renode_unsupported": Field("str", required=False),
         "note": Field("str", required=False),
     }),
     "flashing": _table({
@@ -219,6 +220,7 @@ class Emulator:
     cpu_model: str | None = None
     renode_platform: str | None = None
     renode_board: str | None = None
+    renode_unsupported: str | None = None  # why Renode 1.15 cannot run the board's firmware
     note: str | None = None
 
 

@@ -15,23 +15,26 @@ like that output, as a regressor (mean absolute error).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from tinyedge import children
+from tinyedge import __version__, children
 from tinyedge.boards import Board, load_board
 from tinyedge.build import build_firmware, render_project
 from tinyedge.codegen import CompiledModel, IOTensor, render_model
 from tinyedge.errors import TinyEdgeError
 from tinyedge.host import run_host
 from tinyedge.report import AccuracyInfo
+from tinyedge.resources import cache_dir
 from tinyedge.verify import join_tensors, split_tensors
 
 INT8_METHOD = "host build of the generated C (the firmware's model C and kernels, bit-exact with TFLite-Micro)"
@@ -188,7 +191,38 @@ def float_model_path(model_path: Path, source: Path | None) -> Path | None:
 
 
 def float_outputs(float_model: Path, x: np.ndarray) -> np.ndarray:
-    """The float model's first output for every sample, [N, elements], computed by TensorFlow in a child."""
+    """The float model's first output for every sample, [N, elements], computed by TensorFlow in a child.
+
+    Kept in tinyedge's cache by the content of the model and the samples (and the TensorFlow and
+    Keras versions): a sweep compiling one model for many boards starts TensorFlow for it once."""
+    cached = cache_dir("float-outputs") / f"{_float_key(Path(float_model), x)}.npy"
+    if cached.is_file():
+        return np.load(cached)
+    outputs = _run_float_child(Path(float_model), x)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f".{cached.stem}-{os.getpid()}.npy")
+    np.save(partial, outputs)
+    os.replace(partial, cached)  # whole or absent, whichever concurrent job writes it
+    return outputs
+
+
+def _float_key(float_model: Path, x: np.ndarray) -> str:
+    digest = hashlib.sha256(f"tinyedge float outputs 1 {__version__}".encode())
+    for package in ("tensorflow-cpu", "tensorflow", "keras"):
+        try:
+            digest.update(f"{package} {metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
+    files = sorted(p for p in float_model.rglob("*") if p.is_file()) if float_model.is_dir() else [float_model]
+    for file in files:
+        digest.update(f"{file.relative_to(float_model) if float_model.is_dir() else ''}\0".encode())
+        digest.update(file.read_bytes())
+    digest.update(f"{x.dtype} {x.shape}".encode())
+    digest.update(np.ascontiguousarray(x).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _run_float_child(float_model: Path, x: np.ndarray) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="tinyedge-eval-float-") as tmp:
         folder = Path(tmp)
         np.save(folder / "x.npy", x)

@@ -177,7 +177,10 @@ def run_model(model_path: Path, board: str, input_path: Path, output_path: Path,
         else:
             from tinyedge.simulate import DEFAULT_BUDGET, backends
 
-            sim = backends.run(backends.choose(backend), firmware.elf, board_data, samples, budget=DEFAULT_BUDGET,
+            choice = backends.pick(backend, board_data)
+            if log is not None and choice.why != "named":
+                log(f"emulator: {choice.name} ({choice.why})")
+            sim = backends.run(choice.name, firmware.elf, board_data, samples, budget=DEFAULT_BUDGET,
                                expected_layers=len(model.layers))
             outputs = list(sim.outputs)
         result = outputs_array(model, outputs, batched)
@@ -278,7 +281,8 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                             "(or `tinyedge compile`), which gives an ESP32-family board an ESP-IDF project and an "
                             "analytical estimate")
     check_console(console, board_data)
-    backend = backends.choose(backend)
+    choice = backends.pick(backend, board_data, console)
+    backend = choice.name
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
     backends.check_console(backend, console)
     evaluation = None if eval_data is None else load_eval_data(eval_data)  # bad data fails before any work
@@ -290,7 +294,8 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
         render(model, board_data, scratch, console, inputs)
         progress(f"cross-compile for {board_data.name}" + (" (UART variant)" if console == UART else ""))
         firmware = build_firmware(scratch, board_data)
-        progress(f"run {len(inputs)} inferences in the {backend} emulator")
+        progress(f"run {len(inputs)} inferences in the {backend} emulator"
+                 + ("" if choice.why == "named" else f" ({choice.why})"))
         # The emulator stops a runaway firmware well before the default hang limit when a budget is set.
         hang_limit = DEFAULT_BUDGET if budget is None else min(DEFAULT_BUDGET, 2 * budget * len(inputs) + 10_000_000)
         sim = backends.run(backend, firmware.elf, board_data, inputs, budget=hang_limit,

@@ -1,8 +1,9 @@
 """Emulator backends behind one call: the built-in Unicorn emulator, Renode and QEMU where installed.
 
 Every backend runs the same firmware ELF and returns the same SimResult, so reports and
-verification do not care which one ran. `auto` prefers Renode when it is installed (it is
-what users' CI runs), else the built-in emulator.
+verification do not care which one ran. `auto` prefers Renode when it is installed and can run
+the board and console (it is what users' CI runs), else the built-in emulator; pick() says
+which it took and why, so installing Renode never turns a working compile into an error.
 """
 
 from __future__ import annotations
@@ -49,15 +50,32 @@ def is_available(name: str) -> bool:
     return bool(getattr(module, "available", lambda: True)())
 
 
-def choose(name: str = "auto") -> str:
-    """The backend `name` stands for; an unknown or missing one is an error naming the fix."""
-    if name == "auto":
-        return "renode" if "renode" in BACKENDS and _safe_available("renode") else "builtin"
-    if name not in BACKENDS:
-        raise TinyEdgeError(f"unknown emulator backend '{name}'; valid backends: {', '.join(CHOICES)}")
-    if not is_available(name):
-        raise TinyEdgeError(f"the {name} emulator is not installed: {BACKENDS[name].install}")
-    return name
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    why: str  # how it was picked, for the progress line: "named", or auto's reason
+
+
+def pick(name: str, board: Any, console: str = SEMIHOSTING) -> Choice:
+    """The backend to run `board` with; an unknown or missing one is an error naming the fix.
+
+    `auto` takes Renode when it is installed and can run the board and console, else the
+    built-in emulator, which runs every emulated board: it never fails where another would work.
+    """
+    if name != "auto":
+        if name not in BACKENDS:
+            raise TinyEdgeError(f"unknown emulator backend '{name}'; valid backends: {', '.join(CHOICES)}")
+        if not is_available(name):
+            raise TinyEdgeError(f"the {name} emulator is not installed: {BACKENDS[name].install}")
+        return Choice(name, "named")
+    if not _safe_available("renode"):
+        return Choice("builtin", "auto: Renode is not installed")
+    try:
+        check_board("renode", board)
+        check_console("renode", console)
+    except TinyEdgeError as exc:
+        return Choice("builtin", f"auto: Renode is installed but cannot run this: {exc}")
+    return Choice("renode", f"auto: Renode is installed and runs board {board.name}")
 
 
 def _safe_available(name: str) -> bool:

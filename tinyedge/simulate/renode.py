@@ -15,10 +15,16 @@ semihosting exit, so te_exit spins and `emulation RunFor` would run to the budge
 
 Figures: instruction counts are Renode's ExecutedInstructions at the hooks (entering
 te_inference_begin, the kernel calls, entering te_inference_end), so they count what the
-built-in emulator counts. Renode's time is instruction-proportional (PerformanceInMips set to
-the clock in MHz), so its "cycles" are the instruction count scaled by clock / (MIPS * 1e6),
-and SimResult.cycle_model says so. The stack depth is the lowest painted byte the firmware
-overwrote below its initial stack pointer, read back when it finished.
+built-in emulator counts. Cycles, latency and energy are tinyedge's model of the core, not
+Renode's virtual time (which assumes one cycle per instruction, PerformanceInMips): the same
+firmware gets the same estimate whichever emulator executed it. The model prices each
+executed block, so the figures come from the built-in emulator's per-block profile of the same
+firmware and inputs, taken only after checking that it executed exactly the instructions Renode
+counted, per sample and per layer, with the same outputs. The stack depth is the lowest painted
+byte the firmware overwrote below its initial stack pointer, read back when it finished.
+
+Renode deletes every `renode-*` folder in $TMPDIR that no running process owns when it starts;
+it runs here with a private TMPDIR inside the scratch folder, so it sweeps nothing of anyone's.
 """
 
 from __future__ import annotations
@@ -39,11 +45,11 @@ from pathlib import Path
 from tinyedge import children
 from tinyedge.boards import Board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.simulate import LayerStats, SampleStats, SimResult
+from tinyedge.simulate import SimResult
+from tinyedge.simulate import simulate as simulate_builtin
 from tinyedge.simulate.renode_files import (
     MARKER,
     FirmwareFacts,
-    RenodeBoard,
     RunnerExtras,
     firmware_facts,
     plan_files,
@@ -73,6 +79,11 @@ def renode_binary() -> str | None:
 
 def available() -> bool:
     return renode_binary() is not None
+
+
+def check_board(board: Board) -> None:
+    """Fail early (before a build) for a board Renode cannot run, saying why."""
+    renode_board(board)
 
 
 # ---------------------------------------------------------------------------- the log
@@ -176,16 +187,17 @@ def console_checksums(console: str) -> dict[int, int]:
     return {int(m.group(1)): int(m.group(3), 16) for m in _CONSOLE_LINE.finditer(console)}
 
 
-def _layers(sample: SampleMarks, layer_count: int, cycles_per_instruction: float) -> tuple[LayerStats, ...]:
-    """Split one inference at its kernel calls, as the built-in emulator does: what runs before the
-    first call counts to the first layer, what runs after the last one to the last layer."""
+def _layers(sample: SampleMarks, layer_count: int) -> tuple[int, ...]:
+    """Instructions per layer of one inference, split at its kernel calls as the built-in emulator
+    splits it: what runs before the first call counts to the first layer, what runs after the
+    last one to the last layer."""
     assert sample.end is not None
     totals = dict.fromkeys(range(layer_count), 0)
     if sample.marks:
         edges = [sample.begin, *(count for _, count in sample.marks[1:]), sample.end]
         for (layer, _), first, second in zip(sample.marks, edges[:-1], edges[1:]):
             totals[layer] = totals.get(layer, 0) + second - first
-    return tuple(LayerStats(i, n, n * cycles_per_instruction) for i, n in sorted(totals.items()))
+    return tuple(n for _, n in sorted(totals.items()))
 
 
 def _failure(log: RenodeLog, console: str, budget: int) -> TinyEdgeError | None:
@@ -208,10 +220,24 @@ def _failure(log: RenodeLog, console: str, budget: int) -> TinyEdgeError | None:
     return None
 
 
-def build_result(board: Board, renode: RenodeBoard, firmware: FirmwareFacts, inputs: Sequence[bytes],
+@dataclass(frozen=True)
+class RenodeMeasurement:
+    """What one Renode run measured: counts, outputs, stack; no cycles (see with_core_model)."""
+
+    outputs: tuple[bytes, ...]
+    console: str
+    instructions: tuple[int, ...]  # per sample, te_inference_begin -> te_inference_end
+    layers: tuple[tuple[int, ...], ...]  # per sample, instructions per layer
+    total_instructions: int  # the whole run, up to the end of the input
+    stack_bytes: int
+    guest_mips: float
+    startup_seconds: float
+
+
+def build_result(board: Board, firmware: FirmwareFacts, inputs: Sequence[bytes],
                  log: RenodeLog, console: str, stack_dump: bytes | None, *, budget: int, timing: Timing,
-                 expected_layers: int | None = None) -> SimResult:
-    """The SimResult of a Renode run, checked: every sample measured, outputs the firmware's own."""
+                 expected_layers: int | None = None) -> RenodeMeasurement:
+    """What a Renode run measured, checked: every sample measured, outputs the firmware's own."""
     failure = _failure(log, console, budget)
     if failure is not None:
         raise failure
@@ -224,7 +250,6 @@ def build_result(board: Board, renode: RenodeBoard, firmware: FirmwareFacts, inp
         raise TinyEdgeError(f"{firmware.path.name}: tinyedge_model_invoke has {layer_count} call sites but the "
                             f"model has {expected_layers} layers; the generated model must call exactly one "
                             "kernel per layer")
-    outputs = tuple(s.output for s in done)
     for sample in done:
         if len(sample.output) != firmware.output_bytes:
             raise TinyEdgeError(f"Renode's hook read {len(sample.output)} bytes of te_output for sample "
@@ -239,30 +264,63 @@ def build_result(board: Board, renode: RenodeBoard, firmware: FirmwareFacts, inp
             got = f"{printed[sample.index]:08x}" if sample.index in printed else "no line"
             raise TinyEdgeError(f"sample {sample.index}: the output Renode's hook read from te_output has CRC-32 "
                                 f"{crc:08x} but the firmware printed {got}")
-
-    scale = renode.cycles_per_instruction
-    samples = tuple(SampleStats(s.index, s.end - s.begin, (s.end - s.begin) * scale,
-                                _layers(s, layer_count, scale)) for s in done if s.end is not None)
-    worst = max(samples, key=lambda s: s.instructions)
     total = log.final_count or 0
     run_seconds = max(timing.last_marker - timing.first_marker, 1e-9)
-    return SimResult(
-        board=board.name,
-        outputs=outputs,
+    return RenodeMeasurement(
+        outputs=tuple(s.output for s in done),
         console=console,
-        instructions=tuple(s.instructions for s in samples),
+        instructions=tuple(s.end - s.begin for s in done if s.end is not None),
+        layers=tuple(_layers(s, layer_count) for s in done),
         total_instructions=total,
-        cycles=tuple(s.cycles for s in samples),
-        cycle_model=renode.cycle_model,
-        clock_hz=renode.clock_hz,
-        layers=worst.layers,
-        layers_sample=worst.index,
-        samples=samples,
         stack_bytes=_stack_bytes(firmware, stack_dump, board),
-        counter="renode",
         guest_mips=max(total - done[0].begin, 0) / run_seconds / 1e6,
         startup_seconds=timing.first_marker - timing.started,
-        wall_seconds=time.perf_counter() - timing.started,
+    )
+
+
+def disagreement(measured: RenodeMeasurement, reference: SimResult) -> str | None:
+    """Where Renode's run and the built-in emulator's run of the same firmware differ, or None."""
+    if measured.outputs != reference.outputs:
+        first = next(i for i, (a, b) in enumerate(zip(measured.outputs, reference.outputs)) if a != b)
+        return f"sample {first}: the outputs differ"
+    for index, (count, sample) in enumerate(zip(measured.instructions, reference.samples)):
+        if count != sample.instructions:
+            return (f"sample {index}: Renode counted {count:,} instructions, the built-in emulator "
+                    f"{sample.instructions:,}")
+        layers = tuple(layer.instructions for layer in sample.layers)
+        if measured.layers[index] != layers:
+            layer = next(i for i, (a, b) in enumerate(zip(measured.layers[index], layers)) if a != b)
+            return (f"sample {index}, layer {layer}: Renode counted {measured.layers[index][layer]:,} instructions, "
+                    f"the built-in emulator {layers[layer]:,}")
+    return None
+
+
+def with_core_model(measured: RenodeMeasurement, reference: SimResult, started: float) -> SimResult:
+    """Renode's counts with tinyedge's cycle model, taken from the built-in emulator's run of the same
+    firmware and inputs once that run is shown to have executed the same instructions."""
+    different = disagreement(measured, reference)
+    if different is not None:
+        raise TinyEdgeError(f"Renode and the built-in emulator executed different instructions for the same firmware "
+                            f"and inputs ({different}); tinyedge's cycle model prices one instruction stream, so no "
+                            "cycles, latency or energy are given: please report it, and use --backend builtin "
+                            "meanwhile")
+    return SimResult(
+        board=reference.board,
+        outputs=measured.outputs,
+        console=measured.console,
+        instructions=measured.instructions,
+        total_instructions=measured.total_instructions,
+        cycles=reference.cycles,
+        cycle_model=reference.cycle_model,
+        clock_hz=reference.clock_hz,
+        layers=reference.layers,
+        layers_sample=reference.layers_sample,
+        samples=reference.samples,
+        stack_bytes=measured.stack_bytes,
+        counter="renode",
+        guest_mips=measured.guest_mips,
+        startup_seconds=measured.startup_seconds,
+        wall_seconds=time.perf_counter() - started,
     )
 
 
@@ -311,8 +369,21 @@ def _stop(process: subprocess.Popen[str]) -> None:
             pass
 
 
-def run_renode(binary: str, script: Path, wall_seconds: float) -> tuple[str, float | None, float | None]:
-    """Run Renode on `script`, return its log and when the first and the final hook lines arrived.
+def private_environment(temp_dir: Path) -> dict[str, str]:
+    """The environment Renode runs in: ours, with TMPDIR (and TMP, TEMP) set to a folder of its own.
+
+    Renode deletes every `renode-*` folder in $TMPDIR that no running process owns when it starts
+    (its TemporaryFilesManager), which would sweep away another Renode's or a user's files."""
+    env = dict(os.environ)
+    for name in ("TMPDIR", "TMP", "TEMP"):
+        env[name] = str(temp_dir)
+    return env
+
+
+def run_renode(binary: str, script: Path, wall_seconds: float, temp_dir: Path) -> tuple[str, float | None,
+                                                                                      float | None]:
+    """Run Renode on `script` with TMPDIR=temp_dir (an empty folder of this run's own), return its log
+    and when the first and the final hook lines arrived.
 
     The log is read as it comes; Renode is stopped at the final line (see is_final), when it
     exits by itself (`quit` after the time limit), or after wall_seconds.
@@ -321,7 +392,7 @@ def run_renode(binary: str, script: Path, wall_seconds: float) -> tuple[str, flo
     try:
         process = subprocess.Popen(command, cwd=script.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, errors="replace",
-                                   start_new_session=os.name == "posix")
+                                   env=private_environment(temp_dir), start_new_session=os.name == "posix")
     except OSError as exc:
         raise children.failure("Renode", command, f"could not start: {binary}: {exc.strerror or exc}",
                                stage="renode") from None
@@ -389,7 +460,9 @@ def simulate(elf_path: str | Path, board: Board, input_bytes: Sequence[bytes], *
         (scratch / files.platform_file).write_text(render_platform(files))
         script = scratch / files.script_file
         script.write_text(render_script(files, runner))
-        text, first, final = run_renode(binary, script, wall_seconds=120 + budget / 5e6)
+        temp_dir = scratch / "tmp"
+        temp_dir.mkdir()
+        text, first, final = run_renode(binary, script, wall_seconds=120 + budget / 5e6, temp_dir=temp_dir)
         console_path, dump_path = scratch / "console.txt", scratch / "stack.bin"
         console = console_path.read_text(errors="replace") if console_path.is_file() else ""
         dump = dump_path.read_bytes() if dump_path.is_file() else None
@@ -400,5 +473,7 @@ def simulate(elf_path: str | Path, board: Board, input_bytes: Sequence[bytes], *
                                f"te_inference_begin; last output: {last!r}", text, stage="renode")
     now = time.perf_counter()
     timing = Timing(started, first if first is not None else now, final if final is not None else now)
-    return build_result(board, renode, firmware, input_bytes, log, console, dump, budget=budget, timing=timing,
-                        expected_layers=expected_layers)
+    measured = build_result(board, firmware, input_bytes, log, console, dump, budget=budget, timing=timing,
+                            expected_layers=expected_layers)
+    reference = simulate_builtin(elf_path, board, input_bytes, budget=budget, expected_layers=expected_layers)
+    return with_core_model(measured, reference, started)

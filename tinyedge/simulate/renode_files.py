@@ -6,18 +6,21 @@ folder. Templates: templates/renode/.
 
     <board>.repl           the board's core (Cortex-M, NVIC, DWT when the firmware reads it),
                            its memory map from boards/<board>.toml, the semihosting console and
-                           a staging memory for the input samples
+                           a staging memory for the input samples; written for every Cortex-M
+                           board, also those upstream Renode has no platform for (rp2040)
     <board>.resc           loads the platform, the ELF and the samples, and hooks the firmware
-    <model>-inputs.bin     the staging memory's contents: a 16-byte header and the samples
+    <model>-inputs.bin     the staging memory's contents: a 32-byte header and the samples
     <model>.robot          `renode-test renode/<model>.robot`: outputs equal the reference
                            (checksums), and no inference exceeds the instruction budget
 
 Why a platform of its own: Renode's platforms/cpus/<board>.repl files (13 of them, nrf52840 and
 stm32f4 among them) fetch an SVD file over the network in their init section, which fails
-offline, and they live in the user's Renode installation, where a script cannot edit them.
-The firmware needs only the core, its memories and semihosting, which the board file
-describes; the generated platform holds just those, so it loads offline, in any Renode
-installation, with `renode-test` and nothing else.
+offline, they live in the user's Renode installation, where a script cannot edit them, and
+some chips have none (the RP2040). The firmware needs only the core, its memories and
+semihosting, which the board file describes; the generated platform holds just those, so it
+loads offline, in any Renode installation, with `renode-test` and nothing else. A board whose
+firmware Renode 1.15 cannot run says why in emulator.renode_unsupported (the RISC-V boards:
+Renode 1.15 serves semihosting on Arm only).
 
 How the samples reach the firmware: Renode 1.15 serves only the console operations of Arm
 semihosting (SYS_WRITE0, SYS_WRITEC, SYS_READC, through a SemihostingUart registered at the
@@ -25,9 +28,15 @@ CPU); SYS_OPEN, SYS_READ and SYS_WRITE return 0 and move no data, SYS_EXIT retur
 firmware's main loop runs unchanged (its reads "succeed" without data) and hooks on its
 markers do the I/O: te_inference_begin copies the next sample from the staging memory into
 te_input, te_inference_end logs te_output and the instruction count; after the last sample
-the next te_inference_begin logs the end of the input. The console lines (with the CRC-32 of
-each output) go through SYS_WRITE0, which the Robot suite's terminal tester and the backend's
-file backend both read.
+the next te_inference_begin logs the end of the input and halts the CPU, as te_exit does, so
+the run ends in the same state every time (Renode's semihosting read returns 0 at the end of
+the input, so the firmware itself would go on inferring). te_inference_end counts only after
+its own te_inference_begin. The console lines (with the CRC-32 of each output) go through
+SYS_WRITE0, which the Robot suite's terminal tester and the backend's file backend both read;
+the suite reads the worst inference only once the log says the input has ended.
+
+Renode deletes every `renode-*` folder in $TMPDIR that no running process owns when it starts:
+tinyedge runs it with a private TMPDIR, and the files tell users to do the same.
 """
 
 from __future__ import annotations
@@ -60,7 +69,7 @@ from tinyedge.simulate.firmware_image import (
 
 # Renode's cpuType for each board core, as Renode's own platforms name them.
 CPU_TYPES: dict[str, str] = {
-    "cortex-m0plus": "cortex-m0+",
+    "cortex-m0plus": "cortex-m0+",  # Renode 1.15's tlib runs it with the Cortex-M3 model (ARMv7-M)
     "cortex-m4f": "cortex-m4",
     "cortex-m7": "cortex-m7",
     "cortex-m33": "cortex-m33",
@@ -69,9 +78,10 @@ CONSOLE = "uartSemihosting"  # the console's name: sysbus.cpu.uartSemihosting
 STAGING = "tinyedgeStaging"
 MARKER = "tinyedge-renode:"  # every line the hooks log starts with it
 
-# Staging memory: 32-bit words, then the samples back to back.
-NEXT_SAMPLE, BEGIN_LOW, BEGIN_HIGH, WORST = 0, 4, 8, 12
-STAGING_HEADER = 16
+# Staging memory: 32-bit words, then the samples back to back. PENDING is 1 between a
+# te_inference_begin and its te_inference_end; FINISHED is 1 once the input has ended.
+NEXT_SAMPLE, BEGIN_LOW, BEGIN_HIGH, WORST, PENDING, FINISHED = 0, 4, 8, 12, 16, 20
+STAGING_HEADER = 32
 _STAGING_CANDIDATES = (0x7000_0000, 0x6000_0000, 0x9000_0000, 0xA000_0000, 0xC000_0000)
 _PPB = 0xE000_0000  # the Cortex-M private peripheral bus and above: never staging
 _TRANSLATION_PAGE = 0x400  # the built-in emulator's translation page on Arm (QEMU's TARGET_PAGE_SIZE)
@@ -80,6 +90,7 @@ _ELF_SYMBOLS = ("te_input", "te_output")
 _REPORTED = ("te_fail", "te_fault")  # hooked when present: they log before te_exit
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TAG_TEXT = re.compile(r"[^A-Za-z0-9_ .,:;()+/-]+")  # what a tag's name in the monitor's quotes may hold
 
 
 @dataclass(frozen=True)
@@ -108,40 +119,62 @@ class RenodeBoard:
 
     name: str
     description: str
-    upstream: str  # Renode's own platform for the chip (emulator.renode_platform)
+    upstream: str | None  # Renode's own platform for the chip (emulator.renode_platform), if it has one
     cpu_type: str
     clock_hz: int
-    mips: int  # PerformanceInMips: the clock in MHz, so one instruction takes one cycle of virtual time
+    # PerformanceInMips: the clock in MHz. It sets Renode's virtual time (one instruction, one
+    # cycle), which bounds the run; tinyedge's cycle figures come from its own core model.
+    mips: int
     dwt: bool
     memories: tuple[tuple[str, int, int, tuple[int, ...]], ...]  # (name, size, first address, aliases)
+    tags: tuple[RegisterTag, ...] = ()  # the registers the firmware's start-up set-up touches
 
-    @property
-    def cycles_per_instruction(self) -> float:
-        """Renode's virtual time per instruction, in board clock cycles (1.0 for a whole-MHz clock)."""
-        return self.clock_hz / (self.mips * 1_000_000)
 
-    @property
-    def cycle_model(self) -> str:
-        return (f"renode: virtual time proportional to instructions (PerformanceInMips {self.mips}: every "
-                f"instruction takes {self.cycles_per_instruction:g} cycle at {self.clock_hz} Hz)")
+@dataclass(frozen=True)
+class RegisterTag:
+    """A register of the board's [setup] that the platform does not model: `sysbus Tag` makes every
+    read give `value` (the awaited bits of the steps that wait on it, else 0) and drops writes, so
+    the set-up's waits end at once, as in the built-in emulator, instead of after 2^20 logged reads."""
+
+    address: int
+    value: int
+    name: str
+
+
+def register_tags(board: Board) -> tuple[RegisterTag, ...]:
+    """One tag per register the board's [setup] steps touch, in address order."""
+    steps = board.setup.init if board.setup is not None else ()
+    values: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for step in steps:
+        values.setdefault(step.reg, 0)
+        names.setdefault(step.reg, _TAG_TEXT.sub(" ", step.note).strip() or f"register 0x{step.reg:08X}")
+        if step.wait is not None:
+            values[step.reg] = values[step.reg] & ~step.wait | step.wait_value
+    return tuple(RegisterTag(address, values[address], names[address]) for address in sorted(values))
 
 
 def runs_in_renode(board: Board) -> bool:
-    """Whether Renode can run the board: it names a Renode platform and has a Cortex-M core."""
-    emulator = board.emulator
-    return bool(emulator is not None and emulator.renode_platform and board.core in CPU_TYPES
-                and board.family == "arm" and board.clock_hz)
+    """Whether Renode can run the board's firmware (renode_board() says why not)."""
+    try:
+        renode_board(board)
+    except TinyEdgeError:
+        return False
+    return True
 
 
 def renode_board(board: Board) -> RenodeBoard:
     """The board's Renode view; an error naming the reason when Renode cannot run it."""
     emulator = board.emulator
-    if emulator is None or not emulator.renode_platform:
-        note = f" ({emulator.note})" if emulator is not None and emulator.note else ""
-        raise TinyEdgeError(f"board {board.name} names no Renode platform (emulator.renode_platform in "
-                            f"{board.path.name}){note}; use --backend builtin")
+    if emulator is None or not board.emulated:
+        raise TinyEdgeError(f"board {board.name} is not emulated here (no built-in emulator runs its "
+                            f"{board.core} core), so Renode has no firmware ELF to run; drop --backend for it")
+    if emulator.renode_unsupported:
+        raise TinyEdgeError(f"Renode 1.15 cannot run board {board.name}'s firmware: {emulator.renode_unsupported} "
+                            f"(emulator.renode_unsupported in {board.path.name}); use --backend builtin")
     if board.family != "arm" or board.core not in CPU_TYPES:
-        raise TinyEdgeError(f"the Renode backend runs Cortex-M boards; board {board.name} has a {board.core} core")
+        raise TinyEdgeError(f"the Renode backend runs Cortex-M boards; board {board.name} has a {board.core} core; "
+                            "use --backend builtin")
     if not board.clock_hz:
         raise TinyEdgeError(f"board {board.name} has no clock_hz: Renode's timing needs one")
     memories = []
@@ -156,7 +189,7 @@ def renode_board(board: Board) -> RenodeBoard:
     return RenodeBoard(
         name=board.name, description=board.description, upstream=emulator.renode_platform,
         cpu_type=CPU_TYPES[board.core], clock_hz=board.clock_hz, mips=max(1, round(board.clock_hz / 1e6)),
-        dwt=board.cycle_counter == "dwt", memories=tuple(memories))
+        dwt=board.cycle_counter == "dwt", memories=tuple(memories), tags=register_tags(board))
 
 
 def firmware_facts(elf: Path) -> FirmwareFacts:
@@ -358,8 +391,10 @@ def render_script(files: RenodeFiles, runner: RunnerExtras | None = None) -> str
         suite_file=files.suite_file, inputs_file=files.inputs_file, platform_file=files.platform_file,
         staging_name=STAGING, console_name=CONSOLE, machine_name=f"tinyedge-{files.board.name}", elf=files.elf,
         staging=base, next_sample=base + NEXT_SAMPLE, begin_low=base + BEGIN_LOW, begin_high=base + BEGIN_HIGH,
-        worst=base + WORST, first_sample=base + STAGING_HEADER, clock_hz=files.board.clock_hz,
-        mips=files.board.mips, vector_table=firmware.vector_table, begin=firmware.begin, end=firmware.end,
+        worst=base + WORST, pending=base + PENDING, finished=base + FINISHED, first_sample=base + STAGING_HEADER,
+        clock_hz=files.board.clock_hz,
+        mips=files.board.mips, tags=files.board.tags, vector_table=firmware.vector_table, begin=firmware.begin,
+        end=firmware.end,
         exit=firmware.exit, reports=firmware.reports, layer_starts=firmware.layer_starts,
         input_address=firmware.input_address, input_bytes=firmware.input_bytes,
         output_address=firmware.output_address, output_bytes=firmware.output_bytes, marker=MARKER, runner=runner)
@@ -374,7 +409,8 @@ def render_suite(files: RenodeFiles, elf_from_suite: str, checksums: Sequence[in
         banner=_banner(files), board_name=files.board.name, model_name=files.model_name,
         suite_file=files.suite_file, script_file=files.script_file, samples=files.samples,
         elf_from_suite=elf_from_suite, console_name=CONSOLE, budget=budget, timeout=suite_timeout(budget),
-        end=files.firmware.end, worst=files.staging + WORST, checksums=list(checksums))
+        end=files.firmware.end, worst=files.staging + WORST, finished=files.staging + FINISHED, marker=MARKER,
+        checksums=list(checksums))
 
 
 def write_renode_files(out_dir: Path, board: Board, model_name: str, elf_relative_path: str | Path,
