@@ -46,6 +46,10 @@ FLASH_TOOLS = ("pyocd", "uf2", "esptool")
 UART_DRIVERS = ("nrf-uart", "stm32-usart-sr", "stm32-usart-isr", "stm32-lpuart", "pl011")
 INIT_ACTIONS = ("value", "set", "clear", "wait")  # what one [[setup.init]] or [[console.init]] step does, see InitStep
 L1_CACHE_CORES = ("cortex-m7",)  # cores whose L1 caches the start-up code can enable (setup.l1_caches)
+CACHE_SERVES = ("instruction", "data", "both")  # which reads a [[cache]] sits in the path of
+# What turns a [[cache]] on: nothing (always on, as a flash read buffer), [setup] l1_caches, or a
+# [[setup.init]] step that sets `enable_bits` in `enable_reg`. The model follows the firmware.
+CACHE_ENABLES = ("always", "l1_caches", "register")
 BOOT_STAGES = ("rp2040-boot2",)  # boot stages tinyedge writes into the reserved boot bytes (tinyedge/boot2.py)
 # MicroPython native architectures (`tinyedge micropython`, tinyedge/micropython/): the .mpy a board's firmware loads.
 MICROPYTHON_ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc", "xtensawin")
@@ -102,6 +106,19 @@ SCHEMA: dict[str, Field] = {
         "icache_bytes": Field("int", required=False),
         "dcache_bytes": Field("int", required=False),
         "accelerator": Field("str"),
+        "source": Field("str"),
+    }),
+    "cache": Field("tables", required=False, schema={
+        "name": Field("str"),
+        "memory": Field("str"),
+        "serves": Field("str", choices=CACHE_SERVES),
+        "size_bytes": Field("int"),
+        "line_bytes": Field("int"),
+        "ways": Field("int"),
+        "miss_cycles": Field("int"),
+        "enabled_by": Field("str", choices=CACHE_ENABLES),
+        "enable_reg": Field("int", required=False),
+        "enable_bits": Field("int", required=False),
         "source": Field("str"),
     }),
     "power": _table({
@@ -188,6 +205,24 @@ class FlashAccess:
     source: str
     icache_bytes: int | None = None
     dcache_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Cache:
+    """A cache, accelerator or flash read buffer (one line) in front of a memory, as the cycle
+    model's memory system simulates it (tinyedge/simulate/memory_model.py)."""
+
+    name: str
+    memory: str  # the [[memory]] it sits in front of (its aliases share it)
+    serves: str  # "instruction", "data" or "both"
+    size_bytes: int
+    line_bytes: int
+    ways: int  # 0: fully associative
+    miss_cycles: int  # stall for bringing one line in
+    enabled_by: str  # one of CACHE_ENABLES
+    source: str
+    enable_reg: int | None = None  # enabled_by "register": the [[setup.init]] register and bits
+    enable_bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +340,7 @@ class Board:
     console: Console | None = None  # no UART: the firmware prints through semihosting only
     setup: Setup | None = None  # None: the firmware leaves clocks and caches at their reset state
     micropython_arch: str | None = None  # the native .mpy architecture of the board's MicroPython port
+    caches: tuple[Cache, ...] = ()  # [[cache]]: the memory system the cycle model simulates
 
     @property
     def family(self) -> str:
@@ -334,12 +370,31 @@ class Board:
     def fetch_wait_states(self) -> int:
         """Wait states an instruction fetch from flash costs, as the cycle model charges them.
 
+        A board with [[cache]] tables has its fetches costed by the memory model instead: 0.
         Behind an instruction cache (ART, ICACHE, XIP cache) the kernels' inner loops, a few
         hundred bytes, hit after their first pass: 0. Without one, the flash's wait states.
         """
-        if self.flash_access is None or self.flash_access.icache_bytes:
+        if self.caches or self.flash_access is None or self.flash_access.icache_bytes:
             return 0
         return self.flash_access.wait_states
+
+    def cache_enabled(self, cache: Cache) -> bool:
+        """Whether the flashed firmware has `cache` on: what its start-up code ([setup]) does."""
+        setup = self.setup
+        if cache.enabled_by == "always":
+            return True
+        if setup is None:
+            return False
+        if cache.enabled_by == "l1_caches":
+            return bool(setup.l1_caches)
+        bits = cache.enable_bits or 0
+        on = False
+        for step in setup.init:
+            if step.reg != cache.enable_reg or step.wait is not None:
+                continue
+            on = (step.value & bits == bits) if step.value is not None else \
+                (step.set & bits == bits) or (on and not step.clear & bits)
+        return on
 
     @property
     def code_region(self) -> MemoryRegion:
@@ -481,7 +536,27 @@ def _board_from_data(data: dict[str, Any], path: Path) -> Board:
         console=_console(check, data["console"]) if "console" in data else None,
         micropython_arch=data.get("micropython_arch"),
         setup=_setup(check, data["setup"], data["core"]) if "setup" in data else None,
+        caches=_caches(check, data.get("cache", ()), memory),
     )
+
+
+def _caches(check: _Checker, data: list[dict[str, Any]], memory: tuple[MemoryRegion, ...]) -> tuple[Cache, ...]:
+    names = [region.name for region in memory]
+    caches = []
+    for index, row in enumerate(data):
+        cache = Cache(**row)
+        if cache.memory not in names:
+            raise check.fail(f"cache[{index}].memory", f"is '{cache.memory}'; valid choices: {', '.join(names)}")
+        if (cache.enabled_by == "register") != (cache.enable_reg is not None and cache.enable_bits is not None):
+            raise check.fail(f"cache[{index}].enabled_by", "'register' and enable_reg + enable_bits go together")
+        lines = cache.size_bytes // cache.line_bytes if cache.line_bytes else 0
+        sets = lines // cache.ways if cache.ways else 1
+        if (not lines or lines * cache.line_bytes != cache.size_bytes or cache.line_bytes & (cache.line_bytes - 1)
+                or cache.ways and (lines % cache.ways or sets & (sets - 1))):
+            raise check.fail(f"cache[{index}]", f"'{cache.name}' ({cache.size_bytes} B, {cache.line_bytes} B lines, "
+                                                f"{cache.ways} ways) needs a power-of-two line size and set count")
+        caches.append(cache)
+    return tuple(caches)
 
 
 def _init_steps(check: _Checker, data: list[dict[str, Any]], table: str) -> tuple[InitStep, ...]:
