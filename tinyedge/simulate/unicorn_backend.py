@@ -43,8 +43,8 @@ from tinyedge.simulate.firmware_image import (
     OUTPUT_SYMBOL,
     FirmwareImage,
 )
-from tinyedge.simulate.peripherals import UartModel, setup_model
 from tinyedge.simulate.memory_model import data_pages
+from tinyedge.simulate.peripherals import UartModel, setup_model
 from tinyedge.simulate.semihosting import Semihost, SemihostingError
 from tinyedge.simulate.target import FLASH, SimBoard, core_spec, cpu_model
 
