@@ -127,15 +127,15 @@ def test_only_whole_pages_inside_data_objects_and_without_code_are_modelled():
 
 def test_boards_model_the_caches_their_start_up_code_enables():
     f4 = load_board("stm32f4-discovery")
-    setup = getattr(f4, "setup", None)  # the start-up code's set-up ([setup]), where the board has one
-    assert [c.name for c in f4.caches if f4.cache_enabled(c)] == \
-        (["art-icache", "art-dcache", "flash-read-buffer"] if setup is not None else ["flash-read-buffer"])
-    model = memory_model_for(replace(f4, setup=None) if setup is not None else f4)
+    # the start-up code writes FLASH_ACR with ICEN and DCEN: the ART's two caches are modelled
+    assert [c.name for c in f4.caches if f4.cache_enabled(c)] == ["art-icache", "art-dcache", "flash-read-buffer"]
+    model = memory_model_for(replace(f4, setup=None))  # a firmware without that set-up: the flash buffer only
     assert model is not None and [c.name for c in model.caches] == ["flash-read-buffer"]
     f7 = load_board("stm32f746g-disco")
-    f7_setup = getattr(f7, "setup", None)
-    assert any(c.name == "l1-dcache" for c in memory_model_for(f7).caches) == \
-        bool(f7_setup is not None and f7_setup.l1_caches)
+    assert f7.setup is not None and f7.setup.l1_caches
+    assert [c.name for c in memory_model_for(f7).caches] == ["l1-icache", "l1-dcache"]
+    f7_caches_off = memory_model_for(replace(f7, setup=replace(f7.setup, l1_caches=False)))
+    assert f7_caches_off is not None and [c.name for c in f7_caches_off.caches] == ["flash-read-buffer"]
     rp2040 = memory_model_for(load_board("rp2040"))
     assert rp2040 is not None and [(c.name, c.miss_cycles) for c in rp2040.caches] == [("xip-cache", 768)]
     assert all(c.source for name in ("nrf52840", "rp2040", "stm32f4-discovery", "stm32f746g-disco", "stm32l552",
