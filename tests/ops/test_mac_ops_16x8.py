@@ -7,6 +7,7 @@ int16 domain, biases past 2^32 where the sum is 64-bit), a hand-worked answer th
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,16 @@ from tinyedge.host import run_host
 from tinyedge.importer import parse_tflite
 from tinyedge.ops._mac_16x8 import (
     BATCH_MATMUL_S16,
+    CONV2D_1X1_S16,
+    CONV2D_IM2COL_S16,
     CONV2D_S16,
+    DEPTHWISE_CH4_S16,
     DEPTHWISE_S16,
+    FULLY_CONNECTED_PACKED_S16,
     FULLY_CONNECTED_S16,
     TRANSPOSE_CONV_S16,
 )
+from tinyedge.ops.conv import reference_kernels
 from tinyedge.pipeline import build
 from tinyedge.simulate import simulate
 from tinyedge.verify import random_samples, verify
@@ -44,6 +50,16 @@ def _output_scale(rng: np.random.Generator, input_scale: float, filter_scale: fl
     """An output scale that puts the typical sum near a few thousand steps (between 1/10 and 10 times that)."""
     typical = INT16_STD * WEIGHT_STD * np.sqrt(max(taps, 1)) * input_scale * filter_scale
     return float(typical / 3000 * 10 ** rng.uniform(-1, 1))
+
+
+def _channel_scales(rng: np.random.Generator, channels: int) -> list[float]:
+    """Per-channel weight scales over two decades; a fifth of the time one channel is dead (a scale
+    10^7 times smaller: its multiplier underflows to 0) and one 300 times larger (a left shift)."""
+    scales = [log_uniform(rng, -3, -1) for _ in range(channels)]
+    if channels > 2 and rng.random() < 0.2:
+        scales[0] *= 1e-7
+        scales[-1] *= 300
+    return scales
 
 
 def _geomean(scales: list[float]) -> float:
@@ -84,7 +100,7 @@ def conv_cases(seed: int, count: int) -> list[OpCase]:
         taps = filter_h * filter_w * filter_in_c
         input_scale = log_uniform(rng, -5, -3)
         per_channel = rng.random() < 0.8
-        filter_scales = [log_uniform(rng, -3, -1) for _ in range(out_c if per_channel else 1)]
+        filter_scales = _channel_scales(rng, out_c if per_channel else 1)
         bias_kind = str(rng.choice(["int64", "int64", "int32", "none"]))
         bias = _bias(rng, bias_kind, out_c, taps, [input_scale * s for s in np.resize(filter_scales, out_c)])
         options = schema.Conv2DOptionsT()
@@ -124,7 +140,7 @@ def depthwise_cases(seed: int, count: int) -> list[OpCase]:
             (in_w - (filter_w - 1) * dilation_w - 1) // stride_w + 1
         taps = filter_h * filter_w
         input_scale = log_uniform(rng, -5, -3)
-        filter_scales = [log_uniform(rng, -3, -1) for _ in range(out_c)]
+        filter_scales = _channel_scales(rng, out_c)
         bias_kind = str(rng.choice(["int64", "int64", "none"]))
         bias = _bias(rng, bias_kind, out_c, taps, [input_scale * s for s in filter_scales])
         options = schema.DepthwiseConv2DOptionsT()
@@ -150,7 +166,7 @@ def fully_connected_cases(seed: int, count: int) -> list[OpCase]:
         rows, depth, out_c = int(rng.integers(1, 4)), int(rng.integers(1, 70)), int(rng.integers(1, 17))
         input_scale = log_uniform(rng, -5, -3)
         per_channel = rng.random() < 0.7
-        filter_scales = [log_uniform(rng, -3, -1) for _ in range(out_c if per_channel else 1)]
+        filter_scales = _channel_scales(rng, out_c if per_channel else 1)
         bias_kind = str(rng.choice(["int64", "int64", "int32", "none"]))
         bias = _bias(rng, bias_kind, out_c, depth, [input_scale * s for s in np.resize(filter_scales, out_c)])
         if bias is not None and not per_channel:
@@ -234,16 +250,28 @@ def _functions(models) -> set[str]:
 
 
 def test_random_16x8_convolutions_equal_tflite_micro(tmp_path):
-    models = check_cases(conv_cases(1, 150) + depthwise_cases(2, 120), tmp_path)
+    cases = conv_cases(1, 150) + depthwise_cases(2, 120)
+    with reference_kernels():
+        models = check_cases(cases, tmp_path / "reference")
     assert _functions(models) == {CONV2D_S16, DEPTHWISE_S16}
     bits = {call.params.get("accumulator_bits") for model in models for call in model.calls}
     assert bits == {32, 64, None}  # CONV_2D with both sums; DEPTHWISE_CONV_2D (always 64-bit) has no choice
+    # The fast variants on the same configurations: every ungrouped convolution, every depth multiplier 1.
+    fast = check_cases(cases, tmp_path / "fast")
+    assert _functions(fast) == {CONV2D_1X1_S16, CONV2D_IM2COL_S16, DEPTHWISE_CH4_S16, CONV2D_S16, DEPTHWISE_S16}
+    for case, model in zip(cases, fast):
+        call = model.calls[0]
+        assert (call.fallback is None) == (call.function in (CONV2D_1X1_S16, CONV2D_IM2COL_S16, DEPTHWISE_CH4_S16))
+        assert call.fallback is None or "groups" in call.fallback or "depth multiplier" in call.fallback, case.label
 
 
 def test_random_16x8_fully_connected_transpose_conv_and_batch_matmul_equal_tflite_micro(tmp_path):
-    models = check_cases(fully_connected_cases(3, 120) + transpose_conv_cases(4, 100) + batch_matmul_cases(5, 60),
-                         tmp_path)
+    cases = fully_connected_cases(3, 120) + transpose_conv_cases(4, 100) + batch_matmul_cases(5, 60)
+    with reference_kernels():
+        models = check_cases(cases, tmp_path / "reference")
     assert _functions(models) == {FULLY_CONNECTED_S16, TRANSPOSE_CONV_S16, BATCH_MATMUL_S16}
+    fast = check_cases(cases[:120], tmp_path / "fast")  # the fully connected layers: no zero points, all fast
+    assert _functions(fast) == {FULLY_CONNECTED_PACKED_S16}
 
 
 def test_a_fully_connected_by_hand_shows_the_64_bit_requantization(tmp_path):
@@ -329,10 +357,49 @@ def test_a_trained_16x8_keras_model_runs_bit_exact(trained_16x8, tmp_path, board
     assert {t.dtype for t in model.inputs + model.outputs} == {"int16"}
     assert sorted(opcode for opcode, _ in mac) == sorted(["CONV_2D"] * 3 + ["DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"]
                                                          + ["FULLY_CONNECTED"] * 2), mac
-    assert all(function.endswith("_s16") for _, function in mac), mac
+    assert {function for _, function in mac} == {CONV2D_IM2COL_S16, CONV2D_1X1_S16, DEPTHWISE_CH4_S16,
+                                                 TRANSPOSE_CONV_S16, FULLY_CONNECTED_PACKED_S16}, mac
+    assert all(call.fallback is None for call in model.calls), [call.fallback for call in model.calls]
     firmware = build(model, board, tmp_path / board)
     inputs = random_samples(model, 3, seed=7)
     outputs = (run_host(firmware.elf, inputs, model.output_bytes) if board == "host"
                else list(simulate(firmware.elf, load_board(board), inputs).outputs))
     result = verify(trained_16x8, model, inputs, outputs)
     assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"
+    if board == "nrf52840":
+        for kernels, wanted in (((CONV2D_1X1_S16, CONV2D_IM2COL_S16, FULLY_CONNECTED_PACKED_S16, "te_nn_mat_mult_s16",
+                                  "te_nn_dot_s16_2x2", "te_nn_dot_s16_4x1"), {"smlad", "sxtb16"}),
+                                ((DEPTHWISE_CH4_S16,), {"smlabb", "smlatt", "sxtb16"})):
+            assert dsp_instructions(firmware.elf, kernels) == wanted
+
+
+def dsp_instructions(elf: Path, functions: tuple[str, ...]) -> set[str]:
+    """The DSP-extension mnemonics in these functions (and out-of-line copies such as name.constprop.0)."""
+    symbols = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    names = {line.split()[-1] for line in symbols.splitlines() if line.split()[-1].split(".")[0] in functions}
+    listing = "".join(subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={name}", str(elf)],
+                                     capture_output=True, text=True, check=True).stdout for name in names)
+    return {word.split(".")[0] for line in listing.splitlines() for word in line.split("\t")[2:3]} & {
+        "smlad", "smlabb", "smlatt", "sxtb16", "smlald"}
+
+
+def _on_kernel(cases: list[OpCase], kernel: str, count: int) -> list[OpCase]:
+    """The first `count` configurations the lowering gives to `kernel`."""
+    return [case for case in cases if _lower(case).calls[0].function == kernel][:count]
+
+
+M4_CASES = (_on_kernel(conv_cases(11, 60), CONV2D_1X1_S16, 4) + _on_kernel(conv_cases(12, 30), CONV2D_IM2COL_S16, 8)
+            + _on_kernel(depthwise_cases(13, 30), DEPTHWISE_CH4_S16, 8)
+            + _on_kernel(fully_connected_cases(14, 20), FULLY_CONNECTED_PACKED_S16, 8))
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
+@pytest.mark.parametrize("case", M4_CASES, ids=[f"{c.opcode} {c.label}" for c in M4_CASES])
+def test_random_16x8_configuration_on_m4(tmp_path, case):
+    # The fast variants' DSP path (SMLAD, SMLABB/SMLATT, SXTB16) on nrf52840 in the emulator.
+    flatbuffer = single_op_tflite(case)
+    model = compile_graph(parse_tflite(flatbuffer, name="model"))
+    firmware = build(model, "nrf52840", tmp_path)
+    inputs = random_samples(model, 2, seed=11)
+    result = verify(flatbuffer, model, inputs, list(simulate(firmware.elf, load_board("nrf52840"), inputs).outputs))
+    assert result.bit_exact, f"{case.describe()}: not bit-exact on nrf52840: {result.first_mismatch}"

@@ -19,6 +19,14 @@ integer_ops kernels:
 
 Every bias is passed to the kernels as an int64 array (the same integers), so one kernel
 serves each accumulator width.
+
+Fast variants (same bytes) for CONV_2D (te_conv2d_1x1_s16, te_conv2d_im2col_s16),
+DEPTHWISE_CONV_2D (te_depthwise_conv2d_ch4_s16) and FULLY_CONNECTED (te_fully_connected_packed_s16):
+SMLAD on int16 activation pairs as they lie in memory, int8 weights widened in pairs by SXTB16
+(layout: firmware/include/te_nn_dot_s16.h, written by `pack_blocks`). They sum in 32-bit chunks
+that cannot overflow and requantize every channel as the reference does, so any channel runs on
+them; only a geometry they do not take (a grouped convolution, a depth multiplier, a zero point)
+keeps the reference kernel, with the reason in the KernelCall's fallback.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
-from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
@@ -37,19 +45,53 @@ from tinyedge.ops._quant import (
     require_dtype,
 )
 from tinyedge.ops.batch_matmul import BATCH_DIMS, MAX_RANK, MIN_RANK, batch_strides, matmul_multiplier
-from tinyedge.ops.conv import _requantization, _window
+from tinyedge.ops.conv import _requantization, _window, requested_fallback, variants_enabled
 from tinyedge.ops.fully_connected import _per_tensor_multiplier
 from tinyedge.ops.transpose_conv import BIAS_INPUT, DATA_INPUT, FILTER_INPUT, Geometry
 
 CONV2D_S16 = "te_conv2d_s16"
+CONV2D_1X1_S16 = "te_conv2d_1x1_s16"
+CONV2D_IM2COL_S16 = "te_conv2d_im2col_s16"
 DEPTHWISE_S16 = "te_depthwise_conv2d_s16"
+DEPTHWISE_CH4_S16 = "te_depthwise_conv2d_ch4_s16"
+DEPTHWISE_CH4_S16_MAX_TAPS = 511  # TE_DEPTHWISE_CONV2D_CH4_S16_MAX_TAPS: 32-bit sums of |x * w| <= 2^22
 FULLY_CONNECTED_S16 = "te_fully_connected_s16"
+FULLY_CONNECTED_PACKED_S16 = "te_fully_connected_packed_s16"
 TRANSPOSE_CONV_S16 = "te_transpose_conv_s16"
 BATCH_MATMUL_S16 = "te_batch_matmul_s16"
 
 # te_nn_requantize_i64 shifts right by 15 - shift: a left shift past 14 is undefined in the reference too.
 MAX_LEFT_SHIFT_64 = 14
 _INT32_TYPES = (2, "INT32")  # the schema's TensorType.INT32, as the importer may give it
+
+
+def pack_blocks(weights: np.ndarray, rows: int) -> np.ndarray:
+    """Weights [channels, k] as te_nn_dot_s16.h reads them: channels padded with zero rows to whole
+    blocks of `rows`; per block, per group of four weights, each row's group stored [w0, w2, w1, w3]
+    (the rows one after the other), then each row's last k % 4 weights as they are."""
+    channels, k = weights.shape
+    padded = np.zeros((-(-channels // rows) * rows, k), dtype=np.int8)
+    padded[:channels] = weights
+    whole = k // 4 * 4
+    blocks = padded.reshape(-1, rows, k)
+    quads = blocks[:, :, :whole].reshape(len(blocks), rows, whole // 4, 4)[..., [0, 2, 1, 3]]
+    words = quads.transpose(0, 2, 1, 3).reshape(len(blocks), -1)
+    return np.concatenate([words, blocks[:, :, whole:].reshape(len(blocks), -1)], axis=1).reshape(-1)
+
+
+def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, accumulator_bits: int) -> ConstArg:
+    """te_nn_requantize_s16_fast's constants (te_nn_s16.h), four per channel: for 64-bit sums the
+    multiplier rounded to 16 bits as MultiplyByQuantizedMultiplier(int64_t) rounds it, t = 15 - shift and
+    the rounding 2^(t - 1) as two words; for 32-bit sums the multiplier and shift as they are."""
+    multipliers, shifts = multipliers.astype(np.int64), shifts.astype(np.int64)
+    if accumulator_bits == 32:
+        zero = np.zeros_like(multipliers)
+        return ConstArg("requant", "int32_t", np.stack([multipliers, shifts, zero, zero], axis=1).astype(np.int32))
+    reduced = np.where(multipliers < 0x7FFF0000, (multipliers + (1 << 15)) >> 16, 0x7FFF)
+    total = 15 - shifts
+    round_ = np.left_shift(np.int64(1), total - 1).astype(np.uint64)
+    low, high = (round_ & 0xFFFFFFFF).astype(np.uint32).view(np.int32), (round_ >> 32).astype(np.int32)
+    return ConstArg("requant", "int32_t", np.stack([reduced, total, low, high], axis=1).astype(np.int32))
 
 
 def _require_16x8(graph: Graph, op: Operator, input_index: int, filter_index: int, output_index: int) -> None:
@@ -127,19 +169,43 @@ def lower_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
     window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
     requant = _requantization(graph, op, input_, filter_, output, out_c)
     _check_shifts(graph, op, requant.shifts, bits)
+    groups = in_c // filter_in_c
+    macs = batches * out_h * out_w * out_c * filter_h * filter_w * filter_in_c
+    limits: dict[str, ParamValue] = {"activation_min": requant.activation_min,
+                                     "activation_max": requant.activation_max, "accumulator_bits": bits}
+    quant: dict[str, ParamValue] = {**limits, "output_multiplier": "@multiplier", "output_shift": "@shift"}
+    if variants_enabled() and groups == 1:
+        assert filter_.data is not None
+        packed = ConstArg("filter", "int8_t", pack_blocks(filter_.data.reshape(out_c, -1), 2))
+        shape: dict[str, ParamValue] = {"batches": batches, "input_height": in_h, "input_width": in_w,
+                                        "input_depth": in_c}
+        strides: dict[str, ParamValue] = {"stride_height": window.stride_height, "stride_width": window.stride_width}
+        if (filter_h, filter_w) == (1, 1) and window.pad_height == window.pad_width == 0:
+            function, scratch = CONV2D_1X1_S16, ()
+            params_fast = {**shape, "output_height": out_h, "output_width": out_w, "output_depth": out_c,
+                           **strides, **limits, "requant": "@requant"}
+        else:
+            k = filter_h * filter_w * in_c
+            function, scratch = CONV2D_IM2COL_S16, (ScratchArg(4 * k, "int16_t"),)  # two columns
+            params_fast = {**shape, "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h,
+                           "output_width": out_w, "output_depth": out_c, **window.params(), **limits,
+                           "requant": "@requant"}
+        return KernelCall(
+            function=function, header=f"{function}.h", params_type=f"{function}_params", params=params_fast,
+            args=(TensorArg(input_index), packed, _bias_arg(bias), *scratch, TensorArg(output_index)),
+            macs=macs, constants=(fast_requantization(requant.multipliers, requant.shifts, bits),),
+        )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "filter_height": filter_h, "filter_width": filter_w, "filter_input_depth": filter_in_c,
-        "filters_per_group": out_c // (in_c // filter_in_c),
-        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(),
-        "activation_min": requant.activation_min, "activation_max": requant.activation_max,
-        "accumulator_bits": bits, "output_multiplier": "@multiplier", "output_shift": "@shift",
+        "filters_per_group": out_c // groups,
+        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(), **quant,
     }
     return KernelCall(
         function=CONV2D_S16, header=f"{CONV2D_S16}.h", params_type="te_conv2d_s16_params", params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
-        macs=batches * out_h * out_w * out_c * filter_h * filter_w * filter_in_c,
-        constants=_multiplier_constants(requant.multipliers, requant.shifts),
+        macs=macs, constants=_multiplier_constants(requant.multipliers, requant.shifts),
+        fallback=requested_fallback() or f"{groups} groups (the fast kernels take 1)",
     )
 
 
@@ -159,19 +225,39 @@ def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
     window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
     requant = _requantization(graph, op, input_, filter_, output, out_c)
     _check_shifts(graph, op, requant.shifts, 64)
+    macs = batches * out_h * out_w * out_c * filter_h * filter_w
+    quant: dict[str, ParamValue] = {
+        "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+        "output_multiplier": "@multiplier", "output_shift": "@shift"}
+    fallback = requested_fallback() or (
+        f"depth multiplier {multiplier} (the fast kernel takes 1)" if multiplier != 1 else
+        f"{filter_h * filter_w} taps, above the fast kernel's {DEPTHWISE_CH4_S16_MAX_TAPS}"
+        if filter_h * filter_w > DEPTHWISE_CH4_S16_MAX_TAPS else None)
+    if fallback is None:
+        assert filter_.data is not None
+        params_fast: dict[str, ParamValue] = {
+            "batches": batches, "input_height": in_h, "input_width": in_w, "depth": out_c,
+            "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
+            **window.params(), "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+            "requant": "@requant"}
+        return KernelCall(
+            function=DEPTHWISE_CH4_S16, header=f"{DEPTHWISE_CH4_S16}.h",
+            params_type=f"{DEPTHWISE_CH4_S16}_params", params=params_fast,
+            args=(TensorArg(input_index),
+                  ConstArg("filter", "int8_t", pack_blocks(filter_.data.reshape(filter_h * filter_w, out_c), 1)),
+                  _bias_arg(bias), TensorArg(output_index)),
+            macs=macs, constants=(fast_requantization(requant.multipliers, requant.shifts, 64),),
+        )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "depth_multiplier": multiplier, "filter_height": filter_h, "filter_width": filter_w,
-        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(),
-        "activation_min": requant.activation_min, "activation_max": requant.activation_max,
-        "output_multiplier": "@multiplier", "output_shift": "@shift",
+        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(), **quant,
     }
     return KernelCall(
         function=DEPTHWISE_S16, header=f"{DEPTHWISE_S16}.h", params_type="te_depthwise_conv2d_s16_params",
         params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
-        macs=batches * out_h * out_w * out_c * filter_h * filter_w,
-        constants=_multiplier_constants(requant.multipliers, requant.shifts),
+        macs=macs, constants=_multiplier_constants(requant.multipliers, requant.shifts), fallback=fallback,
     )
 
 
@@ -207,6 +293,23 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator) -> KernelCall:
     shifts = np.resize(shifts, output_depth).astype(np.int32)
     _check_shifts(graph, op, shifts, bits)
     act_min, act_max = activation_range(fused_activation(op), output)
+    macs = rows * output_depth * accum_depth
+    fallback = requested_fallback() or (
+        f"input zero point {input_.zero_point} (the fast kernel takes 0)" if input_.zero_point else
+        f"weights zero point {filter_.zero_point} (the fast kernel takes 0)" if filter_offset else None)
+    if fallback is None:
+        assert filter_.data is not None
+        weights = filter_.data.reshape(-1, accum_depth)[:output_depth]
+        return KernelCall(
+            function=FULLY_CONNECTED_PACKED_S16, header=f"{FULLY_CONNECTED_PACKED_S16}.h",
+            params_type=f"{FULLY_CONNECTED_PACKED_S16}_params",
+            params={"rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
+                    "output_offset": output.zero_point, "activation_min": act_min, "activation_max": act_max,
+                    "accumulator_bits": bits, "requant": "@requant"},
+            args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_blocks(weights, 4)), _bias_arg(bias),
+                  TensorArg(output_index)),
+            macs=macs, constants=(fast_requantization(multipliers, shifts, bits),),
+        )
     params: dict[str, ParamValue] = {
         "rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
         "input_offset": -input_.zero_point, "filter_offset": filter_offset, "output_offset": output.zero_point,
@@ -217,7 +320,7 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator) -> KernelCall:
         function=FULLY_CONNECTED_S16, header=f"{FULLY_CONNECTED_S16}.h", params_type="te_fully_connected_s16_params",
         params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
-        macs=rows * output_depth * accum_depth, constants=_multiplier_constants(multipliers, shifts),
+        macs=macs, constants=_multiplier_constants(multipliers, shifts), fallback=fallback,
     )
 
 

@@ -23,7 +23,7 @@ DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "ops.md"
 # Cores with the Cortex-M DSP extension (SMLAD, SXTB16, SSAT...), which te_nn_dsp.h's
 # __ARM_FEATURE_DSP paths use; the M33's is optional, and present on the boards here.
 DSP_CORES = ("cortex-m4f", "cortex-m7", "cortex-m33")
-_DSP_INCLUDE = re.compile(r'^\s*#\s*include\s+"te_nn_dsp\.h"', re.MULTILINE)
+_DSP_INCLUDE = re.compile(r'^\s*#\s*include\s+"te_nn_(dsp|dot_s16)\.h"', re.MULTILINE)
 
 
 def kernels_dir() -> Path:
@@ -36,8 +36,8 @@ def kernel_files() -> list[str]:
 
 
 def has_dsp_path(kernel: str) -> bool:
-    """Whether the kernel (its .c file, or its own header) includes te_nn_dsp.h, whose helpers take
-    the DSP extension's instructions when the compiler targets it and plain C otherwise."""
+    """Whether the kernel (its .c file, or its own header) includes te_nn_dsp.h or te_nn_dot_s16.h, whose
+    helpers take the DSP extension's instructions when the compiler targets it and plain C otherwise."""
     sources = (kernels_dir() / f"{kernel}.c", firmware_dir() / "include" / f"{kernel}.h")
     return any(path.exists() and _DSP_INCLUDE.search(path.read_text()) for path in sources)
 
