@@ -38,16 +38,20 @@ void te_mul_s8(const te_mul_params *params, const int8_t *input1, const int8_t *
 
 /*
  * The same bytes, faster: one rounding multiply-high and one shift per element, the output
- * offset folded into the rounding term (te_nn_requantize_rounding, te_nn_dsp.h; SMMLAR on
- * cores with the DSP extension). For a right shift of 1 to 22; the product of two offset int8
- * values is always below 2^30 in magnitude, as the helper needs.
+ * offset folded into the rounding term (te_nn_rescale, te_nn_dsp.h; SMMLAR on cores with the
+ * DSP extension), in the form the lowering chose for the output shift: a right shift of 1 to 22
+ * or a left shift up to 14 (the product of two offset int8 values, |p| <= 255 * 255, shifted
+ * stays below 2^30), the reference arithmetic otherwise.
  */
 typedef struct {
     int32_t input1_offset;      /* -input1 zero point, [-127, 128] */
     int32_t input2_offset;      /* -input2 zero point, [-127, 128] */
     int32_t output_multiplier;  /* as in te_mul_params */
-    int32_t output_rounding;    /* 2^(right_shift - 1) + output zero point * 2^right_shift */
-    int32_t right_shift;        /* -output_shift of te_mul_params, [1, 22] */
+    int32_t output_rounding;    /* ROUNDING form: 2^(shift - 1) + output zero point * 2^shift, */
+                                /* else the output zero point */
+    int32_t shift;              /* ROUNDING: a right shift in [1, 22]; LEFT: a left shift; GENERAL: */
+                                /* TFLite's output_shift */
+    int32_t form;               /* TE_NN_RESCALE_ROUNDING, _LEFT or _GENERAL (te_nn_rescale, te_nn_dsp.h) */
     int32_t activation_min;     /* clamp bounds, */
     int32_t activation_max;     /* -128 <= min <= max <= 127 */
     const int32_t *output_shape;    /* [4] */

@@ -439,6 +439,34 @@ static inline int32_t te_nn_requantize_rounding(int32_t acc, int32_t multiplier,
 }
 
 /*
+ * The forms of a per-tensor output rescale in the elementwise fast kernels (te_mul_rounding_s8,
+ * te_sub_table_s8, te_squared_difference_table_s8), one chosen per layer by the lowering
+ * (tinyedge/ops/_binary.py output_rescale) from the multiplier, TFLite's shift and a bound on x:
+ * ROUNDING  te_nn_requantize_rounding: a right shift of 1 to 22, |x| < 2^30, the offset folded
+ *           into rounding = 2^(shift - 1) + offset * 2^shift;
+ * LEFT      a left shift (TFLite's shift >= 0) with |x << shift| < 2^30: the reference's
+ *           rounding doubling high multiply is floor((a * multiplier + 2^30) / 2^31) for every a
+ *           (its nudge and truncation toward zero come to that), one SMMLAR; rounding = offset;
+ * GENERAL   anything else (a right shift past 22, a left shift the bound does not allow):
+ *           te_nn_requantize, the reference arithmetic; rounding = offset.
+ */
+#define TE_NN_RESCALE_ROUNDING 0
+#define TE_NN_RESCALE_LEFT 1
+#define TE_NN_RESCALE_GENERAL 2
+
+static TE_NN_ALWAYS_INLINE int32_t te_nn_rescale(int32_t x, int32_t multiplier, int32_t rounding, int32_t shift,
+                                                 int form)
+{
+    if (form == TE_NN_RESCALE_ROUNDING) {
+        return te_nn_requantize_rounding(x, multiplier, rounding, shift);
+    }
+    if (form == TE_NN_RESCALE_LEFT) {
+        return te_nn_smmlar2((int32_t)((uint32_t)x << shift), multiplier, rounding);
+    }
+    return te_nn_requantize(x, multiplier, shift) + rounding;
+}
+
+/*
  * One output value: acc requantized with the channel's (multiplier, rounding, shift) and
  * clamped to [activation_min, activation_max]; full_range (a constant at each call) says the
  * bounds are -128 and 127, a single SSAT on the DSP path.
@@ -574,27 +602,46 @@ static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_pairs_s8(const int8_t *rows, cons
     }
 }
 
-/*
- * out[i * output_depth + c] for the `count` (1 or 2) widened columns i at cols and every
- * output channel c: quant[4 c] (the bias) + the dot product of packed row c with column i,
- * requantized with quant[4 c + 1 .. 4 c + 3] and clamped to [activation_min, activation_max]
- * (full_range: see te_nn_output_s8). The general units listed after the constants (see the
- * layouts above) take te_nn_mat_mult_general_s8; the runs of pairs between them the fast path.
- */
-static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const int32_t *quant,
-                                                  int32_t activation_min, int32_t activation_max, int full_range,
-                                                  int32_t output_depth, int32_t groups, const int16_t *cols,
-                                                  int32_t count, int8_t *out)
+/* The last channel of te_nn_mat_mult_s8 when output_depth is odd (row, q, o: its row, constants, output). */
+static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_last_s8(const int8_t *row, const int32_t *q, int32_t activation_min,
+                                                       int32_t activation_max, int full_range, int32_t output_depth,
+                                                       int32_t groups, const int16_t *cols, int32_t count, int8_t *o)
 {
+    if (count == 2) {
+        int32_t acc[2] = {q[0], q[0]};
+        te_nn_dot_1x2(row, cols, groups, acc);
+        o[0] = te_nn_output_s8(acc[0], q + 1, activation_min, activation_max, full_range);
+        o[output_depth] = te_nn_output_s8(acc[1], q + 1, activation_min, activation_max, full_range);
+    } else {
+        o[0] = te_nn_output_s8(te_nn_dot_1x1(row, cols, groups, q[0]), q + 1, activation_min, activation_max,
+                               full_range);
+    }
+}
+
+/*
+ * te_nn_mat_mult_s8 for a layer with general units (see the layouts above): the runs of
+ * ordinary pairs between them on the fast path, each general unit by te_nn_mat_mult_general_s8.
+ */
+static TE_NN_NOINLINE void te_nn_mat_mult_mixed_s8(const int8_t *filter, const int32_t *quant,
+                                                   int32_t activation_min, int32_t activation_max,
+                                                   int32_t output_depth, int32_t groups, const int16_t *cols,
+                                                   int32_t count, int8_t *out)
+{
+    const int full_range = activation_min == TE_INT8_MIN && activation_max == TE_INT8_MAX;
     const int32_t paired = output_depth & ~1;
     const int32_t *general = quant + 4 * output_depth;
     int32_t channel = 0;
     for (;;) {
         const int32_t end = te_nn_min_i32(*general, paired);
         if (end > channel) {
-            te_nn_mat_mult_pairs_s8(filter + 4 * groups * channel, quant + 4 * channel, activation_min,
-                                    activation_max, full_range, (end - channel) / 2, output_depth, groups, cols,
-                                    count, out + channel);
+            const int8_t *rows = filter + 4 * groups * channel;
+            if (full_range) {
+                te_nn_mat_mult_pairs_s8(rows, quant + 4 * channel, TE_INT8_MIN, TE_INT8_MAX, 1, (end - channel) / 2,
+                                        output_depth, groups, cols, count, out + channel);
+            } else {
+                te_nn_mat_mult_pairs_s8(rows, quant + 4 * channel, activation_min, activation_max, 0,
+                                        (end - channel) / 2, output_depth, groups, cols, count, out + channel);
+            }
         }
         if (end == paired) {
             break;
@@ -605,21 +652,41 @@ static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const in
         ++general;
     }
     if (output_depth & 1) {
-        const int8_t *row = filter + 4 * groups * paired;
-        const int32_t *q = quant + 4 * paired;
-        int8_t *o = out + paired;
         if (*general == paired) {
-            te_nn_mat_mult_general_s8(row, q, activation_min, activation_max, 1, output_depth, groups, cols, count,
-                                      o);
-        } else if (count == 2) {
-            int32_t acc[2] = {q[0], q[0]};
-            te_nn_dot_1x2(row, cols, groups, acc);
-            o[0] = te_nn_output_s8(acc[0], q + 1, activation_min, activation_max, full_range);
-            o[output_depth] = te_nn_output_s8(acc[1], q + 1, activation_min, activation_max, full_range);
+            te_nn_mat_mult_general_s8(filter + 4 * groups * paired, quant + 4 * paired, activation_min,
+                                      activation_max, 1, output_depth, groups, cols, count, out + paired);
         } else {
-            o[0] = te_nn_output_s8(te_nn_dot_1x1(row, cols, groups, q[0]), q + 1, activation_min, activation_max,
-                                   full_range);
+            te_nn_mat_mult_last_s8(filter + 4 * groups * paired, quant + 4 * paired, activation_min, activation_max,
+                                   0, output_depth, groups, cols, count, out + paired);
         }
+    }
+}
+
+/*
+ * out[i * output_depth + c] for the `count` (1 or 2) widened columns i at cols and every
+ * output channel c: quant[4 c] (the bias) + the dot product of packed row c with column i,
+ * requantized with quant[4 c + 1 .. 4 c + 3] and clamped to [activation_min, activation_max]
+ * (full_range: see te_nn_output_s8). A layer with general units (the list after the constants
+ * does not start with output_depth) takes te_nn_mat_mult_mixed_s8.
+ */
+static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const int32_t *quant,
+                                                  int32_t activation_min, int32_t activation_max, int full_range,
+                                                  int32_t output_depth, int32_t groups, const int16_t *cols,
+                                                  int32_t count, int8_t *out)
+{
+    const int32_t pairs = output_depth / 2;
+    if (quant[4 * output_depth] != output_depth) {
+        te_nn_mat_mult_mixed_s8(filter, quant, activation_min, activation_max, output_depth, groups, cols, count,
+                                out);
+        return;
+    }
+    if (pairs > 0) {
+        te_nn_mat_mult_pairs_s8(filter, quant, activation_min, activation_max, full_range, pairs, output_depth,
+                                groups, cols, count, out);
+    }
+    if (output_depth & 1) {
+        te_nn_mat_mult_last_s8(filter + 8 * groups * pairs, quant + 8 * pairs, activation_min, activation_max,
+                               full_range, output_depth, groups, cols, count, out + 2 * pairs);
     }
 }
 

@@ -44,7 +44,7 @@ void te_sub_s8(const te_sub_params *params, const int8_t *input1, const int8_t *
  * The same bytes, faster on large tensors: each input's rescaling is looked up in a table of
  * its 256 values, filled per call in `tables` (scratch for 512 int32), and the difference is
  * requantized with one rounding multiply-high and shift, the output offset folded into the
- * rounding term (te_nn_requantize_rounding, te_nn_dsp.h), for right shifts of 1 to 22.
+ * rounding term (te_nn_rescale, te_nn_dsp.h: the form the lowering chose for the output shift).
  */
 typedef struct {
     int32_t input1_offset;      /* as in te_sub_params */
@@ -55,8 +55,11 @@ typedef struct {
     int32_t input2_multiplier;
     int32_t input2_shift;
     int32_t output_multiplier;
-    int32_t output_rounding;    /* 2^(right_shift - 1) + output zero point * 2^right_shift */
-    int32_t right_shift;        /* -output_shift of te_sub_params, [1, 22] */
+    int32_t output_rounding;    /* ROUNDING form: 2^(shift - 1) + output zero point * 2^shift, */
+                                /* else the output zero point */
+    int32_t shift;              /* ROUNDING: a right shift in [1, 22]; LEFT: a left shift; GENERAL: */
+                                /* TFLite's output_shift */
+    int32_t form;               /* TE_NN_RESCALE_ROUNDING, _LEFT or _GENERAL (te_nn_rescale, te_nn_dsp.h) */
     int32_t activation_min;     /* clamp bounds, */
     int32_t activation_max;     /* -128 <= min <= max <= 127 */
     const int32_t *output_shape;    /* [4] */

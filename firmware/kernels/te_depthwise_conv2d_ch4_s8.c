@@ -34,9 +34,9 @@
  * x0, x1, x2 point at the window's top-left pixel in the three widened rows (group 0),
  * consecutive groups are group_bytes apart. About 95 instructions per 36 multiply-accumulates.
  */
-static inline void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const int16_t *x1, const int16_t *x2,
-                                           const int32_t *packed, const int32_t *packed_end, int32_t group_bytes,
-                                           int8_t *out)
+static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const int16_t *x1, const int16_t *x2,
+                                                        const int32_t *packed, const int32_t *packed_end,
+                                                        int32_t group_bytes, int8_t *out)
 {
     int32_t a0, a1, a2, a3;
     uint32_t t0, t1, t2, t3;
@@ -109,6 +109,46 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel(const int16_t *const *rows, int3
     }
 }
 
+/*
+ * Every channel group of one output pixel in a layer with general groups (te_nn_dsp.h): the runs
+ * of ordinary groups between them as te_depthwise_conv2d_ch4_s8 runs a whole pixel, each general
+ * group alone with the reference requantization.
+ */
+static TE_NN_NOINLINE void te_dw_ch4_pixel_mixed(const int16_t *const *rows, int32_t offset, const int32_t *packed,
+                                                 const int32_t *general, int32_t channel_groups, int32_t group_words,
+                                                 int32_t group_size, int32_t filter_height, int32_t filter_width,
+                                                 int32_t activation_min, int32_t activation_max, int8_t *out)
+{
+#if TE_NN_DSP
+    const int fast = filter_height == 3 && filter_width == 3 && activation_min == TE_INT8_MIN
+                     && activation_max == TE_INT8_MAX;
+#endif
+    int32_t group = 0;
+    for (;;) {
+        const int32_t end = te_nn_min_i32(*general / 4, channel_groups);
+        if (end > group) {
+            const int32_t at = offset + group * group_size;
+#if TE_NN_DSP
+            if (fast) {
+                te_dw_ch4_pixel_3x3_asm(rows[0] + at, rows[1] + at, rows[2] + at, packed + group * group_words,
+                                        packed + end * group_words, 2 * group_size, out + 4 * group);
+            } else
+#endif
+            {
+                te_dw_ch4_pixel(rows, at, packed + group * group_words, end - group, group_size, filter_height,
+                                filter_width, activation_min, activation_max, 0, out + 4 * group);
+            }
+        }
+        if (end == channel_groups) {
+            break;
+        }
+        te_dw_ch4_pixel(rows, offset + end * group_size, packed + end * group_words, 1, group_size, filter_height,
+                        filter_width, activation_min, activation_max, 1, out + 4 * end);
+        group = end + 1;
+        ++general;
+    }
+}
+
 void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, const int8_t *input,
                                 const int32_t *packed, int16_t *scratch, int8_t *output)
 {
@@ -141,8 +181,9 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
                      && activation_max == TE_INT8_MAX;
 #endif
     const int32_t group_words = TE_DW_CH4_BIAS_WORDS + 2 * filter_height * filter_width + TE_DW_CH4_REQUANT_WORDS;
-    /* The first channels of the general groups (te_nn_dsp.h), then depth. */
+    /* The first channels of the general groups (te_nn_dsp.h), then depth; it starts where the groups end. */
     const int32_t *general_groups = packed + channel_groups * group_words;
+    const int mixed = *general_groups != depth;
     const int16_t *rows[TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT] = {0};
 
     for (int32_t batch = 0; batch < batches; ++batch) {
@@ -171,35 +212,22 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
                 rows[filter_y] = scratch + (first_row + filter_y + pad_height) % filter_height * row_size;
             }
             for (int32_t out_x = 0; out_x < output_width; ++out_x, out += depth) {
-                /* Runs of ordinary groups, each general group between them alone. */
-                const int32_t *general = general_groups;
-                int32_t group = 0;
-                for (;;) {
-                    const int32_t end = te_nn_min_i32(*general, depth) / 4;
-                    const int32_t offset = out_x * pixel_step + group * group_size;
-                    if (end > group) {
-#if TE_NN_DSP
-                        if (fast) {
-                            te_dw_ch4_pixel_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset,
-                                                    packed + group * group_words, packed + end * group_words,
-                                                    2 * group_size, out + 4 * group);
-                        } else
-#endif
-                        {
-                            te_dw_ch4_pixel(rows, offset, packed + group * group_words, end - group, group_size,
-                                            filter_height, filter_width, activation_min, activation_max, 0,
-                                            out + 4 * group);
-                        }
-                    }
-                    if (end == channel_groups) {
-                        break;
-                    }
-                    te_dw_ch4_pixel(rows, out_x * pixel_step + end * group_size, packed + end * group_words, 1,
-                                    group_size, filter_height, filter_width, activation_min, activation_max, 1,
-                                    out + 4 * end);
-                    group = end + 1;
-                    ++general;
+                const int32_t offset = out_x * pixel_step;
+                if (mixed) {
+                    te_dw_ch4_pixel_mixed(rows, offset, packed, general_groups, channel_groups, group_words,
+                                          group_size, filter_height, filter_width, activation_min, activation_max,
+                                          out);
+                    continue;
                 }
+#if TE_NN_DSP
+                if (fast) {
+                    te_dw_ch4_pixel_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,
+                                            general_groups, 2 * group_size, out);
+                    continue;
+                }
+#endif
+                te_dw_ch4_pixel(rows, offset, packed, channel_groups, group_size, filter_height, filter_width,
+                                activation_min, activation_max, 0, out);
             }
         }
     }

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from keras_training import squeeze_excite_model, train_briefly
 from single_op import OpCase, TensorSpec, activation, all_pairs_case, single_op_tflite
+from test_kernel_choice import ELEMENTWISE_RESCALES
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from tinyedge.boards import load_board
@@ -48,6 +49,10 @@ CASES = {
     "squared difference": (SQUARED_DIFFERENCE_TABLE, all_pairs_case(
         "SQUARED_DIFFERENCE", (0.03, 0.01, 0.03 ** 2 * 255), (12, -128, -128), None, "m4")),
 }
+# Output rescales outside the rounding form's right shifts 1..22 (te_nn_rescale's other forms).
+for _opcode, _scales, _kernel, _form, _shift in ELEMENTWISE_RESCALES:
+    CASES[f"{_opcode.lower()}, form {_form}, shift {_shift}"] = (
+        _kernel, all_pairs_case(_opcode, _scales, (-128, 101, -3), None, "m4"))
 
 
 def _all_pairs_same_shape(opcode: str) -> OpCase:

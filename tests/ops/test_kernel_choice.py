@@ -19,6 +19,7 @@ from single_op import all_pairs_case, check_cases
 from tflite_edits import edited, only_operator, set_quantization, with_output_scale
 
 from tinyedge.ops import ConstArg
+from tinyedge.ops._binary import RESCALE_GENERAL, RESCALE_LEFT
 from tinyedge.ops.conv import (
     CONV2D_1X1,
     CONV2D_IM2COL,
@@ -32,7 +33,6 @@ from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED, FULLY_CONNECTED
 from tinyedge.pipeline import compile_model
 from tinyedge.report import summary_table
 
-FAST_RANGE = "outside the fast kernel's right shifts 1..22"
 FAST_KERNELS = {"CONV_2D": {CONV2D_1X1, CONV2D_IM2COL}, "DEPTHWISE_CONV_2D": {DEPTHWISE_CH4},
                 "FULLY_CONNECTED": {FULLY_CONNECTED_PACKED}}
 REFERENCES = {"CONV_2D": CONV2D_REFERENCE, "DEPTHWISE_CONV_2D": DEPTHWISE_REFERENCE,
@@ -111,16 +111,24 @@ def test_transpose_conv_with_left_shifts_stays_on_the_im2col_kernel(tmp_path, qu
     assert (call.function, call.fallback) == ("te_transpose_conv_im2col_s8", None)
 
 
-@pytest.mark.parametrize(("opcode", "scales", "function", "shift"), [
-    ("MUL", (0.05, 0.05, 0.0025 / 8), "te_mul_s8", "a left shift of 4"),
-    ("SUB", (0.05, 0.05, 0.05 * 2 * 64), "te_sub_s8", "a right shift of 25"),
-    ("SQUARED_DIFFERENCE", (0.05, 0.05, 64.0), "te_squared_difference_s8", "a right shift of 26"),
-])
-def test_elementwise_rescale_outside_the_fast_range_falls_back(tmp_path, opcode, scales, function, shift):
+# Every output rescale a layer can have, through the elementwise fast kernels (te_nn_rescale's forms).
+ELEMENTWISE_RESCALES = [
+    ("MUL", (0.05, 0.05, 0.0025 / 8), "te_mul_rounding_s8", RESCALE_LEFT, 4),  # a left shift of 4
+    ("MUL", (0.05, 0.05, 0.0025 * 2**24), "te_mul_rounding_s8", RESCALE_GENERAL, -23),
+    ("SUB", (0.05, 0.05, 0.05 * 2 * 64), "te_sub_table_s8", RESCALE_GENERAL, -25),
+    ("SUB", (0.05, 0.05, 0.1 / (2**20 * 0.75)), "te_sub_table_s8", RESCALE_LEFT, 0),  # no shift at all
+    ("SQUARED_DIFFERENCE", (0.05, 0.05, 64.0), "te_squared_difference_table_s8", RESCALE_GENERAL, -26),
+    ("SQUARED_DIFFERENCE", (0.05, 0.05, 0.01 / (2**14 * 4)), "te_squared_difference_table_s8", RESCALE_GENERAL, 3),
+]
+
+
+@pytest.mark.parametrize(("opcode", "scales", "function", "form", "shift"), ELEMENTWISE_RESCALES)
+def test_elementwise_rescale_outside_the_rounding_range_stays_on_the_fast_kernel(tmp_path, opcode, scales, function,
+                                                                                 form, shift):
     (model,) = check_cases([all_pairs_case(opcode, scales, (3, -7, 5), None, opcode)], tmp_path)
     (call,) = model.calls
-    assert call.function == function
-    assert call.fallback == f"the output rescale needs {shift}, {FAST_RANGE}"
+    assert (call.function, call.fallback) == (function, None)
+    assert (call.params["form"], call.params["shift"]) == (form, shift)
 
 
 def test_small_elementwise_ops_keep_the_plain_kernel_by_choice_not_as_a_fallback(assert_bit_exact):

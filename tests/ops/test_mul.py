@@ -23,6 +23,7 @@ from single_op import (
 )
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from tinyedge.ops._binary import RESCALE_LEFT, RESCALE_ROUNDING
 from tinyedge.ops.conv import reference_kernels
 from tinyedge.ops.mul import MUL_ROUNDING
 
@@ -45,8 +46,9 @@ def _mul_cases(seed: int, count: int) -> list:
 
 def test_mul_matches_tflite_micro_on_random_shapes_scales_and_activations(tmp_path):
     models = check_cases(_mul_cases(seed=11, count=CONFIGURATIONS), tmp_path)
-    kernels = Counter(m.calls[0].function for m in models)
-    assert kernels[MUL_ROUNDING] > CONFIGURATIONS // 3 and kernels["te_mul_s8"] > 0, kernels
+    assert {m.calls[0].function for m in models} == {MUL_ROUNDING}
+    forms = Counter(m.calls[0].params["form"] for m in models)
+    assert forms[RESCALE_ROUNDING] > CONFIGURATIONS // 3 and forms[RESCALE_LEFT] > 0, forms
 
 
 def test_mul_reference_kernel_matches_tflite_micro_on_the_same_configurations(tmp_path):

@@ -32,7 +32,8 @@ class OpDoc:
     restrictions: str  # what the op requires (anything else is refused), and why; int8 goes without saying
 
 
-_IN_RANGE = "requantization in the variants' proven range (right shifts 1-22, accumulators below 2^30)"
+_IN_RANGE = ("any requantization (a channel outside the fast rounding's right shifts 1-22 and accumulators "
+             "below 2^30 is requantized as the reference does, inside the kernel)")
 _BROADCAST = "per-tensor quantization; broadcasting up to 4-D (after merging dimensions)"
 _FUSED = "fused activation NONE, RELU, RELU6 or RELU_N1_TO_1"
 _INT16 = "int16 activations (16x8 mode)"
@@ -203,7 +204,9 @@ OPS: tuple[OpDoc, ...] = (
           "(TFLite-Micro would read past it)"),
     OpDoc("MUL", "Multiply (squeeze-excite), keras.ops.multiply, hard_sigmoid; the NEG and SQUARE of "
                  "LayerNormalization and UnitNormalization, mended by the quantize stage; LSTM and GRU steps",
-          (Kernel("te_mul_s8"), Kernel("te_mul_rounding_s8", "the output multiplier a right shift of 1-22"),
+          (Kernel("te_mul_s8"),
+           Kernel("te_mul_rounding_s8", "any output multiplier (one SMMLAR for right shifts of 1-22 and left shifts "
+                                        "up to 14)"),
            Kernel("te_mul_s16", _INT16)),
           f"{_BROADCAST}; {_FUSED}; int16: zero point 0 everywhere, as TFLite-Micro requires"),
     OpDoc("NOT_EQUAL", "keras.ops.not_equal, `a != b` (tf.not_equal)",
@@ -287,8 +290,7 @@ OPS: tuple[OpDoc, ...] = (
           f"constant axis; output shapes that add up to the input's; {_COPY}"),
     OpDoc("SQUARED_DIFFERENCE", "tf.math.squared_difference",
           (Kernel("te_squared_difference_s8"),
-           Kernel("te_squared_difference_table_s8", "512 outputs or more, the output multiplier a right shift "
-                                                     "of 1-22"),
+           Kernel("te_squared_difference_table_s8", "512 outputs or more, any output multiplier"),
            Kernel("te_squared_difference_s16", _INT16)),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1); int16: zero point 0 everywhere, as "
           "TFLite-Micro requires"),
@@ -301,7 +303,7 @@ OPS: tuple[OpDoc, ...] = (
           "TFLite-Micro ignores them"),
     OpDoc("SUB", "Subtract, keras.ops.subtract, `a - b`; GRU steps",
           (Kernel("te_sub_s8"),
-           Kernel("te_sub_table_s8", "512 outputs or more, the output multiplier a right shift of 1-22"),
+           Kernel("te_sub_table_s8", "512 outputs or more, any output multiplier"),
            Kernel("te_sub_s16", _INT16)),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1); {_FUSED}"),
     OpDoc("SUM", "keras.ops.sum, tf.reduce_sum",
