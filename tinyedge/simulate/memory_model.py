@@ -124,7 +124,8 @@ class _RegionStruct(ctypes.Structure):
 
 
 class _MemoryStruct(ctypes.Structure):
-    _fields_ = [("stall", ctypes.c_uint64), ("last_fetch", ctypes.c_uint64), ("caches", ctypes.c_void_p),
+    _fields_ = [("stall", ctypes.c_uint64), ("last_fetch", ctypes.c_uint64), ("lookups", ctypes.c_uint64),
+                ("repeat_mark", ctypes.c_uint64), ("repeat_block", ctypes.c_void_p), ("caches", ctypes.c_void_p),
                 ("regions", ctypes.c_void_p), ("n_caches", ctypes.c_uint32), ("n_regions", ctypes.c_uint32)]
 
 
@@ -154,7 +155,8 @@ class CMemory:
         for i, (cache, tags) in enumerate(zip(model.caches, self._tags, strict=True)):
             self._caches[i] = _CacheStruct(tags.ctypes.data, cache.line_bytes.bit_length() - 1, cache.sets - 1,
                                            cache.ways, cache.miss_cycles, 0, 0)
-        self.state = _MemoryStruct(0, 0, ctypes.addressof(self._caches), 0, len(model.caches), len(model.regions))
+        self.state = _MemoryStruct(0, 0, 0, 0, None, ctypes.addressof(self._caches), 0, len(model.caches),
+                                   len(model.regions))
         self._regions = (_RegionStruct * max(len(model.regions), 1))()
         for i, r in enumerate(model.regions):
             self._regions[i] = _RegionStruct(r.start, r.end, r.physical, r.fetch_cache, r.data_cache, 0,
