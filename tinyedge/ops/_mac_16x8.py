@@ -42,12 +42,13 @@ from tinyedge.ops._quant import (
     out_size,
     padding_before,
     per_channel_multipliers,
+    quantize_multiplier,
     require_dtype,
 )
-from tinyedge.ops.batch_matmul import BATCH_DIMS, MAX_RANK, MIN_RANK, batch_strides, matmul_multiplier
-from tinyedge.ops.conv import _requantization, _window, requested_fallback, variants_enabled
-from tinyedge.ops.fully_connected import _per_tensor_multiplier
-from tinyedge.ops.transpose_conv import BIAS_INPUT, DATA_INPUT, FILTER_INPUT, Geometry
+
+# This module sits below the int8 op modules, which import it (one direction: no import cycle), so
+# it takes what they know as arguments: `reference` is conv.requested_fallback(), the reason the
+# caller wants reference kernels only (None: the fast variants may run).
 
 CONV2D_S16 = "te_conv2d_s16"
 CONV2D_1X1_S16 = "te_conv2d_1x1_s16"
@@ -63,6 +64,41 @@ BATCH_MATMUL_S16 = "te_batch_matmul_s16"
 # te_nn_requantize_i64 shifts right by 15 - shift: a left shift past 14 is undefined in the reference too.
 MAX_LEFT_SHIFT_64 = 14
 _INT32_TYPES = (2, "INT32")  # the schema's TensorType.INT32, as the importer may give it
+
+
+# TFLite's TRANSPOSE_CONV inputs, and BATCH_MATMUL's ranks (as transpose_conv.py and batch_matmul.py).
+OUTPUT_SHAPE_INPUT, FILTER_INPUT, DATA_INPUT, BIAS_INPUT = range(4)
+MIN_RANK, MAX_RANK = 2, 5
+BATCH_DIMS = MAX_RANK - 2
+BIAS_SCALE_TOLERANCE = 0.02  # fully_connected.py's: GetQuantizedConvolutionMultipler's limit
+
+
+def _window(graph: Graph, op: Operator, input_hw: tuple[int, int], filter_hw: tuple[int, int]) -> dict[str, int]:
+    """Strides, dilations and padding of a convolution, as ComputePaddingHeightWidth gives them."""
+    padding = str(op.options.get("padding", "SAME"))
+    if padding not in ("SAME", "VALID"):
+        raise UnsupportedOpError(f"{graph.describe(op)}: padding {padding} is not supported")
+    stride = int(op.options.get("strideH", 1)), int(op.options.get("strideW", 1))
+    dilation = int(op.options.get("dilationHFactor", 1)), int(op.options.get("dilationWFactor", 1))
+    if min(*stride, *dilation) < 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: stride {stride} and dilation {dilation} must be at least 1")
+    pads = [padding_before(s, d, size, taps, out_size(padding, size, taps, s, d))
+            for s, d, size, taps in zip(stride, dilation, input_hw, filter_hw)]
+    return {"stride_height": stride[0], "stride_width": stride[1], "dilation_height": dilation[0],
+            "dilation_width": dilation[1], "pad_height": pads[0], "pad_width": pads[1]}
+
+
+def _multipliers(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor, output: Tensor,
+                 channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel (multiplier, shift), PopulateConvolutionQuantizationParams's (one filter scale
+    is broadcast to every channel)."""
+    if input_.quant is None or output.quant is None or filter_.quant is None:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input, filter and output must be quantized")
+    if len(filter_.quant.scale) not in (1, channels):
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter '{filter_.name}' has {len(filter_.quant.scale)} "
+                                 f"scales for {channels} output channels")
+    return per_channel_multipliers(input_.scale, filter_.quant.scale, output.scale, channels)
+
 
 
 def pack_blocks(weights: np.ndarray, rows: int) -> np.ndarray:
@@ -153,8 +189,8 @@ def _operands(graph: Graph, op: Operator) -> tuple[int, int, int, int]:
     return input_index, filter_index, op.inputs[2] if len(op.inputs) == 3 else -1, output_index
 
 
-def lower_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
-    """CONV_2D with int16 activations: te_conv2d_s16."""
+def lower_conv2d_16x8(graph: Graph, op: Operator, reference: str | None) -> KernelCall:
+    """CONV_2D with int16 activations: te_conv2d_1x1_s16 or te_conv2d_im2col_s16, else te_conv2d_s16."""
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
     batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
@@ -167,20 +203,21 @@ def lower_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
     bias = _bias(graph, op, bias_index, out_c, ("int64", "int32"))
     bits = _accumulator_bits(op, bias)
     window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
-    requant = _requantization(graph, op, input_, filter_, output, out_c)
-    _check_shifts(graph, op, requant.shifts, bits)
+    multipliers, shifts = _multipliers(graph, op, input_, filter_, output, out_c)
+    _check_shifts(graph, op, shifts, bits)
+    act_min, act_max = activation_range(fused_activation(op), output)
     groups = in_c // filter_in_c
     macs = batches * out_h * out_w * out_c * filter_h * filter_w * filter_in_c
-    limits: dict[str, ParamValue] = {"activation_min": requant.activation_min,
-                                     "activation_max": requant.activation_max, "accumulator_bits": bits}
+    limits: dict[str, ParamValue] = {"activation_min": act_min, "activation_max": act_max, "accumulator_bits": bits}
     quant: dict[str, ParamValue] = {**limits, "output_multiplier": "@multiplier", "output_shift": "@shift"}
-    if variants_enabled() and groups == 1:
+    if reference is None and groups == 1:
         assert filter_.data is not None
         packed = ConstArg("filter", "int8_t", pack_blocks(filter_.data.reshape(out_c, -1), 2))
         shape: dict[str, ParamValue] = {"batches": batches, "input_height": in_h, "input_width": in_w,
                                         "input_depth": in_c}
-        strides: dict[str, ParamValue] = {"stride_height": window.stride_height, "stride_width": window.stride_width}
-        if (filter_h, filter_w) == (1, 1) and window.pad_height == window.pad_width == 0:
+        strides: dict[str, ParamValue] = {"stride_height": window["stride_height"],
+                                          "stride_width": window["stride_width"]}
+        if (filter_h, filter_w) == (1, 1) and window["pad_height"] == window["pad_width"] == 0:
             function, scratch = CONV2D_1X1_S16, ()
             params_fast = {**shape, "output_height": out_h, "output_width": out_w, "output_depth": out_c,
                            **strides, **limits, "requant": "@requant"}
@@ -188,29 +225,29 @@ def lower_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
             k = filter_h * filter_w * in_c
             function, scratch = CONV2D_IM2COL_S16, (ScratchArg(4 * k, "int16_t"),)  # two columns
             params_fast = {**shape, "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h,
-                           "output_width": out_w, "output_depth": out_c, **window.params(), **limits,
+                           "output_width": out_w, "output_depth": out_c, **window, **limits,
                            "requant": "@requant"}
         return KernelCall(
             function=function, header=f"{function}.h", params_type=f"{function}_params", params=params_fast,
             args=(TensorArg(input_index), packed, _bias_arg(bias), *scratch, TensorArg(output_index)),
-            macs=macs, constants=(fast_requantization(requant.multipliers, requant.shifts, bits),),
+            macs=macs, constants=(fast_requantization(multipliers, shifts, bits),),
         )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "filter_height": filter_h, "filter_width": filter_w, "filter_input_depth": filter_in_c,
         "filters_per_group": out_c // groups,
-        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(), **quant,
+        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window, **quant,
     }
     return KernelCall(
         function=CONV2D_S16, header=f"{CONV2D_S16}.h", params_type="te_conv2d_s16_params", params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
-        macs=macs, constants=_multiplier_constants(requant.multipliers, requant.shifts),
-        fallback=requested_fallback() or f"{groups} groups (the fast kernels take 1)",
+        macs=macs, constants=_multiplier_constants(multipliers, shifts),
+        fallback=reference or f"{groups} groups (the fast kernels take 1)",
     )
 
 
-def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
-    """DEPTHWISE_CONV_2D with int16 activations: te_depthwise_conv2d_s16."""
+def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator, reference: str | None) -> KernelCall:
+    """DEPTHWISE_CONV_2D with int16 activations: te_depthwise_conv2d_ch4_s16, else te_depthwise_conv2d_s16."""
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
     batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
@@ -223,13 +260,13 @@ def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
                                  f"{list(output.shape)}")
     bias = _bias(graph, op, bias_index, out_c, ("int64",))
     window = _window(graph, op, (in_h, in_w), (filter_h, filter_w))
-    requant = _requantization(graph, op, input_, filter_, output, out_c)
-    _check_shifts(graph, op, requant.shifts, 64)
+    multipliers, shifts = _multipliers(graph, op, input_, filter_, output, out_c)
+    _check_shifts(graph, op, shifts, 64)
+    act_min, act_max = activation_range(fused_activation(op), output)
     macs = batches * out_h * out_w * out_c * filter_h * filter_w
-    quant: dict[str, ParamValue] = {
-        "activation_min": requant.activation_min, "activation_max": requant.activation_max,
-        "output_multiplier": "@multiplier", "output_shift": "@shift"}
-    fallback = requested_fallback() or (
+    quant: dict[str, ParamValue] = {"activation_min": act_min, "activation_max": act_max,
+                                    "output_multiplier": "@multiplier", "output_shift": "@shift"}
+    fallback = reference or (
         f"depth multiplier {multiplier} (the fast kernel takes 1)" if multiplier != 1 else
         f"{filter_h * filter_w} taps, above the fast kernel's {DEPTHWISE_CH4_S16_MAX_TAPS}"
         if filter_h * filter_w > DEPTHWISE_CH4_S16_MAX_TAPS else None)
@@ -238,31 +275,30 @@ def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator) -> KernelCall:
         params_fast: dict[str, ParamValue] = {
             "batches": batches, "input_height": in_h, "input_width": in_w, "depth": out_c,
             "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
-            **window.params(), "activation_min": requant.activation_min, "activation_max": requant.activation_max,
-            "requant": "@requant"}
+            **window, "activation_min": act_min, "activation_max": act_max, "requant": "@requant"}
         return KernelCall(
             function=DEPTHWISE_CH4_S16, header=f"{DEPTHWISE_CH4_S16}.h",
             params_type=f"{DEPTHWISE_CH4_S16}_params", params=params_fast,
             args=(TensorArg(input_index),
                   ConstArg("filter", "int8_t", pack_blocks(filter_.data.reshape(filter_h * filter_w, out_c), 1)),
                   _bias_arg(bias), TensorArg(output_index)),
-            macs=macs, constants=(fast_requantization(requant.multipliers, requant.shifts, 64),),
+            macs=macs, constants=(fast_requantization(multipliers, shifts, 64),),
         )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
         "depth_multiplier": multiplier, "filter_height": filter_h, "filter_width": filter_w,
-        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window.params(), **quant,
+        "output_height": out_h, "output_width": out_w, "output_depth": out_c, **window, **quant,
     }
     return KernelCall(
         function=DEPTHWISE_S16, header=f"{DEPTHWISE_S16}.h", params_type="te_depthwise_conv2d_s16_params",
         params=params,
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
-        macs=macs, constants=_multiplier_constants(requant.multipliers, requant.shifts), fallback=fallback,
+        macs=macs, constants=_multiplier_constants(multipliers, shifts), fallback=fallback,
     )
 
 
-def lower_fully_connected_16x8(graph: Graph, op: Operator) -> KernelCall:
-    """FULLY_CONNECTED with int16 activations: te_fully_connected_s16."""
+def lower_fully_connected_16x8(graph: Graph, op: Operator, reference: str | None) -> KernelCall:
+    """FULLY_CONNECTED with int16 activations: te_fully_connected_packed_s16, else te_fully_connected_s16."""
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
     if op.options.get("weightsFormat", 0) != 0:
@@ -286,15 +322,19 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator) -> KernelCall:
                                                       len(filter_.quant.scale))
         filter_offset = 0  # the per-channel reference ignores the weights' zero point
     else:
-        multiplier, shift = _per_tensor_multiplier(graph, op, input_, filter_, bias, output)
-        multipliers, shifts = np.array([multiplier], np.int32), np.array([shift], np.int32)
+        if bias is not None and bias.quant is not None:  # GetQuantizedConvolutionMultipler's check
+            product = float(input_.scale) * float(filter_.scale)
+            if abs(product - float(bias.scale)) / float(output.scale) > BIAS_SCALE_TOLERANCE:
+                raise UnsupportedOpError(f"{graph.describe(op)}: bias scale {bias.scale} does not match input "
+                                         f"scale x filter scale {product}; TFLite-Micro refuses this layer too")
+        multipliers, shifts = per_channel_multipliers(input_.scale, filter_.quant.scale, output.scale, 1)
         filter_offset = -filter_.zero_point
     multipliers = np.resize(multipliers, output_depth).astype(np.int32)
     shifts = np.resize(shifts, output_depth).astype(np.int32)
     _check_shifts(graph, op, shifts, bits)
     act_min, act_max = activation_range(fused_activation(op), output)
     macs = rows * output_depth * accum_depth
-    fallback = requested_fallback() or (
+    fallback = reference or (
         f"input zero point {input_.zero_point} (the fast kernel takes 0)" if input_.zero_point else
         f"weights zero point {filter_.zero_point} (the fast kernel takes 0)" if filter_offset else None)
     if fallback is None:
@@ -324,7 +364,13 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator) -> KernelCall:
     )
 
 
-def lower_transpose_conv_16x8(graph: Graph, op: Operator) -> KernelCall:
+def _landing(inputs: int, taps: int, stride: int, pad: int, outputs: int) -> int:
+    """(input position, tap) pairs of a transposed convolution that land inside the output (its MACs' share)."""
+    positions = np.arange(inputs)[:, None] * stride - pad + np.arange(taps)[None, :]
+    return int(((positions >= 0) & (positions < outputs)).sum())
+
+
+def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None) -> KernelCall:
     """TRANSPOSE_CONV with int16 activations: te_transpose_conv_s16. The output_shape input (which may
     be a model input) is not read: TFLite-Micro takes the output tensor's shape."""
     if len(op.inputs) not in (3, 4) or len(op.outputs) != 1:
@@ -353,23 +399,36 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator) -> KernelCall:
     stride_h, stride_w = int(op.options.get("strideH", 1)), int(op.options.get("strideW", 1))
     if min(stride_h, stride_w) < 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: stride {stride_h}x{stride_w} must be at least 1")
-    geometry = Geometry(
-        batches, in_h, in_w, in_c, filter_h, filter_w, out_h, out_w, out_c, stride_h, stride_w,
-        padding_before(stride_h, 1, out_h, filter_h, out_size(padding, out_h, filter_h, stride_h, 1)),
-        padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1)))
+    pad_h = padding_before(stride_h, 1, out_h, filter_h, out_size(padding, out_h, filter_h, stride_h, 1))
+    pad_w = padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1))
+    geometry: dict[str, ParamValue] = {
+        "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
+        "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
+        "output_depth": out_c, "stride_height": stride_h, "stride_width": stride_w, "pad_height": pad_h,
+        "pad_width": pad_w}
+    macs = (batches * in_c * out_c * _landing(in_h, filter_h, stride_h, pad_h, out_h)
+            * _landing(in_w, filter_w, stride_w, pad_w, out_w))
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
     _check_shifts(graph, op, shifts, 64)
     act_min, act_max = activation_range(fused_activation(op), output)
     return KernelCall(
         function=TRANSPOSE_CONV_S16, header=f"{TRANSPOSE_CONV_S16}.h", params_type="te_transpose_conv_s16_params",
-        params={**geometry.params(), "activation_min": act_min, "activation_max": act_max,
+        params={**geometry, "activation_min": act_min, "activation_max": act_max,
                 "output_multiplier": "@multiplier", "output_shift": "@shift"},
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
-        macs=geometry.macs(), constants=_multiplier_constants(multipliers, shifts),
+        macs=macs, constants=_multiplier_constants(multipliers, shifts),
     )
 
 
-def lower_batch_matmul_16x8(graph: Graph, op: Operator) -> KernelCall:
+def _batch_strides(shape: tuple[int, ...], out_batches: tuple[int, ...]) -> list[int]:
+    """Element strides of an operand's batch dimensions (padded to BATCH_DIMS), 0 where it is broadcast."""
+    batch = (1,) * (BATCH_DIMS - (len(shape) - 2)) + tuple(shape[:-2])
+    matrix = shape[-2] * shape[-1]
+    return [0 if batch[d] == 1 and out_batches[d] != 1 else matrix * int(np.prod(batch[d + 1:], dtype=np.int64))
+            for d in range(BATCH_DIMS)]
+
+
+def lower_batch_matmul_16x8(graph: Graph, op: Operator, reference: str | None) -> KernelCall:
     """BATCH_MATMUL with int16 operands: te_batch_matmul_s16 (TFLite-Micro's checks of batch_matmul.cc)."""
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected two inputs and one output")
@@ -396,9 +455,10 @@ def lower_batch_matmul_16x8(graph: Graph, op: Operator) -> KernelCall:
     elements = int(np.prod(out_batches, dtype=np.int64)) * rows * cols
     if output.size != elements or len(output.shape) < max(len(lhs.shape), len(rhs.shape)):
         raise UnsupportedOpError(f"{graph.describe(op)}: output {list(output.shape)} does not hold the product")
-    multiplier, shift = matmul_multiplier(lhs.scale, rhs.scale, output.scale)
+    # In double, as batch_matmul.matmul_multiplier takes it (the installed tflite_micro's bytes follow it).
+    multiplier, shift = quantize_multiplier(float(lhs.scale) * float(rhs.scale) / float(output.scale))
     _check_shifts(graph, op, np.array([shift]), 64)
-    lhs_strides, rhs_strides = batch_strides(lhs.shape, out_batches), batch_strides(rhs.shape, out_batches)
+    lhs_strides, rhs_strides = _batch_strides(lhs.shape, out_batches), _batch_strides(rhs.shape, out_batches)
     params: dict[str, ParamValue] = {
         **{f"batches{d}": out_batches[d] for d in range(BATCH_DIMS)},
         **{f"lhs_batch_stride{d}": lhs_strides[d] for d in range(BATCH_DIMS)},

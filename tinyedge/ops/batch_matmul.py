@@ -87,7 +87,7 @@ def batch_matmul_variant() -> str:
 def lower_batch_matmul(graph: Graph, op: Operator) -> KernelCall:
     if op.inputs and graph.tensor(op.inputs[0]).dtype == "int16":  # 16x8 mode
         from tinyedge.ops._mac_16x8 import lower_batch_matmul_16x8
-        return lower_batch_matmul_16x8(graph, op)
+        return lower_batch_matmul_16x8(graph, op, requested_fallback())
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected two inputs and one output")
     lhs_index, rhs_index, output_index = op.inputs[0], op.inputs[1], op.outputs[0]

@@ -371,7 +371,7 @@ def _operands(graph: Graph, op: Operator) -> tuple[int, int, int, int]:
 def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
     if op.inputs and graph.tensor(op.inputs[0]).dtype == "int16":  # 16x8 mode
         from tinyedge.ops._mac_16x8 import lower_conv2d_16x8
-        return lower_conv2d_16x8(graph, op)
+        return lower_conv2d_16x8(graph, op, requested_fallback())
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
     batches, in_h, in_w, in_c = nhwc(input_.shape)
@@ -434,7 +434,7 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
 def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
     if op.inputs and graph.tensor(op.inputs[0]).dtype == "int16":  # 16x8 mode
         from tinyedge.ops._mac_16x8 import lower_depthwise_conv2d_16x8
-        return lower_depthwise_conv2d_16x8(graph, op)
+        return lower_depthwise_conv2d_16x8(graph, op, requested_fallback())
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
     batches, in_h, in_w, in_c = nhwc(input_.shape)

@@ -90,7 +90,7 @@ def pack_quads(weights: np.ndarray) -> np.ndarray:
 def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
     if op.inputs and graph.tensor(op.inputs[0]).dtype == "int16":  # 16x8 mode
         from tinyedge.ops._mac_16x8 import lower_fully_connected_16x8
-        return lower_fully_connected_16x8(graph, op)
+        return lower_fully_connected_16x8(graph, op, requested_fallback())
     if len(op.inputs) not in (2, 3) or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected input, weights, optional bias and one output")
     input_index, filter_index, output_index = op.inputs[0], op.inputs[1], op.outputs[0]

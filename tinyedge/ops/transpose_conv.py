@@ -165,7 +165,7 @@ def _shape4(graph: Graph, op: Operator, index: int, what: str) -> tuple[int, int
 def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) > DATA_INPUT and graph.tensor(op.inputs[DATA_INPUT]).dtype == "int16":  # 16x8 mode
         from tinyedge.ops._mac_16x8 import lower_transpose_conv_16x8
-        return lower_transpose_conv_16x8(graph, op)
+        return lower_transpose_conv_16x8(graph, op, requested_fallback())
     if len(op.inputs) not in (3, 4) or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected output shape, filter, input, optional bias "
                                  "and one output")
