@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 from int16_cases import as_int16_cases
 from multi_output import several_outputs
+from op_chain import chains
 from single_op import OpCase, TensorSpec, check_cases, log_uniform, single_op_tflite
+from test_dynamic_update_slice import _cases as dynamic_update_slice_cases
 from test_pack import _pack_cases as pack_cases
+from test_resize_nearest_neighbor import _resize_cases as resize_cases
+from test_reverse import _random_cases as reverse_cases
+from test_select_v2 import _cases as select_v2_cases
 from test_split import _cases as split_cases
 from test_strided_slice import _slice_case, _strided_slice_case
 from test_transpose import _transpose_cases as transpose_cases
@@ -128,3 +133,31 @@ def test_int16_transpose_of_5_axes_that_do_not_merge_is_refused():
     graph = parse_tflite(single_op_tflite(case), name="transpose16")
     with pytest.raises(UnsupportedOpError, match="needs more than 5 axes as bytes"):
         lower(graph, graph.operators[0])
+
+
+def test_int16_reverse_and_resize_nearest_neighbor_match_tflite_micro(tmp_path):
+    cases = as_int16_cases(reverse_cases(1620, CONFIGURATIONS) + resize_cases(1621, CONFIGURATIONS), 1620)
+    assert _functions(check_cases(cases, tmp_path)) == {"te_reverse_s8", "te_resize_nearest_neighbor_s8"}
+
+
+def test_int16_select_v2_with_a_constant_condition_matches_tflite_micro(tmp_path):
+    # TFLite-Micro's int16 comparisons are not taken (its GREATER reads parameters its Prepare sets for int8
+    # only), so the condition is a constant here.
+    cases = [case for case in select_v2_cases(1622, 2 * CONFIGURATIONS) if case.opcode == "SELECT_V2"]
+    with chains():
+        models = check_cases(as_int16_cases(cases, 1622), tmp_path, samples=3)
+    assert _functions(models) == {"te_select_v2_s16"}
+
+
+def _box_fits(case: OpCase) -> bool:
+    """An update whose int16 bytes fit te_dynamic_update_slice_s8's 6 axes (see _strided.in_bytes)."""
+    operand, update = case.inputs[0].shape, case.inputs[1].shape
+    return len(operand) < 6 or 1 in update or update[-1] == operand[-1]
+
+
+def test_int16_dynamic_update_slice_matches_tflite_micro(tmp_path):
+    cases = [case for case in dynamic_update_slice_cases(1623, CONFIGURATIONS) if _box_fits(case)]
+    assert len(cases) > CONFIGURATIONS * 3 // 4
+    with chains():
+        models = check_cases(as_int16_cases(cases, 1623), tmp_path, samples=3)
+    assert _functions(models) == {"te_dynamic_update_slice_s8"}

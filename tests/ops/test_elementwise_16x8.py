@@ -4,9 +4,11 @@ zero point 0 as TensorFlow writes it and other zero points where TFLite-Micro ta
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from int16_cases import ZERO_POINTS_ZERO, as_int16_cases
+from int16_cases import ZERO_POINTS_MAPPED, ZERO_POINTS_ZERO, as_int16_cases, as_int16_spec
 from single_op import (
     ACTIVATIONS,
     OpCase,
@@ -18,6 +20,7 @@ from single_op import (
     single_op_tflite,
 )
 from test_maximum_minimum import _cases as maximum_minimum_cases
+from test_prelu import _prelu_cases as prelu_cases
 from test_reduce import random_reduce_cases
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -210,3 +213,59 @@ def test_int16_pooling_matches_tflite_micro(tmp_path, opcode):
 def test_int16_mean_and_sum_match_tflite_micro(tmp_path, opcode):
     models = check_cases(as_int16_cases(random_reduce_cases(opcode, 1619, CONFIGURATIONS), 1619), tmp_path)
     assert {m.calls[0].function for m in models} == {"te_mean_s16"}
+
+
+def test_int16_prelu_with_int8_alpha_matches_tflite_micro(tmp_path):
+    # TFLite-Micro's 16x8 PRELU: int16 input and output, an int8 alpha (constant, or now and then a model input).
+    rng = np.random.default_rng(1624)
+    cases = [replace(case, inputs=(as_int16_spec(case.inputs[0], rng, mode), case.inputs[1]),
+                     output=as_int16_spec(case.output, rng, mode), label=f"{case.label} int16/{mode}")
+             for number, case in enumerate(prelu_cases(1624, CONFIGURATIONS))
+             for mode in ((ZERO_POINTS_ZERO, ZERO_POINTS_MAPPED)[number % 2],)]
+    models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_prelu_s16"}
+
+
+def test_int16_abs_matches_tflite_micro_at_zero_point_0(tmp_path):
+    rng = np.random.default_rng(1625)
+    cases = []
+    for number in range(CONFIGURATIONS):
+        shape, scale = _random_shape(rng), log_uniform(rng, -5, -1)
+        output_scale = scale if number % 4 == 0 else scale * log_uniform(rng, -1, 1)  # equal scales: no rescale
+        cases.append(OpCase("ABS", (TensorSpec(shape, scale, 0, dtype="int16"),),
+                            TensorSpec(shape, output_scale, 0, dtype="int16"), None, f"seed 1625 #{number}"))
+    models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_abs_s16"}
+
+
+def test_int16_rsqrt_matches_tflite_micro_on_inputs_from_0(tmp_path):
+    # TFLite-Micro fails an Invoke on a negative input, so the samples are 0 to 32767 (0 gives 32767).
+    rng = np.random.default_rng(1626)
+    cases = []
+    for number in range(CONFIGURATIONS):
+        shape, scale = _random_shape(rng), log_uniform(rng, -5, -1)
+        output_scale = float(1 / np.sqrt(scale) / 32767 * log_uniform(rng, -1, 1.5))
+        samples = tuple(rng.integers(0, 32768, size=shape, dtype=np.int16).astype("<i2").tobytes() for _ in range(2))
+        cases.append(OpCase("RSQRT", (TensorSpec(shape, scale, 0, dtype="int16"),),
+                            TensorSpec(shape, output_scale, 0, dtype="int16"), None, f"seed 1626 #{number}", samples))
+    models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_rsqrt_s16"}
+
+
+@pytest.mark.parametrize("opcode", ["ABS", "RSQRT"])
+def test_int16_abs_and_rsqrt_with_a_zero_point_are_refused_as_tflite_micro_refuses_them(opcode):
+    case = OpCase(opcode, (TensorSpec((1, 4), 0.01, 3, dtype="int16"),), TensorSpec((1, 4), 0.01, 0, dtype="int16"))
+    graph = parse_tflite(single_op_tflite(case), name="zp16")
+    with pytest.raises(UnsupportedOpError, match=f"int16 {opcode} needs zero point 0"):
+        lower(graph, graph.operators[0])
+
+
+def test_int16_abs_over_every_input_takes_the_multiplier_in_double(tmp_path):
+    # Scales whose ratio quantizes differently divided in float32 (2128704384) and in double (2128704431):
+    # with the float32 one 10 of the 65536 inputs come out one lower than tflite_micro's.
+    values = np.arange(-32768, 32768, dtype=np.int16)
+    case = OpCase("ABS", (TensorSpec((65536,), 2.1240479781038974e-05, 0, dtype="int16"),),
+                  TensorSpec((65536,), 4.285572019989353e-05, 0, dtype="int16"), None, "every int16",
+                  (values.astype("<i2").tobytes(),))
+    (model,) = check_cases([case], tmp_path)
+    assert model.calls[0].params["multiplier"] == 2128704431

@@ -44,8 +44,9 @@ _COMPARISON = ("per-tensor quantization, each input scale inside (0, 1) (TFLite-
 
 OPS: tuple[OpDoc, ...] = (
     OpDoc("ABS", "keras.ops.abs, tf.abs",
-          (Kernel("te_abs_s8"), Kernel("te_lookup_s8", "256 elements or more (a table of all 256 answers)")),
-          "per-tensor quantization; input and output of one size"),
+          (Kernel("te_abs_s8"), Kernel("te_lookup_s8", "256 elements or more (a table of all 256 answers)"),
+           Kernel("te_abs_s16", _INT16)),
+          "per-tensor quantization; input and output of one size; int16: zero point 0, as TFLite-Micro requires"),
     OpDoc("ADD", "Add, keras.ops.add, `a + b` (residual blocks); LSTM and GRU steps",
           (Kernel("te_add_s8"), Kernel("te_add_table_s8", "320 outputs or more"), Kernel("te_add_s16", _INT16)),
           f"{_BROADCAST}; each input's rescale factor inside (0, 1), as TFLite-Micro requires; {_FUSED}"),
@@ -224,9 +225,9 @@ OPS: tuple[OpDoc, ...] = (
           "constant [rank, 2] paddings; up to 5-D; a fill value quantized as the output (int16: taken as it "
           "is, unchecked, as TFLite-Micro takes it)"),
     OpDoc("PRELU", "PReLU",
-          (Kernel("te_prelu_s8"),),
+          (Kernel("te_prelu_s8"), Kernel("te_prelu_s16", "int16 input and output with an int8 alpha (16x8 mode)")),
           "broadcasting of alpha as TFLite-Micro's; a per-channel tensor is read with its first scale and "
-          "zero point, as TFLite-Micro reads it"),
+          "zero point, as TFLite-Micro reads it; int16: alpha int8, as TFLite-Micro requires"),
     OpDoc("QUANTIZE", "the float32 input of a model whose interface is float; int8 requantization between "
                       "layers",
           (Kernel("te_quantize_s8"),
@@ -260,13 +261,15 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_reverse_s8"),),
           f"constant int32 axes that are neighbours once sorted (TFLite-Micro refuses others); {_COPY}"),
     OpDoc("RSQRT", "keras.ops.rsqrt, tf.math.rsqrt; LayerNormalization, UnitNormalization",
-          (Kernel("te_rsqrt_s8"), Kernel("te_lookup_s8", "4 elements or more (a table of all 256 answers)")),
-          "input and output scales that keep the rescaling inside TFLite-Micro's range"),
+          (Kernel("te_rsqrt_s8"), Kernel("te_lookup_s8", "4 elements or more (a table of all 256 answers)"),
+           Kernel("te_rsqrt_s16", _INT16)),
+          "input and output scales that keep the rescaling inside TFLite-Micro's range; int16: zero point 0, as "
+          "TFLite-Micro requires"),
     OpDoc("SELECT_V2", "keras.ops.where(condition, x, y) with x or y of another shape or a constant (tf.where); "
                        "three tensors of one shape give SELECT, which TFLite-Micro lacks",
-          (Kernel("te_select_v2_s8"),),
-          "bool condition; x, y and output int8, raw bytes copied (the quantizations taken equal, as TFLite-Micro "
-          "takes them); broadcasting of all three up to 5-D (after merging dimensions), the output of the "
+          (Kernel("te_select_v2_s8"), Kernel("te_select_v2_s16", _INT16)),
+          "bool condition; x, y and output int8 or int16, raw values copied (the quantizations taken equal, as "
+          "TFLite-Micro takes them); broadcasting of all three up to 5-D (after merging dimensions), the output of the "
           "largest input's rank"),
     OpDoc("SLICE", "tf.slice, keras.ops.slice (or STRIDED_SLICE, as the converter chooses)",
           (Kernel("te_strided_slice_s8"),),

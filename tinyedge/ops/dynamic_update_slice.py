@@ -6,7 +6,8 @@ inputs, operand and update of one type and rank, the update no larger than the o
 dimension, start indices int32 or int64, 1-D, one per dimension. Its Eval clamps each start
 index into [0, operand dim - update dim], so the box always lies inside. tinyedge takes the
 start indices constant (an int8 model has no int32 tensor an earlier op would compute them
-in) and clamps them here; up to 6-D, TFLite-Micro's limit.
+in) and clamps them here; up to 6-D, TFLite-Micro's limit. int16 tensors (16x8 mode) are copied as
+bytes, each element an innermost axis of two (_strided.in_bytes).
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, TensorArg, lowering
-from tinyedge.ops._quant import require_int8
+from tinyedge.ops._quant import QUANTIZED, require_dtype
+from tinyedge.ops._strided import in_bytes
 
 RANK = 6
 
 
-@lowering("DYNAMIC_UPDATE_SLICE")
+@lowering("DYNAMIC_UPDATE_SLICE", activations=QUANTIZED)
 def lower_dynamic_update_slice(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 3 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected operand, update and start indices, one output")
-    require_int8(graph, op, op.inputs[0], op.inputs[1], op.outputs[0])
+    require_dtype(graph, op, QUANTIZED, op.inputs[0], op.inputs[1], op.outputs[0])
     operand, update, starts = (graph.tensor(i) for i in op.inputs)
     output = graph.tensor(op.outputs[0])
     rank = len(operand.shape)
@@ -46,11 +48,21 @@ def lower_dynamic_update_slice(graph: Graph, op: Operator) -> KernelCall:
     update_shape = [1] * (RANK - rank) + list(update.shape)
     strides = [int(np.prod(shape[axis + 1:], dtype=np.int64)) for axis in range(RANK)]
     start = sum(s * i for s, i in zip(strides[RANK - rank:], clamped))
+    size, itemsize = operand.size, np.dtype(operand.dtype).itemsize
+    if itemsize > 1:  # the box in bytes: its rows stay contiguous (the byte axis merges into the last)
+        geometry = in_bytes(start, update_shape, strides, itemsize, RANK)
+        if geometry is None:
+            raise UnsupportedOpError(f"{graph.describe(op)}: this {operand.dtype} update needs more than {RANK} axes "
+                                     "as bytes")
+        start, counts, steps = geometry
+        update_shape, strides, size = [1] * (RANK - len(counts)) + counts, [0] * (RANK - len(steps)) + steps, \
+            size * itemsize
     constants = (ConstArg("update_shape", "int32_t", np.array(update_shape, dtype=np.int32)),
                  ConstArg("output_strides", "int32_t", np.array(strides, dtype=np.int32)))
     return KernelCall(function="te_dynamic_update_slice_s8", header="te_dynamic_update_slice_s8.h",
                       params_type="te_dynamic_update_slice_params",
-                      params={"size": operand.size, "start": start, "update_shape": "@update_shape",
+                      params={"size": size, "start": start, "update_shape": "@update_shape",
                               "output_strides": "@output_strides"},
-                      args=(TensorArg(operand.index), TensorArg(update.index), TensorArg(output.index)),
+                      args=(TensorArg(operand.index, view="int8_t"), TensorArg(update.index, view="int8_t"),
+                            TensorArg(output.index, view="int8_t")),
                       in_place=True, constants=constants)

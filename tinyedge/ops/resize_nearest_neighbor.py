@@ -5,7 +5,8 @@ As TFLite-Micro's ResizeNearestNeighborPrepare: a 4-D input, a constant int32 si
 elements (output height, width); the bytes are copied whatever the quantization (TFLite-Micro
 neither checks nor requantizes it; the converter gives the output the input's). The source
 row and column of every output row and column are worked out here, in float32 as
-reference_ops::GetNearestNeighbor does, and emitted as two index tables.
+reference_ops::GetNearestNeighbor does, and emitted as two index tables. An int16 tensor
+(16x8 mode) is copied as bytes, each pixel twice as long.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._quant import require_int8, round_half_away
+from tinyedge.ops._quant import QUANTIZED, require_dtype, round_half_away
 
 
 def nearest_neighbor(output_index: int, input_size: int, output_size: int, align_corners: bool,
@@ -34,11 +35,11 @@ def nearest_neighbor(output_index: int, input_size: int, output_size: int, align
     return max(0, nearest) if half_pixel_centers else nearest
 
 
-@lowering("RESIZE_NEAREST_NEIGHBOR")
+@lowering("RESIZE_NEAREST_NEIGHBOR", activations=QUANTIZED)
 def lower_resize_nearest_neighbor(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 2 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected an input, a size and one output")
-    require_int8(graph, op, op.inputs[0], op.outputs[0])
+    require_dtype(graph, op, QUANTIZED, op.inputs[0], op.outputs[0])
     input_, size, output = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     if len(input_.shape) != 4:
         raise UnsupportedOpError(f"{graph.describe(op)}: TFLite-Micro resizes 4-D inputs only, not "
@@ -58,7 +59,8 @@ def lower_resize_nearest_neighbor(graph: Graph, op: Operator) -> KernelCall:
     columns = [nearest_neighbor(x, input_width, output_width, align_corners, half_pixel_centers)
                for x in range(output_width)]
     params: dict[str, ParamValue] = {
-        "batches": batches, "input_height": input_height, "input_width": input_width, "depth": depth,
+        "batches": batches, "input_height": input_height, "input_width": input_width,
+        "depth": depth * np.dtype(input_.dtype).itemsize,  # bytes per pixel
         "output_height": output_height, "output_width": output_width,
         "source_rows": "@source_rows", "source_columns": "@source_columns",
     }
@@ -66,4 +68,5 @@ def lower_resize_nearest_neighbor(graph: Graph, op: Operator) -> KernelCall:
                  ConstArg("source_columns", "int32_t", np.array(columns, dtype=np.int32)))
     return KernelCall(function="te_resize_nearest_neighbor_s8", header="te_resize_nearest_neighbor_s8.h",
                       params_type="te_resize_nearest_neighbor_params", params=params,
-                      args=(TensorArg(input_.index), TensorArg(output.index)), macs=0, constants=constants)
+                      args=(TensorArg(input_.index, view="int8_t"), TensorArg(output.index, view="int8_t")), macs=0,
+                      constants=constants)

@@ -9,7 +9,7 @@ and each of its dimensions is the largest of the inputs' there, the others 1. Wh
 tensors hold one element the shapes are not checked at all (its "mixed scalar" case). Up to 5-D
 the kernel loops over the shapes as they are (three operands broadcast apart need five loops
 where two need four); beyond, dimensions are merged where that changes nothing, as for the
-binary ops.
+binary ops. int16 x, y and output (16x8 mode) run te_select_v2_s16.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, TensorArg, lowering
-from tinyedge.ops._quant import require_int8
+from tinyedge.ops._quant import QUANTIZED, require_dtype
 
 RANK = 5  # TFLite-Micro's BroadcastSelect5DSlow: three operands broadcast independently need five
 
@@ -68,7 +68,7 @@ def select_geometry(graph: Graph, op: Operator, inputs: tuple[Tensor, ...], outp
     return [list(columns[3]), *(_strides(c) for c in columns[:3])]
 
 
-@lowering("SELECT_V2")
+@lowering("SELECT_V2", activations=QUANTIZED)
 def lower_select_v2(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) != 3 or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected three inputs (condition, x, y) and one output")
@@ -77,12 +77,13 @@ def lower_select_v2(graph: Graph, op: Operator) -> KernelCall:
     if condition.dtype != "bool":
         raise UnsupportedOpError(f"{graph.describe(op)}: condition '{condition.name}' is {condition.dtype}; "
                                  "TFLite-Micro takes bool only")
-    require_int8(graph, op, op.inputs[1], op.inputs[2], op.outputs[0])
+    dtype = require_dtype(graph, op, QUANTIZED, op.inputs[1], op.inputs[2], op.outputs[0])
     geometry = select_geometry(graph, op, (condition, x, y), output)
     names = ("output_shape", "condition_strides", "x_strides", "y_strides")
     constants = tuple(ConstArg(name, "int32_t", np.array(values, dtype=np.int32))
                       for name, values in zip(names, geometry))
-    return KernelCall(function="te_select_v2_s8", header="te_select_v2_s8.h", params_type="te_select_v2_params",
+    kernel = "te_select_v2_s16" if dtype == "int16" else "te_select_v2_s8"
+    return KernelCall(function=kernel, header=f"{kernel}.h", params_type="te_select_v2_params",
                       params={name: f"@{name}" for name in names},
                       args=(TensorArg(condition.index), TensorArg(x.index), TensorArg(y.index),
                             TensorArg(output.index)),

@@ -1,0 +1,16 @@
+/*
+ * tinyedge: int16 RSQRT (16x8 mode).
+ *
+ * te_rsqrt_s8's arithmetic and te_rsqrt_params (te_rsqrt_s8.h) on int16 tensors, outputs clamped to
+ * [-32768, 32767]. TFLite-Micro requires zero point 0 on the int16 input and output.
+ */
+#ifndef TE_RSQRT_S16_H
+#define TE_RSQRT_S16_H
+
+#include <stdint.h>
+
+#include "te_rsqrt_s8.h"
+
+void te_rsqrt_s16(const te_rsqrt_params *params, const int16_t *input, int16_t *output);
+
+#endif /* TE_RSQRT_S16_H */
