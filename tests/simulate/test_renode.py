@@ -139,6 +139,15 @@ int tinyedge_model_invoke(const int8_t *input, int8_t *output)
 }
 """
 LAYERS = 3
+# MODEL_C with a first layer that spins for about 20 M instructions: long enough for the 24-bit
+# SysTick that rp2040's firmware counts cycles with to wrap and interrupt inside the inference.
+MODEL_C_LONG = MODEL_C.replace("""static void layer_offset(const int8_t *in, int8_t *out)
+{
+""", """static void layer_offset(const int8_t *in, int8_t *out)
+{
+    for (volatile uint32_t spin = 0; spin < 3000000u; ++spin) {
+    }
+""")
 
 
 def reference_output(sample: bytes) -> bytes:
@@ -152,22 +161,23 @@ def reference_output(sample: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def build_for(tmp_path_factory) -> Callable[[str], Path]:
-    """MODEL_C in tinyedge's firmware (main loop, startup, runtime) for a board: <out>/build/firmware.elf."""
-    built: dict[str, Path] = {}
+def build_for(tmp_path_factory) -> Callable[..., Path]:
+    """MODEL_C (or another model C) in tinyedge's firmware (main loop, startup, runtime) for a board:
+    <out>/build/firmware.elf."""
+    built: dict[tuple[str, str], Path] = {}
 
-    def build(board: str) -> Path:
-        if board not in built:
+    def build(board: str, model_c: str = MODEL_C) -> Path:
+        if (board, model_c) not in built:
             tools = toolchain(load_board(board))
             if shutil.which(tools.cc) is None:
                 pytest.skip(f"{tools.cc} is not installed")
             base = tmp_path_factory.mktemp(f"firmware-{board}")  # never renode-*: Renode sweeps those
             (base / "model").mkdir()
             (base / "model" / "tinyedge_model.h").write_text(MODEL_H)
-            (base / "model" / "tinyedge_model.c").write_text(MODEL_C)
+            (base / "model" / "tinyedge_model.c").write_text(model_c)
             out = render_project(base / "out", board, base / "model", kernel_sources=())
-            built[board] = build_firmware(out, board).elf
-        return built[board]
+            built[board, model_c] = build_firmware(out, board).elf
+        return built[board, model_c]
 
     return build
 
@@ -253,6 +263,7 @@ class RenodeStandIn:
         self.uc: unicorn.Uc | None = None
         self._shadow: set[int] = set()
         self.tags: dict[int, int] = {}  # address -> what a read there gives (sysbus Tag)
+        self.interrupt_hooks: dict[str, types.CodeType] = {}
         self.unhandled: list[int] = []  # pages accessed outside every memory, in order
         self._limit = 0
         self._until: Callable[[], bool] = lambda: False
@@ -308,6 +319,8 @@ class RenodeStandIn:
                 self.vtor = int(address, 0)
             case ["sysbus.cpu", "PerformanceInMips", mips]:
                 self.mips = int(mips)
+            case ["sysbus.cpu", "AddHookAtInterruptBegin" | "AddHookAtInterruptEnd" as when, code]:
+                self.interrupt_hooks[when] = compile(code, "hook", "exec")  # Unicorn raises no interrupts here
             case ["sysbus.cpu", "AddHook", address, code]:
                 source = self.variables[code[1:]] if code.startswith("$") else code
                 self.hooks.setdefault(int(address, 0), []).append((compile(source, "hook", "exec"), {}))
@@ -696,6 +709,25 @@ def test_layers_split_each_inference_at_the_kernel_calls_and_add_up(firmware):
     assert result.outputs == tuple(outputs) and result.total_instructions == 500
 
 
+def test_interrupt_handlers_are_counted_apart_from_the_layer_they_interrupted(firmware):
+    """Renode runs the SysTick wrap handler (rp2040: 5 instructions about every 2^24); the built-in
+    emulator raises no interrupts, so the firmware's own counts leave the handler out."""
+    outputs = [bytes([1, 2, 3, 4])]
+    console = f"tinyedge: sample=0 cycles=0 checksum={zlib.crc32(outputs[0]):08x}\n"
+    text = _log("irq-begin 40", "irq-end 45", "begin 0 100", "layer 0 104", "layer 1 150", "irq-begin 170",
+                "irq-begin 172", "irq-end 180", "irq-end 185", "layer 2 190", "end 200 01-02-03-04", "end-of-input 300")
+    log = renode_backend.parse_log(text)
+    assert log.samples[0].interrupts == [(170, 15)]  # the nested one inside, the one before the inference out
+    measured = _result_from(text, console, firmware, [bytes(16)])
+    assert measured.instructions == (85,) and measured.layers == ((50, 25, 10),) and measured.interrupts == (15,)
+    assert renode_backend.counter_description(measured) == (
+        "renode (interrupt handlers ran 15 instructions during the inferences, counted apart: the built-in emulator "
+        "raises no interrupts)")
+    quiet = _result_from(_log("begin 0 100", "end 200 01-02-03-04", "end-of-input 300"), console, firmware,
+                         [bytes(16)])
+    assert renode_backend.counter_description(quiet) == "renode"
+
+
 def test_a_firmware_error_in_renode_is_reported_with_its_console(firmware):
     console = "tinyedge: error=cannot open input.bin\n"
     with pytest.raises(TinyEdgeError, match=r"firmware error in Renode; console: 'tinyedge: error=cannot open "
@@ -838,8 +870,9 @@ def test_hook_programs_are_python_of_the_language_renode_runs(written):
     text = written["nrf52840.resc"].read_text()
     programs = re.findall(r'^set \w+\n"""\n(.*?)^"""$', text, re.M | re.S)
     programs += [shlex.split(line)[-1] for line in text.splitlines() if line.startswith("sysbus.cpu AddHook 0x")]
-    # begin, end and te_exit (set blocks and references), layers, te_fail and te_fault
-    assert len(programs) == 3 + 3 + LAYERS + 2
+    programs += [shlex.split(line)[-1] for line in text.splitlines() if line.startswith("sysbus.cpu AddHookAt")]
+    # begin, end and te_exit (set blocks and references), layers, te_fail and te_fault, interrupt entry and return
+    assert len(programs) == 3 + 3 + LAYERS + 2 + 2
     for program in programs:
         if not program.startswith("$"):
             compile(program, "hook", "exec")
@@ -1030,6 +1063,21 @@ def test_renode_counts_the_same_instructions_as_the_builtin_emulator(build_for, 
         [[layer.instructions for layer in s.layers] for s in reference.samples]
     assert (result.cycles, result.cycle_model) == (reference.cycles, reference.cycle_model)
     assert 0 < result.stack_bytes <= reference.stack_bytes
+
+
+@needs_renode
+def test_renode_counts_a_systick_interrupt_apart_and_the_firmwares_own_instructions_as_the_builtin_does(
+        build_for, samples):
+    """rp2040 counts cycles with SysTick, whose wrap interrupt Renode raises (every 2^24 cycles of
+    virtual time) and the built-in emulator does not: the handler's instructions are counted apart."""
+    assert MODEL_C_LONG != MODEL_C
+    elf, board = build_for("rp2040", MODEL_C_LONG), load_board("rp2040")
+    reference = simulate(elf, board, samples[:1], expected_layers=LAYERS)
+    assert reference.instructions[0] > 1 << 24
+    result = renode_backend.simulate(elf, board, samples[:1], budget=200_000_000, expected_layers=LAYERS)
+    assert result.instructions == reference.instructions and result.cycles == reference.cycles
+    assert re.fullmatch(r"renode \(interrupt handlers ran [1-9][\d,]* instructions during the inferences, counted "
+                        r"apart: the built-in emulator raises no interrupts\)", result.counter), result.counter
 
 
 needs_renode_test = pytest.mark.skipif(shutil.which("renode-test") is None, reason="renode-test is not installed")

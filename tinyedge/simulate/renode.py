@@ -20,7 +20,9 @@ Renode's virtual time (which assumes one cycle per instruction, PerformanceInMip
 firmware gets the same estimate whichever emulator executed it. The model prices each
 executed block, so the figures come from the built-in emulator's per-block profile of the same
 firmware and inputs, taken only after checking that it executed exactly the instructions Renode
-counted, per sample and per layer, with the same outputs. The stack depth is the lowest painted
+counted, per sample and per layer, with the same outputs. Interrupt handlers (the SysTick wrap
+on rp2040, about every 2^24 instructions) run only in Renode: their instructions are logged and
+counted apart, and the report's backend names them. The stack depth is the lowest painted
 byte the firmware overwrote below its initial stack pointer, read back when it finished.
 
 Renode deletes every `renode-*` folder in $TMPDIR that no running process owns when it starts;
@@ -95,6 +97,8 @@ class SampleMarks:
     marks: list[tuple[int, int]] = field(default_factory=list)  # (layer, count) at each kernel call
     end: int | None = None  # entering te_inference_end
     output: bytes = b""
+    # (count at entry, instructions) of each interrupt handler that ran during the inference
+    interrupts: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -120,11 +124,15 @@ def parse_log(text: str) -> RenodeLog:
         layer <index> <count>        a kernel call in tinyedge_model_invoke
         end <count> <AA-BB-..>       te_inference_end, with te_output's bytes
         fail|fault <count>           te_fail / te_fault entered (the console says why)
+        irq-begin <count>            an interrupt handler entered (exception index 5, e.g. SysTick)
+        irq-end <count>              an exception return
         end-of-input <count>         te_inference_begin with no sample left: done
         exit <count>                 te_exit entered: done
     """
     log = RenodeLog()
     current: SampleMarks | None = None
+    interrupted: int | None = None  # count when the outermost running interrupt handler was entered
+    depth = 0
     lines = text.splitlines()
     for number, line in enumerate(lines):
         if "[ERROR]" in line:
@@ -153,6 +161,13 @@ def parse_log(text: str) -> RenodeLog:
                 current.end = _number(values[0])
                 current.output = bytes.fromhex(values[1].replace("-", "")) if len(values) > 1 else b""
                 current = None
+            elif event == "irq-begin":
+                depth += 1
+                interrupted = _number(values[0]) if depth == 1 else interrupted
+            elif event == "irq-end":
+                if depth == 1 and interrupted is not None and current is not None:
+                    current.interrupts.append((interrupted, _number(values[0]) - interrupted))
+                depth = max(depth - 1, 0)
             elif event in ("fail", "fault"):
                 log.reports.append(event)
             elif event in ("end-of-input", "exit"):
@@ -188,15 +203,17 @@ def console_checksums(console: str) -> dict[int, int]:
 
 
 def _layers(sample: SampleMarks, layer_count: int) -> tuple[int, ...]:
-    """Instructions per layer of one inference, split at its kernel calls as the built-in emulator
-    splits it: what runs before the first call counts to the first layer, what runs after the
-    last one to the last layer."""
+    """The firmware's own instructions per layer of one inference, split at its kernel calls as the
+    built-in emulator splits it: what runs before the first call counts to the first layer, what
+    runs after the last one to the last layer. An interrupt handler's instructions are left out of
+    the layer it interrupted (sample.interrupts has them)."""
     assert sample.end is not None
     totals = dict.fromkeys(range(layer_count), 0)
     if sample.marks:
         edges = [sample.begin, *(count for _, count in sample.marks[1:]), sample.end]
         for (layer, _), first, second in zip(sample.marks, edges[:-1], edges[1:]):
-            totals[layer] = totals.get(layer, 0) + second - first
+            handlers = sum(n for at, n in sample.interrupts if first <= at < second)
+            totals[layer] = totals.get(layer, 0) + second - first - handlers
     return tuple(n for _, n in sorted(totals.items()))
 
 
@@ -226,8 +243,9 @@ class RenodeMeasurement:
 
     outputs: tuple[bytes, ...]
     console: str
-    instructions: tuple[int, ...]  # per sample, te_inference_begin -> te_inference_end
-    layers: tuple[tuple[int, ...], ...]  # per sample, instructions per layer
+    instructions: tuple[int, ...]  # per sample, te_inference_begin -> te_inference_end, handlers left out
+    layers: tuple[tuple[int, ...], ...]  # per sample, instructions per layer, handlers left out
+    interrupts: tuple[int, ...]  # per sample, instructions interrupt handlers ran during the inference
     total_instructions: int  # the whole run, up to the end of the input
     stack_bytes: int
     guest_mips: float
@@ -269,8 +287,9 @@ def build_result(board: Board, firmware: FirmwareFacts, inputs: Sequence[bytes],
     return RenodeMeasurement(
         outputs=tuple(s.output for s in done),
         console=console,
-        instructions=tuple(s.end - s.begin for s in done if s.end is not None),
+        instructions=tuple(s.end - s.begin - sum(n for _, n in s.interrupts) for s in done if s.end is not None),
         layers=tuple(_layers(s, layer_count) for s in done),
+        interrupts=tuple(sum(n for _, n in s.interrupts) for s in done),
         total_instructions=total,
         stack_bytes=_stack_bytes(firmware, stack_dump, board),
         guest_mips=max(total - done[0].begin, 0) / run_seconds / 1e6,
@@ -295,9 +314,19 @@ def disagreement(measured: RenodeMeasurement, reference: SimResult) -> str | Non
     return None
 
 
+def counter_description(measured: RenodeMeasurement) -> str:
+    """What counted, for the report: Renode, and the interrupt handlers' instructions left out, if any."""
+    handlers = sum(measured.interrupts)
+    if not handlers:
+        return "renode"
+    return (f"renode (interrupt handlers ran {handlers:,} instructions during the inferences, counted apart: the "
+            "built-in emulator raises no interrupts)")
+
+
 def with_core_model(measured: RenodeMeasurement, reference: SimResult, started: float) -> SimResult:
     """Renode's counts with tinyedge's cycle model, taken from the built-in emulator's run of the same
-    firmware and inputs once that run is shown to have executed the same instructions."""
+    firmware and inputs once that run is shown to have executed the same instructions (interrupt
+    handlers, which only Renode runs, apart)."""
     different = disagreement(measured, reference)
     if different is not None:
         raise TinyEdgeError(f"Renode and the built-in emulator executed different instructions for the same firmware "
@@ -317,7 +346,7 @@ def with_core_model(measured: RenodeMeasurement, reference: SimResult, started: 
         layers_sample=reference.layers_sample,
         samples=reference.samples,
         stack_bytes=measured.stack_bytes,
-        counter="renode",
+        counter=counter_description(measured),
         guest_mips=measured.guest_mips,
         startup_seconds=measured.startup_seconds,
         wall_seconds=time.perf_counter() - started,
