@@ -28,6 +28,7 @@ static int32_t twice(int32_t x) { return 2 * x; }
 static int32_t thrice(int32_t x) { return 3 * x; }
 static int32_t (*const ops[2])(int32_t) = {twice, thrice};  /* function pointers (Thumb bit on Arm) */
 __attribute__((noinline)) int64_t te_divide(int64_t a, int64_t b) { return a / b; }  /* libgcc on 32-bit */
+int32_t (*volatile te_hook)(int32_t);  /* a function's address taken in code (PC-relative), called later */
 int te_test(const int8_t *in, int8_t *out)
 {
     counter += in[0];
@@ -37,6 +38,8 @@ int te_test(const int8_t *in, int8_t *out)
     out[2] = (int8_t)te_divide((int64_t)in[5] * 1000000007LL, 1000000007LL);
     out[3] = (int8_t)counter;
     out[4] = scratch[in[1]];
+    te_hook = in[7] ? twice : thrice;
+    out[5] = (int8_t)te_hook(in[4]);
     return 0;
 }
 """
@@ -70,9 +73,9 @@ def _link_and_run(tmp_path: Path, arch: str, sources: dict[str, str], inputs: by
 @pytest.mark.parametrize("arch", ARCHS)
 def test_relocations_resolve_and_run_at_a_loader_chosen_address(tmp_path, arch):
     linked, blob, out = _link_and_run(tmp_path, arch, {"reloc": RELOCATIONS + ENTRY},
-                                      bytes([5, 3, 0x77, 1, 7, 9, 1]), 5)
-    # pointers[1] = &table[3] = 40; thrice(7) = 21; 9 * p / p = 9; counter = 5; scratch[3] = 0x77
-    assert list(out) == [40, 21, 9, 5, 0x77]
+                                      bytes([5, 3, 0x77, 1, 7, 9, 1, 1]), 6)
+    # pointers[1] = &table[3] = 40; thrice(7) = 21; 9 * p / p = 9; counter = 5; scratch[3] = 0x77; twice(7) = 14
+    assert list(out) == [40, 21, 9, 5, 0x77, 14]
     loaded = parse(blob)
     assert loaded.bss_bytes >= 4 + 37
     destinations = {dest for _, dest in loaded.relocations}

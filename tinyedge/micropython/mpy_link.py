@@ -308,7 +308,7 @@ class _Linker:
             raise LinkError(f"{section.obj} reaches the writable static `{name}` PC-relative ({what} in "
                             f"{section.name}); a native .mpy keeps writable data apart from its code: make it "
                             "a non-static global (the code then reaches it through the GOT) or const")
-        return target.address + value + addend
+        return target.address + value + addend + (1 if self._thumb_func(sym) else 0)  # (S + A) | T
 
     def absolute(self, section: _Section, index: int, addend: int, place: int) -> int:
         """Value of an absolute pointer at text `place` (a loader relocation is recorded for it)."""
@@ -321,7 +321,7 @@ class _Linker:
             return addend
         dest = fmt.DEST_BSS if target.kind == "bss" else fmt.DEST_TEXT
         self.relocations.append(fmt.Relocation(place, dest))
-        return target.address + value + addend + (1 if self._thumb_func(sym) and not addend else 0)
+        return target.address + value + addend + (1 if self._thumb_func(sym) else 0)  # (S + A) | T
 
 
 def _align(value: int, alignment: int) -> int:
