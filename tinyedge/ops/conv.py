@@ -142,15 +142,6 @@ def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offs
                               tuple(starts))
 
 
-def right_shift_fallback(right: int, who: str) -> str | None:
-    """The fallback reason of a right shift outside FAST_RIGHT_SHIFTS (None inside); a negative one shifts left."""
-    if right in FAST_RIGHT_SHIFTS:
-        return None
-    need = f"a left shift of {-right}" if right < 0 else f"a right shift of {right}"
-    span = f"{FAST_RIGHT_SHIFTS.start}..{FAST_RIGHT_SHIFTS.stop - 1}"
-    return f"{who} needs {need}, outside the fast kernel's right shifts {span}"
-
-
 def depth4(depth: int) -> int:
     return (depth + 3) // 4 * 4
 
