@@ -35,7 +35,7 @@ typedef struct {
     int32_t pad_width;           /* >= 0 */
     int32_t activation_min;      /* clamp bounds in the output domain, */
     int32_t activation_max;      /* -32768 <= min <= max <= 32767 */
-    const int32_t *requant;      /* [channels][4]: te_nn_requantize_s16_fast (te_nn_s16.h) */
+    const int32_t *requant;      /* [channels][6]: te_nn_requantize_s16_fast (te_nn_s16.h) */
 } te_depthwise_conv2d_ch4_s16_params;
 
 void te_depthwise_conv2d_ch4_s16(const te_depthwise_conv2d_ch4_s16_params *params, const int16_t *input,

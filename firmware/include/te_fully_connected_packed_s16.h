@@ -22,7 +22,7 @@ typedef struct {
     int32_t activation_min;      /* clamp bounds in the output domain, */
     int32_t activation_max;      /* -32768 <= min <= max <= 32767 */
     int32_t accumulator_bits;    /* 64, or 32 for an int32 bias (te_nn_s16.h) */
-    const int32_t *requant;      /* [channels][4]: te_nn_requantize_s16_fast (te_nn_s16.h) */
+    const int32_t *requant;      /* [channels][6]: te_nn_requantize_s16_fast (te_nn_s16.h) */
 } te_fully_connected_packed_s16_params;
 
 void te_fully_connected_packed_s16(const te_fully_connected_packed_s16_params *params, const int16_t *input,

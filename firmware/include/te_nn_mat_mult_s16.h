@@ -17,13 +17,14 @@ typedef struct {
     int32_t activation_min;
     int32_t activation_max;
     int32_t accumulator_bits;
-    const int32_t *requant;  /* [output_depth][4], te_nn_requantize_s16_fast's constants */
+    const int32_t *requant;  /* [output_depth][TE_NN_REQUANT_S16_WORDS]: te_nn_requantize_s16_fast */
 } te_nn_requant_s16;
 
 static inline int16_t te_nn_output_s16(int64_t acc, const int64_t *bias, int32_t c, const te_nn_requant_s16 *q)
 {
     const int64_t sum = acc + (bias != NULL ? bias[c] : 0);
-    const int32_t scaled = te_nn_requantize_s16_fast(sum, q->requant + 4 * c, q->accumulator_bits);
+    const int32_t scaled = te_nn_requantize_s16_fast(sum, q->requant + TE_NN_REQUANT_S16_WORDS * c,
+                                                     q->accumulator_bits);
     return (int16_t)te_nn_clamp_i32(scaled, q->activation_min, q->activation_max);
 }
 

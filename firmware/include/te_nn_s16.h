@@ -24,25 +24,31 @@ static inline int32_t te_nn_requantize_s16(int64_t acc, int32_t multiplier, int3
 }
 
 /*
- * The fast kernels' form of te_nn_requantize_s16, the same integers in fewer steps. Per channel
- * four constants, worked out in Python (tinyedge/ops/_mac_16x8.py, fast_requantization):
- *   64-bit sums: {r, t, round_lo, round_hi}: r the multiplier rounded to 16 bits, t = 15 - shift
- *                (1 to 46), round = 2^(t - 1) split in two words; the result is (acc * r + round) >> t
- *                (te_nn_requantize_i64), one SMLAL where the sum fits in 32 bits (the usual case);
- *   32-bit sums: {multiplier, shift, 0, 0} for te_nn_requantize.
+ * The fast kernels' form of te_nn_requantize_s16: the same integers in fewer steps. Per channel
+ * TE_NN_REQUANT_S16_WORDS constants, worked out in Python (tinyedge/ops/_mac_16x8.py,
+ * fast_requantization): {r, round_lo, round_hi, s, multiplier, shift}.
+ *
+ * TFLite's 64-bit form is (acc * m16 + 2^(t - 1)) >> t, m16 the multiplier rounded to 16 bits and
+ * t = 15 - shift. Scaled by 2^k so that t + k >= 32 (r = m16 * 2^k < 2^31, round = 2^(t - 1 + k)),
+ * it is the high word of one SMLAL, shifted right by s = t + k - 32, for any sum that fits in 32
+ * bits (the usual case). Other sums, and channels with t < 16 (s = -1: a scale ratio of 1/2 or
+ * more), take te_nn_requantize_i64 with the multiplier and shift as they are; 32-bit sums take
+ * te_nn_requantize with them.
  */
+#define TE_NN_REQUANT_S16_WORDS 6
+
 static inline int32_t te_nn_requantize_s16_fast(int64_t acc, const int32_t *q, int32_t accumulator_bits)
 {
     if (accumulator_bits == 32) {
-        return te_nn_requantize((int32_t)(uint32_t)(uint64_t)acc, q[0], q[1]);
+        return te_nn_requantize((int32_t)(uint32_t)(uint64_t)acc, q[4], q[5]);
     }
-    const int64_t round = (int64_t)(((uint64_t)(uint32_t)q[3] << 32) | (uint32_t)q[2]);
     const int32_t x = (int32_t)acc;
-    const int64_t y = (int64_t)x == acc ? round + (int64_t)x * q[0] : round + acc * q[0];
-    const int32_t t = q[1];
-    const int32_t hi = (int32_t)(y >> 32);
-    const uint32_t lo = (uint32_t)y;
-    return t >= 32 ? hi >> (t - 32) : (int32_t)((lo >> t) | ((uint32_t)hi << (32 - t)));
+    if ((int64_t)x != acc || q[3] < 0) {
+        return te_nn_requantize_i64(acc, q[4], q[5]);
+    }
+    const int64_t round = (int64_t)(((uint64_t)(uint32_t)q[2] << 32) | (uint32_t)q[1]);
+    const int64_t y = round + (int64_t)x * q[0];
+    return (int32_t)(y >> 32) >> q[3];
 }
 
 #endif /* TE_NN_S16_H */

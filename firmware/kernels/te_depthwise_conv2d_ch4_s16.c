@@ -12,8 +12,8 @@ static inline int16_t te_dw_output_s16(int32_t acc, const int64_t *bias, int32_t
                                        int32_t activation_min, int32_t activation_max)
 {
     const int64_t sum = (int64_t)acc + (bias != NULL ? bias[c] : 0);
-    return (int16_t)te_nn_clamp_i32(te_nn_requantize_s16_fast(sum, requant + 4 * c, 64), activation_min,
-                                    activation_max);
+    const int32_t scaled = te_nn_requantize_s16_fast(sum, requant + TE_NN_REQUANT_S16_WORDS * c, 64);
+    return (int16_t)te_nn_clamp_i32(scaled, activation_min, activation_max);
 }
 
 /* The taps first..end of a window starting at `origin` (step `dilation`) that land inside [0, size). */

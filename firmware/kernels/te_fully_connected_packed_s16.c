@@ -31,7 +31,8 @@ void te_fully_connected_packed_s16(const te_fully_connected_packed_s16_params *p
             for (int32_t lane = 0; lane < lanes; ++lane) {
                 const int32_t channel = c + lane;
                 const int64_t sum = acc[lane] + (bias != NULL ? bias[channel] : 0);
-                const int32_t scaled = te_nn_requantize_s16_fast(sum, requant + 4 * channel, accumulator_bits);
+                const int32_t scaled = te_nn_requantize_s16_fast(sum, requant + TE_NN_REQUANT_S16_WORDS * channel,
+                                                                 accumulator_bits);
                 out[channel] = (int16_t)te_nn_clamp_i32(scaled + output_offset, activation_min, activation_max);
             }
         }

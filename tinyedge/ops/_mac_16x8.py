@@ -116,18 +116,22 @@ def pack_blocks(weights: np.ndarray, rows: int) -> np.ndarray:
 
 
 def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, accumulator_bits: int) -> ConstArg:
-    """te_nn_requantize_s16_fast's constants (te_nn_s16.h), four per channel: for 64-bit sums the
-    multiplier rounded to 16 bits as MultiplyByQuantizedMultiplier(int64_t) rounds it, t = 15 - shift and
-    the rounding 2^(t - 1) as two words; for 32-bit sums the multiplier and shift as they are."""
+    """te_nn_requantize_s16_fast's constants (te_nn_s16.h), per channel {r, round_lo, round_hi, s,
+    multiplier, shift}: MultiplyByQuantizedMultiplier(int64_t)'s 16-bit multiplier and rounding scaled
+    by 2^k so that its shift t + k is 32 or more (one SMLAL's high word shifted by s), s = -1 where
+    t < 16 (the general form then); the multiplier and shift as they are for the general form and
+    for 32-bit sums."""
     multipliers, shifts = multipliers.astype(np.int64), shifts.astype(np.int64)
-    if accumulator_bits == 32:
-        zero = np.zeros_like(multipliers)
-        return ConstArg("requant", "int32_t", np.stack([multipliers, shifts, zero, zero], axis=1).astype(np.int32))
     reduced = np.where(multipliers < 0x7FFF0000, (multipliers + (1 << 15)) >> 16, 0x7FFF)
-    total = 15 - shifts
-    round_ = np.left_shift(np.int64(1), total - 1).astype(np.uint64)
+    t = 15 - shifts
+    k = np.clip(32 - t, 0, None)
+    general = (t < 16) | (accumulator_bits == 32)
+    r = np.where(general, 0, reduced << np.where(general, 0, k))
+    round_ = np.where(general, 0, np.left_shift(np.int64(1), np.clip(t - 1 + k, 0, 62))).astype(np.uint64)
+    s = np.where(general, -1, t + k - 32)
     low, high = (round_ & 0xFFFFFFFF).astype(np.uint32).view(np.int32), (round_ >> 32).astype(np.int32)
-    return ConstArg("requant", "int32_t", np.stack([reduced, total, low, high], axis=1).astype(np.int32))
+    words = np.stack([r, low, high, s, multipliers, shifts], axis=1)
+    return ConstArg("requant", "int32_t", words.astype(np.int32))
 
 
 def _require_16x8(graph: Graph, op: Operator, input_index: int, filter_index: int, output_index: int) -> None:
