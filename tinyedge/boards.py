@@ -50,6 +50,9 @@ CACHE_SERVES = ("instruction", "data", "both")  # which reads a [[cache]] sits i
 # What turns a [[cache]] on: nothing (always on, as a flash read buffer), [setup] l1_caches, or a
 # [[setup.init]] step that sets `enable_bits` in `enable_reg`. The model follows the firmware.
 CACHE_ENABLES = ("always", "l1_caches", "register")
+# Where the model's constant arrays (weights, layer parameters) go: flash, or RAM (copied there at start-up)
+# when they fit beside data, bss and the stack; build.py links and records the choice.
+MODEL_CONSTANTS = ("flash", "ram-when-fits")
 BOOT_STAGES = ("rp2040-boot2",)  # boot stages tinyedge writes into the reserved boot bytes (tinyedge/boot2.py)
 # MicroPython native architectures (`tinyedge micropython`, tinyedge/micropython/): the .mpy a board's firmware loads.
 MICROPYTHON_ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc", "xtensawin")
@@ -100,6 +103,7 @@ SCHEMA: dict[str, Field] = {
         "data": Field("str"),
         "boot_bytes": Field("int", required=False),
         "boot_stage": Field("str", required=False, choices=BOOT_STAGES),
+        "model_constants": Field("str", required=False, choices=MODEL_CONSTANTS),
     }),
     "flash_access": _table({
         "wait_states": Field("int"),
@@ -196,6 +200,7 @@ class Layout:
     data: str
     boot_bytes: int = 0
     boot_stage: str | None = None  # what tinyedge writes into the boot bytes (one of BOOT_STAGES)
+    model_constants: str = "flash"  # one of MODEL_CONSTANTS
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,11 @@ SEMIHOSTING_ONLY = ("te_semihost.c",)  # the UART variant replaces it with its c
 TOP_LEVEL_SOURCES = ("boot2.c", "main.c", "startup.c", "board_init.c", "samples.c")
 BUILD_DIR = "build"
 LINKER_SCRIPT = "linker.ld"
+# Boards whose layout asks for the model's constants in RAM get a second linker script with them in
+# flash; build_firmware links with it (and copies it over linker.ld) when they do not fit in RAM
+# with MODEL_RAM_MARGIN bytes to spare beyond the stack estimate.
+MODEL_FLASH_LINKER_SCRIPT = "linker_model_in_flash.ld"
+MODEL_RAM_MARGIN = 8192
 PROJECT_FILE = "tinyedge_project.json"  # which board a project was rendered for
 EXCEPTION_FRAME_BYTES = 32  # registers an Armv6-M/Armv7-M core stacks on interrupt entry (no FPU context)
 OBJECT_CACHE = cache_dir("objects")
@@ -133,6 +138,7 @@ class Firmware:
     ram_used: int | None  # .data + .bss + the stack estimate
     ram_available: int | None
     compiler: str
+    model_constants: str = "flash"  # where the model's weights and layer parameters are read from: "flash" or "ram"
 
     def _total(self, kind: str) -> int:
         return sum(s.size for s in self.sections if s.kind == kind)
@@ -195,7 +201,7 @@ def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = N
             raise TinyEdgeError(f"kernel source {name} is not in {firmware / 'kernels'}")
     for owned in ("kernels", "runtime"):  # copies from a previous render: start clean
         shutil.rmtree(out_dir / owned, ignore_errors=True)
-    for owned in ("startup.c", LINKER_SCRIPT, *TOP_LEVEL_SOURCES):
+    for owned in ("startup.c", LINKER_SCRIPT, MODEL_FLASH_LINKER_SCRIPT, *TOP_LEVEL_SOURCES):
         (out_dir / owned).unlink(missing_ok=True)
     for name in kernels:
         _copy(firmware / "kernels" / name, out_dir / "kernels" / name)
@@ -216,6 +222,9 @@ def render_project(out_dir: Path, board: Board | str, model_dir: Path | None = N
                     "runtime/te_uart_config.h": "te_uart_config.h.j2"}
     for name, template in outputs.items():
         (out_dir / name).write_text(env.get_template(template).render(context))
+    if context.get("model_constants_in_ram"):
+        (out_dir / MODEL_FLASH_LINKER_SCRIPT).write_text(
+            env.get_template("linker.ld.j2").render(context | {"model_constants_in_ram": False}))
     if board.layout is not None and board.layout.boot_stage == "rp2040-boot2":
         write_boot2_source(out_dir)
     context["sources"] = project_sources(out_dir)
@@ -281,6 +290,8 @@ def _template_context(board: Board, tools: Toolchain, model_sha: str) -> dict:
             "code_start": f"0x{board.code_start:08X}", "stack_top": f"0x{board.stack_top:08X}",
             "boot_bytes": board.layout.boot_bytes, "entry": tools.family.entry,
             "global_pointer": board.family == "riscv", "arm": board.family == "arm",
+            "model_constants_in_ram": board.layout.model_constants == "ram-when-fits",
+            "model_flash_script": MODEL_FLASH_LINKER_SCRIPT,
         }
         context |= setup_context(board)
     return context
@@ -296,7 +307,7 @@ def build_firmware(project_dir: Path, board: Board | str) -> Firmware:
     build = project_dir / BUILD_DIR
     objects = _compile_all(tools, project_dir, sources, build)
     stack = _stack(board, tools, [o.with_suffix(".ci") for o in objects])
-    elf = _link(board, tools, project_dir, objects, stack)
+    elf, model_constants = _link_placing_model(board, tools, project_dir, objects, stack)
     hex_path = bin_path = None
     if not tools.is_host:
         hex_path, bin_path = build / tools.outputs[1], build / tools.outputs[2]
@@ -304,7 +315,8 @@ def build_firmware(project_dir: Path, board: Board | str) -> Firmware:
             _run([tools.tool("objcopy"), "-O", fmt, str(elf), str(path)], f"objcopy -O {fmt}")
     sections = _sections(tools, elf)
     firmware = Firmware(board.name, project_dir, elf, hex_path, bin_path, sections, stack,
-                        *_usage(board, sections, stack), compiler=_compiler_version(tools.cc))
+                        *_usage(board, sections, stack), compiler=_compiler_version(tools.cc),
+                        model_constants=model_constants)
     _check_fits(board, firmware)
     (build / "firmware.json").write_text(json.dumps(_metadata(firmware), indent=2) + "\n")
     return firmware
@@ -338,6 +350,24 @@ def _link(board: Board, tools: Toolchain, project_dir: Path, objects: list[Path]
         _raise_if_overflow(board, proc.stderr, stack)
         raise children.completed_failure(f"{tools.cc} linking the firmware for {board.name}", proc, stage="build")
     return project_dir / elf
+
+
+def _link_placing_model(board: Board, tools: Toolchain, project_dir: Path, objects: list[Path],
+                        stack: StackEstimate) -> tuple[Path, str]:
+    """Link, with the model's constants in RAM where the project's linker script puts them and they fit
+    (RAM to spare beyond the stack estimate), else with them in flash; returns the ELF and "ram" or "flash"."""
+    fallback = project_dir / MODEL_FLASH_LINKER_SCRIPT
+    if not fallback.is_file():
+        return _link(board, tools, project_dir, objects, stack), "flash"
+    try:
+        elf = _link(board, tools, project_dir, objects, stack)
+        _, _, ram_used, ram_available = _usage(board, _sections(tools, elf), stack)
+        if ram_used is not None and ram_available is not None and ram_used + MODEL_RAM_MARGIN <= ram_available:
+            return elf, "ram"
+    except TinyEdgeError:
+        pass  # RAM overflowed: the flash layout below links, or fails with its own numbers
+    fallback.replace(project_dir / LINKER_SCRIPT)  # the project's make and CMake builds link the same way
+    return _link(board, tools, project_dir, objects, stack), "flash"
 
 
 def _compile_all(tools: Toolchain, project_dir: Path, sources: list[str], build: Path) -> list[Path]:
@@ -423,8 +453,10 @@ def _sections(tools: Toolchain, elf: Path) -> tuple[Section, ...]:
         flags = {flag.strip() for flag in flags_line.split(",")}
         if not match or "ALLOC" not in flags or int(match[2], 16) == 0:
             continue
-        kind = "bss" if "LOAD" not in flags else "text" if flags & {"READONLY", "CODE"} else "data"
-        sections.append(Section(match[1], int(match[3], 16), int(match[4], 16), int(match[2], 16), kind))
+        address, load_address = int(match[3], 16), int(match[4], 16)
+        copied = address != load_address  # .data: read-only when it holds only the model's constants
+        kind = "bss" if "LOAD" not in flags else "text" if flags & {"READONLY", "CODE"} and not copied else "data"
+        sections.append(Section(match[1], address, load_address, int(match[2], 16), kind))
     return tuple(sections)
 
 

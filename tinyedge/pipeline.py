@@ -376,6 +376,7 @@ def build_report(model: CompiledModel, tflite: Path, board: Board, firmware: Fir
         arena_bytes=model.plan.arena_bytes, stack_bytes=stack, weights_bytes=model.weight_bytes,
         text_bytes=firmware.text, data_bytes=firmware.data, bss_bytes=firmware.bss,
         flash_available=firmware.flash_available or 0, ram_available=firmware.ram_available or 0,
+        model_constants=firmware.model_constants,
     )
     layers = tuple(
         LayerFigures(layer.index, layer.name, layer.opcode, layer.macs, stats.instructions, int(round(stats.cycles)),

@@ -62,6 +62,7 @@ class MemoryInfo:
     ram_available: int
     note: str | None = None  # where the figures come from, when not from an emulated ELF
     flash_total_bytes: int | None = None  # the whole flash chip, where flash_available is one partition of it
+    model_constants: str | None = None  # where the firmware reads the weights: "flash", or "ram" (copied at start-up)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ class AccuracyInfo:
 
 # Left out of report.json when None: sections and fields that only some boards have.
 OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware", "provenance", "accuracy")
-OPTIONAL_FIELDS = {"memory": ("note", "flash_total_bytes"), "verification": ("method",)}
+OPTIONAL_FIELDS = {"memory": ("note", "flash_total_bytes", "model_constants"), "verification": ("method",)}
 
 
 @dataclass(frozen=True)
@@ -427,6 +428,8 @@ def _memory_rows(mem: MemoryInfo, partition: bool = False) -> list[tuple[str, st
     stack = "not measured" if mem.stack_bytes is None else f"{mem.stack_bytes:,}"
     rows = [("flash", f"{flash} / {flash_capacity(mem, partition)}  (weights {mem.weights_bytes:,})"),
             ("RAM", f"{ram} / {mem.ram_available:,} B  (arena {mem.arena_bytes:,}, stack {stack})")]
+    if mem.model_constants == "ram":
+        rows.append(("weights", "in RAM: copied from flash at start-up (they fit; the board reads flash slowly)"))
     if mem.note:
         rows.append(("memory", mem.note))
     return rows
