@@ -41,6 +41,16 @@ BOARDS = {
 
 RAMFS = """
 import vfs, io, sys
+class _File(io.IOBase):
+    def __init__(self, data):
+        self.data, self.pos = memoryview(data), 0
+    def readinto(self, buf):
+        n = min(len(buf), len(self.data) - self.pos)
+        buf[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+    def ioctl(self, request, arg):
+        return 0
 class _RamFS:
     def __init__(self, files):
         self.files = files
@@ -62,10 +72,11 @@ class _RamFS:
             return (0x8000, 0, 0, 0, 0, 0, len(self.files[name]), 0, 0, 0)
         raise OSError(2)
     def open(self, path, mode):
-        return io.BytesIO(self.files[path.strip('/')])
-vfs.mount(_RamFS({files}), '/ram')
+        return _File(self.files[path.strip('/')])
+vfs.mount(_RamFS(_files), '/ram')
 sys.path.insert(0, '/ram')
 """
+CHUNK = 2048  # bytes of a file per raw-REPL command: the REPL compiles each in the small heap
 
 
 def firmware(mpy_dir: Path, arch: str) -> Path:
@@ -126,13 +137,29 @@ def run_elf(board: QemuBoard, elf: Path, script: str, files: dict[str, bytes] | 
         console.until(b">>> ", 60)
         console.send(b"\r\x01")  # raw REPL
         console.until(b"raw REPL; CTRL-B to exit\r\n>", 30)
-        prelude = RAMFS.replace("{files}", repr(files or {})) if files else ""
-        console.send((prelude + script).encode() + b"\x04")
-        console.until(b"OK", timeout)
-        output = console.until(b"\x04", timeout).decode(errors="replace")
-        error = console.until(b"\x04", timeout).decode(errors="replace")
+        if files:
+            commands = ["_files = {}"]
+            for name, data in files.items():
+                commands.append(f"_b = bytearray({len(data)}); _n = 0")
+                for i in range(0, len(data), CHUNK):
+                    chunk = data[i:i + CHUNK]
+                    commands.append(f"_b[{i}:{i + len(chunk)}] = {chunk!r}")
+                commands.append(f"_files[{name!r}] = _b")
+            commands.append(RAMFS)
+            for command in commands:
+                _execute(console, board, command, 60)
+        output = _execute(console, board, script, timeout)
     finally:
         console.close()
+    return output
+
+
+def _execute(console: _Console, board: QemuBoard, code: str, timeout: float) -> str:
+    """One raw-REPL command: its output, or a TinyEdgeError with the exception it raised."""
+    console.send(code.encode() + b"\x04")
+    console.until(b"OK", timeout)
+    output = console.until(b"\x04", timeout).decode(errors="replace")
+    error = console.until(b"\x04>", timeout).decode(errors="replace")
     if error.strip():
         raise TinyEdgeError(f"MicroPython in QEMU ({board.arch}) raised: {error.strip().splitlines()[-1]}")
     return output
