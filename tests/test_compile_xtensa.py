@@ -75,6 +75,7 @@ def test_compile_reports_an_estimate_verified_on_a_host_build_of_the_same_source
         expected.cycles, expected.instructions, expected.cycles_optimistic)
     assert est["cycles"] == sum(layer["cycles"] for layer in est["layers"]) > est["cycles_optimistic"] > 0
     assert est["latency_ms"] == pytest.approx(est["cycles"] / load_board(board).clock_hz * 1000)
+    assert "set by the ESP-IDF project's sdkconfig.defaults" in report["board"]["clock_source"]
     assert [layer["op"] for layer in est["layers"]] == [layer.opcode for layer in result.model.layers]
     verification = report["verification"]
     assert verification["bit_exact"] is True and verification["samples"] == 3

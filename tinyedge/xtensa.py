@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from tinyedge import espidf
+from tinyedge.board_setup import clock_source
 from tinyedge.boards import Board, load_board
 from tinyedge.build import build_firmware, render_project
 from tinyedge.codegen import CompiledModel
@@ -174,7 +175,7 @@ def build_estimate_report(model: CompiledModel, tflite: Path, board: Board, proj
                                     layer.cycles, layer.basis) for layer in est.layers))
     return Report(
         model=ModelInfo(model.graph.name, model.macs, model.params, tflite.name, model.model_sha256),
-        board=BoardInfo(board.name, board.core, board.clock_hz),
+        board=BoardInfo(board.name, board.core, board.clock_hz, clock_source(board)),
         memory=memory,
         simulation=None,
         power=power_at_rate(est.latency_ms, power.active.value, power.sleep.value, power.supply.value,
