@@ -90,7 +90,7 @@ _ELF_SYMBOLS = ("te_input", "te_output")
 _REPORTED = ("te_fail", "te_fault")  # hooked when present: they log before te_exit
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TAG_TEXT = re.compile(r"[^A-Za-z0-9_ .,:;()+/-]+")  # what a tag's name in the monitor's quotes may hold
+_TAG_TEXT = re.compile(r"[^A-Za-z0-9_ .,:;()+/=-]+")  # what a tag's name in the monitor's quotes may hold
 
 
 @dataclass(frozen=True)
