@@ -25,7 +25,7 @@ from tinyedge.errors import UnsupportedOpError
 from tinyedge.importer import parse_tflite
 from tinyedge.ops import lower
 
-CONFIGURATIONS = 150
+CONFIGURATIONS = 100
 
 
 def _functions(models: list) -> set[str]:

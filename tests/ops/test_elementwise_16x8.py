@@ -29,7 +29,7 @@ from tinyedge.importer import parse_tflite
 from tinyedge.ops import lower
 from tinyedge.ops.quantize import WIDE_REQUANTIZE
 
-CONFIGURATIONS = 150
+CONFIGURATIONS = 100
 
 
 def _binary_cases(opcode: str, options_type: type | None, seed: int, count: int) -> list:
@@ -131,7 +131,7 @@ def _quantize_cases(seed: int, count: int) -> list[OpCase]:
 
 
 def test_quantize_between_int8_int16_and_int32_matches_tflite_micro(tmp_path):
-    models = check_cases(_quantize_cases(1605, 210), tmp_path)
+    models = check_cases(_quantize_cases(1605, 140), tmp_path)
     assert {m.calls[0].function for m in models} == {"te_quantize_s16"}
     assert {(m.calls[0].params["input_bytes"], m.calls[0].params["output_bytes"]) for m in models} == {
         (1, 2), (1, 4), (2, 1), (2, 2), (2, 4), (4, 1), (4, 2)}
