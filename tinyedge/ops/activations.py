@@ -28,6 +28,9 @@ RELU, RELU6 and LEAKY_RELU share te_relu_s8: one requantization pair per sign of
 input - zero point, then a clamp. With int16 activations (16x8 mode) te_relu_s16 does the same
 with int16 clamp bounds; TFLite-Micro's int16 RELU requires zero point 0 on input and output.
 
+With int16 activations LOGISTIC and TANH lower in tinyedge.ops._activations_16x8 (TFLite-Micro's
+int16 sigmoid-table kernels, te_logistic_s16 and te_tanh_s16).
+
 LOGISTIC and TANH outputs depend on the input byte alone. From Q4_TABLE_MIN_ELEMENTS elements
 on (and unless reference_kernels() is in force) the lowering runs the kernels' integer
 arithmetic for all 256 inputs in Python (logistic_byte, tanh_byte: te_nn_requantize and
@@ -45,6 +48,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops._activations_16x8 import lower_logistic_s16, lower_tanh_s16
 from tinyedge.ops._fixedpoint import requantize, rounding_divide_by_pot
 from tinyedge.ops._fixedpoint_exp import logistic, tanh
 from tinyedge.ops._lut import lookup_call
@@ -141,8 +145,10 @@ def _lower_q4_activation(graph: Graph, op: Operator, name: str) -> KernelCall:
     )
 
 
-@lowering("LOGISTIC")
+@lowering("LOGISTIC", activations=QUANTIZED)
 def lower_logistic(graph: Graph, op: Operator) -> KernelCall:
+    if op.inputs and graph.tensor(op.inputs[0]).dtype == "int16":
+        return lower_logistic_s16(graph, op)
     _input, output = _unary_int8(graph, op)
     if output.zero_point != LOGISTIC_OUTPUT_ZERO_POINT:
         raise UnsupportedOpError(f"{graph.describe(op)}: an int8 logistic output must have zero point -128 "
@@ -150,8 +156,10 @@ def lower_logistic(graph: Graph, op: Operator) -> KernelCall:
     return _lower_q4_activation(graph, op, "logistic")
 
 
-@lowering("TANH")
+@lowering("TANH", activations=QUANTIZED)
 def lower_tanh(graph: Graph, op: Operator) -> KernelCall:
+    if op.inputs and graph.tensor(op.inputs[0]).dtype == "int16":
+        return lower_tanh_s16(graph, op)
     return _lower_q4_activation(graph, op, "tanh")
 
 

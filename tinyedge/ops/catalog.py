@@ -180,9 +180,10 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_comparison_s8"),),
           _COMPARISON),
     OpDoc("LOGISTIC", "Activation(\"sigmoid\"), `activation=\"sigmoid\"`; LSTM and GRU gates",
-          (Kernel("te_logistic_s8"), Kernel("te_lookup_s8", "always (a 256-byte table of te_logistic_s8's bytes)")),
+          (Kernel("te_logistic_s8"), Kernel("te_lookup_s8", "always (a 256-byte table of te_logistic_s8's bytes)"),
+           Kernel("te_logistic_s16", _INT16)),
           "output zero point -128 (TFLite-Micro requires it); an input scale large enough for the Q4.27 "
-          "input"),
+          "input; int16: zero point 0 on input and output and output scale 2^-15, as TFLite-Micro requires"),
     OpDoc("LOG_SOFTMAX", "keras.ops.log_softmax, tf.nn.log_softmax",
           (Kernel("te_log_softmax_s8"),),
           "output scale 16/256 and zero point 127 (TFLite-Micro requires them)"),
@@ -319,9 +320,11 @@ OPS: tuple[OpDoc, ...] = (
           "whose scale is state scale x time-weights scale (TFLite-Micro requires it); 2-D input, weights and "
           "output; the state a variable tensor"),
     OpDoc("TANH", "Activation(\"tanh\"), `activation=\"tanh\"`; LSTM, GRU and SimpleRNN steps",
-          (Kernel("te_tanh_s8"), Kernel("te_lookup_s8", "always (a 256-byte table of te_tanh_s8's bytes)")),
+          (Kernel("te_tanh_s8"), Kernel("te_lookup_s8", "always (a 256-byte table of te_tanh_s8's bytes)"),
+           Kernel("te_tanh_s16", _INT16)),
           "an input scale large enough for the Q4.27 input; the output is in units of 1/128, zero point "
-          "0, as TFLite-Micro writes it"),
+          "0, as TFLite-Micro writes it; int16: zero point 0 on input and output and output scale 2^-15, as "
+          "TFLite-Micro requires"),
     OpDoc("TRANSPOSE", "Permute, keras.ops.transpose",
           (Kernel("te_transpose_s8"),),
           "1-D to 5-D; a constant permutation that names each axis once; int16 moved as bytes: a 5-D int16 "
@@ -329,7 +332,8 @@ OPS: tuple[OpDoc, ...] = (
     OpDoc("TRANSPOSE_CONV", "Conv2DTranspose",
           (Kernel("te_transpose_conv_s8"),
            Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}"),
-           Kernel("te_transpose_conv_s16", "int16 activations (16x8 mode)")),
+           Kernel("te_transpose_conv_s16", "int16 activations (16x8 mode)"),
+           Kernel("te_transpose_conv_im2col_s16", "int16 activations")),
           f"4-D; SAME or VALID padding; constant int32 bias; one filter scale or one per output channel; "
           f"{_FUSED}; 16x8: constant int8 filter, an int64 or int16 bias; the output shape input may be a model "
           "input (TFLite-Micro reads the output tensor's shape)"),

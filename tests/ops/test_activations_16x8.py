@@ -1,0 +1,102 @@
+"""16x8 mode (int16 activations) of LOGISTIC, TANH and SOFTMAX against TFLite-Micro, byte for byte: every
+int16 input through power-of-two and other input scales (the reference's two scaling paths, the
+CheckedLog2 tolerance at the edge between them, scales large enough to wrap its int32 product), random
+shapes, and the configurations TFLite-Micro refuses refused in one line."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from single_op import OpCase, TensorSpec, check_cases, log_uniform, single_op_tflite
+
+from tinyedge.errors import TinyEdgeError, UnsupportedOpError
+from tinyedge.importer import parse_tflite
+from tinyedge.ops import lower
+from tinyedge.ops._activations_16x8 import SIGMOID_TABLE_UINT16
+from tinyedge.reference import run_reference
+
+EVERY_INT16 = np.arange(-32768, 32768, dtype=np.int16)
+Q15 = 2.0**-15
+# Power-of-two input scales (2^-12 and 2^-11 are the reference's shift-only cases), scales that CheckedLog2
+# takes for 2^-12 / 2^-11 (log2 within 1e-3) and ones just outside, scales from 1.33 up whose int32
+# product wraps in the reference, and the extremes.
+SCALES = (2.0**-12, 2.0**-11, 2.0**-13, 2.0**-10, 2.0**-15, 2.0**-20, 2.0**-8, 2.0**-3, 2.0**-1,
+          2.0**-12 * 1.0006, 2.0**-11 * 0.9994, 2.0**-12 * 1.0008, 2.0**-11 * 1.002, 2.0**-12 * 0.99,
+          1.0 / 32767, 3.0 / 32768, 10.0 / 32768, 1.4, 3.0, 100.0, 2e5, 1e-9)
+
+
+def _every_input_case(opcode: str, scale: float, output_scale: float, label: str) -> OpCase:
+    """All 65536 int16 values, shuffled, in one [256, 256] input."""
+    values = np.random.default_rng(len(label)).permutation(EVERY_INT16)
+    return OpCase(opcode, (TensorSpec((256, 256), scale, 0, dtype="int16"),),
+                  TensorSpec((256, 256), output_scale, 0, dtype="int16"), None, label,
+                  (values.astype("<i2").tobytes(),))
+
+
+def test_the_sigmoid_table_is_what_its_comment_says_within_one():
+    # TFLite-Micro's sigmoid_table_uint16 is "sigmoid(i/24) at 0.16 format", capped at 65535; it was not made
+    # by rounding that (44 entries are one above), so the kernels take the data and this checks it.
+    formula = [min(65535, math.floor(65536.0 / (1.0 + math.exp(-i / 24.0)) + 0.5)) for i in range(256)]
+    differences = np.array(SIGMOID_TABLE_UINT16) - np.array(formula)
+    assert len(SIGMOID_TABLE_UINT16) == 256 and set(differences.tolist()) <= {0, 1}
+    assert np.all(np.diff(SIGMOID_TABLE_UINT16) >= 0) and SIGMOID_TABLE_UINT16[0] == 32768
+
+
+@pytest.mark.parametrize("opcode", ["LOGISTIC", "TANH"])
+def test_int16_logistic_and_tanh_match_tflite_micro_over_every_input(tmp_path, opcode):
+    rng = np.random.default_rng(1700)
+    scales = list(SCALES) + [log_uniform(rng, -7, 0) for _ in range(24)]
+    # Output scales CheckedLog2 rounds to -15: 2^-15 itself, 1/32767, 2^-15 * 1.0005.
+    output_scales = (Q15, Q15, Q15, 1.0 / 32767, Q15 * 1.0005)
+    cases = [_every_input_case(opcode, scale, output_scales[number % len(output_scales)], f"{opcode} #{number}")
+             for number, scale in enumerate(scales)]
+    models = check_cases(cases, tmp_path)
+    name = opcode.lower()
+    assert {m.calls[0].function for m in models} == {f"te_{name}_s16"}
+    params = [(m.calls[0].params["input_multiplier"], m.calls[0].params["input_left_shift"]) for m in models]
+    # The shift-only (power-of-two) path: LOGISTIC at 2^-12 only, TANH at 2^-12 and 2^-11, CheckedLog2's
+    # tolerance included; every other scale is rescaled to a 15-bit multiplier with a shift.
+    assert params[0] == (3, 0) and params[9] == (3, 0)
+    assert (params[1] == (6, 0)) == (params[10] == (6, 0)) == (opcode == "TANH")
+    assert params[11][1] > 0 and params[12][1] > 0
+    assert all(16384 <= m <= 32767 and s > 0 for m, s in params[2:9] + params[13:16])
+
+
+@pytest.mark.parametrize("opcode", ["LOGISTIC", "TANH"])
+def test_int16_logistic_and_tanh_match_tflite_micro_on_random_shapes(tmp_path, opcode):
+    rng = np.random.default_rng(1701)
+    cases = []
+    for number in range(120):
+        shape = tuple(int(d) for d in rng.integers(1, 9, size=int(rng.integers(1, 5))))
+        scale = 2.0 ** int(rng.integers(-16, -8)) if number % 4 == 0 else log_uniform(rng, -6, -1)
+        cases.append(OpCase(opcode, (TensorSpec(shape, scale, 0, dtype="int16"),),
+                            TensorSpec(shape, Q15, 0, dtype="int16"), None, f"seed 1701 #{number}"))
+    models = check_cases(cases, tmp_path, samples=3)
+    assert {m.calls[0].function for m in models} == {f"te_{opcode.lower()}_s16"}
+
+
+def _refused_by_both(case: OpCase, match: str) -> None:
+    """tinyedge refuses the layer in one line naming it, and tflite_micro refuses the model too."""
+    flatbuffer = single_op_tflite(case)
+    graph = parse_tflite(flatbuffer, name="refused")
+    with pytest.raises(UnsupportedOpError, match=match) as refusal:
+        lower(graph, graph.operators[0])
+    assert str(refusal.value).startswith("layer 0 ") and "\n" not in str(refusal.value)
+    with pytest.raises(TinyEdgeError, match="failed to prepare"):
+        run_reference(flatbuffer, [[np.zeros(case.inputs[0].shape, dtype=case.inputs[0].dtype)]])
+
+
+@pytest.mark.parametrize("opcode", ["LOGISTIC", "TANH"])
+@pytest.mark.parametrize(("zero_points", "output_scale", "match"), [
+    ((5, 0), Q15, "needs zero point 0 on its input and output"),
+    ((0, -3), Q15, "needs zero point 0 on its input and output"),
+    ((0, 0), 2.0**-14, "output must have scale 2\\^-15"),
+    ((0, 0), 1.0 / 20000, "output must have scale 2\\^-15"),
+    ((0, 0), Q15 * 1.002, "output must have scale 2\\^-15"),
+])
+def test_int16_logistic_and_tanh_refuse_what_tflite_micro_refuses(opcode, zero_points, output_scale, match):
+    case = OpCase(opcode, (TensorSpec((1, 8), 0.001, zero_points[0], dtype="int16"),),
+                  TensorSpec((1, 8), output_scale, zero_points[1], dtype="int16"))
+    _refused_by_both(case, f"int16 {opcode} {match}")
