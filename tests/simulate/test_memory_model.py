@@ -69,6 +69,9 @@ def test_a_flash_array_read_twice_misses_as_its_size_against_the_cache_says(thum
     plain = simulate(elf, SimTarget("plain", "cortex-m4", 64_000_000, (_FLASH, _RAM)), [b""])
     assert measured.samples[0].cycles == plain.cycles[0] + misses * MISS
     assert measured.samples[0].instructions == plain.instructions[0]
+    assert plain.memory_reads == {} and "no memory model for this board" in plain.cycle_model
+    result = simulate(elf, board, [b""])
+    assert (result.memory_reads, result.cache_misses) == (measured.memory_reads, measured.cache_misses)
 
 
 def test_a_one_line_read_buffer_misses_once_per_line_of_a_sequential_sweep(thumb_program):

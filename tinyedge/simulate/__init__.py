@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyedge.console import CONSOLES, SEMIHOSTING, UART
@@ -49,6 +49,10 @@ class SimResult:
     guest_mips: float  # emulated instructions per second of emulation, in millions
     startup_seconds: float  # simulate() call to the first emulated instruction
     wall_seconds: float  # the whole simulate() call
+    # The whole run's data reads per modelled flash region and, per cache, line look-ups and
+    # misses (memory_model.py); empty without a memory model or from a backend that does not trace reads.
+    memory_reads: dict[str, int] = field(default_factory=dict)
+    cache_misses: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def latency_seconds(self) -> tuple[float, ...]:
@@ -118,4 +122,6 @@ def simulate(elf_path: str | Path, board: SimBoard, input_bytes: Sequence[bytes]
         guest_mips=measured.total_instructions / max(measured.run_seconds, 1e-9) / 1e6,
         startup_seconds=measured.run_started - started,
         wall_seconds=time.perf_counter() - started,
+        memory_reads=measured.memory_reads,
+        cache_misses=measured.cache_misses,
     )
