@@ -91,3 +91,7 @@ def test_rp2040_compile_reads_its_weights_from_sram_bit_exact_and_says_so(tiny_k
     assert result.report.memory.model_constants == "ram"
     assert result.report.to_dict()["memory"]["model_constants"] == "ram"
     assert "weights" in summary_table(result.report) and "in RAM" in summary_table(result.report)
+    # The clock the flashed firmware runs at, and how it gets there, in all three outputs.
+    assert "PLL_SYS" in result.report.to_dict()["board"]["clock_source"]
+    assert "set by the firmware's start-up code" in summary_table(result.report)
+    assert "PLL_SYS from the 12 MHz crystal" in (tmp_path / "out" / "report.html").read_text()
