@@ -29,6 +29,7 @@ from tinyedge.ops._mac_16x8 import (
     DEPTHWISE_S16,
     FULLY_CONNECTED_PACKED_S16,
     FULLY_CONNECTED_S16,
+    TRANSPOSE_CONV_IM2COL_S16,
     TRANSPOSE_CONV_S16,
 )
 from tinyedge.ops.conv import reference_kernels
@@ -270,8 +271,8 @@ def test_random_16x8_fully_connected_transpose_conv_and_batch_matmul_equal_tflit
     with reference_kernels():
         models = check_cases(cases, tmp_path / "reference")
     assert _functions(models) == {FULLY_CONNECTED_S16, TRANSPOSE_CONV_S16, BATCH_MATMUL_S16}
-    fast = check_cases(cases[:120], tmp_path / "fast")  # the fully connected layers: no zero points, all fast
-    assert _functions(fast) == {FULLY_CONNECTED_PACKED_S16}
+    fast = check_cases(cases[:220], tmp_path / "fast")  # no zero points: every one on a fast variant
+    assert _functions(fast) == {FULLY_CONNECTED_PACKED_S16, TRANSPOSE_CONV_IM2COL_S16}
 
 
 def test_a_fully_connected_by_hand_shows_the_64_bit_requantization(tmp_path):
@@ -358,7 +359,7 @@ def test_a_trained_16x8_keras_model_runs_bit_exact(trained_16x8, tmp_path, board
     assert sorted(opcode for opcode, _ in mac) == sorted(["CONV_2D"] * 3 + ["DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"]
                                                          + ["FULLY_CONNECTED"] * 2), mac
     assert {function for _, function in mac} == {CONV2D_IM2COL_S16, CONV2D_1X1_S16, DEPTHWISE_CH4_S16,
-                                                 TRANSPOSE_CONV_S16, FULLY_CONNECTED_PACKED_S16}, mac
+                                                 TRANSPOSE_CONV_IM2COL_S16, FULLY_CONNECTED_PACKED_S16}, mac
     assert all(call.fallback is None for call in model.calls), [call.fallback for call in model.calls]
     firmware = build(model, board, tmp_path / board)
     inputs = random_samples(model, 3, seed=7)
@@ -367,8 +368,9 @@ def test_a_trained_16x8_keras_model_runs_bit_exact(trained_16x8, tmp_path, board
     result = verify(trained_16x8, model, inputs, outputs)
     assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"
     if board != "host":
-        for kernels, wanted in (((CONV2D_1X1_S16, CONV2D_IM2COL_S16, FULLY_CONNECTED_PACKED_S16, "te_nn_mat_mult_s16",
-                                  "te_nn_dot_s16_2x2", "te_nn_dot_s16_4x1"), {"smlad", "sxtb16"}),
+        for kernels, wanted in (((CONV2D_1X1_S16, CONV2D_IM2COL_S16, FULLY_CONNECTED_PACKED_S16,
+                                  TRANSPOSE_CONV_IM2COL_S16, "te_nn_mat_mult_s16", "te_nn_dot_s16_2x2",
+                                  "te_nn_dot_s16_4x1"), {"smlad", "sxtb16"}),
                                 ((DEPTHWISE_CH4_S16,), {"smlabb", "smlatt", "sxtb16"})):
             assert dsp_instructions(firmware.elf, kernels) == (wanted if board == "nrf52840" else set())
 
@@ -390,7 +392,8 @@ def _on_kernel(cases: list[OpCase], kernel: str, count: int) -> list[OpCase]:
 
 M4_CASES = (_on_kernel(conv_cases(11, 60), CONV2D_1X1_S16, 3) + _on_kernel(conv_cases(12, 30), CONV2D_IM2COL_S16, 5)
             + _on_kernel(depthwise_cases(13, 30), DEPTHWISE_CH4_S16, 5)
-            + _on_kernel(fully_connected_cases(14, 20), FULLY_CONNECTED_PACKED_S16, 5))
+            + _on_kernel(fully_connected_cases(14, 20), FULLY_CONNECTED_PACKED_S16, 5)
+            + _on_kernel(transpose_conv_cases(15, 10), TRANSPOSE_CONV_IM2COL_S16, 5))
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")

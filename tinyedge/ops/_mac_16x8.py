@@ -21,7 +21,8 @@ Every bias is passed to the kernels as an int64 array (the same integers), so on
 serves each accumulator width.
 
 Fast variants (same bytes) for CONV_2D (te_conv2d_1x1_s16, te_conv2d_im2col_s16),
-DEPTHWISE_CONV_2D (te_depthwise_conv2d_ch4_s16) and FULLY_CONNECTED (te_fully_connected_packed_s16):
+DEPTHWISE_CONV_2D (te_depthwise_conv2d_ch4_s16), FULLY_CONNECTED (te_fully_connected_packed_s16) and
+TRANSPOSE_CONV (te_transpose_conv_im2col_s16, by output phases as the int8 variant):
 SMLAD on int16 activation pairs as they lie in memory, int8 weights widened in pairs by SXTB16
 (layout: firmware/include/te_nn_dot_s16.h, written by `pack_blocks`). They sum in 32-bit chunks
 that cannot overflow and requantize every channel as the reference does, so any channel runs on
@@ -59,6 +60,7 @@ DEPTHWISE_CH4_S16_MAX_TAPS = 511  # TE_DEPTHWISE_CONV2D_CH4_S16_MAX_TAPS: 32-bit
 FULLY_CONNECTED_S16 = "te_fully_connected_s16"
 FULLY_CONNECTED_PACKED_S16 = "te_fully_connected_packed_s16"
 TRANSPOSE_CONV_S16 = "te_transpose_conv_s16"
+TRANSPOSE_CONV_IM2COL_S16 = "te_transpose_conv_im2col_s16"
 BATCH_MATMUL_S16 = "te_batch_matmul_s16"
 
 # te_nn_requantize_i64 shifts right by 15 - shift: a left shift past 14 is undefined in the reference too.
@@ -106,6 +108,8 @@ def pack_blocks(weights: np.ndarray, rows: int) -> np.ndarray:
     blocks of `rows`; per block, per group of four weights, each row's group stored [w0, w2, w1, w3]
     (the rows one after the other), then each row's last k % 4 weights as they are."""
     channels, k = weights.shape
+    if k == 0:  # a transposed convolution's phase that no tap lands on
+        return np.zeros(0, dtype=np.int8)
     padded = np.zeros((-(-channels // rows) * rows, k), dtype=np.int8)
     padded[:channels] = weights
     whole = k // 4 * 4
@@ -368,6 +372,23 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator, reference: str | None
     )
 
 
+def pack_phases(weights: np.ndarray, stride_h: int, stride_w: int) -> tuple[np.ndarray, np.ndarray]:
+    """te_transpose_conv_im2col_s16's filter and phase table from weights [out, h, w, in]: per phase
+    (py, px), row phases outer, the taps py, py + stride_h, ... by px, px + stride_w, ... of every output
+    channel as rows packed by pack_blocks in pairs; the table holds each phase's (byte offset, k)."""
+    out_c, in_c = weights.shape[0], weights.shape[3]
+    filters, phases, offset = [], [], 0
+    for py in range(stride_h):
+        for px in range(stride_w):
+            rows = weights[:, py::stride_h, px::stride_w, :].reshape(out_c, -1)
+            packed = pack_blocks(rows, 2)
+            phases.append((offset, rows.shape[1]))
+            filters.append(packed)
+            offset += packed.size
+    assert phases[0][1] >= in_c  # phase 0 holds tap 0: the scratch's size
+    return np.concatenate(filters), np.array(phases, dtype=np.int32)
+
+
 def _landing(inputs: int, taps: int, stride: int, pad: int, outputs: int) -> int:
     """(input position, tap) pairs of a transposed convolution that land inside the output (its MACs' share)."""
     positions = np.arange(inputs)[:, None] * stride - pad + np.arange(taps)[None, :]
@@ -415,12 +436,25 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None)
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
     _check_shifts(graph, op, shifts, 64)
     act_min, act_max = activation_range(fused_activation(op), output)
+    if reference is None:
+        assert filter_.data is not None
+        packed, phases = pack_phases(filter_.data, stride_h, stride_w)
+        return KernelCall(
+            function=TRANSPOSE_CONV_IM2COL_S16, header=f"{TRANSPOSE_CONV_IM2COL_S16}.h",
+            params_type=f"{TRANSPOSE_CONV_IM2COL_S16}_params",
+            params={**geometry, "activation_min": act_min, "activation_max": act_max, "requant": "@requant",
+                    "phases": "@phases"},
+            # TE_TRANSPOSE_CONV_IM2COL_S16_SCRATCH_BYTES of the largest phase (phase 0 sees the most taps)
+            args=(TensorArg(input_index), ConstArg("filter", "int8_t", packed), _bias_arg(bias),
+                  ScratchArg(4 * int(phases[:, 1].max()), "int16_t"), TensorArg(output_index)),
+            macs=macs, constants=(fast_requantization(multipliers, shifts, 64), ConstArg("phases", "int32_t", phases)),
+        )
     return KernelCall(
         function=TRANSPOSE_CONV_S16, header=f"{TRANSPOSE_CONV_S16}.h", params_type="te_transpose_conv_s16_params",
         params={**geometry, "activation_min": act_min, "activation_max": act_max,
                 "output_multiplier": "@multiplier", "output_shift": "@shift"},
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
-        macs=macs, constants=_multiplier_constants(multipliers, shifts),
+        macs=macs, constants=_multiplier_constants(multipliers, shifts), fallback=reference,
     )
 
 
