@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 from single_op import OpCase, TensorSpec, check_cases, log_uniform, single_op_tflite
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from tinyedge.errors import TinyEdgeError, UnsupportedOpError
 from tinyedge.importer import parse_tflite
@@ -100,3 +101,86 @@ def test_int16_logistic_and_tanh_refuse_what_tflite_micro_refuses(opcode, zero_p
     case = OpCase(opcode, (TensorSpec((1, 8), 0.001, zero_points[0], dtype="int16"),),
                   TensorSpec((1, 8), output_scale, zero_points[1], dtype="int16"))
     _refused_by_both(case, f"int16 {opcode} {match}")
+
+
+def _softmax_options(beta: float) -> schema.SoftmaxOptionsT:
+    options = schema.SoftmaxOptionsT()
+    options.beta = beta
+    return options
+
+
+def _int16_samples(rng: np.random.Generator, shape: tuple[int, ...], count: int) -> tuple[bytes, ...]:
+    """Values within a random width of a random centre, so rows hold differences of every size."""
+    samples = []
+    for _ in range(count):
+        width = int(rng.choice([40, 400, 4000, 32768]))
+        centre = int(rng.integers(-32768 + width, 32768 - width)) if width < 32768 else 0
+        values = rng.integers(centre - width, centre + width, size=shape, endpoint=True).clip(-32768, 32767)
+        samples.append(values.astype("<i2").tobytes())
+    return tuple(samples)
+
+
+BETAS = (1.0, 1.0, 0.5, 2.0, 0.125, 7.0)
+
+
+def test_int16_softmax_matches_tflite_micro_on_random_shapes_betas_and_scales(tmp_path):
+    rng = np.random.default_rng(1702)
+    cases = []
+    for number in range(200):
+        shape = tuple(int(d) for d in rng.integers(1, 6, size=int(rng.integers(0, 3))))
+        shape += (int(rng.choice([1, 2, 3, 10, int(rng.integers(2, 40)), int(rng.integers(40, 300))])),)
+        beta = float(rng.choice(BETAS)) if number % 3 else float(log_uniform(rng, -1.5, 1))
+        # Around 10/65535 (the differences fill the exp table) and a few decades either way.
+        scale = 10.0 / 65535 * log_uniform(rng, -2.5, 2)
+        output_scale = (Q15, Q15, Q15 * 1.0008, Q15 * 0.9992)[number % 4]
+        cases.append(OpCase("SOFTMAX", (TensorSpec(shape, scale, 0, dtype="int16"),),
+                            TensorSpec(shape, output_scale, 0, dtype="int16"), _softmax_options(beta),
+                            f"seed 1702 #{number} beta {beta}", _int16_samples(rng, shape, 3)))
+    models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_softmax_s16"}
+    assert {m.calls[0].params["input_shift"] > 0 for m in models} == {True, False}
+
+
+def test_int16_softmax_matches_tflite_micro_over_every_input(tmp_path):
+    # All 65536 int16 values in 256 rows of 256: every part of both tables, at scales from a difference
+    # range well inside [-10, 0] to one far beyond it.
+    rng = np.random.default_rng(1703)
+    cases = []
+    for number, scale in enumerate((1e-6, 2e-5, 10.0 / 65535, 2.0**-12, 1e-3, 0.05, 3.0)):
+        values = rng.permutation(EVERY_INT16)
+        cases.append(OpCase("SOFTMAX", (TensorSpec((256, 256), scale, 0, dtype="int16"),),
+                            TensorSpec((256, 256), Q15, 0, dtype="int16"), _softmax_options(BETAS[number % 6]),
+                            f"every input #{number}", (values.astype("<i2").tobytes(),)))
+    models = check_cases(cases, tmp_path)
+    assert {m.calls[0].function for m in models} == {"te_softmax_s16"}
+
+
+def test_int8_to_int16_softmax_matches_tflite_micro(tmp_path):
+    rng = np.random.default_rng(1704)
+    cases = []
+    for number in range(150):
+        shape = tuple(int(d) for d in rng.integers(1, 5, size=int(rng.integers(0, 3))))
+        shape += (int(rng.choice([1, 2, 10, int(rng.integers(2, 64))])),)
+        beta = float(rng.choice(BETAS))
+        scale = log_uniform(rng, -3, 0)  # beta x scale x 2^26 well above 1, as TFLite-Micro requires
+        output_scale = (1 / 65536, 1 / 65536 * 1.0009)[number % 2]
+        cases.append(OpCase("SOFTMAX", (TensorSpec(shape, scale, int(rng.integers(-128, 128))),),
+                            TensorSpec(shape, output_scale, -32768, dtype="int16"), _softmax_options(beta),
+                            f"seed 1704 #{number} beta {beta}"))
+    models = check_cases(cases, tmp_path, samples=3)
+    assert {m.calls[0].function for m in models} == {"te_softmax_s8_s16"}
+    assert not any(m.calls[0].in_place for m in models)
+
+
+@pytest.mark.parametrize(("dtypes", "zero_points", "output_scale", "match"), [
+    (("int16", "int16"), (3, 0), Q15, "int16 SOFTMAX needs zero point 0 on its input and output"),
+    (("int16", "int16"), (0, -1), Q15, "int16 SOFTMAX needs zero point 0 on its input and output"),
+    (("int16", "int16"), (0, 0), 2.0**-14, "int16 SOFTMAX output must have scale 1/32768"),
+    (("int16", "int16"), (0, 0), Q15 * 1.0011, "int16 SOFTMAX output must have scale 1/32768"),
+    (("int8", "int16"), (0, 0), 1 / 65536, "after an int8 input must have scale 1/65536 and zero point -32768"),
+    (("int8", "int16"), (0, -32768), Q15, "after an int8 input must have scale 1/65536 and zero point -32768"),
+])
+def test_16x8_softmax_refuses_what_tflite_micro_refuses(dtypes, zero_points, output_scale, match):
+    case = OpCase("SOFTMAX", (TensorSpec((1, 8), 0.01, zero_points[0], dtype=dtypes[0]),),
+                  TensorSpec((1, 8), output_scale, zero_points[1], dtype=dtypes[1]), _softmax_options(1.0))
+    _refused_by_both(case, match)

@@ -276,9 +276,11 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_strided_slice_s8"),),
           "up to 5-D; constant begin and size; a box inside the input (TFLite-Micro does not check)"),
     OpDoc("SOFTMAX", "Softmax, `activation=\"softmax\"`",
-          (Kernel("te_softmax_s8"),),
+          (Kernel("te_softmax_s8"), Kernel("te_softmax_s8_s16", "int8 input, int16 output"),
+           Kernel("te_softmax_s16", _INT16)),
           "output scale 1/256 and zero point -128 (TFLite-Micro requires them); beta x input scale large "
-          "enough for the fixed point"),
+          "enough for the fixed point; int8 to int16: output scale 1/65536 and zero point -32768; int16: zero "
+          "point 0 on input and output and output scale 1/32768, as TFLite-Micro requires"),
     OpDoc("SPACE_TO_BATCH_ND", "tf.space_to_batch_nd (the first half of an unfused dilated convolution)",
           (Kernel("te_space_to_batch_nd_s8"),),
           "no padding (TFLite-Micro pads with whatever its arena held, which no firmware can match); 3-D "
