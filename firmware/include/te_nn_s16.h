@@ -26,7 +26,7 @@ static inline int32_t te_nn_requantize_s16(int64_t acc, int32_t multiplier, int3
 /*
  * The fast kernels' form of te_nn_requantize_s16: the same integers in fewer steps. Per channel
  * TE_NN_REQUANT_S16_WORDS constants, worked out in Python (tinyedge/ops/_mac_16x8.py,
- * fast_requantization): {r, round_lo, round_hi, s, multiplier, shift}.
+ * requant_words): {r, round_lo, round_hi, s, multiplier, shift}.
  *
  * TFLite's 64-bit form is (acc * m16 + 2^(t - 1)) >> t, m16 the multiplier rounded to 16 bits and
  * t = 15 - shift. Scaled by 2^k so that t + k >= 32 (r = m16 * 2^k < 2^31, round = 2^(t - 1 + k)),

@@ -24,10 +24,12 @@ Fast variants (same bytes) for CONV_2D (te_conv2d_1x1_s16, te_conv2d_im2col_s16)
 DEPTHWISE_CONV_2D (te_depthwise_conv2d_ch4_s16), FULLY_CONNECTED (te_fully_connected_packed_s16) and
 TRANSPOSE_CONV (te_transpose_conv_im2col_s16, by output phases as the int8 variant):
 SMLAD on int16 activation pairs as they lie in memory, int8 weights widened in pairs by SXTB16
-(layout: firmware/include/te_nn_dot_s16.h, written by `pack_blocks`). They sum in 32-bit chunks
+(layout: firmware/include/te_nn_dot_s16.h, written by `pack_blocks`; requantization constants:
+te_nn_s16.h, written by `requant_words`). They sum in 32-bit chunks
 that cannot overflow and requantize every channel as the reference does, so any channel runs on
-them; only a geometry they do not take (a grouped convolution, a depth multiplier, a zero point)
-keeps the reference kernel, with the reason in the KernelCall's fallback.
+them; only what they do not take (a grouped convolution, a depth multiplier, more than 511
+depthwise taps, a fully connected zero point) keeps the reference kernel, with the reason in the
+KernelCall's fallback. BATCH_MATMUL (int16 x int16) has the reference kernel only.
 """
 
 from __future__ import annotations
@@ -67,7 +69,6 @@ BATCH_MATMUL_S16 = "te_batch_matmul_s16"
 MAX_LEFT_SHIFT_64 = 14
 _INT32_TYPES = (2, "INT32")  # the schema's TensorType.INT32, as the importer may give it
 
-
 # TFLite's TRANSPOSE_CONV inputs, and BATCH_MATMUL's ranks (as transpose_conv.py and batch_matmul.py).
 OUTPUT_SHAPE_INPUT, FILTER_INPUT, DATA_INPUT, BIAS_INPUT = range(4)
 MIN_RANK, MAX_RANK = 2, 5
@@ -102,7 +103,6 @@ def _multipliers(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor, ou
     return per_channel_multipliers(input_.scale, filter_.quant.scale, output.scale, channels)
 
 
-
 def pack_blocks(weights: np.ndarray, rows: int) -> np.ndarray:
     """Weights [channels, k] as te_nn_dot_s16.h reads them: channels padded with zero rows to whole
     blocks of `rows`; per block, per group of four weights, each row's group stored [w0, w2, w1, w3]
@@ -119,7 +119,7 @@ def pack_blocks(weights: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([words, blocks[:, :, whole:].reshape(len(blocks), -1)], axis=1).reshape(-1)
 
 
-def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, accumulator_bits: int) -> ConstArg:
+def requant_words(multipliers: np.ndarray, shifts: np.ndarray, accumulator_bits: int) -> ConstArg:
     """te_nn_requantize_s16_fast's constants (te_nn_s16.h), per channel {r, round_lo, round_hi, s,
     multiplier, shift}: MultiplyByQuantizedMultiplier(int64_t)'s 16-bit multiplier and rounding scaled
     by 2^k so that its shift t + k is 32 or more (one SMLAL's high word shifted by s), s = -1 where
@@ -238,7 +238,7 @@ def lower_conv2d_16x8(graph: Graph, op: Operator, reference: str | None) -> Kern
         return KernelCall(
             function=function, header=f"{function}.h", params_type=f"{function}_params", params=params_fast,
             args=(TensorArg(input_index), packed, _bias_arg(bias), *scratch, TensorArg(output_index)),
-            macs=macs, constants=(fast_requantization(multipliers, shifts, bits),),
+            macs=macs, constants=(requant_words(multipliers, shifts, bits),),
         )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
@@ -290,7 +290,7 @@ def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator, reference: str | Non
             args=(TensorArg(input_index),
                   ConstArg("filter", "int8_t", pack_blocks(filter_.data.reshape(filter_h * filter_w, out_c), 1)),
                   _bias_arg(bias), TensorArg(output_index)),
-            macs=macs, constants=(fast_requantization(multipliers, shifts, 64),),
+            macs=macs, constants=(requant_words(multipliers, shifts, 64),),
         )
     params: dict[str, ParamValue] = {
         "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
@@ -356,7 +356,7 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator, reference: str | None
                     "accumulator_bits": bits, "requant": "@requant"},
             args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_blocks(weights, 4)), _bias_arg(bias),
                   TensorArg(output_index)),
-            macs=macs, constants=(fast_requantization(multipliers, shifts, bits),),
+            macs=macs, constants=(requant_words(multipliers, shifts, bits),),
         )
     params: dict[str, ParamValue] = {
         "rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
@@ -447,7 +447,7 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None)
             # TE_TRANSPOSE_CONV_IM2COL_S16_SCRATCH_BYTES of the largest phase (phase 0 sees the most taps)
             args=(TensorArg(input_index), ConstArg("filter", "int8_t", packed), _bias_arg(bias),
                   ScratchArg(4 * int(phases[:, 1].max()), "int16_t"), TensorArg(output_index)),
-            macs=macs, constants=(fast_requantization(multipliers, shifts, 64), ConstArg("phases", "int32_t", phases)),
+            macs=macs, constants=(requant_words(multipliers, shifts, 64), ConstArg("phases", "int32_t", phases)),
         )
     return KernelCall(
         function=TRANSPOSE_CONV_S16, header=f"{TRANSPOSE_CONV_S16}.h", params_type="te_transpose_conv_s16_params",
