@@ -184,3 +184,54 @@ def test_16x8_softmax_refuses_what_tflite_micro_refuses(dtypes, zero_points, out
     case = OpCase("SOFTMAX", (TensorSpec((1, 8), 0.01, zero_points[0], dtype=dtypes[0]),),
                   TensorSpec((1, 8), output_scale, zero_points[1], dtype=dtypes[1]), _softmax_options(1.0))
     _refused_by_both(case, match)
+
+
+@pytest.fixture(scope="module")
+def trained_16x8(tmp_path_factory) -> bytes:
+    """Dense layers with tanh and sigmoid (standalone TANH and LOGISTIC: FULLY_CONNECTED fuses neither), a
+    sigmoid gate multiplied in, and a softmax head, trained a few epochs and converted in 16x8 mode."""
+    import keras
+    from keras_training import train_briefly
+    from test_mac_ops_16x8 import convert_16x8
+
+    layers = keras.layers
+    keras.utils.set_random_seed(5)
+    x = keras.Input((12,), batch_size=1)
+    h = layers.Dense(16, activation="tanh")(x)
+    gate = layers.Dense(16, activation="sigmoid")(x)
+    y = layers.Multiply()([h, gate])
+    y = layers.Activation("tanh")(layers.Dense(10)(y))
+    model = train_briefly(keras.Model(x, layers.Dense(5, activation="softmax")(y)), epochs=4)
+    calibration = np.random.default_rng(6).uniform(-1, 1, (64, 12)).astype(np.float32)
+    return convert_16x8(model, tmp_path_factory.mktemp("act16"), calibration)
+
+
+@pytest.mark.parametrize("board", ["host", "nrf52840"])
+def test_a_trained_16x8_model_with_tanh_sigmoid_and_softmax_runs_bit_exact(trained_16x8, tmp_path, board):
+    import shutil
+
+    from tinyedge.boards import load_board
+    from tinyedge.codegen import compile_graph
+    from tinyedge.host import run_host
+    from tinyedge.pipeline import build
+    from tinyedge.simulate import simulate
+    from tinyedge.verify import random_samples, verify
+
+    if board != "host" and shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    graph = parse_tflite(trained_16x8, name="model")
+    model = compile_graph(graph)
+    functions = [(op.opcode, call.function) for op, call in zip(graph.operators, model.calls)]
+    assert {("TANH", "te_tanh_s16"), ("LOGISTIC", "te_logistic_s16"), ("SOFTMAX", "te_softmax_s16")} <= set(functions)
+    assert [f for _, f in functions].count("te_tanh_s16") == 2, functions
+    assert {t.dtype for t in model.inputs + model.outputs} == {"int16"}
+    firmware = build(model, board, tmp_path / board)
+    inputs = random_samples(model, 3, seed=12)
+    # Also inputs as the model saw in training (random int16 values mostly saturate the first layers).
+    scale = model.inputs[0].scale
+    trained = np.random.default_rng(13).uniform(-1, 1, (5, 12)) / scale
+    inputs += [np.clip(np.round(sample), -32768, 32767).astype("<i2").tobytes() for sample in trained]
+    outputs = (run_host(firmware.elf, inputs, model.output_bytes) if board == "host"
+               else list(simulate(firmware.elf, load_board(board), inputs).outputs))
+    result = verify(trained_16x8, model, inputs, outputs)
+    assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"
