@@ -23,6 +23,9 @@ static inline void te_dw_taps(int32_t origin, int32_t dilation, int32_t taps, in
     *first = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
     const int32_t last = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
     *end = last < taps ? last : taps;
+    if (*end < *first) { /* no tap inside: an empty range */
+        *end = *first;
+    }
 }
 
 void te_depthwise_conv2d_ch4_s16(const te_depthwise_conv2d_ch4_s16_params *params, const int16_t *input,
@@ -65,7 +68,8 @@ void te_depthwise_conv2d_ch4_s16(const te_depthwise_conv2d_ch4_s16_params *param
                         const int16_t *x = image + ((in_y0 + dilation_height * fy) * input_width
                                                     + in_x0 + dilation_width * fx0) * depth + c;
                         const int8_t *w = filter + (fy * filter_width + fx0) * depth + c;
-                        for (int32_t fx = fx0; fx < fx1; ++fx) {
+                        const int8_t *const w_end = w + (fx1 - fx0) * depth;
+                        while (w != w_end) {
                             const uint32_t ww = te_s16_read_u32(w);
                             const uint32_t w01 = te_s16_widen_lo(ww), w23 = te_s16_widen_hi(ww);
                             const uint32_t x01 = te_s16_read_u32(x), x23 = te_s16_read_u32(x + 2);
