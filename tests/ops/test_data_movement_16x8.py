@@ -161,3 +161,27 @@ def test_int16_dynamic_update_slice_matches_tflite_micro(tmp_path):
     with chains():
         models = check_cases(as_int16_cases(cases, 1623), tmp_path, samples=3)
     assert _functions(models) == {"te_dynamic_update_slice_s8"}
+
+
+def _int16_bytes(*values: int) -> bytes:
+    return np.array(values, dtype="<i2").tobytes()
+
+
+def test_int16_small_exact_answers(tmp_path):
+    # x[-1:0:-2] of six int16 values; PAD of [1, 2] by one on each side with zero point 5 (TFLite-Micro's
+    # int16 PAD writes 0, not 5); CONCATENATION of [1, 2] and [1, 1] along the last axis.
+    row = TensorSpec((6,), 0.25, 0, dtype="int16")
+    values = _int16_bytes(-32768, 300, -2, 32767, 1, -256)
+    begin, end, stride = (TensorSpec((1,), 1.0, 0, data=np.array([v], np.int32), dtype="int32") for v in (-1, 0, -2))
+    paddings = TensorSpec((2, 2), 1.0, 0, data=np.array([[0, 0], [1, 1]], np.int32), dtype="int32")
+    concat = schema.ConcatenationOptionsT()
+    concat.axis = -1
+    check_cases([
+        OpCase("STRIDED_SLICE", (row, begin, end, stride), TensorSpec((3,), 0.25, 0, dtype="int16"),
+               schema.StridedSliceOptionsT(), "x[-1:0:-2]", (values,), (_int16_bytes(-256, 32767, 300),)),
+        OpCase("PAD", (TensorSpec((1, 2), 0.5, 5, dtype="int16"), paddings), TensorSpec((1, 4), 0.5, 5, dtype="int16"),
+               schema.PadOptionsT(), "pad 1 1", (_int16_bytes(-7, 1234),), (_int16_bytes(0, -7, 1234, 0),)),
+        OpCase("CONCATENATION", (TensorSpec((1, 2), 0.5, 0, dtype="int16"), TensorSpec((1, 1), 0.5, 0, dtype="int16")),
+               TensorSpec((1, 3), 0.5, 0, dtype="int16"), concat, "concat",
+               (_int16_bytes(-32768, 513, 32767),), (_int16_bytes(-32768, 513, 32767),)),
+    ], tmp_path)
