@@ -145,7 +145,7 @@ def test_every_estimated_figure_says_estimate_and_the_memory_stalls_sit_beside_t
                      layers=(LayerFigures(0, "tensor_0", "CONV_2D", 50_000, 30_000, 45_000, stall_cycles=12_000),))
     rows = {line.split()[0]: line for line in summary_table(report).splitlines()
             if line.strip() and "/ MAC" not in line}
-    for figure in ("cycles", "latency", "energy"):
+    for figure in ("cycles", "latency", "energy", "average"):
         assert "estimate" in rows[figure], rows[figure]
     assert "12,000 of them memory stalls" in rows["cycles"]
     assert "(estimate)" in next(line for line in summary_table(report).splitlines() if "cycles / MAC" in line)
@@ -159,5 +159,5 @@ def test_every_estimated_figure_says_estimate_and_the_memory_stalls_sit_beside_t
     html = (tmp_path / "report.html").read_text()
     for label in ("cycles per MAC (estimate)", "latency (estimate)", "energy per inference (estimate)",
                   "of them memory stalls (estimate)", "Cycles per layer (estimate)", "<th>of them memory stalls</th>",
-                  "<td>12,000</td>"):
+                  "<td>12,000</td>", "average current (estimate)", "mAh (estimate)"):
         assert label in html, label

@@ -277,7 +277,7 @@ def summary_table(report: Report) -> str:
         *([("clock", r.board.clock_source)] if r.board.clock_source else []),
         *(_estimate_rows(r) if r.estimate is not None else _simulation_rows(r)),
         ("average current", f"{r.power.average_ua:.1f} uA at {r.power.rate_hz:g} inference/s  "
-                            f"({r.power.battery_life_days:.0f} days on {r.power.battery_mah:g} mAh)"),
+                            f"({r.power.battery_life_days:.0f} days on {r.power.battery_mah:g} mAh; estimate)"),
         *_memory_rows(r.memory, partition=r.espidf is not None),
         ("verified", f"{r.verification.samples} samples, "
                      + ("bit-exact" if r.verification.bit_exact
