@@ -66,49 +66,65 @@ static inline int32_t te_s16_smlad(uint32_t x, uint32_t w, int32_t acc)
 #endif
 
 /*
- * acc[2 * r + p] += row r . column p: two channels of two output pixels. w: the two rows' block
- * (te_nn_dot_s16.h's header: per group, row 0's word then row 1's; then row 0's and row 1's last
- * k % 4 weights); x0, x1: the two columns, k int16 values each.
+ * acc[2 * r + p] = row r . column p: two channels of two output pixels, for k <= 4 * TE_S16_CHUNK_GROUPS
+ * (one chunk: 32-bit sums). w: the two rows' block (per group, row 0's word then row 1's; then row 0's
+ * and row 1's last k % 4 weights); x0, x1: the two columns, k int16 values each.
  */
+static inline void te_nn_dot_s16_2x2_short(const int8_t *w, const int16_t *x0, const int16_t *x1, int32_t k,
+                                           int32_t acc[4])
+{
+    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+    for (int32_t g = k >> 2; g > 0; --g) {
+        const uint32_t u = te_s16_read_u32(w), v = te_s16_read_u32(w + 4);
+        const uint32_t u_lo = te_s16_widen_lo(u), u_hi = te_s16_widen_hi(u);
+        const uint32_t v_lo = te_s16_widen_lo(v), v_hi = te_s16_widen_hi(v);
+        uint32_t x = te_s16_read_u32(x0);
+        a00 = te_s16_smlad(x, u_lo, a00);
+        a10 = te_s16_smlad(x, v_lo, a10);
+        x = te_s16_read_u32(x0 + 2);
+        a00 = te_s16_smlad(x, u_hi, a00);
+        a10 = te_s16_smlad(x, v_hi, a10);
+        x = te_s16_read_u32(x1);
+        a01 = te_s16_smlad(x, u_lo, a01);
+        a11 = te_s16_smlad(x, v_lo, a11);
+        x = te_s16_read_u32(x1 + 2);
+        a01 = te_s16_smlad(x, u_hi, a01);
+        a11 = te_s16_smlad(x, v_hi, a11);
+        w += 8;
+        x0 += 4;
+        x1 += 4;
+    }
+    const int32_t tail = k & 3;
+    for (int32_t i = 0; i < tail; ++i) {
+        a00 += (int32_t)w[i] * x0[i];
+        a01 += (int32_t)w[i] * x1[i];
+        a10 += (int32_t)w[tail + i] * x0[i];
+        a11 += (int32_t)w[tail + i] * x1[i];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* te_nn_dot_s16_2x2_short for any k: acc[] += the sums, chunk by chunk (the block holds 2 * k bytes). */
 static inline void te_nn_dot_s16_2x2(const int8_t *w, const int16_t *x0, const int16_t *x1, int32_t k,
                                      int64_t acc[4])
 {
-    int32_t groups = k >> 2;
-    while (groups > 0) {
-        const int32_t chunk = groups < TE_S16_CHUNK_GROUPS ? groups : TE_S16_CHUNK_GROUPS;
-        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        for (int32_t g = 0; g < chunk; ++g) {
-            const uint32_t u = te_s16_read_u32(w), v = te_s16_read_u32(w + 4);
-            const uint32_t u_lo = te_s16_widen_lo(u), u_hi = te_s16_widen_hi(u);
-            const uint32_t v_lo = te_s16_widen_lo(v), v_hi = te_s16_widen_hi(v);
-            uint32_t x = te_s16_read_u32(x0);
-            a00 = te_s16_smlad(x, u_lo, a00);
-            a10 = te_s16_smlad(x, v_lo, a10);
-            x = te_s16_read_u32(x0 + 2);
-            a00 = te_s16_smlad(x, u_hi, a00);
-            a10 = te_s16_smlad(x, v_hi, a10);
-            x = te_s16_read_u32(x1);
-            a01 = te_s16_smlad(x, u_lo, a01);
-            a11 = te_s16_smlad(x, v_lo, a11);
-            x = te_s16_read_u32(x1 + 2);
-            a01 = te_s16_smlad(x, u_hi, a01);
-            a11 = te_s16_smlad(x, v_hi, a11);
-            w += 8;
-            x0 += 4;
-            x1 += 4;
+    const int32_t chunk = 4 * TE_S16_CHUNK_GROUPS;
+    int32_t a[4];
+    for (; k > chunk; k -= chunk) { /* whole chunks: groups only, the tail comes last */
+        te_nn_dot_s16_2x2_short(w, x0, x1, chunk, a);
+        for (int32_t i = 0; i < 4; ++i) {
+            acc[i] += a[i];
         }
-        acc[0] += a00;
-        acc[1] += a01;
-        acc[2] += a10;
-        acc[3] += a11;
-        groups -= chunk;
+        w += 2 * chunk;
+        x0 += chunk;
+        x1 += chunk;
     }
-    const int32_t tail = k & 3; /* the last k % 4 weights of row 0, then of row 1, as they are */
-    for (int32_t i = 0; i < tail; ++i) {
-        acc[0] += (int32_t)w[i] * x0[i];
-        acc[1] += (int32_t)w[i] * x1[i];
-        acc[2] += (int32_t)w[tail + i] * x0[i];
-        acc[3] += (int32_t)w[tail + i] * x1[i];
+    te_nn_dot_s16_2x2_short(w, x0, x1, k, a);
+    for (int32_t i = 0; i < 4; ++i) {
+        acc[i] += a[i];
     }
 }
 

@@ -38,8 +38,15 @@ static inline void te_nn_mat_mult_s16(const int8_t *filter, const int64_t *bias,
 {
     const int32_t output_depth = q->output_depth;
     for (int32_t c = 0; c < output_depth; c += 2) {
-        int64_t acc[4] = {0, 0, 0, 0};
-        te_nn_dot_s16_2x2(filter + c * k, x0, x1, k, acc);
+        int64_t acc[4];
+        if (k <= 4 * TE_S16_CHUNK_GROUPS) { /* one chunk: 32-bit sums throughout */
+            int32_t a[4];
+            te_nn_dot_s16_2x2_short(filter + c * k, x0, x1, k, a);
+            acc[0] = a[0], acc[1] = a[1], acc[2] = a[2], acc[3] = a[3];
+        } else {
+            acc[0] = acc[1] = acc[2] = acc[3] = 0;
+            te_nn_dot_s16_2x2(filter + c * k, x0, x1, k, acc);
+        }
         out0[c] = te_nn_output_s16(acc[0], bias, c, q);
         if (out1 != NULL) {
             out1[c] = te_nn_output_s16(acc[1], bias, c, q);

@@ -275,6 +275,52 @@ def test_random_16x8_fully_connected_transpose_conv_and_batch_matmul_equal_tflit
     assert _functions(fast) == {FULLY_CONNECTED_PACKED_S16, TRANSPOSE_CONV_IM2COL_S16}
 
 
+def long_sum_cases(seed: int) -> list[OpCase]:
+    """Sums over more than 256 products, which the fast kernels add up in 32-bit chunks: a 3x3 and a
+    1x1 convolution, a dense layer and a transposed convolution, 300 to 600 values deep."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for number, (opcode, in_c, taps) in enumerate((("CONV_2D", 48, 3), ("CONV_2D", 301, 1), ("FULLY_CONNECTED", 601, 1),
+                                                   ("TRANSPOSE_CONV", 40, 3))):
+        out_c = 5
+        input_scale = log_uniform(rng, -5, -3)
+        scales = _channel_scales(rng, out_c)
+        k = in_c * taps * taps
+        bias = _bias(rng, "int64", out_c, k, [input_scale * s for s in scales])
+        weights = _weights(rng, (out_c, taps, taps, in_c))
+        filter_ = TensorSpec((out_c, taps, taps, in_c), scales, [0] * out_c, data=weights)
+        output_scale = _output_scale(rng, input_scale, _geomean(scales), k)
+        if opcode == "FULLY_CONNECTED":
+            cases.append(OpCase(opcode, (TensorSpec((2, in_c), input_scale, 0, dtype="int16"),
+                                         TensorSpec((out_c, in_c), scales, [0] * out_c,
+                                                    data=weights.reshape(out_c, -1)),
+                                         bias), TensorSpec((2, out_c), output_scale, 0, dtype="int16"),
+                                schema.FullyConnectedOptionsT(), f"long sums #{number}"))
+            continue
+        if opcode == "CONV_2D":
+            options = schema.Conv2DOptionsT()
+            options.padding = PADDINGS["SAME" if taps > 1 else "VALID"]
+            inputs = (TensorSpec((1, 4, 5, in_c), input_scale, 0, dtype="int16"), filter_, bias)
+        else:
+            options = schema.TransposeConvOptionsT()
+            options.padding = PADDINGS["SAME"]
+            inputs = (TensorSpec((4,), (), (), data=np.array([1, 4, 5, out_c], np.int32), dtype="int32"), filter_,
+                      TensorSpec((1, 4, 5, in_c), input_scale, 0, dtype="int16"), bias)
+        options.strideH = options.strideW = 1
+        cases.append(OpCase(opcode, inputs, TensorSpec((1, 4, 5, out_c), output_scale, 0, dtype="int16"), options,
+                            f"long sums #{number}"))
+    return cases
+
+
+def test_sums_past_one_32_bit_chunk_equal_tflite_micro(tmp_path):
+    cases = long_sum_cases(16)
+    fast = check_cases(cases, tmp_path / "fast", samples=3)
+    assert _functions(fast) == {CONV2D_IM2COL_S16, CONV2D_1X1_S16, FULLY_CONNECTED_PACKED_S16,
+                                TRANSPOSE_CONV_IM2COL_S16}
+    with reference_kernels():
+        check_cases(cases, tmp_path / "reference", samples=3)
+
+
 def test_a_fully_connected_by_hand_shows_the_64_bit_requantization(tmp_path):
     # One output: 1000 * 3 + 2000 * (-2) + bias 2^33 = 8589933592. input 0.5, weights 0.25, output 2^20:
     # ratio 2^-23, multiplier 2^30 (rounded to 16 bits: 2^14) and shift -22, so the output is
@@ -393,7 +439,7 @@ def _on_kernel(cases: list[OpCase], kernel: str, count: int) -> list[OpCase]:
 M4_CASES = (_on_kernel(conv_cases(11, 60), CONV2D_1X1_S16, 3) + _on_kernel(conv_cases(12, 30), CONV2D_IM2COL_S16, 5)
             + _on_kernel(depthwise_cases(13, 30), DEPTHWISE_CH4_S16, 5)
             + _on_kernel(fully_connected_cases(14, 20), FULLY_CONNECTED_PACKED_S16, 5)
-            + _on_kernel(transpose_conv_cases(15, 10), TRANSPOSE_CONV_IM2COL_S16, 5))
+            + _on_kernel(transpose_conv_cases(15, 10), TRANSPOSE_CONV_IM2COL_S16, 5) + long_sum_cases(16))
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
