@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyedge.api import compile_model
 from tinyedge.boards import load_board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.pipeline import compile_model, compile_tflite, verification_samples
+from tinyedge.pipeline import compile_tflite, verification_samples
 from tinyedge.report import SCHEMA
 from tinyedge.simulate import qemu
 from tinyedge.verify import reference_outputs
