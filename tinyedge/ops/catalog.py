@@ -341,11 +341,12 @@ OPS: tuple[OpDoc, ...] = (
           "input (TFLite-Micro reads the output tensor's shape)"),
     OpDoc("UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM as TensorFlow's converter fuses it (the int8 files of "
                                           "TFLite-Micro's examples, such as mnist_lstm)",
-          (Kernel("te_unidirectional_sequence_lstm_s8"),),
+          (Kernel("te_unidirectional_sequence_lstm_s8"), Kernel("te_unidirectional_sequence_lstm_s16", _INT16)),
           "TFLite-Micro's 8x8->16 integer LSTM: int8 input, weights, hidden state and output, int16 cell state "
           "with a power-of-two scale, int32 biases; per-tensor symmetric weights; tanh cell gate; both states "
           "variable tensors no other layer uses; no peephole, projection, layer normalization or CIFG (as "
-          "TFLite-Micro); time-major or batch-major input"),
+          "TFLite-Micro); time-major or batch-major input; 16x8: int16 input, hidden state and output, int64 "
+          "biases"),
     OpDoc("UNPACK", "keras.ops.unstack, tf.unstack; the time steps in front of an unrolled recurrent layer",
           (Kernel("te_split_s8"),),
           f"num equal to the axis size; {_COPY}"),

@@ -4,8 +4,10 @@ output; int16 cell state and gates; int32 biases), step for step.
 Parameters follow TFLite-Micro's Prepare (PrepareGateParametersInteger, CreateLstmCellStateInfo):
   - Each gate is two fully connected products written to int16 at the fixed scale 2^-12 (Q3.12, the
     input of the gate's sigmoid or tanh): input x input weights + gate bias, hidden state x recurrent
-    weights (no bias), each with the multiplier (input_scale * weights_scale in float32, widened to
-    double) / 2^-12, clamped to int16 and added with int16 saturation.
+    weights (no bias), each with the multiplier input_scale * weights_scale / 2^-12 in double (TFLite's
+    source takes the product in float32, but the tflite_micro build matches the double product, as
+    fully_connected.py found for FULLY_CONNECTED; 16x8 LSTMs, whose 16-bit rounded multipliers flip
+    on the last bits, differ with the float32 one), clamped to int16 and added with int16 saturation.
   - Sigmoid and tanh give Q0.15 (scale 2^-15); the inter-gate products are multipliers of
     scale1 * scale2 / scale_out in double: forget x cell -> cell (2^-15), input x cell gate -> cell
     (2^-30 / cell_scale), tanh(cell) x output gate -> hidden (2^-30 / hidden_scale, plus its zero point).
@@ -19,6 +21,13 @@ hidden - zero point (wrapping in 8 bits), which zeroed memory starts right; no o
 which hold that form. The output at each step is a copy of the new hidden state, so its bytes carry the hidden state's
 quantization. TFLite-Micro refuses peephole, projection, layer-norm and CIFG (no input gate) LSTMs; so does
 this lowering.
+
+With int16 activations (16x8 mode: int16 input, hidden state and output, int8 weights, int64 biases)
+te_unidirectional_sequence_lstm_s16 runs TFLite-Micro's EvalLstm<int16_t, int8_t, int16_t, int64_t>: the
+same parameters, the fully connected products summed in int64 and requantized with the 64-bit
+MultiplyByQuantizedMultiplier, the hidden state clamped to int16 and stored as it is (TFLite-Micro starts an
+int16 variable at 0, whatever its zero point), and the sigmoid table passed as a ConstArg (the int16
+LOGISTIC and TANH kernels' array, stored once per model).
 """
 
 from __future__ import annotations
@@ -29,10 +38,13 @@ import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
-from tinyedge.ops import KernelCall, ParamValue, ScratchArg, TensorArg, lowering
-from tinyedge.ops._quant import quantize_multiplier
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops._activations_16x8 import SIGMOID_TABLE_UINT16
+from tinyedge.ops._quant import QUANTIZED, quantize_multiplier
 
 LSTM_REFERENCE = "te_unidirectional_sequence_lstm_s8"
+LSTM_16X8 = "te_unidirectional_sequence_lstm_s16"
+I64_MAX_SHIFT = 14  # the 64-bit requantization's rounding shift 15 - shift must stay positive
 GATE_INPUT_SCALE = 2.0 ** -12  # Q3.12: the fully connected outputs, the input of sigmoid and tanh
 GATE_OUTPUT_SCALE = 2.0 ** -15  # Q0.15: sigmoid and tanh outputs
 GATES = ("input", "forget", "cell", "output")
@@ -45,8 +57,9 @@ CELL_SCALE_POWERS = range(-30, 3)  # 3 * 2^(12 + p) times an int16 stays within 
 
 
 def _fc_multiplier(input_: Tensor, weights: Tensor) -> tuple[int, int]:
-    """GetQuantizedConvolutionMultipler: the scales' product in float32, widened, over the Q3.12 scale."""
-    product = float(np.float32(np.float32(input_.scale) * np.float32(weights.scale)))
+    """GetQuantizedConvolutionMultipler as tflite_micro computes it: the float32 scales' product in double, over
+    the Q3.12 scale."""
+    product = float(np.float32(input_.scale)) * float(np.float32(weights.scale))
     return quantize_multiplier(product / GATE_INPUT_SCALE)
 
 
@@ -61,7 +74,7 @@ def _cell_scale_power(cell: Tensor) -> int | None:
     return round(exponent) if abs(exponent - round(exponent)) < 1e-3 else None
 
 
-@lowering("UNIDIRECTIONAL_SEQUENCE_LSTM")
+@lowering("UNIDIRECTIONAL_SEQUENCE_LSTM", activations=QUANTIZED)
 def lower_unidirectional_sequence_lstm(graph: Graph, op: Operator) -> KernelCall:
     where = graph.describe(op)
     if len(op.inputs) != 24 or len(op.outputs) != 1:
@@ -81,10 +94,14 @@ def lower_unidirectional_sequence_lstm(graph: Graph, op: Operator) -> KernelCall
     biases = {g: graph.tensor(op.inputs[i]) for g, i in BIASES.items()}
     weights = [*input_weights.values(), *recurrent_weights.values()]
 
-    if (input_.dtype != "int8" or hidden.dtype != "int8" or output.dtype != "int8" or cell.dtype != "int16"
-            or any(w.dtype != "int8" for w in weights) or any(b.dtype != "int32" for b in biases.values())):
-        raise UnsupportedOpError(f"{where}: only the 8x8->16 integer LSTM is supported (int8 input, weights, hidden "
-                                 "state and output; int16 cell state; int32 biases)")
+    int16 = input_.dtype == "int16"  # 16x8 mode
+    activation_dtype, bias_dtype = ("int16", "int64") if int16 else ("int8", "int32")
+    if (input_.dtype != activation_dtype or hidden.dtype != activation_dtype or output.dtype != activation_dtype
+            or cell.dtype != "int16" or any(w.dtype != "int8" for w in weights)
+            or any(b.dtype != bias_dtype for b in biases.values())):
+        raise UnsupportedOpError(f"{where}: only the 8x8->16 integer LSTM (int8 input, weights, hidden state and "
+                                 "output; int16 cell state; int32 biases) and the 16x8 one (int16 input, hidden state "
+                                 "and output; int8 weights; int16 cell state; int64 biases) are supported")
     if not (all(w.is_constant for w in weights) and all(b.is_constant for b in biases.values())):
         raise UnsupportedOpError(f"{where}: the weights and biases must be constant tensors")
     for state in (hidden, cell):
@@ -131,6 +148,10 @@ def lower_unidirectional_sequence_lstm(graph: Graph, op: Operator) -> KernelCall
         params[f"{gate}_input_multiplier"], params[f"{gate}_input_shift"] = multiplier, shift
         multiplier, shift = _fc_multiplier(hidden, recurrent_weights[gate])
         params[f"{gate}_recurrent_multiplier"], params[f"{gate}_recurrent_shift"] = multiplier, shift
+    fc_shifts = [int(params[f"{gate}_{kind}_shift"]) for gate in GATES for kind in ("input", "recurrent")]
+    if int16 and max(fc_shifts) > I64_MAX_SHIFT:
+        raise UnsupportedOpError(f"{where}: a gate's input or recurrent scale is over 2^{I64_MAX_SHIFT} times its "
+                                 "Q3.12 output's; TFLite-Micro's 64-bit requantization cannot scale that far up")
     params["forget_multiplier"], params["forget_shift"] = _mul_multiplier(GATE_OUTPUT_SCALE, cell.scale, cell.scale)
     params["update_multiplier"], params["update_shift"] = _mul_multiplier(GATE_OUTPUT_SCALE, GATE_OUTPUT_SCALE,
                                                                           cell.scale)
@@ -145,12 +166,14 @@ def lower_unidirectional_sequence_lstm(graph: Graph, op: Operator) -> KernelCall
     # CreateLstmCellStateInfo: the clip over the scale in double, limited to int16, truncated toward zero.
     params["cell_clip"] = int(min(max(cell_clip / float(np.float32(cell.scale)), -32768.0), 32767.0))
 
-    args = (TensorArg(op.inputs[INPUT]),
+    # te_unidirectional_sequence_lstm_s8_scratch_size (9 * units bytes), _s16_scratch_size (8 * units bytes)
+    scratch = ScratchArg(8 * units if int16 else 9 * units, "int16_t")
+    table = (ConstArg("sigmoid_table", "uint16_t", np.array(SIGMOID_TABLE_UINT16, dtype=np.uint16)),) if int16 else ()
+    args = (*table, TensorArg(op.inputs[INPUT]),
             *(TensorArg(op.inputs[INPUT_WEIGHTS[g]]) for g in GATES),
             *(TensorArg(op.inputs[RECURRENT_WEIGHTS[g]]) for g in GATES),
             *(TensorArg(op.inputs[BIASES[g]]) for g in GATES),
-            TensorArg(op.inputs[HIDDEN]), TensorArg(op.inputs[CELL]),
-            ScratchArg(9 * units, "int16_t"),  # te_unidirectional_sequence_lstm_s8_scratch_size
-            TensorArg(op.outputs[0]))
-    return KernelCall(function=LSTM_REFERENCE, header=f"{LSTM_REFERENCE}.h", params_type="te_lstm_params",
+            TensorArg(op.inputs[HIDDEN]), TensorArg(op.inputs[CELL]), scratch, TensorArg(op.outputs[0]))
+    kernel = LSTM_16X8 if int16 else LSTM_REFERENCE
+    return KernelCall(function=kernel, header=f"{kernel}.h", params_type="te_lstm_params",
                       params=params, args=args, macs=batches * steps * 4 * units * (input_size + units))
