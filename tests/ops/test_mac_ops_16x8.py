@@ -21,6 +21,7 @@ from tinyedge.errors import UnsupportedOpError
 from tinyedge.host import run_host
 from tinyedge.importer import parse_tflite
 from tinyedge.ops._mac_16x8 import (
+    BATCH_MATMUL_PACKED_S16,
     BATCH_MATMUL_S16,
     CONV2D_1X1_S16,
     CONV2D_IM2COL_S16,
@@ -271,8 +272,8 @@ def test_random_16x8_fully_connected_transpose_conv_and_batch_matmul_equal_tflit
     with reference_kernels():
         models = check_cases(cases, tmp_path / "reference")
     assert _functions(models) == {FULLY_CONNECTED_S16, TRANSPOSE_CONV_S16, BATCH_MATMUL_S16}
-    fast = check_cases(cases[:220], tmp_path / "fast")  # no zero points: every one on a fast variant
-    assert _functions(fast) == {FULLY_CONNECTED_PACKED_S16, TRANSPOSE_CONV_IM2COL_S16}
+    fast = check_cases(cases, tmp_path / "fast")  # no zero points: every one on a fast variant
+    assert _functions(fast) == {FULLY_CONNECTED_PACKED_S16, TRANSPOSE_CONV_IM2COL_S16, BATCH_MATMUL_PACKED_S16}
 
 
 def long_sum_cases(seed: int) -> list[OpCase]:
@@ -439,7 +440,8 @@ def _on_kernel(cases: list[OpCase], kernel: str, count: int) -> list[OpCase]:
 M4_CASES = (_on_kernel(conv_cases(11, 60), CONV2D_1X1_S16, 3) + _on_kernel(conv_cases(12, 30), CONV2D_IM2COL_S16, 5)
             + _on_kernel(depthwise_cases(13, 30), DEPTHWISE_CH4_S16, 5)
             + _on_kernel(fully_connected_cases(14, 20), FULLY_CONNECTED_PACKED_S16, 5)
-            + _on_kernel(transpose_conv_cases(15, 10), TRANSPOSE_CONV_IM2COL_S16, 5) + long_sum_cases(16))
+            + _on_kernel(transpose_conv_cases(15, 10), TRANSPOSE_CONV_IM2COL_S16, 5) + long_sum_cases(16)
+            + batch_matmul_cases(17, 4))
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")

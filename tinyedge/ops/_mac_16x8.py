@@ -29,7 +29,8 @@ te_nn_s16.h, written by `requant_words`). They sum in 32-bit chunks
 that cannot overflow and requantize every channel as the reference does, so any channel runs on
 them; only what they do not take (a grouped convolution, a depth multiplier, more than 511
 depthwise taps, a fully connected zero point) keeps the reference kernel, with the reason in the
-KernelCall's fallback. BATCH_MATMUL (int16 x int16) has the reference kernel only.
+KernelCall's fallback. BATCH_MATMUL (int16 x int16) runs te_batch_matmul_packed_s16: SMLALD on pairs
+of both operands, 64-bit sums.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ FULLY_CONNECTED_PACKED_S16 = "te_fully_connected_packed_s16"
 TRANSPOSE_CONV_S16 = "te_transpose_conv_s16"
 TRANSPOSE_CONV_IM2COL_S16 = "te_transpose_conv_im2col_s16"
 BATCH_MATMUL_S16 = "te_batch_matmul_s16"
+BATCH_MATMUL_PACKED_S16 = "te_batch_matmul_packed_s16"
 
 # te_nn_requantize_i64 shifts right by 15 - shift: a left shift past 14 is undefined in the reference too.
 MAX_LEFT_SHIFT_64 = 14
@@ -507,8 +509,18 @@ def lower_batch_matmul_16x8(graph: Graph, op: Operator, reference: str | None) -
         "lhs_offset": 0, "rhs_offset": 0, "output_offset": 0,
         "output_multiplier": multiplier, "output_shift": shift,
     }
+    if reference is None:
+        # TE_BATCH_MATMUL_PACKED_S16_SCRATCH_BYTES: an rhs column, and a transposed lhs as rows.
+        scratch = ScratchArg(2 * depth * (1 + (rows if adj_x else 0)), "int16_t")
+        return KernelCall(
+            function=BATCH_MATMUL_PACKED_S16, header=f"{BATCH_MATMUL_PACKED_S16}.h",
+            params_type="te_batch_matmul_params", params=params,
+            args=(requant_words(np.array([multiplier]), np.array([shift]), 64), TensorArg(lhs_index),
+                  TensorArg(rhs_index), scratch, TensorArg(output_index)),
+            macs=elements * depth,
+        )
     return KernelCall(
         function=BATCH_MATMUL_S16, header=f"{BATCH_MATMUL_S16}.h", params_type="te_batch_matmul_params",
         params=params, args=(TensorArg(lhs_index), TensorArg(rhs_index), TensorArg(output_index)),
-        macs=elements * depth,
+        macs=elements * depth, fallback=reference,
     )

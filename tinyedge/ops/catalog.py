@@ -69,7 +69,8 @@ OPS: tuple[OpDoc, ...] = (
           f"the input's (TFLite-Micro refuses others); {_FUSED}"),
     OpDoc("BATCH_MATMUL", "keras.ops.matmul, tf.linalg.matmul of two tensors (attention scores and values)",
           (Kernel("te_batch_matmul_s8"), Kernel("te_batch_matmul_widened_s8", "always"),
-           Kernel("te_batch_matmul_s16", "int16 operands and output (16x8 mode)")),
+           Kernel("te_batch_matmul_s16", "int16 operands and output (16x8 mode)"),
+           Kernel("te_batch_matmul_packed_s16", "int16 operands and output")),
           "per-tensor quantization of both operands and the output; ranks 2 to 5; batch dimensions equal or "
           "1; equal depths after adj_x / adj_y; no fused activation; int16: zero points 0, as TFLite-Micro "
           "requires"),
