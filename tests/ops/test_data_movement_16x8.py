@@ -12,9 +12,6 @@ from op_chain import chains
 from single_op import OpCase, TensorSpec, check_cases, log_uniform, single_op_tflite
 from test_dynamic_update_slice import _cases as dynamic_update_slice_cases
 from test_pack import _pack_cases as pack_cases
-from test_resize_nearest_neighbor import _resize_cases as resize_cases
-from test_reverse import _random_cases as reverse_cases
-from test_select_v2 import _cases as select_v2_cases
 from test_split import _cases as split_cases
 from test_strided_slice import _slice_case, _strided_slice_case
 from test_transpose import _transpose_cases as transpose_cases
@@ -113,40 +110,19 @@ def test_int16_concatenation_with_a_zero_point_is_refused_as_tflite_micro_refuse
         lower(graph, graph.operators[0])
 
 
-def _bytes_fit(case: OpCase) -> bool:
-    """A transpose whose int16 bytes fit te_transpose_s8's 5 axes: a size-1 axis, or the last axis kept last."""
-    perm = case.inputs[1].data.tolist()
-    return len(perm) < 5 or 1 in case.inputs[0].shape or perm[-1] == len(perm) - 1
-
-
 def test_int16_transpose_matches_tflite_micro(tmp_path):
-    cases = [case for case in transpose_cases(1618, CONFIGURATIONS) if _bytes_fit(case)]
-    assert len(cases) > CONFIGURATIONS * 3 // 4
-    models = check_cases(as_int16_cases(cases, 1618), tmp_path)
-    assert _functions(models) == {"te_transpose_s8"}
+    models = check_cases(as_int16_cases(transpose_cases(1618, CONFIGURATIONS), 1618), tmp_path)
+    functions = [m.calls[0].function for m in models]
+    assert set(functions) == {"te_transpose_s8", "te_transpose_s16"}, set(functions)
+    assert functions.count("te_transpose_s8") > CONFIGURATIONS * 3 // 4  # most move as bytes
 
 
-def test_int16_transpose_of_5_axes_that_do_not_merge_is_refused():
+def test_int16_transpose_of_5_axes_that_do_not_merge_as_bytes_runs_on_int16_elements(tmp_path):
     perm = TensorSpec((5,), 1.0, 0, data=np.array([4, 3, 2, 1, 0], np.int32), dtype="int32")
     case = OpCase("TRANSPOSE", (TensorSpec((2, 3, 2, 3, 2), 0.01, 0, dtype="int16"), perm),
-                  TensorSpec((2, 3, 2, 3, 2), 0.01, 0, dtype="int16"))
-    graph = parse_tflite(single_op_tflite(case), name="transpose16")
-    with pytest.raises(UnsupportedOpError, match="needs more than 5 axes as bytes"):
-        lower(graph, graph.operators[0])
-
-
-def test_int16_reverse_and_resize_nearest_neighbor_match_tflite_micro(tmp_path):
-    cases = as_int16_cases(reverse_cases(1620, CONFIGURATIONS) + resize_cases(1621, CONFIGURATIONS), 1620)
-    assert _functions(check_cases(cases, tmp_path)) == {"te_reverse_s8", "te_resize_nearest_neighbor_s8"}
-
-
-def test_int16_select_v2_with_a_constant_condition_matches_tflite_micro(tmp_path):
-    # TFLite-Micro's int16 comparisons are not taken (its GREATER reads parameters its Prepare sets for int8
-    # only), so the condition is a constant here.
-    cases = [case for case in select_v2_cases(1622, 2 * CONFIGURATIONS) if case.opcode == "SELECT_V2"]
-    with chains():
-        models = check_cases(as_int16_cases(cases, 1622), tmp_path, samples=3)
-    assert _functions(models) == {"te_select_v2_s16"}
+                  TensorSpec((2, 3, 2, 3, 2), 0.01, 0, dtype="int16"), None, "reversed axes")
+    (model,) = check_cases([case], tmp_path)
+    assert model.calls[0].function == "te_transpose_s16"
 
 
 def _box_fits(case: OpCase) -> bool:

@@ -329,9 +329,10 @@ OPS: tuple[OpDoc, ...] = (
           "0, as TFLite-Micro writes it; int16: zero point 0 on input and output and output scale 2^-15, as "
           "TFLite-Micro requires"),
     OpDoc("TRANSPOSE", "Permute, keras.ops.transpose",
-          (Kernel("te_transpose_s8"),),
-          "1-D to 5-D; a constant permutation that names each axis once; int16 moved as bytes: a 5-D int16 "
-          "transpose needs an axis of size 1 or its last axis kept last"),
+          (Kernel("te_transpose_s8"),
+           Kernel("te_transpose_s16", "int16, 5-D, no axis of size 1 and the last axis moved (other int16 "
+                                      "transposes move bytes through te_transpose_s8)")),
+          "1-D to 5-D; a constant permutation that names each axis once"),
     OpDoc("TRANSPOSE_CONV", "Conv2DTranspose",
           (Kernel("te_transpose_conv_s8"),
            Kernel("te_transpose_conv_im2col_s8", f"constant filter, {_IN_RANGE}"),

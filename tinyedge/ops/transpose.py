@@ -5,7 +5,8 @@ permutation with one entry per input axis, each in range. The bytes are copied u
 (the converter gives the output the input's quantization; TFLite-Micro does not check it).
 A permutation that repeats an axis TFLite-Micro would run into reading the wrong elements;
 tinyedge refuses it. An int16 tensor (16x8 mode) is moved as bytes, each element an innermost
-axis of two (_strided.in_bytes): a 5-D one whose axes cannot be merged is refused.
+axis of two (_strided.in_bytes); a 5-D one whose bytes would need a sixth axis (no axis of size 1,
+the last axis moved) runs te_transpose_s16 on its elements instead.
 """
 
 from __future__ import annotations
@@ -39,16 +40,17 @@ def lower_transpose(graph: Graph, op: Operator) -> KernelCall:
     # Output axis d walks input axis perm[d]; leading axes added to reach 5-D have size 1.
     input_strides = row_major_strides(input_.shape)
     counts, steps = list(output.shape), [input_strides[p] for p in perm]
+    kernel, view = "te_transpose_s8", "int8_t"
     itemsize = np.dtype(input_.dtype).itemsize
     if itemsize > 1:
         geometry = in_bytes(0, counts, steps, itemsize)
-        if geometry is None:
-            raise UnsupportedOpError(f"{graph.describe(op)}: this {input_.dtype} transpose of {list(input_.shape)} "
-                                     f"needs more than {RANK} axes as bytes")
-        _, counts, steps = geometry
+        if geometry is not None:
+            _, counts, steps = geometry
+        else:
+            kernel, view = "te_transpose_s16", "int16_t"
     params: dict[str, ParamValue] = {"output_shape": "@output_shape", "input_steps": "@input_steps"}
     constants = (ConstArg("output_shape", "int32_t", int32_array(extended(counts))),
                  ConstArg("input_steps", "int32_t", int32_array(extended(steps))))
-    args = (TensorArg(input_.index, view="int8_t"), TensorArg(output.index, view="int8_t"))
-    return KernelCall(function="te_transpose_s8", header="te_transpose_s8.h", params_type="te_transpose_params",
+    args = (TensorArg(input_.index, view=view), TensorArg(output.index, view=view))
+    return KernelCall(function=kernel, header=f"{kernel}.h", params_type="te_transpose_params",
                       params=params, args=args, macs=0, constants=constants)
