@@ -189,7 +189,8 @@ def test_16x8_softmax_refuses_what_tflite_micro_refuses(dtypes, zero_points, out
 @pytest.fixture(scope="module")
 def trained_16x8(tmp_path_factory) -> bytes:
     """Dense layers with tanh and sigmoid (standalone TANH and LOGISTIC: FULLY_CONNECTED fuses neither), a
-    sigmoid gate multiplied in, and a softmax head, trained a few epochs and converted in 16x8 mode."""
+    sigmoid gate multiplied in, an unrolled LSTM over the input as 3 steps of 4 (its gates' LOGISTIC and TANH
+    between SPLIT, MUL and ADD), and a softmax head, trained a few epochs and converted in 16x8 mode."""
     import keras
     from keras_training import train_briefly
     from test_mac_ops_16x8 import convert_16x8
@@ -201,13 +202,16 @@ def trained_16x8(tmp_path_factory) -> bytes:
     gate = layers.Dense(16, activation="sigmoid")(x)
     y = layers.Multiply()([h, gate])
     y = layers.Activation("tanh")(layers.Dense(10)(y))
+    sequence = layers.LSTM(6, unroll=True)(layers.Reshape((3, 4))(x))
+    y = layers.Concatenate()([y, sequence])
     model = train_briefly(keras.Model(x, layers.Dense(5, activation="softmax")(y)), epochs=4)
     calibration = np.random.default_rng(6).uniform(-1, 1, (64, 12)).astype(np.float32)
     return convert_16x8(model, tmp_path_factory.mktemp("act16"), calibration)
 
 
 @pytest.mark.parametrize("board", ["host", "nrf52840"])
-def test_a_trained_16x8_model_with_tanh_sigmoid_and_softmax_runs_bit_exact(trained_16x8, tmp_path, board):
+def test_a_trained_16x8_model_with_tanh_sigmoid_an_unrolled_lstm_and_softmax_runs_bit_exact(trained_16x8, tmp_path,
+                                                                                              board):
     import shutil
 
     from tinyedge.boards import load_board
@@ -223,7 +227,10 @@ def test_a_trained_16x8_model_with_tanh_sigmoid_and_softmax_runs_bit_exact(train
     model = compile_graph(graph)
     functions = [(op.opcode, call.function) for op, call in zip(graph.operators, model.calls)]
     assert {("TANH", "te_tanh_s16"), ("LOGISTIC", "te_logistic_s16"), ("SOFTMAX", "te_softmax_s16")} <= set(functions)
-    assert [f for _, f in functions].count("te_tanh_s16") == 2, functions
+    # Two standalone TANH, a LOGISTIC gate, and the LSTM's three steps of three LOGISTIC (but the first step's
+    # forget gate, which a zero cell state leaves unused) and two TANH.
+    assert [f for _, f in functions].count("te_tanh_s16") == 8, functions
+    assert [f for _, f in functions].count("te_logistic_s16") == 9, functions
     assert {t.dtype for t in model.inputs + model.outputs} == {"int16"}
     firmware = build(model, board, tmp_path / board)
     inputs = random_samples(model, 3, seed=12)
