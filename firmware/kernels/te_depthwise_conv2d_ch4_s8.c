@@ -211,14 +211,16 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
             for (int32_t filter_y = 0; filter_y < filter_height; ++filter_y) {
                 rows[filter_y] = scratch + (first_row + filter_y + pad_height) % filter_height * row_size;
             }
+            if (mixed) {
+                for (int32_t out_x = 0; out_x < output_width; ++out_x, out += depth) {
+                    te_dw_ch4_pixel_mixed(rows, out_x * pixel_step, packed, general_groups, channel_groups,
+                                          group_words, group_size, filter_height, filter_width, activation_min,
+                                          activation_max, out);
+                }
+                continue;
+            }
             for (int32_t out_x = 0; out_x < output_width; ++out_x, out += depth) {
                 const int32_t offset = out_x * pixel_step;
-                if (mixed) {
-                    te_dw_ch4_pixel_mixed(rows, offset, packed, general_groups, channel_groups, group_words,
-                                          group_size, filter_height, filter_width, activation_min, activation_max,
-                                          out);
-                    continue;
-                }
 #if TE_NN_DSP
                 if (fast) {
                     te_dw_ch4_pixel_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,

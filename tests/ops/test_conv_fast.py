@@ -203,6 +203,16 @@ def test_fast_requantization_rounding_form_inside_its_range_and_general_units_ou
     assert fast_requantization(unity[:2], np.array([-5, -5]), 0, near_limit, weights, 1).general_units == (0,)
     assert fast_requantization(unity[:2], np.array([-5, -5]), 0, near_limit - 1, weights, 1).general_units == ()
     assert fast_requantization(unity, np.array([-5, -5, -5, -5, 3]), 0, bias5, weights5, 4).general_units == (4,)
+    # all-zero weights: a constant output, 0 + 7 here (1000 / 2^31 rounds to 0), in the rounding form
+    # (a zero multiplier, rounding 2 * 7 + 1, shift 1) whatever the shift and bias
+    dead = weights5.copy()
+    dead[1] = 0
+    fast = fast_requantization(unity, np.array([-5, -30, -5, -5, -5]), 7, np.full(5, 1000), dead, 2)
+    assert fast.general_units == ()
+    assert (fast.multiplier[1], fast.rounding[1], fast.shift[1]) == (0, 15, 1)
+    # a bias of -2^31 would make it general, were its weights not zero: -2^31 / 2 + 7, held at -129
+    fast = fast_requantization(unity, np.array([-5, -1, 0, -5, -5]), 7, np.array([0, -2**31, 0, 0, 0]), dead, 2)
+    assert fast.general_units == (2,) and (fast.multiplier[1], fast.rounding[1]) == (0, 2 * -129 + 1)
     assert fast_requantization(unity, np.array([-5, -5, 3, -5, -5]), 0, bias5, weights5, 4).general_units == (0,)
 
 

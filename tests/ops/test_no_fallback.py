@@ -2,11 +2,12 @@
 FULLY_CONNECTED layer of briefly trained models runs its fast kernel on nrf52840 (the Cortex-M4
 DSP path, hand-scheduled blocks included), bit-exact vs tflite_micro, including the channels
 training leaves outside the fast rounding's range: ReLU channels that died (all-zero filters,
-whose tiny scale needs a right shift past 22 and turns the bias into an accumulator near 2^30,
-and loud filters behind a large negative bias, whose multiplier needs a left shift), BatchNorm
-folded with zero gammas and tiny variances, and L1/L2-regularized filters near zero. Those
-channels run the reference requantization inside the fast kernel (te_nn_dsp.h 'General
-channels'); the test also checks that the models do put general channels in every kernel.
+whose constant output the fast rounding gives with a zero multiplier, filters decayed to almost
+nothing, whose tiny scale needs a right shift past 22, and loud filters behind a large negative
+bias, whose multiplier needs a left shift), BatchNorm folded with zero gammas and tiny variances,
+and L1/L2-regularized filters near zero. The channels outside the fast rounding's range run the
+reference requantization inside the fast kernel (te_nn_dsp.h 'General channels'); the test also
+checks that the models do put such channels in every kernel.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tinyedge.pipeline import compile_model
 BOARD = "nrf52840"
 MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 LOUD = 3000.0  # a filter scale that many times its layer's: input scale x filter scale > output scale
+TINY = 1e-7
 layers = keras.layers
 
 
@@ -54,14 +56,31 @@ def general_shifts(call: KernelCall) -> list[int]:
     return [int(quant[4 * c + 3]) for c in channels]
 
 
-def _kill(layer: keras.layers.Layer, dead: tuple[int, ...], loud: tuple[int, ...]) -> None:
+def zero_multipliers(call: KernelCall) -> int:
+    """Channels of a fast MAC kernel with a zero multiplier: all-zero filters, whose constant output the
+    rounding form gives (tinyedge.ops.conv.constant_output)."""
+    consts = {arg.name: arg.values for arg in call.args if isinstance(arg, ConstArg)}
+    if call.function == DEPTHWISE_CH4:
+        p = call.params
+        group_words = 4 + 2 * int(p["filter_height"]) * int(p["filter_width"]) + 12
+        groups = int(p["depth"]) // 4
+        triples = consts["packed"][:groups * group_words].reshape(groups, group_words)[:, -12:].reshape(-1, 3)
+        return int((triples[:, 0] == 0).sum())
+    depth = int(call.params["output_depth"])
+    return int((consts["quant"][:4 * depth].reshape(depth, 4)[:, 1] == 0).sum())
+
+
+def _kill(layer: keras.layers.Layer, dead: tuple[int, ...], loud: tuple[int, ...], tiny: tuple[int, ...] = ()) -> None:
     """Channels as long training leaves them behind a ReLU: `dead` with all-zero filters (and a
-    small bias), `loud` with filters LOUD times larger behind a bias that keeps them below zero."""
+    small bias), `loud` with filters LOUD times larger behind a bias that keeps them below zero,
+    `tiny` with filters decayed to TINY times their size (not zero: a scale that needs a right
+    shift past 22)."""
     weights = layer.get_weights()
     # the output channel axis: last for Conv2D and Dense, the input channel for a depthwise filter
     kernel = np.moveaxis(weights[0], 2, -1) if isinstance(layer, layers.DepthwiseConv2D) else weights[0]
     kernel[..., list(dead)] = 0
     kernel[..., list(loud)] *= LOUD
+    kernel[..., list(tiny)] *= TINY
     if len(weights) > 1:
         weights[1][list(dead)] = 0.05
         # below zero for any input up to 20 in magnitude
@@ -81,12 +100,12 @@ def relu_model() -> keras.Model:
     y = layers.DepthwiseConv2D(5, padding="same", activation="relu", name="dw5")(y)
     y = layers.Dense(11, activation="relu", name="fc")(layers.GlobalAveragePooling2D()(y))
     model = train_briefly(keras.Model(x, layers.Dense(5, name="head")(y)), epochs=4)
-    _kill(model.get_layer("im2col"), dead=(0,), loud=(7, 15))
-    _kill(model.get_layer("dw3"), dead=(1, 14), loud=(6,))
-    _kill(model.get_layer("pw_odd"), dead=(12,), loud=(4,))
-    _kill(model.get_layer("pw"), dead=(3,), loud=(8,))
-    _kill(model.get_layer("dw5"), dead=(2,), loud=(13,))
-    _kill(model.get_layer("fc"), dead=(9,), loud=(1,))
+    _kill(model.get_layer("im2col"), dead=(0,), loud=(7, 15), tiny=(10,))
+    _kill(model.get_layer("dw3"), dead=(1, 14), loud=(6,), tiny=(9,))
+    _kill(model.get_layer("pw_odd"), dead=(12,), loud=(4,), tiny=(0,))
+    _kill(model.get_layer("pw"), dead=(3,), loud=(8,), tiny=(15,))
+    _kill(model.get_layer("dw5"), dead=(2,), loud=(13,), tiny=(5,))
+    _kill(model.get_layer("fc"), dead=(9,), loud=(1,), tiny=(10,))
     return model
 
 
@@ -149,9 +168,12 @@ def test_trained_models_run_every_mac_layer_on_its_fast_kernel_on_m4(tmp_path, q
                 general[name] += len(shifts)
                 general["left shift"] += sum(shift > 0 for shift in shifts)
                 general["right shift past 22"] += sum(shift < -22 for shift in shifts)
-    print(f"\nchannels in general units: {dict(general)}")
+                general[f"{name} zero multipliers"] += zero_multipliers(call)
+    print(f"\nchannels in general units, and with zero multipliers: {dict(general)}")
     # The edited channels did leave the fast rounding's range, in every fast kernel, both ways.
     fast_kernels = (CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, FULLY_CONNECTED_PACKED)
     assert all(general[kernel] >= 2 for kernel in fast_kernels), general
-    assert general["relu"] >= 8 and general["batchnorm"] >= 2, general
+    assert general["relu"] >= 8, general
+    # the all-zero filters (ReLU's dead channels, BatchNorm's zero gammas) stay on the fast rounding
+    assert general["relu zero multipliers"] >= 7 and general["batchnorm zero multipliers"] >= 4, general
     assert general["left shift"] >= 1 and general["right shift past 22"] >= 1, general

@@ -31,6 +31,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops._fixedpoint import requantize, wrap32
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
@@ -124,22 +125,39 @@ def fast_requantization(multipliers: np.ndarray, shifts: np.ndarray, output_offs
                         weights: np.ndarray, unit: int) -> FastRequantization:
     """The fast kernels' requantization constants for every channel the reference kernel takes.
 
-    Channels inside te_nn_requantize_rounding's range get its (multiplier, rounding, shift);
-    the others (general_channels) keep the reference arithmetic inside the fast kernel, chosen
+    Channels inside te_nn_requantize_rounding's range get its (multiplier, rounding, shift), and
+    so do channels whose weights are all zero (their constant output: constant_output); the
+    others (general_channels) keep the reference arithmetic inside the fast kernel, chosen
     per unit of the kernel's loop: `unit` channels at a time (2 for te_nn_mat_mult_s8, 4 for the
     fully connected and depthwise kernels), the last channels % unit one by one.
     """
-    channels = len(multipliers)
-    general = general_channels(multipliers, shifts, folded_bias, weights)
+    channels, multipliers_in = len(multipliers), multipliers
+    # A channel whose weights are all zero (a dead channel: BatchNorm's gamma 0, a filter pruned or
+    # decayed to nothing) has its folded bias for accumulator whatever the input: its output is
+    # a constant, which the rounding form gives with a zero multiplier at any shift or bias.
+    zero = ~weights.astype(bool).any(axis=1)
+    general = general_channels(multipliers, shifts, folded_bias, weights) & ~zero
     whole = channels // unit * unit
     general[:whole] = np.repeat(general[:whole].reshape(-1, unit).any(axis=1), unit)
     starts = [c for c in range(0, whole, unit) if general[c]] + [c for c in range(whole, channels) if general[c]]
-    multipliers = multipliers.astype(np.int64)
+    constant = zero & ~general
+    multipliers = np.where(constant, 0, multipliers.astype(np.int64))
     right = np.where(general | (multipliers == 0), 1, -shifts.astype(np.int64))
     rounding = np.where(general, output_offset, (1 << (right - 1)) + output_offset * (1 << right))
+    for c in np.flatnonzero(constant):
+        rounding[c] = 2 * constant_output(int(folded_bias[c]), int(multipliers_in[c]), int(shifts[c]),
+                                          output_offset) + 1
     shift = np.where(general, shifts, right)
     return FastRequantization(multipliers.astype(np.int32), rounding.astype(np.int32), shift.astype(np.int32),
                               tuple(starts))
+
+
+def constant_output(accumulator: int, multiplier: int, shift: int, output_offset: int) -> int:
+    """The reference output of an accumulator before the clamp, held within [-129, 128] (the clamp to
+    int8 and any activation range gives the same byte): te_nn_requantize_rounding with a zero
+    multiplier, rounding 2 * this + 1 and shift 1 returns it for either sign of the accumulator."""
+    value = requantize(wrap32(accumulator), multiplier, shift) + output_offset
+    return min(max(value, -129), 128)
 
 
 def depth4(depth: int) -> int:
