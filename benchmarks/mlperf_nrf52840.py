@@ -1,12 +1,23 @@
-"""End to end on a board: the four MLPerf-Tiny-shaped models through `tinyedge compile`.
+"""End to end on a board: the four MLPerf-Tiny-shaped models through `tinyedge compile`, with
+trained weights and with the random weights of tinyedge.examples.
 
-Per model: exact instructions per inference, estimated cycles (and per MAC), latency,
-energy, flash, RAM, emulator speed and the whole compile's wall time (quantize, generate,
-cross-compile, emulate, verify, report), next to TFLite-Micro's instruction counts from
-docs/anchors.md (same counting method: Unicorn, between markers around the inference).
-Not a test: it prints figures.
+Random weights hide what trained ones have (dead channels, tiny and huge per-channel scales,
+which once sent whole layers to the reference kernels), so each model is also trained a few
+epochs on synthetic data here (no dataset is downloaded: a learnable made-up task, labels from
+a fixed random projection of the inputs, or the input itself for the autoencoder), once per run.
+Those few epochs leave no channel outside the fast kernels' rounding range, where the real trained
+models have many; "dead" is the trained model with one channel in 16 of every BatchNormalization
+killed (with_dead_channels), to measure the fast kernels on such channels.
 
-    python benchmarks/mlperf_nrf52840.py [--board nrf52840] [kws vww ic ad]
+Per model and weights: exact instructions per inference, estimated cycles (and per MAC),
+latency, flash, RAM, the whole compile's wall time (quantize, generate, cross-compile, emulate,
+verify, report), the ratios to TFLite-Micro + CMSIS-NN from ../shared/ANCHORS.md (instructions,
+arena, .text; same counting method: Unicorn, between markers around the inference; measured on
+the real trained models), and every MAC layer that fell back to a reference kernel, with its
+reason. Not a test: it prints figures.
+
+    python benchmarks/mlperf_nrf52840.py [--board nrf52840] [--weights trained dead random] [--epochs 5]
+        [kws vww ic ad]
 """
 
 from __future__ import annotations
@@ -15,56 +26,152 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
 from tinyedge import examples  # noqa: E402
+from tinyedge.ops import ConstArg, KernelCall  # noqa: E402
+from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4  # noqa: E402
+from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED  # noqa: E402
 from tinyedge.pipeline import compile_model  # noqa: E402
+from tinyedge.report import reference_fallbacks  # noqa: E402
 
-# docs/anchors.md: TFLite-Micro on Cortex-M4F, instructions per inference (reference / CMSIS-NN)
-TFLM_INSTRUCTIONS = {"kws": (43_042_773, 7_697_392), "vww": (100_238_538, 24_101_966),
-                     "ic": (107_402_175, 29_860_981), "ad": (1_952_415, 582_976)}
-COLUMNS = [("model", 5), ("instructions", 13), ("vs CMSIS-NN", 11), ("cycles", 12), ("cyc/MAC", 7),
-           ("latency ms", 10), ("energy uJ", 10), ("flash B", 9), ("RAM B", 8), ("emu MIPS", 8),
-           ("compile s", 9), ("bit-exact", 9)]
+
+@dataclass(frozen=True)
+class Anchor:
+    """TFLite-Micro + CMSIS-NN on Cortex-M4F (ANCHORS.md): instructions, arena used, firmware .text."""
+
+    instructions: int
+    arena: int
+    text: int
+
+
+CMSIS_NN = {"kws": Anchor(7_697_392, 22_820, 137_812), "vww": Anchor(24_101_966, 100_708, 417_164),
+            "ic": Anchor(29_860_981, 54_996, 177_232), "ad": Anchor(582_976, 2_580, 308_484)}
+COLUMNS = [("model", 5), ("weights", 7), ("instructions", 13), ("x CMSIS", 7), ("cycles", 12), ("cyc/MAC", 7),
+           ("latency ms", 10), ("flash B", 9), ("x text", 6), ("RAM B", 8), ("x arena", 7), ("compile s", 9),
+           ("bit-exact", 9), ("general", 7), ("fallbacks", 9)]
+TRAIN_SAMPLES = 1024
+DEAD_EVERY, DEAD_FIRST = 16, 3
 
 
 def row(values: list[str]) -> str:
     return " ".join(f"{v:>{width}}" for v, (_, width) in zip(values, COLUMNS))
 
 
-def measure(name: str, board: str, workdir: Path) -> list[str]:
-    model_path = workdir / f"{name}.keras"
-    keras_model = examples.build(name)
+def synthetic_data(model: Any, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs uniform in [-1, 1]; targets the input (an autoencoder) or one-hot labels: the argmax of
+    a fixed random projection of the input (a task the model can learn a little of in a few epochs)."""
+    rng = np.random.default_rng(seed)
+    inputs = rng.uniform(-1, 1, (samples, *model.inputs[0].shape[1:])).astype(np.float32)
+    outputs = int(model.outputs[0].shape[-1])
+    if tuple(model.outputs[0].shape[1:]) == tuple(model.inputs[0].shape[1:]):
+        return inputs, inputs
+    flat = inputs.reshape(samples, -1)
+    labels = np.argmax(flat @ rng.normal(0, 1, (flat.shape[1], outputs)), axis=1)
+    return inputs, np.eye(outputs, dtype=np.float32)[labels]
+
+
+def trained(name: str, epochs: int, seed: int = 0) -> Any:
+    """examples.build(name) after `epochs` epochs of Adam on synthetic_data."""
+    import keras
+
+    model = examples.build(name, seed)
+    inputs, targets = synthetic_data(model, TRAIN_SAMPLES, seed)
+    autoencoder = inputs is targets
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse" if autoencoder else "categorical_crossentropy")
+    model.fit(inputs, targets, epochs=epochs, batch_size=32, verbose=0)
+    return model
+
+
+def general_units(call: KernelCall) -> int:
+    """Units of channels a fast MAC kernel requantizes as the reference does (te_nn_dsp.h 'General
+    channels'): the length of the general list after its constants, less its end marker."""
+    consts = {arg.name: arg.values for arg in call.args if isinstance(arg, ConstArg)}
+    if call.function == DEPTHWISE_CH4:
+        p = call.params
+        group_words = 4 + 2 * int(p["filter_height"]) * int(p["filter_width"]) + 12
+        return len(consts["packed"]) - int(p["depth"]) // 4 * group_words - 1
+    if call.function in (CONV2D_1X1, CONV2D_IM2COL, FULLY_CONNECTED_PACKED):
+        return len(consts["quant"]) - 4 * int(call.params["output_depth"]) - 1
+    return 0
+
+
+def with_dead_channels(trained_model: Any, every: int = DEAD_EVERY) -> Any:
+    """A copy of `trained_model` with one channel in `every` of each BatchNormalization dead, as longer
+    training on real data leaves them (the trained MobileNetV1 of issue 14 had such channels in 9 of its
+    14 pointwise layers): gamma 0 and a negative beta, so the folded filter is all zero (a scale near 0,
+    a right shift past 22) and the ReLU after it outputs 0."""
+    import keras
+
+    model = keras.models.clone_model(trained_model)
+    model.set_weights(trained_model.get_weights())
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            gamma[DEAD_FIRST::every], beta[DEAD_FIRST::every] = 0.0, -0.05
+            layer.set_weights([gamma, beta, mean, variance])
+    return model
+
+
+def measure(name: str, weights: str, keras_model: Any, board: str, workdir: Path) -> tuple[list[str], list[str]]:
+    """The table row of one compile, and its fallback lines."""
+    model_path = workdir / f"{name}-{weights}.keras"
     keras_model.save(model_path)
     calib = workdir / f"{name}-calib.npy"
     np.save(calib, np.random.default_rng(0).uniform(-1, 1, (40, *keras_model.inputs[0].shape[1:])).astype(np.float32))
     start = time.perf_counter()
-    result = compile_model(model_path, board, workdir / f"{name}-{board}", calib=calib, samples=2)
+    result = compile_model(model_path, board, workdir / f"{name}-{weights}-{board}", calib=calib, samples=2)
     seconds = time.perf_counter() - start
     r = result.report
-    cmsis = TFLM_INSTRUCTIONS[name][1]
-    return [name, f"{r.simulation.instructions:,}", f"{r.simulation.instructions / cmsis:.2f}x",
-            f"{r.simulation.cycles:,}", f"{r.simulation.cycles / r.model.macs:.2f}", f"{r.simulation.latency_ms:.1f}",
-            f"{r.simulation.energy_uj:.0f}", f"{r.memory.flash_bytes:,}", f"{r.memory.ram_bytes:,}",
-            f"{r.simulation.guest_mips:.0f}", f"{seconds:.1f}", "yes" if r.verification.bit_exact else "NO"]
+    anchor = CMSIS_NN[name]
+    fallbacks = reference_fallbacks(r)
+    flash, ram = r.memory.flash_bytes, r.memory.ram_bytes
+    values = [name, weights, f"{r.simulation.instructions:,}", f"{r.simulation.instructions / anchor.instructions:.2f}",
+              f"{r.simulation.cycles:,}", f"{r.simulation.cycles / r.model.macs:.2f}", f"{r.simulation.latency_ms:.1f}",
+              f"{flash:,}" if flash else "?", f"{flash / anchor.text:.2f}" if flash else "?",
+              f"{ram:,}" if ram else "?", f"{ram / anchor.arena:.2f}" if ram else "?", f"{seconds:.1f}",
+              "yes" if r.verification.bit_exact else "NO", str(sum(general_units(call) for call in result.model.calls)),
+              str(len(fallbacks))]
+    lines = [f"  {name} {weights}: layer {layer.index} {layer.op} {layer.kernel}: {layer.fallback}"
+             for layer in fallbacks]
+    return values, lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--board", default="nrf52840")
+    parser.add_argument("--weights", nargs="+", choices=["trained", "dead", "random"],
+                        default=["trained", "dead", "random"])
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs on synthetic data")
     parser.add_argument("models", nargs="*", default=list(examples.MLPERF_TINY))
     args = parser.parse_args()
     header = row([title for title, _ in COLUMNS])
-    print(f"board {args.board}; 'vs CMSIS-NN' = instructions / TFLite-Micro+CMSIS-NN's (docs/anchors.md, Cortex-M4F)")
+    print(f"board {args.board}; 'x CMSIS', 'x text', 'x arena' = tinyedge's instructions, flash and RAM (stack "
+          "included) over TFLite-Micro+CMSIS-NN's instructions, .text and arena (ANCHORS.md, Cortex-M4F, trained "
+          f"MLPerf Tiny models); trained = {args.epochs} epochs on synthetic data; dead = trained, 1 channel in "
+          f"{DEAD_EVERY} of each BatchNormalization killed; general = units of channels the fast kernels requantize "
+          "as the reference does")
     print(header)
     print("-" * len(header))
+    fallbacks: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            print(row(measure(name, args.board, Path(tmp))), flush=True)
+            trained_model = trained(name, args.epochs) if {"trained", "dead"} & set(args.weights) else None
+            for weights in args.weights:
+                if weights == "random":
+                    keras_model = examples.build(name)
+                else:
+                    keras_model = trained_model if weights == "trained" else with_dead_channels(trained_model)
+                values, lines = measure(name, weights, keras_model, args.board, Path(tmp))
+                print(row(values), flush=True)
+                fallbacks += lines
+    print(f"MAC layers on a reference kernel although a fast variant exists: {len(fallbacks)}", *fallbacks, sep="\n")
 
 
 if __name__ == "__main__":
