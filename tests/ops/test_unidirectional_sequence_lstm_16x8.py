@@ -1,7 +1,7 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM in 16x8 mode (int16 input, hidden state and output, int8 weights, int64 biases,
 int16 cell state) against TFLite-Micro, byte for byte: seeded random configurations over three calls in a row
 (the states carry over), zero points 0 as TensorFlow writes them and others, biases past 2^32, both layouts,
-cell clips; the same in the emulator; refusals.
+cell clips; a hand-worked case; the states kept in the emulator; refusals.
 
 TensorFlow's converter cannot calibrate a Keras LSTM's loop (it crashes in 16x8 mode as in int8), so the op
 is built directly, as test_unidirectional_sequence_lstm.py builds the int8 one.
@@ -98,6 +98,33 @@ def test_16x8_lstm_keeps_its_states_between_inferences_on_nrf52840(tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["verification"]["bit_exact"] is True and report["verification"]["samples"] == 3
     assert result.model.calls[0].function == LSTM_16X8
+
+
+def test_16x8_lstm_small_exact_answer_over_two_calls(tmp_path):
+    # One input, one unit, two steps; every weight 0 but the cell gate's input weight 4; input and weight scales
+    # 2^-6, so the products' multiplier is 2^-12 / 2^-12 = 1 (QuantizeMultiplier (2^30, 1); the 64-bit form
+    # rounds it to 2^14 and shifts by 14: the products unchanged); cell scale 2^-11, hidden scale 2^-7.
+    # Forget, input and output gates: sigmoid(0) = 16384 (0.5). Input 64: cell gate tanh(256 = 0.0625) = 2045.
+    #   step 1: cell = 16384 * 2045 / 2^19 = 63.9 -> 64; tanh(64 * 6 = 384 in table units) = 1024;
+    #           hidden = 1024 * 16384 / 2^23 = 2
+    #   step 2: cell = 64 / 2 + 64 = 96; tanh(576) = 1535; hidden = 1535 / 512 = 2.998 -> 3
+    # A second call with input 0 carries the state on: cell 48, hidden 1.5 -> 2; cell 24, hidden 0.75 -> 1.
+    scale = 2.0 ** -6
+    inputs: dict[int, TensorSpec] = {0: TensorSpec((1, 2, 1), scale, 0, dtype="int16"),
+                                     HIDDEN: TensorSpec((1, 1), 2.0 ** -7, 0, dtype="int16"),
+                                     CELL: TensorSpec((1, 1), 2.0 ** -11, 0, dtype="int16")}
+    for gate in range(4):
+        inputs[1 + gate] = TensorSpec((1, 1), scale, 0, data=np.full((1, 1), 4 if gate == 2 else 0, dtype=np.int8))
+        inputs[5 + gate] = TensorSpec((1, 1), scale, 0, data=np.zeros((1, 1), dtype=np.int8))
+        inputs[12 + gate] = TensorSpec((1,), scale * scale, 0, data=np.zeros(1, dtype=np.int64), dtype="int64")
+
+    def int16_bytes(*values: int) -> bytes:
+        return np.array(values, dtype="<i2").tobytes()
+
+    case = lstm_case(inputs, TensorSpec((1, 2, 1), 2.0 ** -7, 0, dtype="int16"), _options(False), "hand-worked 16x8",
+                     (int16_bytes(64, 64), int16_bytes(0, 0)), (int16_bytes(2, 3), int16_bytes(2, 1)))
+    (model,) = check_cases([case], tmp_path)
+    assert model.calls[0].params["cell_input_multiplier"] == 1 << 30 and model.calls[0].params["cell_input_shift"] == 1
 
 
 def _with(case: OpCase, slot: int, spec: TensorSpec) -> OpCase:
