@@ -45,10 +45,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from tinyedge.pipeline import generate
 
     generated = generate(args.model, args.output, board=args.board, calib=args.calib, source=args.source, log=_log,
-                         force=args.force, activations=args.activations)
+                         force=args.force, activations=args.activations, optimize=args.optimize)
     model = generated.model
     print(f"wrote {generated.out_dir}: {len(model.layers)} layers, {model.macs:,} MACs, "
-          f"weights {model.weight_bytes:,} B, arena {model.plan.arena_bytes:,} B")
+          f"weights {model.weight_bytes:,} B, arena {model.plan.arena_bytes:,} B (planned for {model.plan.optimize})")
     return 0
 
 
@@ -56,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tinyedge.pipeline import run_model
 
     result = run_model(args.model, args.board, args.input, args.output, calib=args.calib, backend=args.backend,
-                       log=_log, activations=args.activations)
+                       log=_log, activations=args.activations, optimize=args.optimize)
     print(f"wrote {args.output}: {result.dtype} {list(result.shape)}")
     return 0
 
@@ -68,7 +68,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     result = compile_model(args.model, args.board, args.output, calib=args.calib, source=args.source,
                            samples=args.samples, rate_hz=args.rate, battery_mah=args.battery, budget=args.budget,
                            backend=args.backend, log=_log, console=args.console, force=args.force,
-                           command=args.command_line, activations=args.activations, eval_data=args.eval)
+                           command=args.command_line, activations=args.activations, eval_data=args.eval,
+                           optimize=args.optimize)
     print(summary_table(result.report))
     print(f"wrote {result.out_dir}: {result.contents}, report.json, report.html")
     if not result.report.verification.bit_exact:
@@ -112,6 +113,14 @@ def _activations_option(parser: argparse.ArgumentParser) -> None:
                              "weights, twice the activation RAM, closer to float); a quantized .tflite keeps its own")
 
 
+def _optimize_option(parser: argparse.ArgumentParser) -> None:
+    from tinyedge.plan import OPTIMIZE_GOALS, SPEED
+
+    parser.add_argument("--optimize", choices=OPTIMIZE_GOALS, default=SPEED,
+                        help="speed (default: the fast kernels and their scratch) or ram (the smallest arena the "
+                             "planner finds, with slower kernels where their scratch sits at the peak)")
+
+
 def _backend_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", metavar="{auto,builtin,renode,qemu}",
                         help="emulator (default auto: Renode when installed, else the built-in one)")
@@ -141,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     add_force_option(sub)
     _activations_option(sub)
+    _optimize_option(sub)
 
     sub = command("compile", cmd_compile, "quantize, generate, cross-compile, emulate (or estimate, for Xtensa "
                   "boards), verify and report")
@@ -155,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--battery", type=float, default=220.0, help="battery capacity in mAh (default 220, CR2032)")
     sub.add_argument("--budget", type=int, help="fail when one inference takes more instructions than this")
     _activations_option(sub)
+    _optimize_option(sub)
     sub.add_argument("--console", choices=CONSOLES, default=SEMIHOSTING,
                      help="semihosting (default: reads input.bin through a debugger or emulator) or uart (standalone: "
                           "the samples compiled in, result lines on the board's UART, for `flash --measure`)")
@@ -167,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--output", type=Path, required=True, help="the .npy to write outputs to")
     _backend_option(sub)
     _activations_option(sub)
+    _optimize_option(sub)
 
     sub = command("compare", compare.run, "per-layer and total deltas between two report.json files; exit 4 past "
                   "--threshold")

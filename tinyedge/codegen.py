@@ -28,7 +28,7 @@ from tinyedge.ops import (
     lower,
     unsupported_message,
 )
-from tinyedge.plan import MemoryPlan, plan_memory
+from tinyedge.plan import SPEED, MemoryPlan, lean_calls, plan_memory, planned_calls
 from tinyedge.resources import templates_dir
 
 CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "uint32": "uint32_t",
@@ -93,13 +93,16 @@ class CompiledModel:
         return self.plan.tensor_offsets.get(self.inputs[0].index)
 
 
-def compile_graph(graph: Graph, model_sha256: str = "") -> CompiledModel:
-    """Lower every op and plan memory; raises before any file is written if an op is unsupported."""
+def compile_graph(graph: Graph, model_sha256: str = "", optimize: str = SPEED) -> CompiledModel:
+    """Lower every op and plan memory for `optimize` (tinyedge.plan.OPTIMIZE_GOALS); raises before any file
+    is written if an op is unsupported."""
     unsupported = find_unsupported(graph)
     if unsupported:
         raise UnsupportedOpError(unsupported_message(graph, unsupported))
     calls = tuple(lower(graph, op) for op in graph.operators)
-    plan = plan_memory(graph, list(calls))
+    lean = lean_calls(graph, calls) if optimize != SPEED else {}
+    plan = plan_memory(graph, calls, optimize, lean)
+    calls = planned_calls(calls, lean, plan)
     constants = _constant_tensors(graph, calls)
     weight_bytes = sum(graph.tensor(t).nbytes for t in constants)
     weight_bytes += sum(values.nbytes for values in _distinct_constants(calls))

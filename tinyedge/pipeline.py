@@ -30,6 +30,7 @@ from tinyedge.evaluate import load_eval_data, measure_accuracy
 from tinyedge.host import run_host
 from tinyedge.importer import load_tflite
 from tinyedge.outdir import check_output_file, output_folder, write_file_atomically
+from tinyedge.plan import SPEED, check_optimize
 from tinyedge.provenance import collect
 from tinyedge.report import (
     DEFAULT_BATTERY_MAH,
@@ -95,12 +96,13 @@ def ensure_int8(model_path: Path, workdir: Path, calib: Path | None = None, sour
     return quantize_stage(model_path, workdir, calib, source, log, activations).tflite
 
 
-def compile_tflite(path: Path, name: str | None = None) -> CompiledModel:
-    """Import, lower and plan an int8 .tflite; `name` is how reports call the model (default: file stem)."""
+def compile_tflite(path: Path, name: str | None = None, optimize: str = SPEED) -> CompiledModel:
+    """Import, lower and plan an int8 .tflite; `name` is how reports call the model (default: file stem);
+    `optimize` "speed" or "ram" (tinyedge/plan.py)."""
     graph = load_tflite(path)
     if name:
         graph = dataclasses.replace(graph, name=name)
-    return compile_graph(graph, model_sha256(path))
+    return compile_graph(graph, model_sha256(path), optimize)
 
 
 def render(model: CompiledModel, board: Board | str, out_dir: Path, console: str = SEMIHOSTING,
@@ -119,11 +121,12 @@ def build(model: CompiledModel, board: Board | str, out_dir: Path) -> Firmware:
 
 def generate(model_path: Path, out_dir: Path, board: str = "host", calib: Path | None = None,
              source: Path | None = None, log: Log | None = None, force: bool = False,
-             activations: str | None = None) -> Generated:
+             activations: str | None = None, optimize: str = SPEED) -> Generated:
     board_data = load_board(board)  # an unknown board fails before any work
+    check_optimize(optimize)
     with output_folder(out_dir, (model_path, calib, source), force, command="generate") as scratch:
         tflite = ensure_int8(model_path, scratch, calib, source, log, activations)
-        model = compile_tflite(tflite, name=Path(model_path).stem)
+        model = compile_tflite(tflite, name=Path(model_path).stem, optimize=optimize)
         render(model, board_data, scratch)
     return Generated(Path(out_dir), Path(out_dir) / "model.tflite", model)
 
@@ -160,14 +163,16 @@ def outputs_array(model: CompiledModel, outputs: list[bytes], batched: bool) -> 
 
 
 def run_model(model_path: Path, board: str, input_path: Path, output_path: Path, calib: Path | None = None,
-              backend: str = "auto", log: Log | None = None, activations: str | None = None) -> np.ndarray:
+              backend: str = "auto", log: Log | None = None, activations: str | None = None,
+              optimize: str = SPEED) -> np.ndarray:
     """Run the model's firmware on the inputs (host build, or the built-in emulator) and save the outputs."""
     board_data = load_board(board)
+    check_optimize(optimize)
     output_path = check_output_file(output_path, (model_path, input_path, calib))
     with tempfile.TemporaryDirectory(prefix="tinyedge-run-") as tmp:
         workdir = Path(tmp)
         tflite = ensure_int8(Path(model_path), workdir, calib, log=log, activations=activations)
-        model = compile_tflite(tflite, name=Path(model_path).stem)
+        model = compile_tflite(tflite, name=Path(model_path).stem, optimize=optimize)
         if len(model.outputs) != 1:
             raise TinyEdgeError(f"the model has {len(model.outputs)} outputs; `run` writes single-output models")
         samples, batched = load_input_samples(Path(input_path), model)
@@ -223,13 +228,13 @@ class Progress:
 
 
 def quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
-                           progress: Progress, log: Log, activations: str | None = None
+                           progress: Progress, log: Log, activations: str | None = None, optimize: str = SPEED
                            ) -> tuple[QuantizeResult, CompiledModel]:
     """The first two stages of every `compile`: the quantized .tflite in workdir, and the compiled model."""
     progress("quantize")
     quantized = quantize_stage(model_path, workdir, calib, source, log, activations)
-    progress("generate C")
-    return quantized, compile_tflite(quantized.tflite, name=Path(model_path).stem)
+    progress("generate C" + ("" if optimize == SPEED else f" (memory planned for {optimize})"))
+    return quantized, compile_tflite(quantized.tflite, name=Path(model_path).stem, optimize=optimize)
 
 
 def verification_samples(model: CompiledModel, calib: Path | None, count: int) -> list[bytes]:
@@ -261,7 +266,7 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                   battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
                   log: Log | None = None, console: str = SEMIHOSTING, force: bool = False,
                   command: str | None = None, activations: str | None = None,
-                  eval_data: Path | None = None) -> CompileResult:
+                  eval_data: Path | None = None, optimize: str = SPEED) -> CompileResult:
     """Quantize, generate, cross-compile, run in the emulator, verify against TFLite-Micro, report.
 
     `eval_data` (labelled samples, tinyedge/evaluate.py) adds the int8 and float accuracy to the report.
@@ -281,6 +286,7 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
                             "(or `tinyedge compile`), which gives an ESP32-family board an ESP-IDF project and an "
                             "analytical estimate")
     check_console(console, board_data)
+    check_optimize(optimize)
     choice = backends.pick(backend, board_data, console)
     backend = choice.name
     backends.check_board(backend, board_data)  # a board the backend cannot run fails before any work
@@ -288,7 +294,8 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
     evaluation = None if eval_data is None else load_eval_data(eval_data)  # bad data fails before any work
     progress = Progress(6 if evaluation is None else 7, log)
     with output_folder(out_dir, (model_path, calib, source, eval_data), force) as scratch:
-        quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
+        quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations,
+                                                 optimize)
         tflite = quantized.tflite
         inputs = verification_samples(model, calib, samples)
         render(model, board_data, scratch, console, inputs)
@@ -376,7 +383,7 @@ def build_report(model: CompiledModel, tflite: Path, board: Board, firmware: Fir
         arena_bytes=model.plan.arena_bytes, stack_bytes=stack, weights_bytes=model.weight_bytes,
         text_bytes=firmware.text, data_bytes=firmware.data, bss_bytes=firmware.bss,
         flash_available=firmware.flash_available or 0, ram_available=firmware.ram_available or 0,
-        model_constants=firmware.model_constants,
+        model_constants=firmware.model_constants, optimize=model.plan.optimize,
     )
     layers = tuple(
         LayerFigures(layer.index, layer.name, layer.opcode, layer.macs, stats.instructions, int(round(stats.cycles)),

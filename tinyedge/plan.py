@@ -7,16 +7,30 @@ The input of a single-input model lives in the arena too, alive from before the 
 its last reader, so its bytes are reused afterwards (tinyedge_model_input() points at it);
 the outputs, and the inputs of a model with several, live in the caller's buffers.
 tinyedge.plan_check checks a plan with lifetimes and byte ranges of its own.
+
+Two goals (`--optimize`). "speed", the default, plans the kernels as they were lowered: the
+fast variants with their scratch, every in-place plan their kernels declare. "ram" searches
+for the smallest arena it can find: per op whether it writes over its input, four placement
+orders, and, for an op whose scratch lies at the arena's peak, its plain variant without
+scratch (lean_calls: the lowering under tinyedge.ops.conv.reference_kernels()), which is
+slower; the KernelCall of each layer that takes one says so in its `fallback`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tinyedge.errors import TinyEdgeError
 from tinyedge.ir import Graph
 from tinyedge.ops import KernelCall, ScratchArg
 
 ALIGNMENT = 16
+SPEED, RAM = "speed", "ram"
+OPTIMIZE_GOALS = (SPEED, RAM)
+RAM_SEARCH_ROUNDS = 16  # each accepted round makes the arena smaller; a bound on the compile time
+RAM_SEARCH_MOVES = 48  # in-place choices tried per round, the ops nearest the arena's peak first
 
 
 @dataclass(frozen=True)
@@ -38,23 +52,126 @@ class MemoryPlan:
     tensor_offsets: dict[int, int]  # arena tensors: tensor index -> byte offset
     scratch_offsets: dict[int, int]  # op index -> byte offset of its scratch buffer
     in_place: frozenset[int]  # op indices whose output reuses their first input's buffer
+    optimize: str = SPEED  # the goal the plan was made for (OPTIMIZE_GOALS)
+    lean: frozenset[int] = frozenset()  # ops planned with their scratch-free variant (lean_calls), "ram" only
 
 
 def _align(value: int) -> int:
     return (value + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-def plan_memory(graph: Graph, calls: list[KernelCall]) -> MemoryPlan:
-    """The smaller of two plans: with and without convolutions writing over their inputs.
+def check_optimize(goal: str) -> str:
+    """`goal` if it is one of OPTIMIZE_GOALS; a user error naming them otherwise."""
+    if goal not in OPTIMIZE_GOALS:
+        raise TinyEdgeError(f"unknown optimization goal '{goal}'; choose one of: {', '.join(OPTIMIZE_GOALS)}")
+    return goal
 
-    Overwriting an input shares one buffer between the two tensors for both lifetimes, which
-    usually saves a tensor's worth of RAM but can raise the peak elsewhere; trying both is cheap.
+
+def scratch_bytes(call: KernelCall) -> int:
+    return sum(a.nbytes for a in call.args if isinstance(a, ScratchArg))
+
+
+def lean_calls(graph: Graph, calls: Sequence[KernelCall]) -> dict[int, KernelCall]:
+    """For each op whose kernel takes scratch: the plain variant's call where it takes less (none, mostly).
+
+    The alternatives "ram" may choose from; lowered under reference_kernels(), the context that
+    turns the fast variants off (the plain kernels give the same bytes)."""
+    from tinyedge.ops import lower
+    from tinyedge.ops.conv import reference_kernels
+
+    lean: dict[int, KernelCall] = {}
+    with reference_kernels():
+        for op, call in zip(graph.operators, calls):
+            if scratch_bytes(call):
+                plain = lower(graph, op)
+                if plain.function != call.function and scratch_bytes(plain) < scratch_bytes(call):
+                    lean[op.index] = plain
+    return lean
+
+
+def planned_calls(calls: Sequence[KernelCall], lean: dict[int, KernelCall], plan: MemoryPlan) -> tuple[KernelCall, ...]:
+    """The calls `plan` was made for: the lean variant of the ops in plan.lean, its reason as its fallback."""
+    def chosen(index: int, call: KernelCall) -> KernelCall:
+        if index not in plan.lean:
+            return call
+        reason = (f"--optimize ram: {lean[index].function} needs {scratch_bytes(lean[index]):,} B of scratch where "
+                  f"{call.function} needs {scratch_bytes(call):,} B at the arena's peak")
+        return dataclasses.replace(lean[index], fallback=reason)
+
+    return tuple(chosen(i, call) for i, call in enumerate(calls))
+
+
+def plan_memory(graph: Graph, calls: Sequence[KernelCall], optimize: str = SPEED,
+                lean: dict[int, KernelCall] | None = None) -> MemoryPlan:
+    """The arena plan for `optimize` (see the module's docstring); `lean`: lean_calls(), used by "ram" only.
+
+    "speed" takes the smaller of two plans: with and without convolutions writing over their
+    inputs. Overwriting an input shares one buffer between the two tensors for both lifetimes,
+    which usually saves a tensor's worth of RAM but can raise the peak elsewhere; trying both is cheap.
     """
-    plans = [_plan(graph, calls, overlap_convolutions) for overlap_convolutions in (True, False)]
+    calls = list(calls)
+    if check_optimize(optimize) == RAM:
+        return _smallest_plan(graph, calls, lean or {})
+    plans = [_plan(graph, calls, overlap_convolutions=overlap) for overlap in (True, False)]
     return min(plans, key=lambda plan: plan.arena_bytes)
 
 
-def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> MemoryPlan:
+def live_bytes(plan: MemoryPlan, steps: int) -> list[int]:
+    """Per op step (-1 first): the bytes of the plan's buffers live at that step, a lower bound of its arena."""
+    return [sum(b.nbytes for b in plan.buffers if b.first <= step <= b.last) for step in range(-1, steps)]
+
+
+def _smallest_plan(graph: Graph, calls: list[KernelCall], lean: dict[int, KernelCall]) -> MemoryPlan:
+    """Greedy descent from the smaller of "speed"'s two plans (so never above "speed"): each round tries,
+    at the steps where the most bytes are live, one op's lean variant, all of them together, or one op's
+    in-place choice flipped, and keeps the move that shrinks the arena most. Every candidate is placed
+    in the four _ORDERS."""
+    capable = [i for i, call in enumerate(calls) if call.in_place or call.in_place_shift is not None]
+
+    def evaluate(lean_ops: frozenset[int], off: frozenset[int]) -> MemoryPlan:
+        effective = [lean[i] if i in lean_ops else call for i, call in enumerate(calls)]
+        plans = [_plan(graph, effective, no_in_place=off, order=order) for order in range(len(_ORDERS))]
+        best = min(plans, key=lambda plan: plan.arena_bytes)
+        return dataclasses.replace(best, optimize=RAM, lean=lean_ops)
+
+    shifted = frozenset(i for i in capable if not calls[i].in_place)
+    state, best = min((((frozenset(), off), evaluate(frozenset(), off)) for off in (frozenset(), shifted)),
+                      key=lambda s: s[1].arena_bytes)
+    for _ in range(RAM_SEARCH_ROUNDS):
+        live = live_bytes(best, len(calls))
+        peaks = [step - 1 for step, nbytes in enumerate(live) if nbytes == max(live)]
+        lean_ops, off = state
+        at_peak = [i for i in lean if i not in lean_ops and i in peaks]
+        moves = [(lean_ops | {i}, off) for i in at_peak]
+        if len(at_peak) > 1:
+            moves.append((lean_ops | set(at_peak), off))
+        nearest = sorted(capable, key=lambda i: min(abs(i - step) for step in peaks))[:RAM_SEARCH_MOVES]
+        moves += [(lean_ops, off ^ {i}) for i in nearest]
+        tried = [(evaluate(*move), move) for move in moves]
+        if not tried:
+            break
+        plan, move = min(tried, key=lambda t: (t[0].arena_bytes, len(t[1][0]), len(t[1][1])))
+        if plan.arena_bytes >= best.arena_bytes:
+            break
+        state, best = (frozenset(move[0]), frozenset(move[1])), plan
+    return best
+
+
+_Span = list[int]  # [low, high, first, last]: bytes relative to the buffer's root tensor, op steps
+_ORDERS: tuple[Callable[[_Span], tuple[int, ...]], ...] = (
+    lambda s: (s[0] - s[1], s[2]),  # largest first (TFLite-Micro's greedy planner), "speed"'s order
+    lambda s: (s[2], s[0] - s[1]),  # by first writer
+    lambda s: (s[2] - s[3], s[0] - s[1]),  # longest-lived first
+    lambda s: (s[0] - s[1], -s[3]),  # largest first, the latest to die first among equals
+)
+
+
+def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool = True,
+          no_in_place: frozenset[int] = frozenset(), order: int = 0) -> MemoryPlan:
+    """One plan: ops in `no_in_place` never write over their input (nor, without `overlap_convolutions`, any
+    op that declares only an in_place_shift); `order` indexes _ORDERS."""
+    if not overlap_convolutions:
+        no_in_place |= {i for i, call in enumerate(calls) if not call.in_place and call.in_place_shift is not None}
     external = set(graph.outputs) | (set(graph.inputs) if len(graph.inputs) != 1 else set())
     external |= set(graph.inputs) & set(graph.outputs)  # a model that passes its input through
     producer: dict[int, int] = {t: -1 for t in graph.inputs}
@@ -81,11 +198,11 @@ def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> 
     in_place: set[int] = set()
     for op, call in zip(graph.operators, calls):
         source, target = op.inputs[0] if op.inputs else -1, op.outputs[0]
-        if not (in_arena(source) and in_arena(target) and last_use[source] == op.index):
+        if op.index in no_in_place or not (in_arena(source) and in_arena(target) and last_use[source] == op.index):
             continue
         if call.in_place and graph.tensor(source).nbytes == graph.tensor(target).nbytes:
             shift = 0
-        elif call.in_place_shift is not None and overlap_convolutions:
+        elif call.in_place_shift is not None:
             shift = _align(call.in_place_shift)
         else:
             continue
@@ -93,7 +210,7 @@ def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> 
         relative[target] = relative.get(source, 0) - shift
         in_place.add(op.index)
 
-    spans: dict[str, list[int]] = {}  # buffer name -> [low, high, first, last], bytes relative to its root
+    spans: dict[str, _Span] = {}  # buffer name -> [low, high, first, last]
     owner: dict[int, str] = {}
     for t in sorted(producer):
         if not in_arena(t):
@@ -107,14 +224,13 @@ def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> 
         span[:] = [min(span[0], low), max(span[1], high), min(span[2], first), max(span[3], last)]
     scratch_names: dict[int, str] = {}
     for op, call in zip(graph.operators, calls):
-        scratch = [a.nbytes for a in call.args if isinstance(a, ScratchArg)]
+        scratch = scratch_bytes(call)
         if scratch:
             scratch_names[op.index] = f"scratch of layer {op.index} {op.opcode}"
-            spans[scratch_names[op.index]] = [0, sum(scratch), op.index, op.index]
+            spans[scratch_names[op.index]] = [0, scratch, op.index, op.index]
 
     placed: list[Buffer] = []
-    for name, (low, high, first, last) in sorted(spans.items(), key=lambda item: (item[1][0] - item[1][1],
-                                                                                   item[1][2])):
+    for name, (low, high, first, last) in sorted(spans.items(), key=lambda item: _ORDERS[order](item[1])):
         nbytes, offset = high - low, 0
         candidate = Buffer(name, nbytes, first, last, 0)
         for other in sorted((b for b in placed if b.overlaps_in_time(candidate)), key=lambda b: b.offset):
@@ -132,4 +248,3 @@ def _plan(graph: Graph, calls: list[KernelCall], overlap_convolutions: bool) -> 
         scratch_offsets={op: offsets[name] for op, name in scratch_names.items()},
         in_place=frozenset(in_place),
     )
-

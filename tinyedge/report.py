@@ -63,6 +63,7 @@ class MemoryInfo:
     note: str | None = None  # where the figures come from, when not from an emulated ELF
     flash_total_bytes: int | None = None  # the whole flash chip, where flash_available is one partition of it
     model_constants: str | None = None  # where the firmware reads the weights: "flash", or "ram" (copied at start-up)
+    optimize: str = "speed"  # what the arena was planned for (`--optimize`): "speed" or "ram"
 
 
 @dataclass(frozen=True)
@@ -427,7 +428,8 @@ def _memory_rows(mem: MemoryInfo, partition: bool = False) -> list[tuple[str, st
     ram = "not known" if mem.ram_bytes is None else f"{mem.ram_bytes:,}"
     stack = "not measured" if mem.stack_bytes is None else f"{mem.stack_bytes:,}"
     rows = [("flash", f"{flash} / {flash_capacity(mem, partition)}  (weights {mem.weights_bytes:,})"),
-            ("RAM", f"{ram} / {mem.ram_available:,} B  (arena {mem.arena_bytes:,}, stack {stack})")]
+            ("RAM", f"{ram} / {mem.ram_available:,} B  (arena {mem.arena_bytes:,} planned for {mem.optimize}, "
+                    f"stack {stack})")]
     if mem.model_constants == "ram":
         rows.append(("weights", "in RAM: copied from flash at start-up (they fit; the board reads flash slowly)"))
     if mem.note:

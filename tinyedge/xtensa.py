@@ -52,7 +52,7 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
                       battery_mah: float = DEFAULT_BATTERY_MAH, budget: int | None = None, backend: str = "auto",
                       log: Log | None = None, console: str = SEMIHOSTING, force: bool = False,
                       command: str | None = None, activations: str | None = None,
-                      eval_data: Path | None = None) -> CompileResult:
+                      eval_data: Path | None = None, optimize: str = "speed") -> CompileResult:
     """`compile` for an ESP32-family board no emulator runs here (Xtensa: esp32, esp32s3).
 
     Quantize, generate, render the ESP-IDF project (with TFLite-Micro's checksums for its
@@ -78,7 +78,8 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
     evaluation = None if eval_data is None else load_eval_data(eval_data)  # bad data fails before any work
     progress = Progress(6 if evaluation is None else 7, log)
     with output_folder(out_dir, (model_path, calib, source, eval_data), force) as scratch:
-        quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations)
+        quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations,
+                                                 optimize)
         tflite = quantized.tflite
         progress(f"render the ESP-IDF project for {target}")
         checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)
@@ -152,14 +153,15 @@ def build_estimate_report(model: CompiledModel, tflite: Path, board: Board, proj
         note = ("flash and RAM are not known: ESP-IDF is not installed, so the project was not built (weights and "
                 "arena are the planner's); build it with `idf.py build` for its figures")
         memory = MemoryInfo(None, None, model.plan.arena_bytes, None, model.weight_bytes, None, None, None,
-                            project.partitioning.app_bytes, ram_available, note, flash_total_bytes=flash_total)
+                            project.partitioning.app_bytes, ram_available, note, flash_total_bytes=flash_total,
+                            optimize=model.plan.optimize)
     else:
         note = (f"flash: build/{PROJECT_NAME}.bin as written to the app partition; RAM: static IRAM, DRAM and bss of "
                 f"build/{PROJECT_NAME}.elf (heap and task stacks come on top; the main task's stack is "
                 f"{MAIN_STACK_BYTES:,} B); stack use not measured")
         memory = MemoryInfo(sizes.flash_bytes, sizes.ram_bytes, model.plan.arena_bytes, None, model.weight_bytes,
                             sizes.text_bytes, sizes.data_bytes, sizes.bss_bytes, project.partitioning.app_bytes,
-                            ram_available, note, flash_total_bytes=flash_total)
+                            ram_available, note, flash_total_bytes=flash_total, optimize=model.plan.optimize)
     built = sizes is not None
     espidf_info = EspIdfInfo(
         target=project.target, project=".", built=built, app_bin=f"build/{PROJECT_NAME}.bin" if built else None,
