@@ -223,8 +223,7 @@ def build_micropython(model_path: Path, board: str, out_dir: Path, arch: str | N
         write_example(model, module, scratch / "example.py")
         built, check, note = None, None, None
         if arch == "xtensawin":
-            note = natmod.xtensa_message()
-            log(f"tinyedge: {note}")
+            note = natmod.xtensa_message()  # printed once, in the summary
         else:
             log(f"[3/4] native module for {arch} (tinyedge's .mpy linker)")
             with tempfile.TemporaryDirectory(prefix="tinyedge-natmod-") as tmp:
