@@ -110,6 +110,37 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel(const int16_t *const *rows, int3
 }
 
 /*
+ * One general channel group of one output pixel (te_nn_dsp.h): the taps accumulated as for
+ * the others (the hand-scheduled 3x3 taps on the DSP path), then the reference requantization.
+ */
+static TE_NN_NOINLINE void te_dw_ch4_general_group(const int16_t *const *rows, int32_t offset, const int32_t *packed,
+                                                   int32_t group_size, int32_t filter_height, int32_t filter_width,
+                                                   int32_t activation_min, int32_t activation_max, int8_t *out)
+{
+#if TE_NN_DSP
+    if (filter_height == 3 && filter_width == 3) {
+        int32_t a0 = packed[0], a1 = packed[1], a2 = packed[2], a3 = packed[3];
+        uint32_t t0, t1, t2, t3;
+        const int32_t *w = packed + TE_DW_CH4_BIAS_WORDS;
+        const int16_t *x0 = rows[0] + offset, *x1 = rows[1] + offset, *x2 = rows[2] + offset;
+        __asm__ volatile(
+            TE_DW_CH4_ASM_ROW("x0") TE_DW_CH4_ASM_ROW("x1") TE_DW_CH4_ASM_ROW("x2")
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),
+              [t2] "=&r"(t2), [t3] "=&r"(t3), [w] "+r"(w)
+            : [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2)
+            : "memory");
+        out[0] = te_nn_output_general_s8(a0, w, activation_min, activation_max);
+        out[1] = te_nn_output_general_s8(a1, w + 3, activation_min, activation_max);
+        out[2] = te_nn_output_general_s8(a2, w + 6, activation_min, activation_max);
+        out[3] = te_nn_output_general_s8(a3, w + 9, activation_min, activation_max);
+        return;
+    }
+#endif
+    te_dw_ch4_pixel(rows, offset, packed, 1, group_size, filter_height, filter_width, activation_min, activation_max,
+                    1, out);
+}
+
+/*
  * Every channel group of one output pixel in a layer with general groups (te_nn_dsp.h): the runs
  * of ordinary groups between them as te_depthwise_conv2d_ch4_s8 runs a whole pixel, each general
  * group alone with the reference requantization.
@@ -142,8 +173,8 @@ static TE_NN_NOINLINE void te_dw_ch4_pixel_mixed(const int16_t *const *rows, int
         if (end == channel_groups) {
             break;
         }
-        te_dw_ch4_pixel(rows, offset + end * group_size, packed + end * group_words, 1, group_size, filter_height,
-                        filter_width, activation_min, activation_max, 1, out + 4 * end);
+        te_dw_ch4_general_group(rows, offset + end * group_size, packed + end * group_words, group_size,
+                                filter_height, filter_width, activation_min, activation_max, out + 4 * end);
         group = end + 1;
         ++general;
     }
