@@ -1,4 +1,4 @@
-"""SVDF (int8 input and output, int16 state and time weights) against TFLite-Micro, byte for byte:
+"""SVDF (int8 input and output, int16 or int8 state and time weights) against TFLite-Micro, byte for byte:
 200 seeded random configurations, each run on three inputs in a row so that the state's memory
 carries from call to call as it does in TFLite-Micro's interpreter, and refusals.
 
@@ -25,7 +25,7 @@ from tinyedge.codegen import compile_graph
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.importer import parse_tflite
 from tinyedge.ops.conv import reference_kernels
-from tinyedge.ops.svdf import SVDF_PACKED, SVDF_REFERENCE
+from tinyedge.ops.svdf import SVDF_INT8_STATE, SVDF_PACKED, SVDF_REFERENCE
 from tinyedge.pipeline import compile_model
 
 CONFIGURATIONS = 200
@@ -52,39 +52,43 @@ def _variable_state() -> Iterator[None]:
 
 
 def svdf_case(rng: np.random.Generator, label: str, batches: int, input_size: int, units: int, rank: int,
-              memory: int, state_zero_point: int = 0) -> OpCase:
+              memory: int, state_zero_point: int = 0, state_dtype: str = "int16") -> OpCase:
     """Scales as a calibrated converter gives them: symmetric weights, bias scale = state x time scale."""
     filters = units * rank
     input_scale = log_uniform(rng, -3, 0)
     feature_scale = log_uniform(rng, -3, -1)
     # Uniform int8 values have a standard deviation near 74, so a sum of n products is near 5500 sqrt(n): the
-    # state scale maps that to about 8000 of int16 (and the output scale the time sums to about 60 of int8),
-    # give or take a factor of 3, so that some values saturate and most do not.
+    # state scale maps that to about 8000 of int16 (40 of int8), and the output scale the time sums to about 60
+    # of int8, give or take a factor of 3, so that some values saturate and most do not.
+    typical_state = 8000 if state_dtype == "int16" else 40
     typical_feature_sum = 5500 * np.sqrt(input_size)
-    state_scale = float(np.float32(input_scale * feature_scale * typical_feature_sum / 8000
+    state_scale = float(np.float32(input_scale * feature_scale * typical_feature_sum / typical_state
                                    * log_uniform(rng, -0.5, 0.5)))
     time_scale = float(np.float32(log_uniform(rng, -5, -2)))
     bias_scale = float(np.float32(np.float32(state_scale) * np.float32(time_scale)))
-    typical_time_sum = 19000 * 8000 * np.sqrt(rank * memory)
+    time_limit = 32767 if state_dtype == "int16" else 127
+    typical_time_sum = 0.58 * time_limit * typical_state * np.sqrt(rank * memory)
     output_scale = bias_scale * typical_time_sum / 60 * log_uniform(rng, -0.5, 0.5)
     feature = rng.integers(-127, 128, (filters, input_size), dtype=np.int8)
-    time = rng.integers(-32767, 32768, (filters, memory)).astype(np.int16)
+    time = rng.integers(-time_limit, time_limit + 1, (filters, memory)).astype(state_dtype)
     bias = rng.integers(-(1 << 20), 1 << 20, units).astype(np.int32)
     options = schema.SVDFOptionsT()
     options.rank = rank
     inputs = (TensorSpec((batches, input_size), input_scale, random_zero_point(rng)),
               TensorSpec((filters, input_size), feature_scale, 0, data=feature),
-              TensorSpec((filters, memory), time_scale, 0, data=time, dtype="int16"),
+              TensorSpec((filters, memory), time_scale, 0, data=time, dtype=state_dtype),
               TensorSpec((units,), bias_scale, 0, data=bias, dtype="int32"),
-              TensorSpec((batches, filters * memory), state_scale, state_zero_point, dtype="int16"))
+              TensorSpec((batches, filters * memory), state_scale, state_zero_point, dtype=state_dtype))
     return OpCase("SVDF", inputs, TensorSpec((batches, units), output_scale, random_zero_point(rng)), options, label)
 
 
-def _random_cases(seed: int, count: int, state_zero_points: bool = False) -> list[OpCase]:
+def _random_cases(seed: int, count: int, state_zero_points: bool = False, state_dtype: str = "int16") -> list[OpCase]:
     rng = np.random.default_rng(seed)
+    zero_points = 3000 if state_dtype == "int16" else 30
     return [svdf_case(rng, f"seed {seed} #{n}", batches=int(rng.integers(1, 3)), input_size=int(rng.integers(1, 17)),
                       units=int(rng.integers(1, 7)), rank=int(rng.integers(1, 4)), memory=int(rng.integers(1, 11)),
-                      state_zero_point=int(rng.integers(-3000, 3000)) if state_zero_points else 0)
+                      state_zero_point=int(rng.integers(-zero_points, zero_points)) if state_zero_points else 0,
+                      state_dtype=state_dtype)
             for n in range(count)]
 
 
@@ -95,6 +99,15 @@ def test_svdf_matches_tflite_micro_on_random_configurations_over_three_calls(tmp
     assert {m.calls[0].function for m in models} == {SVDF_PACKED if variants else SVDF_REFERENCE}
     shifts = [m.calls[0].params["shift_1"] for m in models] + [m.calls[0].params["shift_2"] for m in models]
     assert min(shifts) < 0 < max(shifts) or min(shifts) < 0, shifts
+
+
+def test_svdf_with_int8_state_matches_tflite_micro_over_three_calls(tmp_path):
+    # TFLite-Micro's other integer SVDF (its keyword_scrambled_8bit model): int8 state and time weights,
+    # the state clamped to int8; zero points on half of the cases.
+    cases = _random_cases(seed=11, count=60, state_dtype="int8")
+    cases += _random_cases(seed=12, count=60, state_zero_points=True, state_dtype="int8")
+    models = check_cases(cases, tmp_path, samples=3)
+    assert {m.calls[0].function for m in models} == {SVDF_INT8_STATE}
 
 
 def test_svdf_with_state_zero_points_matches_tflite_micro(tmp_path):

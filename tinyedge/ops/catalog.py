@@ -318,8 +318,9 @@ OPS: tuple[OpDoc, ...] = (
           "constant int32 axes, any number of them; inputs up to 5-D; per-tensor quantization"),
     OpDoc("SVDF", "no Keras layer: TensorFlow's converter fuses SVDF only from the patterns of old TF1 graphs "
                   "(keyword-spotting models written for TFLite-Micro)",
-          (Kernel("te_svdf_s8"), Kernel("te_svdf_packed_s8", "state zero point 0, as converters write it")),
-          "int16 state and time weights (the int8 form is refused: converters write int16); a constant bias "
+          (Kernel("te_svdf_s8"), Kernel("te_svdf_packed_s8", "state zero point 0, as converters write it"),
+           Kernel("te_svdf_int8_state_s8", "int8 state and time weights (TFLite-Micro's other integer form)")),
+          "int16 or int8 state and time weights (both of one type); a constant bias "
           "whose scale is state scale x time-weights scale (TFLite-Micro requires it); 2-D input, weights and "
           "output; the state a variable tensor"),
     OpDoc("TANH", "Activation(\"tanh\"), `activation=\"tanh\"`; LSTM, GRU and SimpleRNN steps",

@@ -1,4 +1,4 @@
-"""SVDF: int8 input and output, int16 state and time weights, as TFLite-Micro's integer SVDF.
+"""SVDF: int8 input and output, int16 (or int8) state and time weights, as TFLite-Micro's integer SVDF.
 
 Parameters follow PrepareSvdf (svdf_common.cc): two multipliers, each a product and quotient
 of float32 scales (float arithmetic, then widened to double) quantized with QuantizeMultiplier:
@@ -11,8 +11,8 @@ the zeroed static arena is its starting value. The integer path applies no activ
 non-zero state zero point is added after the int16 clamp, as the installed tflite_micro does
 (checked on random zero points); converters write 0.
 
-int8 state and time weights (TFLite-Micro's other integer form) are refused: converters write
-the int16 form.
+int8 state and time weights, TFLite-Micro's other integer form (its keyword_scrambled_8bit model
+has it), run te_svdf_int8_state_s8: the same steps one byte wide, the state clamped to int8.
 
 te_svdf_packed_s8 gives the same bytes faster (the input widened once, the feature weights packed
 as te_nn_dot_* reads them, int16 pairs in the time products by SMLAD on DSP cores); it runs
@@ -31,6 +31,7 @@ from tinyedge.ops.conv import depth4, pack_rows, requested_fallback, variants_en
 
 SVDF_REFERENCE = "te_svdf_s8"
 SVDF_PACKED = "te_svdf_packed_s8"
+SVDF_INT8_STATE = "te_svdf_int8_state_s8"
 BIAS_SCALE_TOLERANCE = 1e-5  # TFLite-Micro's Prepare: |bias_scale - state_scale * time_scale| below this
 
 
@@ -60,9 +61,9 @@ def lower_svdf(graph: Graph, op: Operator) -> KernelCall:
     if time_index < 0 or state_index < 0:
         raise UnsupportedOpError(f"{graph.describe(op)}: the time weights and the state are required")
     time, state = graph.tensor(time_index), graph.tensor(state_index)
-    if time.dtype != "int16" or state.dtype != "int16":
-        raise UnsupportedOpError(f"{graph.describe(op)}: time weights {time.dtype} and state {state.dtype}: only "
-                                 "the int16 form (what converters write) is supported")
+    if time.dtype != state.dtype or state.dtype not in ("int16", "int8"):
+        raise UnsupportedOpError(f"{graph.describe(op)}: time weights {time.dtype} and state {state.dtype}: "
+                                 "TFLite-Micro's integer SVDF takes both int16 or both int8")
     if bias_index < 0:
         raise UnsupportedOpError(f"{graph.describe(op)}: SVDF without a bias: TFLite-Micro's integer SVDF needs one")
     bias = graph.tensor(bias_index)
@@ -102,6 +103,13 @@ def lower_svdf(graph: Graph, op: Operator) -> KernelCall:
     }
     macs = batches * filters * (input_size + memory_size)
     sums = batches * filters + batches * units  # te_svdf_s8_scratch_size, in int32 values
+    if state.dtype == "int8":
+        return KernelCall(
+            function=SVDF_INT8_STATE, header=f"{SVDF_INT8_STATE}.h", params_type="te_svdf_params", params=params,
+            args=(TensorArg(input_index), TensorArg(feature_index), TensorArg(time_index), TensorArg(bias_index),
+                  TensorArg(state_index), ScratchArg(4 * sums), TensorArg(output_index)),
+            macs=macs,
+        )
     if variants_enabled() and state.zero_point == 0:
         assert feature.data is not None
         return KernelCall(
