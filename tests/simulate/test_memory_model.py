@@ -103,6 +103,32 @@ def test_c_model_agrees_with_its_python_oracle(thumb_program):
     assert fast.samples == oracle.samples
 
 
+@pytest.mark.parametrize(("icache", "fetch_sets"), [
+    (64, 8),  # the loop's lines lie in distinct sets: its re-entries are counted, not searched
+    (8, 1),  # two 4-byte lines, one set: the loop's own lines evict each other on every entry
+])
+def test_a_loop_of_several_fetch_lines_between_data_reads_agrees_with_the_oracle(thumb_program, icache, fetch_sets):
+    # a loop block of 14 bytes (four 4-byte lines at least) reading flash through its own data cache
+    loop = """
+    ldr r1, =weights
+    ldr r2, =300
+1:  ldr r0, [r1], #4
+    add.w r3, r3, r0
+    eor.w r5, r5, r3
+    subs r2, r2, #1
+    bne 1b
+"""
+    elf = thumb_program(loop, functions=_sweep(2048)[1], name=f"lines{icache}")
+    board = _board(_cache("instruction", size=icache, line=4, ways=icache // 4 // fetch_sets, name="i"),
+                   _cache("data", size=256, line=16, ways=2, name="d"))
+    fast, oracle = _run(elf, board, "c"), _run(elf, board, "python")
+    assert fast.memory_reads == oracle.memory_reads == {"flash": 300}
+    assert fast.cache_misses == oracle.cache_misses
+    assert fast.samples == oracle.samples
+    fetches, fetch_misses = fast.cache_misses["i"]
+    assert fetches > 4 * 300 and (fetch_misses < 30 if fetch_sets == 8 else fetch_misses > 300)
+
+
 def test_layers_add_up_to_the_sample_stall(contract_firmware):
     board = _board(_cache("both", size=64, line=16, ways=1))
     result = simulate(contract_firmware, board, [bytes(range(8)), bytes(8)])

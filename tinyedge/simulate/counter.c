@@ -87,9 +87,9 @@ typedef struct {
 typedef struct te_memory {
     uint64_t stall;       /* memory stall cycles so far */
     uint64_t last_fetch;  /* stall cycles the last block entry's fetches cost */
-    uint64_t lookups;     /* line look-ups so far, in every cache */
-    uint64_t repeat_mark; /* `lookups` just after repeat_block's fetch */
-    const void *repeat_block;  /* the last block entered if it lies in one cache line, else NULL */
+    uint64_t repeat_mark; /* the fetch cache's `accesses` just after repeat_block's fetch */
+    uint64_t repeat_lines;     /* cache lines repeat_block spans */
+    const void *repeat_block;  /* the last block entered if its lines lie in distinct sets, else NULL */
     te_cache *caches;
     te_region *regions;
     uint32_t n_caches;
@@ -157,7 +157,6 @@ static uint64_t te_lines(te_memory *m, const te_region *r, int32_t k, uint64_t a
     uint32_t first = (uint32_t)(physical >> cache->line_shift);
     uint32_t last = (uint32_t)((physical + (size ? size : 1u) - 1u) >> cache->line_shift);
     uint64_t stall = 0;
-    m->lookups += (uint64_t)(last - first) + 1u;
     for (uint32_t line = first; line <= last; line++) {
         stall += te_cache_access(cache, line);
     }
@@ -322,19 +321,23 @@ static void te_account(te_counter *c, uc_engine *uc, te_block *b, uint64_t addre
         m->last_fetch = 0;
         if (r->fetch_cache < 0) {
             m->repeat_block = NULL;
-        } else if (b == m->repeat_block && m->lookups == m->repeat_mark) {
-            /* A loop of one cache line entered again with no look-up since: its line is still the
-             * most recently used of its set, a hit that changes nothing. Counted, not searched. */
-            m->caches[r->fetch_cache].accesses += 1;
-            m->lookups += 1;
-            m->repeat_mark = m->lookups;
+        } else if (b == m->repeat_block && m->caches[r->fetch_cache].accesses == m->repeat_mark) {
+            /* The block entered again with no look-up in its fetch cache since its own fetch: each
+             * of its lines is still the most recently used of its set (they lie in distinct sets),
+             * so each is a hit that changes nothing. Counted, not searched. Data reads through
+             * another cache (nrf52840's read buffer) leave this path open. */
+            te_cache *k = &m->caches[r->fetch_cache];
+            k->accesses += m->repeat_lines;
+            m->repeat_mark = k->accesses;
         } else {
             const te_cache *k = &m->caches[r->fetch_cache];
             uint64_t physical = address - r->start + r->physical;
+            uint64_t lines = ((physical + (size ? size : 1u) - 1u) >> k->line_shift) - (physical >> k->line_shift) + 1u;
             m->last_fetch = te_lines(m, r, r->fetch_cache, address, size);
             m->stall += m->last_fetch;
-            m->repeat_mark = m->lookups;
-            m->repeat_block = (physical >> k->line_shift) == ((physical + size - 1u) >> k->line_shift) ? b : NULL;
+            m->repeat_mark = k->accesses;
+            m->repeat_lines = lines;
+            m->repeat_block = lines <= (uint64_t)k->set_mask + 1u ? b : NULL;
         }
     } else if (c->memory != NULL) {
         c->memory->last_fetch = 0;

@@ -124,8 +124,8 @@ class _RegionStruct(ctypes.Structure):
 
 
 class _MemoryStruct(ctypes.Structure):
-    _fields_ = [("stall", ctypes.c_uint64), ("last_fetch", ctypes.c_uint64), ("lookups", ctypes.c_uint64),
-                ("repeat_mark", ctypes.c_uint64), ("repeat_block", ctypes.c_void_p), ("caches", ctypes.c_void_p),
+    _fields_ = [("stall", ctypes.c_uint64), ("last_fetch", ctypes.c_uint64), ("repeat_mark", ctypes.c_uint64),
+                ("repeat_lines", ctypes.c_uint64), ("repeat_block", ctypes.c_void_p), ("caches", ctypes.c_void_p),
                 ("regions", ctypes.c_void_p), ("n_caches", ctypes.c_uint32), ("n_regions", ctypes.c_uint32)]
 
 
