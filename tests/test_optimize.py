@@ -86,17 +86,16 @@ def test_ram_takes_the_scratch_free_add_at_the_peak_and_both_plans_are_bit_exact
         assert _host_outputs_are_bit_exact(tflite, model, tmp_path / name), name
 
 
-def test_ram_never_plans_above_speed_and_leaves_scratch_that_is_not_at_the_peak(trained, tmp_path):
+def test_ram_never_plans_above_speed_and_moves_a_layer_only_to_shrink_the_arena(trained, tmp_path):
     tflite = trained["ds_cnn"]
     speed, ram = _compiled(tflite, SPEED), _compiled(tflite, RAM)
     assert plan_problems(ram.graph, ram.calls, ram.plan) == []
     assert ram.plan.arena_bytes <= speed.plan.arena_bytes
-    # The peak is a depthwise layer's scratch; its plain kernel has none but cannot write over its input,
-    # which would cost a whole tensor: ram keeps the fast kernels.
-    assert ram.plan.lean == frozenset() and [c.function for c in ram.calls] == [c.function for c in speed.calls]
-    live = live_bytes(ram.plan, len(ram.calls))
-    peak_op = live.index(max(live)) - 1
-    assert ram.graph.operators[peak_op].opcode == "DEPTHWISE_CONV_2D"
+    if ram.plan.lean:  # whether a plain kernel pays depends on the kernels' scratch and in-place rules
+        assert ram.plan.arena_bytes < speed.plan.arena_bytes
+    moved = {i for i, (a, b) in enumerate(zip(speed.calls, ram.calls)) if a.function != b.function}
+    assert moved == ram.plan.lean
+    assert all(ram.calls[i].fallback.startswith("--optimize ram:") for i in moved)
     assert _host_outputs_are_bit_exact(tflite, ram, tmp_path / "ram")
 
 
@@ -118,6 +117,7 @@ def test_planner_swaps_a_kernel_for_its_lean_variant_only_when_that_lowers_the_a
     graph, calls, lean = _chain(scratch_at=1, scratch=1024)  # op 1: t1 + t2 + 1 KB live, the peak
     speed, ram = plan_memory(graph, calls), plan_memory(graph, calls, RAM, lean)
     assert ram.lean == {1} and ram.arena_bytes == speed.arena_bytes - 1024 == 1024
+    assert live_bytes(ram, 3) == [64, 576, 1024, 512]  # per step from -1: t0; t0 + t1; t1 + t2; t2
     final = planned_calls(calls, lean, ram)
     assert final[1].function == "plain" and "needs 1,024 B at the arena's peak" in final[1].fallback
     assert plan_problems(graph, final, ram) == []
