@@ -7,7 +7,9 @@ epochs on synthetic data here (no dataset is downloaded: a learnable made-up tas
 a fixed random projection of the inputs, or the input itself for the autoencoder), once per run.
 Those few epochs leave no channel outside the fast kernels' rounding range, where the real trained
 models have many; "dead" is the trained model with one channel in 16 of every BatchNormalization
-killed (with_dead_channels), to measure the fast kernels on such channels.
+killed (with_dead_channels: an all-zero filter) and "decayed" the same channels with a gamma
+1e-6 of theirs (a tiny, not zero, filter scale: channels the fast kernels requantize as the
+reference does), to measure the fast kernels on such channels.
 
 Per model and weights: exact instructions per inference, estimated cycles (and per MAC),
 latency, flash, RAM, the whole compile's wall time (quantize, generate, cross-compile, emulate,
@@ -16,7 +18,7 @@ arena, .text; same counting method: Unicorn, between markers around the inferenc
 the real trained models), and every MAC layer that fell back to a reference kernel, with its
 reason. Not a test: it prints figures.
 
-    python benchmarks/mlperf_nrf52840.py [--board nrf52840] [--weights trained dead random] [--epochs 5]
+    python benchmarks/mlperf_nrf52840.py [--board nrf52840] [--weights trained dead decayed random] [--epochs 5]
         [kws vww ic ad]
 """
 
@@ -36,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from tinyedge import examples  # noqa: E402
 from tinyedge.ops import ConstArg, KernelCall  # noqa: E402
-from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4  # noqa: E402
+from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_3X3, DEPTHWISE_CH4  # noqa: E402
 from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED  # noqa: E402
 from tinyedge.pipeline import compile_model  # noqa: E402
 from tinyedge.report import reference_fallbacks  # noqa: E402
@@ -93,6 +95,8 @@ def general_units(call: KernelCall) -> int:
     """Units of channels a fast MAC kernel requantizes as the reference does (te_nn_dsp.h 'General
     channels'): the length of the general list after its constants, less its end marker."""
     consts = {arg.name: arg.values for arg in call.args if isinstance(arg, ConstArg)}
+    if call.function == DEPTHWISE_3X3:  # one channel per unit: each channel's 11th word says general
+        return int(consts["packed"][10::11].sum())
     if call.function == DEPTHWISE_CH4:
         p = call.params
         group_words = 4 + 2 * int(p["filter_height"]) * int(p["filter_width"]) + 12
@@ -102,11 +106,12 @@ def general_units(call: KernelCall) -> int:
     return 0
 
 
-def with_dead_channels(trained_model: Any, every: int = DEAD_EVERY) -> Any:
+def with_dead_channels(trained_model: Any, every: int = DEAD_EVERY, scale: float = 0.0) -> Any:
     """A copy of `trained_model` with one channel in `every` of each BatchNormalization dead, as longer
     training on real data leaves them (the trained MobileNetV1 of issue 14 had such channels in 9 of its
-    14 pointwise layers): gamma 0 and a negative beta, so the folded filter is all zero (a scale near 0,
-    a right shift past 22) and the ReLU after it outputs 0."""
+    14 pointwise layers): gamma times `scale` (0: an all-zero folded filter, whose output is a constant;
+    1e-6, "decayed": a filter scale that needs a right shift past 22) and a negative beta, so the ReLU
+    after it outputs 0."""
     import keras
 
     model = keras.models.clone_model(trained_model)
@@ -114,7 +119,8 @@ def with_dead_channels(trained_model: Any, every: int = DEAD_EVERY) -> Any:
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
-            gamma[DEAD_FIRST::every], beta[DEAD_FIRST::every] = 0.0, -0.05
+            gamma[DEAD_FIRST::every] *= scale
+            beta[DEAD_FIRST::every] = -0.05
             layer.set_weights([gamma, beta, mean, variance])
     return model
 
@@ -146,7 +152,7 @@ def measure(name: str, weights: str, keras_model: Any, board: str, workdir: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--board", default="nrf52840")
-    parser.add_argument("--weights", nargs="+", choices=["trained", "dead", "random"],
+    parser.add_argument("--weights", nargs="+", choices=["trained", "dead", "decayed", "random"],
                         default=["trained", "dead", "random"])
     parser.add_argument("--epochs", type=int, default=5, help="training epochs on synthetic data")
     parser.add_argument("models", nargs="*", default=list(examples.MLPERF_TINY))
@@ -162,12 +168,13 @@ def main() -> None:
     fallbacks: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            trained_model = trained(name, args.epochs) if {"trained", "dead"} & set(args.weights) else None
+            trained_model = trained(name, args.epochs) if set(args.weights) - {"random"} else None
             for weights in args.weights:
                 if weights == "random":
                     keras_model = examples.build(name)
                 else:
-                    keras_model = trained_model if weights == "trained" else with_dead_channels(trained_model)
+                    scale = {"trained": None, "dead": 0.0, "decayed": 1e-6}[weights]
+                    keras_model = trained_model if scale is None else with_dead_channels(trained_model, scale=scale)
                 values, lines = measure(name, weights, keras_model, args.board, Path(tmp))
                 print(row(values), flush=True)
                 fallbacks += lines
