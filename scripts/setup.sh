@@ -46,7 +46,8 @@ else
     # setuptools ends every editable install of a package with mapped folders (templates/ and
     # boards/ become tinyedge.templates, tinyedge.boards) with an information-only notice; the
     # filter hides that one notice, by its first words, and no other warning.
-    PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e ".[test]"
+    # The sweep extra (Ray) too: CI runs `tinyedge sweep`'s tests on a local Ray and a two-node cluster.
+    PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e ".[test,sweep]"
     echo "$want" > "$stamp"
 fi
 echo "tinyedge setup: done (activate with: . .venv/bin/activate)"

@@ -78,6 +78,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tinyedge.sweep import run_sweep
+
+    result = run_sweep(args.spec, args.output, address=args.address, workers=args.workers, log=_log,
+                       command=args.command_line)
+    ok = len(result.records) - result.failed
+    print(f"{len(result.records)} jobs: {ok} compiled, {result.failed} failed ({result.skipped} done before); "
+          f"wrote {result.out_dir}: results.csv, results.json, sweep.html")
+    return 3 if result.failed else 0
+
+
 def cmd_boards(args: argparse.Namespace) -> int:
     from tinyedge.boards import list_boards, load_board
 
@@ -199,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("micropython", micropython.run, "the model as a MicroPython module: a native .mpy for the board's "
                   "architecture (tinyedge's own linker) and a user C module")
     micropython.add_arguments(sub)
+
+    sub = command("sweep", cmd_sweep, "compile every model x board x option of a TOML spec as Ray jobs: a results "
+                  "table and a Pareto page; run again to resume")
+    sub.add_argument("spec", type=Path, help="the sweep spec, a .toml file (docs/sweep.md)")
+    sub.add_argument("--address", help="join this Ray cluster (its head's host:port) instead of starting a local Ray")
+    sub.add_argument("--workers", type=int, help="CPUs of the local Ray (default: this machine's)")
+    sub.add_argument("-o", "--output", type=Path, help="the sweep's folder (default build/sweep/<spec name>)")
 
     command("boards", cmd_boards, "list the boards tinyedge knows (boards/*.toml)")
 
