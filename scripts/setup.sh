@@ -19,6 +19,8 @@ command -v riscv64-unknown-elf-gcc >/dev/null || need+=(gcc-riscv64-unknown-elf)
 # QEMU: a second real emulator (--backend qemu) that CI cross-checks the built-in one against.
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v qemu-system-riscv32 >/dev/null || need+=(qemu-system-misc)
+# unshare: the sweep's cluster test runs its two Ray nodes in a network namespace of their own.
+command -v unshare >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
     echo "tinyedge setup: installing ${need[*]}"
     sudo_cmd=""

@@ -18,7 +18,9 @@ import markupsafe
 import numpy as np
 import pytest
 
+import tinyedge
 from tinyedge.errors import TinyEdgeError
+from tinyedge.sweep import Blob, quantize_model
 from tinyedge.sweep_report import Point, pareto_front, results_row
 from tinyedge.sweep_spec import Budgets, load_spec, plan_jobs
 
@@ -288,3 +290,12 @@ def test_budget_verdicts_pass_fail_and_unknown():
             row["accuracy_budget"]) == ("pass", "fail", "pass", "", "unknown")
     assert row["within_budget"] is False
     assert results_row(record, Budgets(latency_ms=2.0))["within_budget"] is True
+
+
+def test_a_job_error_names_the_model_as_the_spec_does_not_the_workers_scratch_path(inputs):
+    """An int8 .tflite cannot be requantized to int16 without its float model: the job says so about models/..."""
+    result = quantize_model(Blob.of(inputs / "models" / "dense.tflite"), None, "int16", tinyedge.__version__,
+                            "models/dense.tflite")
+    assert result.tflite is None
+    assert result.error.startswith("models/dense.tflite is already quantized with int8 activations"), result.error
+    assert "/tmp" not in result.error and "sweep-" not in result.error

@@ -213,7 +213,8 @@ def _run(ray: Any, spec: Spec, todo: list[Job], total: int, done_before: int, ou
             if cached is not None:
                 quantized[job.quantize_key] = ray.put(cached)
             else:
-                ref = quantize_task.remote(blob(job.model.path), blob(job.calib), job.activations, __version__)
+                ref = quantize_task.remote(blob(job.model.path), blob(job.calib), job.activations, __version__,
+                                           job.model.label)
                 quantized[job.quantize_key] = ref
                 pending[ref] = ("quantize", job.quantize_key)
         ref = compile_task.remote(job, blob(job.model.path), blob(job.calib), blob(job.model.eval),
@@ -319,7 +320,7 @@ def _cache_quantized(out: Path, key: str, value: Quantized) -> None:
 
 # ---------------------------------------------------------------- the tasks (run on the workers)
 
-def quantize_model(model: Blob, calib: Blob | None, activations: str, version: str) -> Quantized:
+def quantize_model(model: Blob, calib: Blob | None, activations: str, version: str, label: str = "") -> Quantized:
     """Quantize once for every board of the model (TensorFlow's converter, in tinyedge's child process)."""
     from tinyedge.quantize import quantize
 
@@ -333,7 +334,7 @@ def quantize_model(model: Blob, calib: Blob | None, activations: str, version: s
                               calib=None if calib is None else calib.unpack(folder / "calib"),
                               log=lambda _line: None, activations=activations)
         except TinyEdgeError as exc:
-            return Quantized(None, _first_line(exc))
+            return Quantized(None, _first_line(exc).replace(str(folder / "model" / model.name), label or model.name))
         agreement, int8 = (None if a is None else dataclasses.asdict(a) for a in
                            (result.agreement, result.int8_agreement))
         return Quantized(result.tflite.read_bytes(), None, result.calibration_samples, agreement, int8,
@@ -376,7 +377,11 @@ def compile_job(job: Job, model: Blob, calib: Blob | None, eval_data: Blob | Non
             archive = _archive(folder / "out")
             error = kind = None
         except TinyEdgeError as exc:
-            report, archive, error, kind = None, None, _first_line(exc), "error"
+            paths = {folder / "model" / model.name: job.model.label,
+                     folder / "int8" / f"{Path(model.name).stem}.tflite": job.model.label,
+                     **({} if calib is None else {folder / "calib" / calib.name: job.calib_label}),
+                     **({} if eval_data is None else {folder / "eval" / eval_data.name: "the eval data"})}
+            report, archive, error, kind = None, None, _plain(_first_line(exc), paths), "error"
         except Exception as exc:  # a bug, not the user's: recorded, and the job runs again next time
             report, archive, error, kind = None, None, f"{type(exc).__name__}: {_first_line(exc)}", "crash"
     ended = time.perf_counter()
@@ -427,6 +432,13 @@ def _node() -> str:
 def _version_mismatch(version: str) -> str:
     return (f"this worker has tinyedge {__version__} and the driver {version}: install the same tinyedge checkout "
             "on every node (scripts/setup.sh)")
+
+
+def _plain(message: str, paths: dict[Path, str]) -> str:
+    """The message with the worker's scratch paths named as the spec names them."""
+    for path, label in paths.items():
+        message = message.replace(str(path), label)
+    return message
 
 
 def _first_line(exc: BaseException) -> str:
