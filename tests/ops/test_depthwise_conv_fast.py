@@ -1,15 +1,25 @@
 """The optimized DEPTHWISE_CONV_2D kernel, te_depthwise_conv2d_ch4_s8: which layers choose it,
 the same bytes as TFLite-Micro on the host (the portable C path; the Cortex-M4 path is in
-test_kernels_m4.py), the reference kernel elsewhere, and its packed constants."""
+test_kernels_m4.py), the reference kernel elsewhere, and its packed constants. The 3x3 stride-1/2
+layers it shares with te_depthwise_conv2d_3x3_s8 (test_depthwise_3x3.py) are lowered here as
+without that variant."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import keras
 import numpy as np
 import pytest
 from tflite_edits import with_output_scale
 
-from tinyedge.ops.conv import DEPTHWISE_CH4, DEPTHWISE_REFERENCE, FastRequantization, pack_depthwise
+from tinyedge.ops.conv import (
+    DEPTHWISE_CH4,
+    DEPTHWISE_REFERENCE,
+    FastRequantization,
+    pack_depthwise,
+    without_depthwise_3x3,
+)
 
 BIAS = keras.initializers.RandomUniform(-0.3, 0.3, seed=9)
 
@@ -17,6 +27,12 @@ BIAS = keras.initializers.RandomUniform(-0.3, 0.3, seed=9)
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     keras.utils.set_random_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _ch4_for_3x3() -> Iterator[None]:
+    with without_depthwise_3x3():
+        yield
 
 
 def depthwise_model(input_shape: tuple[int, int, int], kernel: int | tuple[int, int], **conv: object):

@@ -24,16 +24,18 @@ from tinyedge.ops.conv import (
     CONV2D_1X1,
     CONV2D_IM2COL,
     CONV2D_REFERENCE,
+    DEPTHWISE_3X3,
     DEPTHWISE_CH4,
     DEPTHWISE_REFERENCE,
     REFERENCE_REQUESTED,
     reference_kernels,
+    without_depthwise_3x3,
 )
 from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED, FULLY_CONNECTED_REFERENCE
 from tinyedge.pipeline import compile_model
 from tinyedge.report import summary_table
 
-FAST_KERNELS = {"CONV_2D": {CONV2D_1X1, CONV2D_IM2COL}, "DEPTHWISE_CONV_2D": {DEPTHWISE_CH4},
+FAST_KERNELS = {"CONV_2D": {CONV2D_1X1, CONV2D_IM2COL}, "DEPTHWISE_CONV_2D": {DEPTHWISE_CH4, DEPTHWISE_3X3},
                 "FULLY_CONNECTED": {FULLY_CONNECTED_PACKED}}
 REFERENCES = {"CONV_2D": CONV2D_REFERENCE, "DEPTHWISE_CONV_2D": DEPTHWISE_REFERENCE,
               "FULLY_CONNECTED": FULLY_CONNECTED_REFERENCE}
@@ -80,7 +82,8 @@ def test_depthwise_channel_with_a_huge_right_shift_stays_on_the_fast_kernel(tmp_
     inputs = keras.Input((6, 6, 8), batch_size=1)
     model = keras.Model(inputs, keras.layers.DepthwiseConv2D(3, padding="same")(inputs))
     tflite = quantize_for_test(model, tmp_path / "dw.tflite").read_bytes()
-    call = _only_call(assert_tflite_bit_exact(_one_channel_scaled(tflite, "DEPTHWISE_CONV_2D", 3, 2.0**-18)))
+    with without_depthwise_3x3():  # the ch4 kernel's general groups (the 3x3 variant: test_depthwise_3x3)
+        call = _only_call(assert_tflite_bit_exact(_one_channel_scaled(tflite, "DEPTHWISE_CONV_2D", 3, 2.0**-18)))
     assert (call.function, call.fallback) == (DEPTHWISE_CH4, None)
     packed = next(arg.values for arg in call.args if isinstance(arg, ConstArg) and arg.name == "packed")
     assert packed[-2:].tolist() == [0, 8]  # channel 3's group (0..3) general, then the depth
@@ -88,7 +91,7 @@ def test_depthwise_channel_with_a_huge_right_shift_stays_on_the_fast_kernel(tmp_
 
 def test_depthwise_geometry_outside_the_fast_kernel_is_a_fallback(assert_bit_exact):
     inputs = keras.Input((6, 6, 6), batch_size=1)
-    call = _only_call(assert_bit_exact(keras.Model(inputs, keras.layers.DepthwiseConv2D(3)(inputs))))
+    call = _only_call(assert_bit_exact(keras.Model(inputs, keras.layers.DepthwiseConv2D(3, dilation_rate=2)(inputs))))
     assert (call.function, call.fallback) == (DEPTHWISE_REFERENCE, "6 channels, not a multiple of 4")
 
 

@@ -20,7 +20,13 @@ from tinyedge.build import build_firmware, render_project
 from tinyedge.codegen import CompiledModel, compile_graph
 from tinyedge.host import run_host
 from tinyedge.importer import parse_tflite
-from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, reference_kernels
+from tinyedge.ops.conv import (
+    CONV2D_1X1,
+    CONV2D_IM2COL,
+    DEPTHWISE_CH4,
+    reference_kernels,
+    without_depthwise_3x3,
+)
 from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED
 from tinyedge.pipeline import build
 from tinyedge.simulate import SimResult, simulate
@@ -104,7 +110,8 @@ def test_depthwise_convs_on_m4(run_on_m4):
     x = keras.layers.DepthwiseConv2D(2, padding="valid", bias_initializer=BIAS)(x)  # general tap loop
     outputs = keras.layers.Lambda(lambda t: keras.ops.clip(t, -1.0, 1.0))(
         keras.layers.DepthwiseConv2D(3, padding="same", bias_initializer=BIAS)(x))
-    run = run_on_m4(keras.Model(inputs, outputs))
+    with without_depthwise_3x3():  # its 3x3 layers (the 3x3 variant's: test_depthwise_3x3.py)
+        run = run_on_m4(keras.Model(inputs, outputs))
     assert kernels(run) == [DEPTHWISE_CH4] * 4
     assert {"smlabb", "smlatt", "sxtb16", "smmlar", "ssat"} <= dsp_instructions(run.elf, DEPTHWISE_CH4)
 

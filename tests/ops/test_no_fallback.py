@@ -21,7 +21,7 @@ import pytest
 from keras_training import train_briefly
 
 from tinyedge.ops import ConstArg, KernelCall
-from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4
+from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_3X3, DEPTHWISE_CH4
 from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED
 from tinyedge.pipeline import compile_model
 
@@ -41,6 +41,9 @@ def general_shifts(call: KernelCall) -> list[int]:
     """TFLite's shifts of the channels in a fast MAC kernel's general units (te_nn_dsp.h: their
     constants hold (multiplier, output offset, shift); the general list follows the constants)."""
     consts = {arg.name: arg.values for arg in call.args if isinstance(arg, ConstArg)}
+    if call.function == DEPTHWISE_3X3:  # per channel 11 words: ..., multiplier, rounding, shift, general
+        channels = consts["packed"].reshape(-1, 11)
+        return [int(shift) for shift in channels[channels[:, 10] == 1, 9]]
     if call.function == DEPTHWISE_CH4:
         p = call.params
         group_words = 4 + 2 * int(p["filter_height"]) * int(p["filter_width"]) + 12
@@ -60,6 +63,8 @@ def zero_multipliers(call: KernelCall) -> int:
     """Channels of a fast MAC kernel with a zero multiplier: all-zero filters, whose constant output the
     rounding form gives (tinyedge.ops.conv.constant_output)."""
     consts = {arg.name: arg.values for arg in call.args if isinstance(arg, ConstArg)}
+    if call.function == DEPTHWISE_3X3:
+        return int((consts["packed"].reshape(-1, 11)[:, 7] == 0).sum())
     if call.function == DEPTHWISE_CH4:
         p = call.params
         group_words = 4 + 2 * int(p["filter_height"]) * int(p["filter_width"]) + 12
@@ -164,7 +169,7 @@ def test_trained_models_run_every_mac_layer_on_its_fast_kernel_on_m4(tmp_path, q
                      for layer in report["layers"] if layer["op"] in MAC_OPS and "fallback" in layer]
         assert not fallbacks, fallbacks
         for call in result.model.calls:
-            if call.function in (CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, FULLY_CONNECTED_PACKED):
+            if call.function in (CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, DEPTHWISE_3X3, FULLY_CONNECTED_PACKED):
                 shifts = general_shifts(call)
                 general[call.function] += len(shifts)
                 general[name] += len(shifts)
@@ -173,7 +178,7 @@ def test_trained_models_run_every_mac_layer_on_its_fast_kernel_on_m4(tmp_path, q
                 general[f"{name} zero multipliers"] += zero_multipliers(call)
     print(f"\nchannels in general units, and with zero multipliers: {dict(general)}")
     # The edited channels did leave the fast rounding's range, in every fast kernel, both ways.
-    fast_kernels = (CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, FULLY_CONNECTED_PACKED)
+    fast_kernels = (CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, DEPTHWISE_3X3, FULLY_CONNECTED_PACKED)
     assert all(general[kernel] >= 2 for kernel in fast_kernels), general
     assert general["relu"] >= 8, general
     # the all-zero filters (ReLU's dead channels, BatchNorm's zero gammas) stay on the fast rounding

@@ -103,6 +103,9 @@ OPS: tuple[OpDoc, ...] = (
           (Kernel("te_depthwise_conv2d_s8"),
            Kernel("te_depthwise_conv2d_ch4_s8", "depth multiplier 1, channels a multiple of 4, filter height "
                                                 f"8 or less, no dilation, {_IN_RANGE}"),
+           Kernel("te_depthwise_conv2d_3x3_s8", "depth multiplier 1, a 3x3 filter, stride 1 or 2 each way, "
+                                                "no dilation, an output 12 pixels wide or more or channels not "
+                                                f"a multiple of 4 (before te_depthwise_conv2d_ch4_s8), {_IN_RANGE}"),
            Kernel("te_depthwise_conv2d_s16", "int16 activations (16x8 mode)"),
            Kernel("te_depthwise_conv2d_ch4_s16", "int16 activations, depth multiplier 1, at most 511 taps")),
           f"constant filter, one scale or one per output channel; SAME or VALID padding; {_FUSED}; 16x8: int8 "

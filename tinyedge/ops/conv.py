@@ -187,11 +187,40 @@ def pack_depthwise(weights: np.ndarray, folded_bias: np.ndarray, fast: FastRequa
     return np.concatenate([per_group.reshape(-1), fast.general_list()])
 
 
+
+def pack_depthwise_3x3(weights: np.ndarray, folded_bias: np.ndarray, fast: FastRequantization) -> np.ndarray:
+    """te_depthwise_conv2d_3x3_s8's constants from weights [9 taps, channels] (fast: one channel per
+    unit): per channel the folded bias, per filter row the int16 lane pairs (w0, w1) and (w1, w2) as
+    words (low lane first), the (multiplier, rounding, shift) triple and 1 for a general channel."""
+    taps, channels = weights.shape
+    rows = weights.astype(np.int16).T.reshape(channels, 3, 3)
+    lanes = np.stack([rows[:, :, 0], rows[:, :, 1], rows[:, :, 1], rows[:, :, 2]], axis=2)  # [c, row, 4]
+    tap_words = np.ascontiguousarray(lanes).view(np.uint32).reshape(channels, 6).view(np.int32)
+    general = np.zeros(channels, dtype=np.int32)
+    general[list(fast.general_units)] = 1
+    per_channel = np.concatenate([folded_bias.astype(np.int32).reshape(channels, 1), tap_words,
+                                  np.stack([fast.multiplier, fast.rounding, fast.shift, general], axis=1)
+                                  .astype(np.int32)], axis=1)
+    assert per_channel.shape[1] == DEPTHWISE_3X3_CHANNEL_WORDS and taps == 9
+    return per_channel.reshape(-1)
+
+
+def depthwise_3x3_scratch_bytes(output_width: int, stride_width: int, depth: int) -> int:
+    """TE_DEPTHWISE_CONV2D_3X3_SCRATCH_BYTES: 3 channel-major widened rows of whole 4-pixel blocks."""
+    return 2 * 3 * depth * (stride_width * ((output_width + 3) // 4 * 4) + 2)
+
 CONV2D_REFERENCE = "te_conv2d_s8"
 CONV2D_1X1 = "te_conv2d_1x1_s8"
 CONV2D_IM2COL = "te_conv2d_im2col_s8"
 DEPTHWISE_REFERENCE = "te_depthwise_conv2d_s8"
 DEPTHWISE_CH4 = "te_depthwise_conv2d_ch4_s8"
+DEPTHWISE_3X3 = "te_depthwise_conv2d_3x3_s8"
+DEPTHWISE_3X3_CHANNEL_WORDS = 11  # TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS
+# Below this output width te_depthwise_conv2d_3x3_s8's per-row costs (the channel-major widening, the
+# 1-3 pixels past its 4-pixel blocks) outweigh its cheaper blocks: on nrf52840 (estimated cycles per
+# MAC, 3x3 variant / ch4) width 12 4.80 / 5.62, 24 4.20 / 4.81 and stride 2 width 12 6.38 / 6.68 win,
+# width 6 7.72 / 6.10 and 5 8.05 / 5.70 lose.
+DEPTHWISE_3X3_MIN_OUTPUT_WIDTH = 12
 DEPTHWISE_CH4_MAX_FILTER_HEIGHT = 8  # TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT
 # Channels per unit of general requantization (te_nn_dsp.h, 'General channels').
 MAT_MULT_UNIT = 2  # te_nn_mat_mult_s8: te_conv2d_1x1_s8, te_conv2d_im2col_s8, te_transpose_conv_im2col_s8
@@ -331,11 +360,41 @@ def im2col_in_place_shift(batches: int, input_hwc: tuple[int, int, int], output_
     return max(0, int((written_end - later_lowest[followed + 2]).max()))
 
 
-def depthwise_variant(channels: int, depth_multiplier: int, filter_height: int, window: _Window) -> str:
+def depthwise_variant(channels: int, depth_multiplier: int, filter_height: int, window: _Window,
+                      filter_width: int = 0, output_width: int = 0) -> str:
     """The kernel for a DEPTHWISE_CONV_2D of this geometry."""
+    if variants_enabled() and depthwise_3x3_takes(channels, depth_multiplier, (filter_height, filter_width),
+                                                  window, output_width):
+        return DEPTHWISE_3X3
     if variants_enabled() and depthwise_geometry_fallback(channels, depth_multiplier, filter_height, window) is None:
         return DEPTHWISE_CH4
     return DEPTHWISE_REFERENCE
+
+
+_without_3x3: ContextVar[bool] = ContextVar("tinyedge_without_depthwise_3x3", default=False)
+
+
+@contextmanager
+def without_depthwise_3x3() -> Iterator[None]:
+    """Lower 3x3 depthwise layers as before te_depthwise_conv2d_3x3_s8 (te_depthwise_conv2d_ch4_s8 where
+    it applies): for the tests and benchmarks of that kernel; the output bytes are the same."""
+    token = _without_3x3.set(True)
+    try:
+        yield
+    finally:
+        _without_3x3.reset(token)
+
+
+def depthwise_3x3_takes(channels: int, depth_multiplier: int, filter_hw: tuple[int, int], window: _Window,
+                        output_width: int) -> bool:
+    """te_depthwise_conv2d_3x3_s8's condition: depth multiplier 1, a 3x3 filter, stride 1 or 2 each way,
+    no dilation, and an output DEPTHWISE_3X3_MIN_OUTPUT_WIDTH pixels wide or wider or channels that
+    te_depthwise_conv2d_ch4_s8 does not take (not a multiple of 4). The kernel takes any width and
+    channel count; narrower rows of whole channel groups are faster on te_depthwise_conv2d_ch4_s8."""
+    return (not _without_3x3.get() and depth_multiplier == 1 and filter_hw == (3, 3)
+            and (output_width >= DEPTHWISE_3X3_MIN_OUTPUT_WIDTH or channels % 4 != 0)
+            and window.stride_height in (1, 2) and window.stride_width in (1, 2)
+            and window.dilation_height == window.dilation_width == 1)
 
 
 def depthwise_geometry_fallback(channels: int, depth_multiplier: int, filter_height: int,
@@ -461,7 +520,31 @@ def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
     requant = _requantization(graph, op, input_, filter_, output, out_c)
     macs = batches * out_h * out_w * out_c * filter_h * filter_w
     fallback = requested_fallback() or depthwise_geometry_fallback(out_c, multiplier, filter_h, window)
-    if depthwise_variant(out_c, multiplier, filter_h, window) == DEPTHWISE_CH4:
+    function = depthwise_variant(out_c, multiplier, filter_h, window, filter_w, out_w)
+    if function == DEPTHWISE_3X3:
+        assert filter_.data is not None
+        taps = filter_.data.reshape(9, out_c)
+        folded = fold_input_offset(_bias_data(graph, bias_index), taps.T, requant.input_offset)
+        fast = requant.fast(folded, taps.T, 1)
+        params_3x3: dict[str, ParamValue] = {
+            "batches": batches, "input_height": in_h, "input_width": in_w, "depth": out_c,
+            "output_height": out_h, "output_width": out_w,
+            "stride_height": window.stride_height, "stride_width": window.stride_width,
+            "pad_height": window.pad_height, "pad_width": window.pad_width,
+            "input_offset": requant.input_offset,
+            "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+        }
+        # As te_depthwise_conv2d_ch4_s8: the rows an output row needs are widened before it is
+        # written, and they end past it, so an output as large as the input may overwrite it.
+        return KernelCall(
+            function=DEPTHWISE_3X3, header=f"{DEPTHWISE_3X3}.h", params_type="te_depthwise_conv2d_3x3_params",
+            params=params_3x3,
+            args=(TensorArg(input_index), ConstArg("packed", "int32_t", pack_depthwise_3x3(taps, folded, fast)),
+                  ScratchArg(depthwise_3x3_scratch_bytes(out_w, window.stride_width, out_c), "int16_t"),
+                  TensorArg(output_index)),
+            macs=macs, in_place=input_.shape == output.shape,
+        )
+    if function == DEPTHWISE_CH4:
         assert filter_.data is not None
         taps = filter_.data.reshape(filter_h * filter_w, out_c)
         folded = fold_input_offset(_bias_data(graph, bias_index), taps.T, requant.input_offset)
