@@ -485,13 +485,25 @@ static TE_NN_ALWAYS_INLINE int8_t te_nn_output_s8(int32_t acc, const int32_t *re
 
 /*
  * One output value of a general channel: the reference requantization (any shift, any
- * accumulator) of requant = (multiplier, output_offset, shift), clamped.
+ * accumulator) of requant = (multiplier, output_offset, shift), clamped. For a right shift of
+ * 0 to 31 and -2^30 <= acc < 2^30 (a dead channel's tiny scale) in one SMMLAR: its high product
+ * is the reference's rounding doubling high multiply v (see te_nn_rescale), 2^(shift - 1) and
+ * the -1 of a negative acc round v / 2^shift half away from zero as the reference does, and
+ * every sum stays below 2^31 in magnitude; the offset is added after (folded, it could overflow).
  */
 static inline int8_t te_nn_output_general_s8(int32_t acc, const int32_t *requant, int32_t activation_min,
                                              int32_t activation_max)
 {
-    return (int8_t)te_nn_clamp_i32(te_nn_requantize(acc, requant[0], requant[2]) + requant[1], activation_min,
-                                   activation_max);
+    const int32_t multiplier = requant[0], output_offset = requant[1], shift = requant[2];
+    int32_t out;
+    if ((uint32_t)acc + (1u << 30) < (1u << 31) && shift <= 0 && shift >= -31) {
+        const int32_t right = -shift;
+        out = right == 0 ? te_nn_smmlar2(acc, multiplier, 0)
+                         : (te_nn_smmlar2(acc, multiplier, 1 << (right - 1)) + (acc >> 31)) >> right;
+    } else {
+        out = te_nn_requantize(acc, multiplier, shift);
+    }
+    return (int8_t)te_nn_clamp_i32(out + output_offset, activation_min, activation_max);
 }
 
 /*
