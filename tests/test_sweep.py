@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -299,3 +300,14 @@ def test_a_job_error_names_the_model_as_the_spec_does_not_the_workers_scratch_pa
     assert result.tflite is None
     assert result.error.startswith("models/dense.tflite is already quantized with int8 activations"), result.error
     assert "/tmp" not in result.error and "sweep-" not in result.error
+
+
+def test_an_address_where_no_ray_head_listens_fails_in_one_line_and_makes_no_folder(inputs, tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = sweep(str(inputs / "spec.toml"), "--address", f"127.0.0.1:{port}", "-o", str(tmp_path / "o"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"tinyedge: error: nothing answers at the Ray address 127.0.0.1:{port}")
+    assert not (tmp_path / "o").exists()

@@ -153,12 +153,13 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path | None = None, *, addre
     records = {job.key: record for job in jobs if (record := _finished(out, job)) is not None}
     todo = [job for job in jobs if job.key not in records]
     ray = require_ray(local=address is None) if todo else None  # before the folder is made
-    _mark(out)
     if records:
         log(f"{len(records)} of {len(jobs)} jobs already done in {out}: skipping them")
     if todo:
         with _ray_session(ray, address, workers):
+            _mark(out)
             _run(ray, spec, todo, len(jobs), len(records), out, records, log, command or f"tinyedge sweep {spec.path}")
+    _mark(out)
     ordered = [records[job.key] for job in jobs]
     write_results(out, spec, ordered)
     return SweepResult(out, ordered, len(todo), len(jobs) - len(todo))
@@ -172,6 +173,8 @@ def _ray_session(ray: Any, address: str | None, workers: int | None) -> Iterator
     if ray.is_initialized():
         yield
         return
+    if address is not None:
+        _check_reachable(address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     common = {"log_to_driver": False, "logging_level": logging.ERROR, "include_dashboard": False}
     try:
@@ -190,6 +193,19 @@ def _ray_session(ray: Any, address: str | None, workers: int | None) -> Iterator
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """A head that is not there fails in one line now, not after Ray's minutes of retries."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise TinyEdgeError(f"nothing answers at the Ray address {address} ({exc.strerror or exc}); start the head "
+                            f"with `ray start --head --port {port}` or give its address (ray status on the head "
+                            "shows it)") from None
 
 
 def _run(ray: Any, spec: Spec, todo: list[Job], total: int, done_before: int, out: Path, records: dict[str, dict],
