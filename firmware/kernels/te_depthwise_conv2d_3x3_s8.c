@@ -226,47 +226,74 @@ static TE_NN_ALWAYS_INLINE void te_dw3_output_row(const int16_t *const *rows, co
     }
 }
 
+#if TE_NN_DSP
+/* (lo.low, hi.low) and (lo.high, hi.high) of two words: PKHBT and PKHTB. */
+static inline uint32_t te_dw3_pack_low(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+static inline uint32_t te_dw3_pack_high(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* n pixels (input pixels depth bytes apart) of 4 channels into their 4 channel rows at dst. */
+static void te_dw3_widen_group(const int8_t *src, int32_t depth, int32_t n, int32_t row_pixels, int16_t *dst)
+{
+    int16_t *d1 = dst + row_pixels, *d2 = d1 + row_pixels, *d3 = d2 + row_pixels;
+    for (; n >= 2; n -= 2, src += 2 * depth, dst += 2, d1 += 2, d2 += 2, d3 += 2) {
+        const uint32_t a = te_nn_read_u32(src), b = te_nn_read_u32(src + depth);
+        const uint32_t ae = te_nn_sxtb16_even(a), ao = te_nn_sxtb16_odd(a);
+        const uint32_t be = te_nn_sxtb16_even(b), bo = te_nn_sxtb16_odd(b);
+        /* channel c: (ae.lo, be.lo), c + 1: (ao.lo, bo.lo), c + 2: (ae.hi, be.hi), c + 3: (ao.hi, bo.hi) */
+        te_nn_write_u32(dst, te_dw3_pack_low(ae, be));
+        te_nn_write_u32(d1, te_dw3_pack_low(ao, bo));
+        te_nn_write_u32(d2, te_dw3_pack_high(ae, be));
+        te_nn_write_u32(d3, te_dw3_pack_high(ao, bo));
+    }
+    if (n) {
+        dst[0] = src[0], d1[0] = src[1], d2[0] = src[2], d3[0] = src[3];
+    }
+}
+#endif
+
 /*
- * Input row `row` (its pixels at src, input_width of them) into the channel-major slot:
- * slot[c * row_pixels + x] = the input at column x - pad_width, or zero_point outside.
+ * One input row (its pixels at src; inside: the row lies in the input) into the channel-major
+ * slot: slot[c * row_pixels + x] = the input at column x - pad_width, or zero_point outside.
  */
 static void te_dw3_widen_row(const int8_t *src, int inside, int32_t input_width, int32_t depth, int32_t pad_width,
                              int32_t zero_point, int32_t row_pixels, int16_t *slot)
 {
-    for (int32_t x = 0; x < row_pixels; ++x) {
-        const int32_t in_x = x - pad_width;
-        int16_t *dst = slot + x;
-        if (!inside || in_x < 0 || in_x >= input_width) {
-            for (int32_t c = 0; c < depth; ++c, dst += row_pixels) {
-                *dst = (int16_t)zero_point;
-            }
-            continue;
+    /* columns [first, last) hold input pixels, the others the zero point */
+    const int32_t first = inside ? te_nn_min_i32(pad_width, row_pixels) : row_pixels;
+    const int32_t last = inside ? te_nn_min_i32(pad_width + input_width, row_pixels) : row_pixels;
+    for (int32_t c = 0; c < depth; ++c) {
+        int16_t *row = slot + c * row_pixels;
+        for (int32_t x = 0; x < first; ++x) {
+            row[x] = (int16_t)zero_point;
         }
-        const int8_t *pixel = src + in_x * depth;
-        int32_t c = 0;
+        for (int32_t x = last; x < row_pixels; ++x) {
+            row[x] = (int16_t)zero_point;
+        }
+    }
+    if (last <= first) {
+        return;
+    }
+    const int8_t *pixels = src + (first - pad_width) * depth;
+    int32_t c = 0;
 #if TE_NN_DSP
-        /* Two pixels of four channels at a time: SXTB16 lanes repacked into channel pairs. */
-        if ((x & 1) == 0 && in_x + 1 < input_width && x + 1 < row_pixels) {
-            for (; c + 4 <= depth; c += 4, dst += 4 * row_pixels) {
-                const uint32_t a = te_nn_read_u32(pixel + c), b = te_nn_read_u32(pixel + depth + c);
-                const uint32_t ae = te_nn_sxtb16_even(a), ao = te_nn_sxtb16_odd(a);
-                const uint32_t be = te_nn_sxtb16_even(b), bo = te_nn_sxtb16_odd(b);
-                /* channel c: (ae.lo, be.lo), c + 1: (ao.lo, bo.lo), c + 2: (ae.hi, be.hi), c + 3: (ao.hi, bo.hi) */
-                te_nn_write_u32(dst, (ae & 0xFFFFu) | (be << 16));
-                te_nn_write_u32(dst + row_pixels, (ao & 0xFFFFu) | (bo << 16));
-                te_nn_write_u32(dst + 2 * row_pixels, (be & 0xFFFF0000u) | (ae >> 16));
-                te_nn_write_u32(dst + 3 * row_pixels, (bo & 0xFFFF0000u) | (ao >> 16));
-            }
-            for (; c < depth; ++c, dst += row_pixels) {
-                dst[0] = pixel[c];
-                dst[1] = pixel[depth + c];
-            }
-            ++x;
-            continue;
-        }
+    for (; c + 4 <= depth; c += 4) {
+        te_dw3_widen_group(pixels + c, depth, last - first, row_pixels, slot + c * row_pixels + first);
+    }
 #endif
-        for (; c < depth; ++c, dst += row_pixels) {
-            *dst = pixel[c];
+    for (; c < depth; ++c) {
+        int16_t *row = slot + c * row_pixels;
+        for (int32_t x = first; x < last; ++x) {
+            row[x] = pixels[(x - first) * depth + c];
         }
     }
 }
