@@ -40,6 +40,18 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg
+from tinyedge.ops._mac_shapes import (
+    BATCH_DIMS,
+    BIAS_INPUT,
+    DATA_INPUT,
+    FILTER_INPUT,
+    MAX_RANK,
+    MIN_RANK,
+    batch_strides,
+    check_bias_scale,
+    landing_pairs,
+    shape4,
+)
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
@@ -70,12 +82,6 @@ BATCH_MATMUL_PACKED_S16 = "te_batch_matmul_packed_s16"
 # te_nn_requantize_i64 shifts right by 15 - shift: a left shift past 14 is undefined in the reference too.
 MAX_LEFT_SHIFT_64 = 14
 _INT32_TYPES = (2, "INT32")  # the schema's TensorType.INT32, as the importer may give it
-
-# TFLite's TRANSPOSE_CONV inputs, and BATCH_MATMUL's ranks (as transpose_conv.py and batch_matmul.py).
-OUTPUT_SHAPE_INPUT, FILTER_INPUT, DATA_INPUT, BIAS_INPUT = range(4)
-MIN_RANK, MAX_RANK = 2, 5
-BATCH_DIMS = MAX_RANK - 2
-BIAS_SCALE_TOLERANCE = 0.02  # fully_connected.py's: GetQuantizedConvolutionMultipler's limit
 
 
 def _window(graph: Graph, op: Operator, input_hw: tuple[int, int], filter_hw: tuple[int, int]) -> dict[str, int]:
@@ -184,13 +190,6 @@ def _multiplier_constants(multipliers: np.ndarray, shifts: np.ndarray) -> tuple[
     return ConstArg("multiplier", "int32_t", multipliers), ConstArg("shift", "int32_t", shifts)
 
 
-def _nhwc(graph: Graph, op: Operator, index: int, what: str) -> tuple[int, int, int, int]:
-    shape = graph.tensor(index).shape
-    if len(shape) != 4:
-        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} must be 4-D, not {list(shape)}")
-    return shape[0], shape[1], shape[2], shape[3]
-
-
 def _operands(graph: Graph, op: Operator) -> tuple[int, int, int, int]:
     if len(op.inputs) not in (2, 3) or len(op.outputs) != 1:
         raise UnsupportedOpError(f"{graph.describe(op)}: expected input, filter, optional bias and one output")
@@ -203,9 +202,9 @@ def lower_conv2d_16x8(graph: Graph, op: Operator, reference: str | None) -> Kern
     """CONV_2D with int16 activations: te_conv2d_1x1_s16 or te_conv2d_im2col_s16, else te_conv2d_s16."""
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
-    batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
-    out_c, filter_h, filter_w, filter_in_c = _nhwc(graph, op, filter_index, "filter")
-    out_batches, out_h, out_w, output_depth = _nhwc(graph, op, output_index, "output")
+    batches, in_h, in_w, in_c = shape4(graph, op, input_index, "input")
+    out_c, filter_h, filter_w, filter_in_c = shape4(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = shape4(graph, op, output_index, "output")
     if (output_depth != out_c or out_batches != batches or filter_in_c < 1 or in_c % filter_in_c
             or out_c % (in_c // filter_in_c)):
         raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
@@ -260,9 +259,9 @@ def lower_depthwise_conv2d_16x8(graph: Graph, op: Operator, reference: str | Non
     """DEPTHWISE_CONV_2D with int16 activations: te_depthwise_conv2d_ch4_s16, else te_depthwise_conv2d_s16."""
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
-    batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
-    one, filter_h, filter_w, out_c = _nhwc(graph, op, filter_index, "filter")
-    out_batches, out_h, out_w, output_depth = _nhwc(graph, op, output_index, "output")
+    batches, in_h, in_w, in_c = shape4(graph, op, input_index, "input")
+    one, filter_h, filter_w, out_c = shape4(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = shape4(graph, op, output_index, "output")
     multiplier = int(op.options.get("depthMultiplier", 1))
     if one != 1 or output_depth != out_c or out_batches != batches or multiplier < 1 or out_c != in_c * multiplier:
         raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} and depth multiplier "
@@ -332,11 +331,7 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator, reference: str | None
                                                       len(filter_.quant.scale))
         filter_offset = 0  # the per-channel reference ignores the weights' zero point
     else:
-        if bias is not None and bias.quant is not None:  # GetQuantizedConvolutionMultipler's check
-            product = float(input_.scale) * float(filter_.scale)
-            if abs(product - float(bias.scale)) / float(output.scale) > BIAS_SCALE_TOLERANCE:
-                raise UnsupportedOpError(f"{graph.describe(op)}: bias scale {bias.scale} does not match input "
-                                         f"scale x filter scale {product}; TFLite-Micro refuses this layer too")
+        check_bias_scale(graph, op, input_, filter_, bias, output)
         multipliers, shifts = per_channel_multipliers(input_.scale, filter_.quant.scale, output.scale, 1)
         filter_offset = -filter_.zero_point
     multipliers = np.resize(multipliers, output_depth).astype(np.int32)
@@ -391,12 +386,6 @@ def pack_phases(weights: np.ndarray, stride_h: int, stride_w: int) -> tuple[np.n
     return np.concatenate(filters), np.array(phases, dtype=np.int32)
 
 
-def _landing(inputs: int, taps: int, stride: int, pad: int, outputs: int) -> int:
-    """(input position, tap) pairs of a transposed convolution that land inside the output (its MACs' share)."""
-    positions = np.arange(inputs)[:, None] * stride - pad + np.arange(taps)[None, :]
-    return int(((positions >= 0) & (positions < outputs)).sum())
-
-
 def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None) -> KernelCall:
     """TRANSPOSE_CONV with int16 activations: te_transpose_conv_s16. The output_shape input (which may
     be a model input) is not read: TFLite-Micro takes the output tensor's shape."""
@@ -406,9 +395,9 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None)
     filter_index, input_index, output_index = op.inputs[FILTER_INPUT], op.inputs[DATA_INPUT], op.outputs[0]
     _require_16x8(graph, op, input_index, filter_index, output_index)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
-    batches, in_h, in_w, in_c = _nhwc(graph, op, input_index, "input")
-    out_c, filter_h, filter_w, filter_in_c = _nhwc(graph, op, filter_index, "filter")
-    out_batches, out_h, out_w, output_depth = _nhwc(graph, op, output_index, "output")
+    batches, in_h, in_w, in_c = shape4(graph, op, input_index, "input")
+    out_c, filter_h, filter_w, filter_in_c = shape4(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = shape4(graph, op, output_index, "output")
     if filter_in_c != in_c or output_depth != out_c or out_batches != batches:
         raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
                                  f"{list(input_.shape)} and output {list(output.shape)}")
@@ -433,8 +422,8 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None)
         "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
         "output_depth": out_c, "stride_height": stride_h, "stride_width": stride_w, "pad_height": pad_h,
         "pad_width": pad_w}
-    macs = (batches * in_c * out_c * _landing(in_h, filter_h, stride_h, pad_h, out_h)
-            * _landing(in_w, filter_w, stride_w, pad_w, out_w))
+    macs = (batches * in_c * out_c * landing_pairs(in_h, filter_h, stride_h, pad_h, out_h)
+            * landing_pairs(in_w, filter_w, stride_w, pad_w, out_w))
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
     _check_shifts(graph, op, shifts, 64)
     act_min, act_max = activation_range(fused_activation(op), output)
@@ -458,14 +447,6 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None)
         args=(TensorArg(input_index), TensorArg(filter_index), _bias_arg(bias), TensorArg(output_index)),
         macs=macs, constants=_multiplier_constants(multipliers, shifts), fallback=reference,
     )
-
-
-def _batch_strides(shape: tuple[int, ...], out_batches: tuple[int, ...]) -> list[int]:
-    """Element strides of an operand's batch dimensions (padded to BATCH_DIMS), 0 where it is broadcast."""
-    batch = (1,) * (BATCH_DIMS - (len(shape) - 2)) + tuple(shape[:-2])
-    matrix = shape[-2] * shape[-1]
-    return [0 if batch[d] == 1 and out_batches[d] != 1 else matrix * int(np.prod(batch[d + 1:], dtype=np.int64))
-            for d in range(BATCH_DIMS)]
 
 
 def lower_batch_matmul_16x8(graph: Graph, op: Operator, reference: str | None) -> KernelCall:
@@ -498,7 +479,7 @@ def lower_batch_matmul_16x8(graph: Graph, op: Operator, reference: str | None) -
     # In double, as batch_matmul.matmul_multiplier takes it (the installed tflite_micro's bytes follow it).
     multiplier, shift = quantize_multiplier(float(lhs.scale) * float(rhs.scale) / float(output.scale))
     _check_shifts(graph, op, np.array([shift]), 64)
-    lhs_strides, rhs_strides = _batch_strides(lhs.shape, out_batches), _batch_strides(rhs.shape, out_batches)
+    lhs_strides, rhs_strides = batch_strides(lhs.shape, out_batches), batch_strides(rhs.shape, out_batches)
     params: dict[str, ParamValue] = {
         **{f"batches{d}": out_batches[d] for d in range(BATCH_DIMS)},
         **{f"lhs_batch_stride{d}": lhs_strides[d] for d in range(BATCH_DIMS)},

@@ -24,13 +24,12 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops._mac_shapes import BATCH_DIMS, MAX_RANK, MIN_RANK, batch_strides
 from tinyedge.ops._quant import quantize_multiplier, require_int8
 from tinyedge.ops.conv import requested_fallback, variants_enabled
 
 BATCH_MATMUL_REFERENCE = "te_batch_matmul_s8"
 BATCH_MATMUL_WIDENED = "te_batch_matmul_widened_s8"
-MIN_RANK, MAX_RANK = 2, 5  # what TFLite-Micro accepts
-BATCH_DIMS = MAX_RANK - 2
 
 
 def matmul_multiplier(lhs_scale: float, rhs_scale: float, output_scale: float) -> tuple[int, int]:
@@ -41,17 +40,6 @@ def matmul_multiplier(lhs_scale: float, rhs_scale: float, output_scale: float) -
     FULLY_CONNECTED): test_batch_matmul holds an accumulator on which the two differ.
     """
     return quantize_multiplier(float(lhs_scale) * float(rhs_scale) / float(output_scale))
-
-
-def batch_strides(shape: tuple[int, ...], out_batches: tuple[int, ...]) -> list[int]:
-    """Element strides of an operand's batch dimensions (padded to BATCH_DIMS), 0 where it is broadcast."""
-    batch = (1,) * (BATCH_DIMS - (len(shape) - 2)) + tuple(shape[:-2])
-    matrix = shape[-2] * shape[-1]
-    strides = []
-    for d in range(BATCH_DIMS):
-        strides.append(0 if batch[d] == 1 and out_batches[d] != 1 else
-                       matrix * int(np.prod(batch[d + 1:], dtype=np.int64)))
-    return strides
 
 
 WIDENED_BLOCK_COLS = 16  # TE_BATCH_MATMUL_WIDENED_BLOCK_COLS

@@ -31,6 +31,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops._mac_shapes import check_bias_scale
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
@@ -45,18 +46,10 @@ from tinyedge.ops.conv import (
     variants_enabled,
 )
 
-# GetQuantizedConvolutionMultipler refuses a bias scale this far (relative to the output
-# scale) from input_scale * filter_scale.
-BIAS_SCALE_TOLERANCE = 0.02
-
 
 def _per_tensor_multiplier(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor, bias: Tensor | None,
                            output: Tensor) -> tuple[int, int]:
-    if bias is not None and bias.quant is not None:
-        product = float(input_.scale) * float(filter_.scale)
-        if abs(product - float(bias.scale)) / float(output.scale) > BIAS_SCALE_TOLERANCE:
-            raise UnsupportedOpError(f"{graph.describe(op)}: bias scale {bias.scale} does not match input scale x "
-                                     f"filter scale {product}; TFLite-Micro refuses this layer too")
+    check_bias_scale(graph, op, input_, filter_, bias, output)
     multipliers, shifts = per_channel_multipliers(input_.scale, filter_.quant.scale, output.scale, 1)
     return int(multipliers[0]), int(shifts[0])
 

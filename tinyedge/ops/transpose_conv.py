@@ -27,6 +27,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
+from tinyedge.ops._mac_shapes import BIAS_INPUT, DATA_INPUT, FILTER_INPUT, landing_pairs, shape4
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
@@ -49,10 +50,6 @@ from tinyedge.ops.conv import (
 
 TRANSPOSE_CONV_REFERENCE = "te_transpose_conv_s8"
 TRANSPOSE_CONV_IM2COL = "te_transpose_conv_im2col_s8"
-
-# TFLite's inputs of TRANSPOSE_CONV.
-OUTPUT_SHAPE_INPUT, FILTER_INPUT, DATA_INPUT, BIAS_INPUT = range(4)
-
 
 @dataclass(frozen=True)
 class Geometry:
@@ -77,13 +74,10 @@ class Geometry:
 
     def macs(self) -> int:
         """Multiply-accumulates of the taps that land inside the output."""
-
-        def pairs(inputs: int, taps: int, stride: int, pad: int, outputs: int) -> int:
-            positions = np.arange(inputs)[:, None] * stride - pad + np.arange(taps)[None, :]
-            return int(((positions >= 0) & (positions < outputs)).sum())
-
-        rows = pairs(self.input_height, self.filter_height, self.stride_height, self.pad_height, self.output_height)
-        cols = pairs(self.input_width, self.filter_width, self.stride_width, self.pad_width, self.output_width)
+        rows = landing_pairs(self.input_height, self.filter_height, self.stride_height, self.pad_height,
+                             self.output_height)
+        cols = landing_pairs(self.input_width, self.filter_width, self.stride_width, self.pad_width,
+                             self.output_width)
         return self.batches * rows * cols * self.input_depth * self.output_depth
 
 
@@ -154,13 +148,6 @@ def im2col_scratch_bytes(geometry: Geometry) -> int:
     return conv2d_scratch_bytes(CONV2D_IM2COL, taps * geometry.input_depth) + 2 * geometry.output_depth
 
 
-def _shape4(graph: Graph, op: Operator, index: int, what: str) -> tuple[int, int, int, int]:
-    shape = graph.tensor(index).shape
-    if len(shape) != 4:
-        raise UnsupportedOpError(f"{graph.describe(op)}: the {what} must be 4-D, not {list(shape)}")
-    return shape[0], shape[1], shape[2], shape[3]
-
-
 @lowering("TRANSPOSE_CONV", activations=("int8", "int16"))
 def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
     if len(op.inputs) > DATA_INPUT and graph.tensor(op.inputs[DATA_INPUT]).dtype == "int16":  # 16x8 mode
@@ -173,9 +160,9 @@ def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
     bias_index = op.inputs[BIAS_INPUT] if len(op.inputs) == 4 else -1
     require_int8(graph, op, input_index, filter_index, output_index)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
-    batches, in_h, in_w, in_c = _shape4(graph, op, input_index, "input")
-    out_c, filter_h, filter_w, filter_in_c = _shape4(graph, op, filter_index, "filter")
-    out_batches, out_h, out_w, output_depth = _shape4(graph, op, output_index, "output")
+    batches, in_h, in_w, in_c = shape4(graph, op, input_index, "input")
+    out_c, filter_h, filter_w, filter_in_c = shape4(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = shape4(graph, op, output_index, "output")
     if filter_in_c != in_c or output_depth != out_c or out_batches != batches:
         raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
                                  f"{list(input_.shape)} and output {list(output.shape)}")
