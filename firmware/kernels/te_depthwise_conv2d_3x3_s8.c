@@ -144,34 +144,56 @@ static TE_NN_ALWAYS_INLINE void te_dw3_block(const int16_t *r0, const int16_t *r
     "cmp %[r0], %[x0]\n\t"                                                                     \
     "bne 1b"
 
+/* After a channel's blocks: the next channel's rows, output, constants and end of its first row. */
+#define TE_DW3_ASM_NEXT_CHANNEL                                                                 \
+    "ldr %[x0], %[skip]\n\t"                                                                   \
+    "add %[r0], %[r0], %[x0]\n\t"                                                              \
+    "add %[r1], %[r1], %[x0]\n\t"                                                              \
+    "add %[r2], %[r2], %[x0]\n\t"                                                              \
+    "ldr %[x0], %[back]\n\t"                                                                   \
+    "sub %[out], %[out], %[x0]\n\t"                                                            \
+    "add %[w], %[w], #44\n\t"                                                                  \
+    "ldr %[x0], %[end]\n\t"                                                                    \
+    "ldr %[x1], %[row_bytes]\n\t"                                                              \
+    "add %[x0], %[x0], %[x1]\n\t"                                                              \
+    "str %[x0], %[end]\n\t"                                                                    \
+    "ldr %[x0], %[w_end]\n\t"                                                                  \
+    "cmp %[w], %[x0]\n\t"                                                                      \
+    "bne 1b"
+
 /*
- * `blocks` blocks of 4 output pixels of one ordinary channel, clamp to the whole int8 range, in
- * one hand-scheduled loop: 72 instructions per 36 multiply-accumulates. r0, r1, r2 point at the
- * first block's taps in the channel's three widened rows; returns past the last block's pixels.
+ * `blocks` blocks of 4 output pixels of `channels` consecutive ordinary channels, clamp to the
+ * whole int8 range, in one hand-scheduled loop: 72 instructions per 36 multiply-accumulates, 14 per
+ * channel. r0, r1, r2 point at the first channel's first taps in its three widened rows, w at its
+ * constants, out at its first output.
  */
-static TE_NN_NOINLINE int8_t *te_dw3_blocks_asm(const int16_t *r0, const int16_t *r1, const int16_t *r2,
-                                                const int32_t *w, int32_t blocks, int32_t depth, int stride2,
-                                                int8_t *out)
+static TE_NN_NOINLINE void te_dw3_channels_asm(const int16_t *r0, const int16_t *r1, const int16_t *r2,
+                                               const int32_t *w, int32_t channels, int32_t blocks,
+                                               int32_t row_pixels, int32_t depth, int stride2, int8_t *out)
 {
     int32_t a0, a1, a2, a3;
     uint32_t x0, x1, wa, wb;
-    const int16_t *end = r0 + blocks * (stride2 ? 8 : 4);
+    const int32_t taps = blocks * (stride2 ? 8 : 4);
+    const int16_t *end = r0 + taps;
+    const int32_t skip = 2 * (row_pixels - taps), back = 4 * blocks * depth - 1, row_bytes = 2 * row_pixels;
+    const int32_t *w_end = w + channels * TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS;
     if (stride2) {
-        __asm__ volatile(TE_DW3_ASM_BLOCK(TE_DW3_ASM_ROW_S2)
+        __asm__ volatile(TE_DW3_ASM_BLOCK(TE_DW3_ASM_ROW_S2) "\n\t" TE_DW3_ASM_NEXT_CHANNEL
                          : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
                            [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb), [r0] "+r"(r0), [r1] "+r"(r1),
-                           [r2] "+r"(r2), [out] "+r"(out)
-                         : [w] "r"(w), [depth] "m"(depth), [end] "m"(end)
+                           [r2] "+r"(r2), [out] "+r"(out), [w] "+r"(w), [end] "+m"(end)
+                         : [depth] "m"(depth), [skip] "m"(skip), [back] "m"(back), [row_bytes] "m"(row_bytes),
+                           [w_end] "m"(w_end)
                          : "cc", "memory");
     } else {
-        __asm__ volatile(TE_DW3_ASM_BLOCK(TE_DW3_ASM_ROW_S1)
+        __asm__ volatile(TE_DW3_ASM_BLOCK(TE_DW3_ASM_ROW_S1) "\n\t" TE_DW3_ASM_NEXT_CHANNEL
                          : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0),
                            [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb), [r0] "+r"(r0), [r1] "+r"(r1),
-                           [r2] "+r"(r2), [out] "+r"(out)
-                         : [w] "r"(w), [depth] "m"(depth), [end] "m"(end)
+                           [r2] "+r"(r2), [out] "+r"(out), [w] "+r"(w), [end] "+m"(end)
+                         : [depth] "m"(depth), [skip] "m"(skip), [back] "m"(back), [row_bytes] "m"(row_bytes),
+                           [w_end] "m"(w_end)
                          : "cc", "memory");
     }
-    return out;
 }
 #endif
 
@@ -188,13 +210,6 @@ static TE_NN_ALWAYS_INLINE void te_dw3_channel_row(const int16_t *r0, const int1
     /* 4 widened taps from one block to the next: 4 pixels at stride 1, 2 at stride 2 */
     const int32_t block = stride2 ? 2 : 4;
     int32_t left = output_width;
-#if TE_NN_DSP
-    if (full_range && !general && left >= 4) {
-        const int32_t blocks = left / 4, taps = blocks * (stride2 ? 8 : 4);
-        out = te_dw3_blocks_asm(r0, r1, r2, consts, blocks, depth, stride2, out);
-        r0 += taps, r1 += taps, r2 += taps, left -= 4 * blocks;
-    }
-#endif
     for (; left >= block; left -= block, r0 += 4, r1 += 4, r2 += 4, out += block * depth) {
         te_dw3_block(r0, r1, r2, consts, depth, activation_min, activation_max, block, stride2, full_range, general,
                      out);
@@ -214,6 +229,37 @@ static TE_NN_ALWAYS_INLINE void te_dw3_output_row(const int16_t *const *rows, co
                                                   int32_t activation_min, int32_t activation_max, int stride2,
                                                   int full_range, int8_t *out)
 {
+#if TE_NN_DSP
+    if (full_range && output_width >= 4) {
+        /* Runs of ordinary channels through the hand-scheduled blocks, then their last 1-3 pixels
+           and the general channels in C. */
+        const int32_t blocks = output_width / 4, taps = blocks * (stride2 ? 8 : 4), left = output_width % 4;
+        int32_t c = 0;
+        while (c < depth) {
+            const int32_t *consts = packed + c * TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS;
+            const int32_t at = c * row_pixels;
+            if (consts[TE_DW3_GENERAL]) {
+                te_dw3_channel_row(rows[0] + at, rows[1] + at, rows[2] + at, consts, output_width, depth,
+                                   TE_INT8_MIN, TE_INT8_MAX, stride2, 0, 1, out + c);
+                ++c;
+                continue;
+            }
+            int32_t run_end = c + 1;
+            while (run_end < depth && !packed[run_end * TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS + TE_DW3_GENERAL]) {
+                ++run_end;
+            }
+            te_dw3_channels_asm(rows[0] + at, rows[1] + at, rows[2] + at, consts, run_end - c, blocks, row_pixels,
+                                depth, stride2, out + c);
+            for (; left && c < run_end; ++c, consts += TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS) {
+                const int32_t tail = c * row_pixels + taps;
+                te_dw3_channel_row(rows[0] + tail, rows[1] + tail, rows[2] + tail, consts, left, depth, TE_INT8_MIN,
+                                   TE_INT8_MAX, stride2, 1, 0, out + 4 * blocks * depth + c);
+            }
+            c = run_end;
+        }
+        return;
+    }
+#endif
     for (int32_t c = 0; c < depth; ++c, packed += TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS) {
         const int32_t at = c * row_pixels;
         if (packed[TE_DW3_GENERAL]) {
