@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build what tests/micropython/test_qemu.py needs from a MicroPython source tree (MPY_DIR):
+# Build what tests/micropython/test_micropython_qemu.py needs from a MicroPython source tree (MPY_DIR):
 # the qemu port for a Cortex-M3 board (MPS2_AN385: armv7m modules), for a Cortex-M7 board with
 # its double-precision FPU (MPS2_AN500: armv7emdp firmware, which loads armv6m, armv7m, armv7emsp
 # and armv7emdp modules) and for RISC-V (VIRT_RV32: rv32imc modules). The AN385 image also boots
