@@ -49,8 +49,9 @@ from tinyedge.ops._mac_shapes import (
     MIN_RANK,
     batch_strides,
     check_bias_scale,
-    landing_pairs,
+    check_transpose_conv_scales,
     shape4,
+    transpose_conv_window,
 )
 from tinyedge.ops._quant import (
     activation_range,
@@ -402,34 +403,16 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None)
         raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
                                  f"{list(input_.shape)} and output {list(output.shape)}")
     bias = _bias(graph, op, op.inputs[BIAS_INPUT] if len(op.inputs) == 4 else -1, out_c, ("int64", "int16"))
-    if input_.quant is None or output.quant is None or filter_.quant is None:
-        raise UnsupportedOpError(f"{graph.describe(op)}: input, filter and output must be quantized")
-    scales = filter_.quant.scale
-    if len(scales) not in (1, out_c) or (filter_.quant.per_channel and filter_.quant.axis != 0):
-        raise UnsupportedOpError(f"{graph.describe(op)}: filter '{filter_.name}' has {len(scales)} scales along "
-                                 f"dimension {filter_.quant.axis}; TFLite-Micro needs one, or one per output "
-                                 f"channel ({out_c}) along dimension 0")
-    padding = str(op.options.get("padding", "SAME"))
-    if padding not in ("SAME", "VALID"):
-        raise UnsupportedOpError(f"{graph.describe(op)}: padding {padding} is not supported")
-    stride_h, stride_w = int(op.options.get("strideH", 1)), int(op.options.get("strideW", 1))
-    if min(stride_h, stride_w) < 1:
-        raise UnsupportedOpError(f"{graph.describe(op)}: stride {stride_h}x{stride_w} must be at least 1")
-    pad_h = padding_before(stride_h, 1, out_h, filter_h, out_size(padding, out_h, filter_h, stride_h, 1))
-    pad_w = padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1))
-    geometry: dict[str, ParamValue] = {
-        "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
-        "filter_height": filter_h, "filter_width": filter_w, "output_height": out_h, "output_width": out_w,
-        "output_depth": out_c, "stride_height": stride_h, "stride_width": stride_w, "pad_height": pad_h,
-        "pad_width": pad_w}
-    macs = (batches * in_c * out_c * landing_pairs(in_h, filter_h, stride_h, pad_h, out_h)
-            * landing_pairs(in_w, filter_w, stride_w, pad_w, out_w))
+    scales = check_transpose_conv_scales(graph, op, input_, filter_, output, out_c)
+    window = transpose_conv_window(graph, op, (batches, in_h, in_w, in_c), (filter_h, filter_w),
+                                   (out_h, out_w, out_c))
+    geometry, macs = window.params(), window.macs()
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
     _check_shifts(graph, op, shifts, 64)
     act_min, act_max = activation_range(fused_activation(op), output)
     if reference is None:
         assert filter_.data is not None
-        packed, phases = pack_phases(filter_.data, stride_h, stride_w)
+        packed, phases = pack_phases(filter_.data, window.stride_height, window.stride_width)
         return KernelCall(
             function=TRANSPOSE_CONV_IM2COL_S16, header=f"{TRANSPOSE_CONV_IM2COL_S16}.h",
             params_type=f"{TRANSPOSE_CONV_IM2COL_S16}_params",

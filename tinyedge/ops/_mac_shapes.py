@@ -4,10 +4,14 @@ and _mac_16x8.py import it, it imports none of them), so each rule is written on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
+from tinyedge.ops import ParamValue
+from tinyedge.ops._quant import out_size, padding_before
 
 # TFLite's inputs of TRANSPOSE_CONV.
 OUTPUT_SHAPE_INPUT, FILTER_INPUT, DATA_INPUT, BIAS_INPUT = range(4)
@@ -33,6 +37,67 @@ def landing_pairs(inputs: int, taps: int, stride: int, pad: int, outputs: int) -
     """(input position, tap) pairs of a transposed convolution that land inside the output (its MACs' share)."""
     positions = np.arange(inputs)[:, None] * stride - pad + np.arange(taps)[None, :]
     return int(((positions >= 0) & (positions < outputs)).sum())
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Shapes, strides and padding of one transposed convolution (NHWC; filter [out, h, w, in])."""
+
+    batches: int
+    input_height: int
+    input_width: int
+    input_depth: int
+    filter_height: int
+    filter_width: int
+    output_height: int
+    output_width: int
+    output_depth: int
+    stride_height: int
+    stride_width: int
+    pad_height: int
+    pad_width: int
+
+    def params(self) -> dict[str, ParamValue]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def macs(self) -> int:
+        """Multiply-accumulates of the taps that land inside the output."""
+        rows = landing_pairs(self.input_height, self.filter_height, self.stride_height, self.pad_height,
+                             self.output_height)
+        cols = landing_pairs(self.input_width, self.filter_width, self.stride_width, self.pad_width,
+                             self.output_width)
+        return self.batches * rows * cols * self.input_depth * self.output_depth
+
+
+def check_transpose_conv_scales(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor, output: Tensor,
+                                out_c: int) -> np.ndarray:
+    """The filter scales of a TRANSPOSE_CONV (one, or one per output channel along dimension 0)."""
+    if input_.quant is None or output.quant is None or filter_.quant is None:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input, filter and output must be quantized")
+    scales = filter_.quant.scale
+    if len(scales) not in (1, out_c) or (filter_.quant.per_channel and filter_.quant.axis != 0):
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter '{filter_.name}' has {len(scales)} scales along "
+                                 f"dimension {filter_.quant.axis}; TFLite-Micro needs one, or one per output "
+                                 f"channel ({out_c}) along dimension 0")
+    return scales
+
+
+def transpose_conv_window(graph: Graph, op: Operator, input_nhwc: tuple[int, int, int, int],
+                          filter_hw: tuple[int, int], output_hwc: tuple[int, int, int]) -> Geometry:
+    """A TRANSPOSE_CONV's geometry: its strides, and the padding ComputePaddingHeightWidth gives for the
+    OUTPUT size (dilation 1)."""
+    batches, in_h, in_w, in_c = input_nhwc
+    (filter_h, filter_w), (out_h, out_w, out_c) = filter_hw, output_hwc
+    padding = str(op.options.get("padding", "SAME"))
+    if padding not in ("SAME", "VALID"):
+        raise UnsupportedOpError(f"{graph.describe(op)}: padding {padding} is not supported")
+    stride_h, stride_w = int(op.options.get("strideH", 1)), int(op.options.get("strideW", 1))
+    if min(stride_h, stride_w) < 1:
+        raise UnsupportedOpError(f"{graph.describe(op)}: stride {stride_h}x{stride_w} must be at least 1")
+    return Geometry(
+        batches, in_h, in_w, in_c, filter_h, filter_w, out_h, out_w, out_c, stride_h, stride_w,
+        padding_before(stride_h, 1, out_h, filter_h, out_size(padding, out_h, filter_h, stride_h, 1)),
+        padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1)))
 
 
 def batch_strides(shape: tuple[int, ...], out_batches: tuple[int, ...]) -> list[int]:

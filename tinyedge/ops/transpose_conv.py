@@ -27,12 +27,18 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
-from tinyedge.ops._mac_shapes import BIAS_INPUT, DATA_INPUT, FILTER_INPUT, landing_pairs, shape4
+from tinyedge.ops._mac_shapes import (
+    BIAS_INPUT,
+    DATA_INPUT,
+    FILTER_INPUT,
+    Geometry,
+    check_transpose_conv_scales,
+    shape4,
+    transpose_conv_window,
+)
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
-    out_size,
-    padding_before,
     per_channel_multipliers,
     require_int8,
 )
@@ -50,35 +56,6 @@ from tinyedge.ops.conv import (
 
 TRANSPOSE_CONV_REFERENCE = "te_transpose_conv_s8"
 TRANSPOSE_CONV_IM2COL = "te_transpose_conv_im2col_s8"
-
-@dataclass(frozen=True)
-class Geometry:
-    """Shapes, strides and padding of one transposed convolution (NHWC; filter [out, h, w, in])."""
-
-    batches: int
-    input_height: int
-    input_width: int
-    input_depth: int
-    filter_height: int
-    filter_width: int
-    output_height: int
-    output_width: int
-    output_depth: int
-    stride_height: int
-    stride_width: int
-    pad_height: int
-    pad_width: int
-
-    def params(self) -> dict[str, ParamValue]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-    def macs(self) -> int:
-        """Multiply-accumulates of the taps that land inside the output."""
-        rows = landing_pairs(self.input_height, self.filter_height, self.stride_height, self.pad_height,
-                             self.output_height)
-        cols = landing_pairs(self.input_width, self.filter_width, self.stride_width, self.pad_width,
-                             self.output_width)
-        return self.batches * rows * cols * self.input_depth * self.output_depth
 
 
 def phase_taps(filter_size: int, stride: int) -> list[list[int]]:
@@ -171,25 +148,9 @@ def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
         if bias.dtype != "int32" or bias.size != out_c or not bias.is_constant:
             raise UnsupportedOpError(f"{graph.describe(op)}: bias '{bias.name}' must be a constant int32 tensor "
                                      f"of {out_c} values (it is {bias.dtype}{list(bias.shape)})")
-    if input_.quant is None or output.quant is None or filter_.quant is None:
-        raise UnsupportedOpError(f"{graph.describe(op)}: input, filter and output must be quantized")
-    scales = filter_.quant.scale
-    if len(scales) not in (1, out_c) or (filter_.quant.per_channel and filter_.quant.axis != 0):
-        raise UnsupportedOpError(f"{graph.describe(op)}: filter '{filter_.name}' has {len(scales)} scales along "
-                                 f"dimension {filter_.quant.axis}; TFLite-Micro needs one, or one per output "
-                                 f"channel ({out_c}) along dimension 0")
-
-    options = op.options
-    padding = str(options.get("padding", "SAME"))
-    if padding not in ("SAME", "VALID"):
-        raise UnsupportedOpError(f"{graph.describe(op)}: padding {padding} is not supported")
-    stride_h, stride_w = int(options.get("strideH", 1)), int(options.get("strideW", 1))
-    if min(stride_h, stride_w) < 1:
-        raise UnsupportedOpError(f"{graph.describe(op)}: stride {stride_h}x{stride_w} must be at least 1")
-    geometry = Geometry(
-        batches, in_h, in_w, in_c, filter_h, filter_w, out_h, out_w, out_c, stride_h, stride_w,
-        padding_before(stride_h, 1, out_h, filter_h, out_size(padding, out_h, filter_h, stride_h, 1)),
-        padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1)))
+    scales = check_transpose_conv_scales(graph, op, input_, filter_, output, out_c)
+    geometry = transpose_conv_window(graph, op, (batches, in_h, in_w, in_c), (filter_h, filter_w),
+                                     (out_h, out_w, out_c))
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
     act_min, act_max = activation_range(fused_activation(op), output)
     quant: dict[str, ParamValue] = {"input_offset": -input_.zero_point, "output_offset": output.zero_point,
