@@ -1,4 +1,5 @@
-"""QUANTIZE (int8 -> int8 requantization, float32 -> int8) and DEQUANTIZE (int8 -> float32).
+"""QUANTIZE (int8 -> int8 requantization, float32 -> int8, and int16/int32 requantization: below)
+and DEQUANTIZE (int8 -> float32).
 
 Parameters follow TFLite-Micro's PrepareQuantizeReference (quantize_common.cc) and
 DequantizePrepare (dequantize_common.cc):
@@ -96,8 +97,8 @@ def lower_quantize(graph: Graph, op: Operator) -> KernelCall:
         }
         in_place = False  # a float element is wider than the int8 written over it
     else:
-        raise UnsupportedOpError(f"{graph.describe(op)}: quantizing from {input_.dtype} is not supported, "
-                                 "only from int8 and float32")
+        raise UnsupportedOpError(f"{graph.describe(op)}: quantizing {input_.dtype} to int8 is not supported: "
+                                 "int8, int16 and int32 to one another, or float32 to int8")
     return KernelCall(
         function="te_quantize_s8", header="te_quantize_s8.h", params_type="te_quantize_params", params=params,
         args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])), in_place=in_place,
