@@ -51,6 +51,7 @@ from tinyedge.ops._mac_shapes import (
     check_bias_scale,
     check_transpose_conv_scales,
     shape4,
+    transpose_conv_shapes,
     transpose_conv_window,
 )
 from tinyedge.ops._quant import (
@@ -396,16 +397,11 @@ def lower_transpose_conv_16x8(graph: Graph, op: Operator, reference: str | None)
     filter_index, input_index, output_index = op.inputs[FILTER_INPUT], op.inputs[DATA_INPUT], op.outputs[0]
     _require_16x8(graph, op, input_index, filter_index, output_index)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
-    batches, in_h, in_w, in_c = shape4(graph, op, input_index, "input")
-    out_c, filter_h, filter_w, filter_in_c = shape4(graph, op, filter_index, "filter")
-    out_batches, out_h, out_w, output_depth = shape4(graph, op, output_index, "output")
-    if filter_in_c != in_c or output_depth != out_c or out_batches != batches:
-        raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
-                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    shapes = transpose_conv_shapes(graph, op, input_index, filter_index, output_index)
+    out_c = shapes[2][2]
     bias = _bias(graph, op, op.inputs[BIAS_INPUT] if len(op.inputs) == 4 else -1, out_c, ("int64", "int16"))
     scales = check_transpose_conv_scales(graph, op, input_, filter_, output, out_c)
-    window = transpose_conv_window(graph, op, (batches, in_h, in_w, in_c), (filter_h, filter_w),
-                                   (out_h, out_w, out_c))
+    window = transpose_conv_window(graph, op, *shapes)
     geometry, macs = window.params(), window.macs()
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
     _check_shifts(graph, op, shifts, 64)

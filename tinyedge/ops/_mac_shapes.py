@@ -82,6 +82,20 @@ def check_transpose_conv_scales(graph: Graph, op: Operator, input_: Tensor, filt
     return scales
 
 
+def transpose_conv_shapes(graph: Graph, op: Operator, input_index: int, filter_index: int, output_index: int
+                          ) -> tuple[tuple[int, int, int, int], tuple[int, int], tuple[int, int, int]]:
+    """A TRANSPOSE_CONV's input NHWC, filter (height, width) and output (height, width, depth), checked to
+    fit one another (filter [out, h, w, in])."""
+    batches, in_h, in_w, in_c = shape4(graph, op, input_index, "input")
+    out_c, filter_h, filter_w, filter_in_c = shape4(graph, op, filter_index, "filter")
+    out_batches, out_h, out_w, output_depth = shape4(graph, op, output_index, "output")
+    if filter_in_c != in_c or output_depth != out_c or out_batches != batches:
+        input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
+        raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
+                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    return (batches, in_h, in_w, in_c), (filter_h, filter_w), (out_h, out_w, out_c)
+
+
 def transpose_conv_window(graph: Graph, op: Operator, input_nhwc: tuple[int, int, int, int],
                           filter_hw: tuple[int, int], output_hwc: tuple[int, int, int]) -> Geometry:
     """A TRANSPOSE_CONV's geometry: its strides, and the padding ComputePaddingHeightWidth gives for the

@@ -33,7 +33,7 @@ from tinyedge.ops._mac_shapes import (
     FILTER_INPUT,
     Geometry,
     check_transpose_conv_scales,
-    shape4,
+    transpose_conv_shapes,
     transpose_conv_window,
 )
 from tinyedge.ops._quant import (
@@ -137,20 +137,15 @@ def lower_transpose_conv(graph: Graph, op: Operator) -> KernelCall:
     bias_index = op.inputs[BIAS_INPUT] if len(op.inputs) == 4 else -1
     require_int8(graph, op, input_index, filter_index, output_index)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
-    batches, in_h, in_w, in_c = shape4(graph, op, input_index, "input")
-    out_c, filter_h, filter_w, filter_in_c = shape4(graph, op, filter_index, "filter")
-    out_batches, out_h, out_w, output_depth = shape4(graph, op, output_index, "output")
-    if filter_in_c != in_c or output_depth != out_c or out_batches != batches:
-        raise UnsupportedOpError(f"{graph.describe(op)}: filter {list(filter_.shape)} does not fit input "
-                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    shapes = transpose_conv_shapes(graph, op, input_index, filter_index, output_index)
+    out_h, out_w, out_c = shapes[2]
     if bias_index >= 0:
         bias = graph.tensor(bias_index)
         if bias.dtype != "int32" or bias.size != out_c or not bias.is_constant:
             raise UnsupportedOpError(f"{graph.describe(op)}: bias '{bias.name}' must be a constant int32 tensor "
                                      f"of {out_c} values (it is {bias.dtype}{list(bias.shape)})")
     scales = check_transpose_conv_scales(graph, op, input_, filter_, output, out_c)
-    geometry = transpose_conv_window(graph, op, (batches, in_h, in_w, in_c), (filter_h, filter_w),
-                                     (out_h, out_w, out_c))
+    geometry = transpose_conv_window(graph, op, *shapes)
     multipliers, shifts = per_channel_multipliers(input_.scale, scales, output.scale, out_c)
     act_min, act_max = activation_range(fused_activation(op), output)
     quant: dict[str, ParamValue] = {"input_offset": -input_.zero_point, "output_offset": output.zero_point,
