@@ -45,11 +45,11 @@ from tinyedge.ops._mac_shapes import (
     BIAS_INPUT,
     DATA_INPUT,
     FILTER_INPUT,
-    MAX_RANK,
-    MIN_RANK,
     batch_strides,
     check_bias_scale,
     check_transpose_conv_scales,
+    matmul_dims,
+    padded_batch,
     shape4,
     transpose_conv_shapes,
     transpose_conv_window,
@@ -439,15 +439,8 @@ def lower_batch_matmul_16x8(graph: Graph, op: Operator, reference: str | None) -
         if tensor.quant is None or tensor.quant.per_channel or tensor.zero_point != 0:
             raise UnsupportedOpError(f"{graph.describe(op)}: tensor '{tensor.name}' must be quantized per tensor "
                                      "with zero point 0 (TFLite-Micro's int16 BATCH_MATMUL requires it)")
-    for tensor in (lhs, rhs):
-        if not MIN_RANK <= len(tensor.shape) <= MAX_RANK:
-            raise UnsupportedOpError(f"{graph.describe(op)}: operand '{tensor.name}' has shape "
-                                     f"{list(tensor.shape)}; TFLite-Micro multiplies {MIN_RANK}-D to {MAX_RANK}-D")
-    adj_x, adj_y = bool(op.options.get("adjX", False)), bool(op.options.get("adjY", False))
-    rows, depth = (lhs.shape[-1], lhs.shape[-2]) if adj_x else (lhs.shape[-2], lhs.shape[-1])
-    rhs_depth, cols = (rhs.shape[-1], rhs.shape[-2]) if adj_y else (rhs.shape[-2], rhs.shape[-1])
-    lhs_batch = (1,) * (BATCH_DIMS - (len(lhs.shape) - 2)) + tuple(lhs.shape[:-2])
-    rhs_batch = (1,) * (BATCH_DIMS - (len(rhs.shape) - 2)) + tuple(rhs.shape[:-2])
+    adj_x, adj_y, rows, depth, rhs_depth, cols = matmul_dims(graph, op, lhs, rhs)
+    lhs_batch, rhs_batch = padded_batch(lhs.shape), padded_batch(rhs.shape)
     if depth != rhs_depth or any(a != b and 1 not in (a, b) for a, b in zip(lhs_batch, rhs_batch)):
         raise UnsupportedOpError(f"{graph.describe(op)}: lhs {list(lhs.shape)} (adj_x {adj_x}) and rhs "
                                  f"{list(rhs.shape)} (adj_y {adj_y}) do not multiply")

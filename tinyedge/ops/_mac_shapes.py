@@ -114,9 +114,26 @@ def transpose_conv_window(graph: Graph, op: Operator, input_nhwc: tuple[int, int
         padding_before(stride_w, 1, out_w, filter_w, out_size(padding, out_w, filter_w, stride_w, 1)))
 
 
+def matmul_dims(graph: Graph, op: Operator, lhs: Tensor, rhs: Tensor) -> tuple[bool, bool, int, int, int, int]:
+    """A BATCH_MATMUL's (adj_x, adj_y, rows, depth, rhs depth, cols), its operands' ranks checked."""
+    for tensor in (lhs, rhs):
+        if not MIN_RANK <= len(tensor.shape) <= MAX_RANK:
+            raise UnsupportedOpError(f"{graph.describe(op)}: operand '{tensor.name}' has shape "
+                                     f"{list(tensor.shape)}; TFLite-Micro multiplies {MIN_RANK}-D to {MAX_RANK}-D")
+    adj_x, adj_y = bool(op.options.get("adjX", False)), bool(op.options.get("adjY", False))
+    rows, depth = (lhs.shape[-1], lhs.shape[-2]) if adj_x else (lhs.shape[-2], lhs.shape[-1])
+    rhs_depth, cols = (rhs.shape[-1], rhs.shape[-2]) if adj_y else (rhs.shape[-2], rhs.shape[-1])
+    return adj_x, adj_y, rows, depth, rhs_depth, cols
+
+
+def padded_batch(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """An operand's batch dimensions, padded with leading 1s to BATCH_DIMS."""
+    return (1,) * (BATCH_DIMS - (len(shape) - 2)) + tuple(shape[:-2])
+
+
 def batch_strides(shape: tuple[int, ...], out_batches: tuple[int, ...]) -> list[int]:
     """Element strides of an operand's batch dimensions (padded to BATCH_DIMS), 0 where it is broadcast."""
-    batch = (1,) * (BATCH_DIMS - (len(shape) - 2)) + tuple(shape[:-2])
+    batch = padded_batch(shape)
     matrix = shape[-2] * shape[-1]
     return [0 if batch[d] == 1 and out_batches[d] != 1 else matrix * int(np.prod(batch[d + 1:], dtype=np.int64))
             for d in range(BATCH_DIMS)]

@@ -24,7 +24,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
-from tinyedge.ops._mac_shapes import BATCH_DIMS, MAX_RANK, MIN_RANK, batch_strides
+from tinyedge.ops._mac_shapes import BATCH_DIMS, batch_strides, matmul_dims, padded_batch
 from tinyedge.ops._quant import quantize_multiplier, require_int8
 from tinyedge.ops.conv import requested_fallback, variants_enabled
 
@@ -85,18 +85,11 @@ def lower_batch_matmul(graph: Graph, op: Operator) -> KernelCall:
         if tensor.quant is None or tensor.quant.per_channel:
             raise UnsupportedOpError(f"{graph.describe(op)}: tensor '{tensor.name}' must be quantized per tensor "
                                      "(TFLite-Micro's int8 BATCH_MATMUL reads one scale and zero point)")
-    for tensor in (lhs, rhs):
-        if not MIN_RANK <= len(tensor.shape) <= MAX_RANK:
-            raise UnsupportedOpError(f"{graph.describe(op)}: operand '{tensor.name}' has shape "
-                                     f"{list(tensor.shape)}; TFLite-Micro multiplies {MIN_RANK}-D to {MAX_RANK}-D")
-    adj_x, adj_y = bool(op.options.get("adjX", False)), bool(op.options.get("adjY", False))
-    rows, depth = (lhs.shape[-1], lhs.shape[-2]) if adj_x else (lhs.shape[-2], lhs.shape[-1])
-    rhs_depth, cols = (rhs.shape[-1], rhs.shape[-2]) if adj_y else (rhs.shape[-2], rhs.shape[-1])
+    adj_x, adj_y, rows, depth, rhs_depth, cols = matmul_dims(graph, op, lhs, rhs)
     if depth != rhs_depth:
         raise UnsupportedOpError(f"{graph.describe(op)}: lhs {list(lhs.shape)} (adj_x {adj_x}) and rhs "
                                  f"{list(rhs.shape)} (adj_y {adj_y}) do not have the same depth")
-    lhs_batch = (1,) * (BATCH_DIMS - (len(lhs.shape) - 2)) + tuple(lhs.shape[:-2])
-    rhs_batch = (1,) * (BATCH_DIMS - (len(rhs.shape) - 2)) + tuple(rhs.shape[:-2])
+    lhs_batch, rhs_batch = padded_batch(lhs.shape), padded_batch(rhs.shape)
     if any(a != b and 1 not in (a, b) for a, b in zip(lhs_batch, rhs_batch)):
         raise UnsupportedOpError(f"{graph.describe(op)}: the batch dimensions of {list(lhs.shape)} and "
                                  f"{list(rhs.shape)} do not broadcast")
