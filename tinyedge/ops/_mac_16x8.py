@@ -48,6 +48,7 @@ from tinyedge.ops._mac_shapes import (
     batch_strides,
     check_bias_scale,
     check_transpose_conv_scales,
+    fully_connected_dims,
     matmul_dims,
     padded_batch,
     shape4,
@@ -312,17 +313,7 @@ def lower_fully_connected_16x8(graph: Graph, op: Operator, reference: str | None
     """FULLY_CONNECTED with int16 activations: te_fully_connected_packed_s16, else te_fully_connected_s16."""
     input_index, filter_index, bias_index, output_index = _operands(graph, op)
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
-    if op.options.get("weightsFormat", 0) != 0:
-        raise UnsupportedOpError(f"{graph.describe(op)}: only the default weights format is supported")
-    if input_.quant is None or output.quant is None or filter_.quant is None:
-        raise UnsupportedOpError(f"{graph.describe(op)}: input, weights and output must be quantized")
-    if len(filter_.shape) < 2 or not output.shape:
-        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} must be 2-D or more")
-    accum_depth, output_depth = filter_.shape[-1], output.shape[-1]
-    rows = output.size // output_depth if output_depth else 0
-    if output_depth > filter_.shape[-2] or input_.size != rows * accum_depth:
-        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} do not fit input "
-                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    accum_depth, output_depth, rows = fully_connected_dims(graph, op, input_, filter_, output)
     bias = _bias(graph, op, bias_index, output_depth, ("int64", "int32"))
     bits = _accumulator_bits(op, bias)
     if filter_.quant.per_channel:

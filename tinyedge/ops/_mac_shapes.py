@@ -25,6 +25,25 @@ BATCH_DIMS = MAX_RANK - 2
 BIAS_SCALE_TOLERANCE = 0.02
 
 
+def fully_connected_dims(graph: Graph, op: Operator, input_: Tensor, filter_: Tensor, output: Tensor
+                         ) -> tuple[int, int, int]:
+    """A FULLY_CONNECTED's (accumulation depth, output depth, rows), its weights format, quantization and
+    shapes checked as TFLite-Micro's Prepare checks them."""
+    if op.options.get("weightsFormat", 0) != 0:
+        raise UnsupportedOpError(f"{graph.describe(op)}: only the default weights format is supported "
+                                 f"(got weightsFormat {op.options['weightsFormat']})")
+    if input_.quant is None or output.quant is None or filter_.quant is None:
+        raise UnsupportedOpError(f"{graph.describe(op)}: input, weights and output must be quantized")
+    if len(filter_.shape) < 2 or not output.shape:
+        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} must be 2-D or more")
+    accum_depth, output_depth = filter_.shape[-1], output.shape[-1]
+    rows = output.size // output_depth if output_depth else 0
+    if output_depth > filter_.shape[-2] or input_.size != rows * accum_depth:
+        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} do not fit input "
+                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    return accum_depth, output_depth, rows
+
+
 def shape4(graph: Graph, op: Operator, index: int, what: str) -> tuple[int, int, int, int]:
     """The 4-D shape of tensor `index` (the op's `what`), or the refusal naming it."""
     shape = graph.tensor(index).shape

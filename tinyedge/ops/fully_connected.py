@@ -31,7 +31,7 @@ import numpy as np
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
 from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
-from tinyedge.ops._mac_shapes import check_bias_scale
+from tinyedge.ops._mac_shapes import check_bias_scale, fully_connected_dims
 from tinyedge.ops._quant import (
     activation_range,
     fused_activation,
@@ -92,20 +92,7 @@ def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
     input_, filter_, output = graph.tensor(input_index), graph.tensor(filter_index), graph.tensor(output_index)
     if not filter_.is_constant:
         raise UnsupportedOpError(f"{graph.describe(op)}: the weights must be a constant tensor")
-    if op.options.get("weightsFormat", 0) != 0:
-        raise UnsupportedOpError(f"{graph.describe(op)}: only the default weights format is supported "
-                                 f"(got weightsFormat {op.options['weightsFormat']})")
-    if input_.quant is None or output.quant is None or filter_.quant is None:
-        raise UnsupportedOpError(f"{graph.describe(op)}: input, weights and output must be quantized")
-    if len(filter_.shape) < 2 or not output.shape:
-        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} must be 2-D or more")
-
-    accum_depth = filter_.shape[-1]
-    output_depth = output.shape[-1]
-    rows = output.size // output_depth if output_depth else 0
-    if output_depth > filter_.shape[-2] or input_.size != rows * accum_depth:
-        raise UnsupportedOpError(f"{graph.describe(op)}: weights {list(filter_.shape)} do not fit input "
-                                 f"{list(input_.shape)} and output {list(output.shape)}")
+    accum_depth, output_depth, rows = fully_connected_dims(graph, op, input_, filter_, output)
 
     bias = graph.tensor(bias_index) if bias_index >= 0 else None
     if bias is not None and (bias.dtype != "int32" or bias.size != output_depth):
