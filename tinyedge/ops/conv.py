@@ -217,9 +217,9 @@ DEPTHWISE_CH4 = "te_depthwise_conv2d_ch4_s8"
 DEPTHWISE_3X3 = "te_depthwise_conv2d_3x3_s8"
 DEPTHWISE_3X3_CHANNEL_WORDS = 11  # TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS
 # Below this output width te_depthwise_conv2d_3x3_s8's per-row costs (the channel-major widening, the
-# 1-3 pixels past its 4-pixel blocks) outweigh its cheaper blocks: on nrf52840 (estimated cycles per
-# MAC, 3x3 variant / ch4) width 12 4.80 / 5.62, 24 4.20 / 4.81 and stride 2 width 12 6.38 / 6.68 win,
-# width 6 7.72 / 6.10 and 5 8.05 / 5.70 lose.
+# 1-3 pixels past its 4-pixel blocks, in C) outweigh its cheaper blocks. nrf52840, estimated cycles per
+# MAC, 3x3 variant / ch4: stride 1 width 48 3.17 / 5.53, 24 3.67 / 4.81, 12 4.05 / 5.62, 6 6.68 / 6.10,
+# 5 7.26 / 5.70; stride 2 width 24 4.72 / 6.56, 12 5.58 / 6.68, 6 9.25 / 7.07.
 DEPTHWISE_3X3_MIN_OUTPUT_WIDTH = 12
 DEPTHWISE_CH4_MAX_FILTER_HEIGHT = 8  # TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT
 # Channels per unit of general requantization (te_nn_dsp.h, 'General channels').
