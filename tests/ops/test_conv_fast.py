@@ -222,7 +222,8 @@ def always_overlapping(monkeypatch) -> None:
     """Plan every model with the convolutions writing over their inputs, even where not smaller."""
     from tinyedge import plan
 
-    monkeypatch.setattr("tinyedge.codegen.plan_memory", lambda graph, calls: plan._plan(graph, calls, True))
+    monkeypatch.setattr("tinyedge.codegen.plan_memory",
+                        lambda graph, calls, *_goal_and_lean: plan._plan(graph, calls, True))
 
 
 @pytest.mark.parametrize("conv", [

@@ -95,7 +95,7 @@ Lowering = Callable[[Graph, Operator], KernelCall]
 _LOWERINGS: dict[str, Lowering] = {}
 # The activation dtypes each op's lowering handles. An op reading or writing an activation of another
 # one (int16 in 16x8 mode where only int8 kernels exist) is unsupported, never lowered as if it were int8.
-_ACTIVATIONS: dict[str, tuple[str, ...]] = {}
+_ACTIVATIONS: dict[str, tuple[str, ...] | None] = {}  # None: the lowering checks its dtypes itself (CAST)
 # Dtypes that say how an op's activations are quantized (int32 and bool tensors are indices, shapes,
 # flags or an ARG_MAX's result: the lowering checks those itself).
 _MODE_DTYPES = ("int8", "int16", "uint8", "float16", "float32", "float64")
@@ -103,8 +103,9 @@ _MODE_NAMES = {"int16": "int16 activations (16x8 mode)", "uint8": "uint8 activat
                "int8": "int8 activations"}
 
 
-def lowering(*opcodes: str, activations: tuple[str, ...] = ("int8",)) -> Callable[[Lowering], Lowering]:
-    """Register a lowering for `opcodes`; `activations`: the activation dtypes it handles."""
+def lowering(*opcodes: str, activations: tuple[str, ...] | None = ("int8",)) -> Callable[[Lowering], Lowering]:
+    """Register a lowering for `opcodes`; `activations`: the activation dtypes it handles, or None for an op
+    that converts between dtypes and checks them itself."""
     def register(fn: Lowering) -> Lowering:
         for opcode in opcodes:
             _LOWERINGS[opcode] = fn
@@ -122,14 +123,17 @@ def activation_dtypes(graph: Graph, op: Operator) -> set[str]:
 
 def _unsupported_mode(graph: Graph, op: Operator) -> str | None:
     """The activation dtype the op's lowering lacks ("int16"), else None."""
-    missing = activation_dtypes(graph, op) - set(_ACTIVATIONS.get(op.opcode, ()))
+    handled = _ACTIVATIONS.get(op.opcode, ())
+    if handled is None:
+        return None
+    missing = activation_dtypes(graph, op) - set(handled)
     return min(missing) if missing else None
 
 
 def supported_ops(activations: str | None = None) -> list[str]:
     """Every op with a lowering; with `activations` ("int16"), those whose lowering handles that dtype."""
     _load_all()
-    return sorted(op for op in _LOWERINGS if activations is None or activations in _ACTIVATIONS[op])
+    return sorted(op for op in _LOWERINGS if activations is None or activations in (_ACTIVATIONS[op] or ()))
 
 
 def _load_all() -> None:
@@ -188,7 +192,8 @@ def unsupported_message(graph: Graph, ops: list[Operator]) -> str:
             where += f", Keras layer{'s' if len(layers) > 1 else ''} " + ", ".join(f"'{name}'" for name in layers)
         instead = f"; instead: {REPLACEMENTS[opcode]}" if opcode in REPLACEMENTS else ""
         if " with " in opcode and found[0].opcode in _LOWERINGS:
-            instead = f"; tinyedge runs {found[0].opcode} with {', '.join(_ACTIVATIONS[found[0].opcode])} activations"
+            handled = ", ".join(_ACTIVATIONS[found[0].opcode] or ())
+            instead = f"; tinyedge runs {found[0].opcode} with {handled} activations"
         parts.append(f"{opcode} ({where}{instead})")
     return (f"the model uses op{'s' if len(by_opcode) > 1 else ''} tinyedge has no kernel for, so nothing was "
             f"generated: {'; '.join(parts)} (supported ops: docs/ops.md)")
