@@ -1,5 +1,6 @@
 """End to end on a board: the four MLPerf-Tiny-shaped models through `tinyedge compile`, with
-trained weights and with the random weights of tinyedge.examples.
+trained weights and with the random weights of tinyedge.examples, and MLPerf Tiny's own trained
+int8 models where they have been fetched (--weights mlperf --mlperf-dir DIR: benchmarks/mlperf_tiny.py).
 
 Random weights hide what trained ones have (dead channels, tiny and huge per-channel scales,
 which once sent whole layers to the reference kernels), so each model is also trained a few
@@ -18,8 +19,8 @@ arena, .text; same counting method: Unicorn, between markers around the inferenc
 the real trained models), and every MAC layer that fell back to a reference kernel, with its
 reason. Not a test: it prints figures.
 
-    python benchmarks/mlperf_nrf52840.py [--board nrf52840] [--weights trained dead decayed random] [--epochs 5]
-        [kws vww ic ad]
+    python benchmarks/mlperf_nrf52840.py [--board nrf52840] [--weights mlperf trained dead decayed random]
+        [--mlperf-dir DIR] [--epochs 5] [kws vww ic ad]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from mlperf_tiny import mlperf_model  # noqa: E402
 
 from tinyedge import examples  # noqa: E402
 from tinyedge.ops import ConstArg, KernelCall  # noqa: E402
@@ -125,12 +127,18 @@ def with_dead_channels(trained_model: Any, every: int = DEAD_EVERY, scale: float
     return model
 
 
-def measure(name: str, weights: str, keras_model: Any, board: str, workdir: Path) -> tuple[list[str], list[str]]:
-    """The table row of one compile, and its fallback lines."""
+def save_keras(name: str, weights: str, keras_model: Any, workdir: Path) -> tuple[Path, Path]:
+    """The model as a .keras file, and calibration inputs for it."""
     model_path = workdir / f"{name}-{weights}.keras"
     keras_model.save(model_path)
     calib = workdir / f"{name}-calib.npy"
     np.save(calib, np.random.default_rng(0).uniform(-1, 1, (40, *keras_model.inputs[0].shape[1:])).astype(np.float32))
+    return model_path, calib
+
+
+def measure(name: str, weights: str, model_path: Path, calib: Path | None, board: str,
+            workdir: Path) -> tuple[list[str], list[str]]:
+    """The table row of one compile, and its fallback lines."""
     start = time.perf_counter()
     result = compile_model(model_path, board, workdir / f"{name}-{weights}-{board}", calib=calib, samples=2)
     seconds = time.perf_counter() - start
@@ -152,15 +160,20 @@ def measure(name: str, weights: str, keras_model: Any, board: str, workdir: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--board", default="nrf52840")
-    parser.add_argument("--weights", nargs="+", choices=["trained", "dead", "decayed", "random"],
-                        default=["trained", "dead", "random"])
+    parser.add_argument("--weights", nargs="+", choices=["mlperf", "trained", "dead", "decayed", "random"],
+                        default=["trained", "dead", "random"],
+                        help="mlperf: MLPerf Tiny's own trained int8 models (needs --mlperf-dir)")
+    parser.add_argument("--mlperf-dir", type=Path, help="where MLPerf Tiny's reference models are (mlperf_tiny.py)")
     parser.add_argument("--epochs", type=int, default=5, help="training epochs on synthetic data")
     parser.add_argument("models", nargs="*", default=list(examples.MLPERF_TINY))
     args = parser.parse_args()
+    if "mlperf" in args.weights and args.mlperf_dir is None:
+        parser.error("--weights mlperf needs --mlperf-dir (see benchmarks/mlperf_tiny.py)")
     header = row([title for title, _ in COLUMNS])
     print(f"board {args.board}; 'x CMSIS', 'x text', 'x arena' = tinyedge's instructions, flash and RAM (stack "
           "included) over TFLite-Micro+CMSIS-NN's instructions, .text and arena (ANCHORS.md, Cortex-M4F, trained "
-          f"MLPerf Tiny models); trained = {args.epochs} epochs on synthetic data; dead = trained, 1 channel in "
+          "MLPerf Tiny models); mlperf = MLPerf Tiny's own trained int8 models; "
+          f"trained = {args.epochs} epochs on synthetic data; dead = trained, 1 channel in "
           f"{DEAD_EVERY} of each BatchNormalization killed; general = units of channels the fast kernels requantize "
           "as the reference does")
     print(header)
@@ -168,14 +181,18 @@ def main() -> None:
     fallbacks: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            trained_model = trained(name, args.epochs) if set(args.weights) - {"random"} else None
+            trained_model = trained(name, args.epochs) if set(args.weights) - {"random", "mlperf"} else None
             for weights in args.weights:
-                if weights == "random":
-                    keras_model = examples.build(name)
+                if weights == "mlperf":
+                    model_path, calib = mlperf_model(args.mlperf_dir, name), None
                 else:
-                    scale = {"trained": None, "dead": 0.0, "decayed": 1e-6}[weights]
-                    keras_model = trained_model if scale is None else with_dead_channels(trained_model, scale=scale)
-                values, lines = measure(name, weights, keras_model, args.board, Path(tmp))
+                    if weights == "random":
+                        keras_model = examples.build(name)
+                    else:
+                        scale = {"trained": None, "dead": 0.0, "decayed": 1e-6}[weights]
+                        keras_model = trained_model if scale is None else with_dead_channels(trained_model, scale=scale)
+                    model_path, calib = save_keras(name, weights, keras_model, Path(tmp))
+                values, lines = measure(name, weights, model_path, calib, args.board, Path(tmp))
                 print(row(values), flush=True)
                 fallbacks += lines
     print(f"MAC layers on a reference kernel although a fast variant exists: {len(fallbacks)}", *fallbacks, sep="\n")

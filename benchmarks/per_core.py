@@ -15,9 +15,11 @@ Cortex-M4F only; on nrf52840 that stand-in sits beside ANCHORS.md's TFLite-Micro
 how close it is. On --optimize-board (nrf52840) each model is also compiled with --optimize ram:
 arena, RAM (data + bss + measured stack) and instructions beside the default speed plan's, against
 TFLite-Micro's arena (ANCHORS.md, the smaller of its reference and CMSIS-NN figures).
+With --mlperf-dir, MLPerf Tiny's own trained int8 models are measured instead of the synthetic-trained
+ones (benchmarks/mlperf_tiny.py: where they come from; tests never need them).
 Not a test: it prints figures (docs/performance.md holds one run).
 
-    python benchmarks/per_core.py [--epochs 3] [--boards rp2040 ...] [--reference-boards ...]
+    python benchmarks/per_core.py [--epochs 3 | --mlperf-dir DIR] [--boards rp2040 ...] [--reference-boards ...]
         [--optimize-board nrf52840] [kws vww ic ad]
 """
 
@@ -36,6 +38,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from mlperf_tiny import mlperf_model  # noqa: E402
 
 from tinyedge import examples  # noqa: E402
 from tinyedge.ops.conv import reference_kernels  # noqa: E402
@@ -194,13 +197,18 @@ def main() -> None:
                         help="boards also measured with the plain reference kernels")
     parser.add_argument("--optimize-board", choices=list(CORES), default="nrf52840",
                         help="the board also compiled with --optimize ram")
+    parser.add_argument("--mlperf-dir", type=Path,
+                        help="measure MLPerf Tiny's own trained int8 models from here instead (mlperf_tiny.py)")
     parser.add_argument("models", nargs="*", default=list(examples.MLPERF_TINY))
     args = parser.parse_args()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="tinyedge-per-core-") as tmp:
         workdir = Path(tmp)
         for name in args.models:
-            tflite = trained_tflite(name, args.epochs, workdir)  # once per run, for every board
+            if args.mlperf_dir:
+                tflite = mlperf_model(args.mlperf_dir, name)
+            else:
+                tflite = trained_tflite(name, args.epochs, workdir)  # once per run, for every board
             for board in args.boards:
                 variants = ["fast"] + ["reference"] * (board in args.reference_boards)
                 for which in variants + ["ram"] * (board == args.optimize_board):
@@ -212,8 +220,9 @@ def main() -> None:
                           flush=True)
                     runs.append(run)
     labels = {r.board: r.report.simulation.cycle_model for r in runs if r.report.simulation is not None}
-    print(f"\nModels trained {args.epochs} epochs on synthetic data; instructions exact (built-in emulator), "
-          "cycles estimated by each board's cycle model:")
+    models = ("MLPerf Tiny's own trained int8 models" if args.mlperf_dir
+              else f"Models trained {args.epochs} epochs on synthetic data")
+    print(f"\n{models}; instructions exact (built-in emulator), cycles estimated by each board's cycle model:")
     print(*(f"- {CORES[board]} ({board}): {label}" for board, label in labels.items()), sep="\n")
     print("\nPer model\n", *model_table(runs), sep="\n")
     print("\nPer kernel (MAC-carrying layers of the four models)\n", *kernel_table(runs), sep="\n")
