@@ -16,7 +16,7 @@ from tinyedge.console import DRIVERS, check_console, uart_defines
 from tinyedge.errors import TinyEdgeError
 from tinyedge.flash.image import load_elf
 
-UART_BOARDS = ["nrf52840", "rp2040", "stm32f4-discovery", "stm32f746g-disco", "stm32l552"]
+UART_BOARDS = ["nrf52840", "nucleo-l4r5zi", "rp2040", "stm32f4-discovery", "stm32f746g-disco", "stm32l552"]
 MODEL_H = """\
 #ifndef TINYEDGE_MODEL_H
 #define TINYEDGE_MODEL_H
@@ -64,6 +64,7 @@ def test_every_board_with_a_uart_has_a_driver_and_every_bare_metal_cortex_m_boar
     ("stm32f4-discovery", {"TE_UART_BRR": 365}),  # 42 MHz APB1 / 115200
     ("stm32f746g-disco", {"TE_UART_BRR": 938}),  # 108 MHz APB2 / 115200
     ("stm32l552", {"TE_UART_BRR": 244444}),  # 256 x 110 MHz / 115200
+    ("nucleo-l4r5zi", {"TE_UART_BRR": 266667}),  # 256 x 120 MHz / 115200 = 266,666.7
     ("rp2040", {"TE_UART_IBRD": 67, "TE_UART_FBRD": 52}),  # 125 MHz / (16 x 115200) = 67 + 52/64
 ])
 def test_baud_divisors_come_from_the_uart_clock(board: str, expected: dict[str, int]) -> None:

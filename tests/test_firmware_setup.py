@@ -19,7 +19,7 @@ from tinyedge.resources import firmware_dir
 from tinyedge.simulate import simulate, unicorn_backend
 from tinyedge.simulate.peripherals import PAGE, SetupModel
 
-SETUP_BOARDS = ["nrf52840", "rp2040", "stm32f4-discovery", "stm32f746g-disco", "stm32l552"]
+SETUP_BOARDS = ["nrf52840", "nucleo-l4r5zi", "rp2040", "stm32f4-discovery", "stm32f746g-disco", "stm32l552"]
 SCB_CCR = 0xE000_ED14
 CCR_IC_DC = 0x3_0000
 

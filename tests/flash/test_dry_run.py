@@ -66,6 +66,11 @@ EXPECTED = {
         "2. program: {py} -m pyocd load --no-wait --target nrf52840 {elf}",
         "3. verify: read back {size} bytes in 1 segment(s) through the probe and compare them with the ELF",
     ],
+    "nucleo-l4r5zi": [
+        "1. list probes: {py} -m pyocd json --probes",
+        "2. program: {py} -m pyocd load --no-wait --target stm32l4r5zitx {elf}",
+        "3. verify: read back {size} bytes in 1 segment(s) through the probe and compare them with the ELF",
+    ],
     "rp2040": [
         "1. write UF2: {uf2} ({blocks} blocks of 256 bytes, family RP2040 0xe48bff56, 0x10000000-{end})",
         "2. find drive: the one volume with INFO_UF2.TXT under /media, /run/media, /mnt, /Volumes",
