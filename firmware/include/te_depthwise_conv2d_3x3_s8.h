@@ -21,8 +21,13 @@
  *            [1, 22]; for a general channel (te_nn_dsp.h) (multiplier, output_offset, TFLite's
  *            shift) of te_nn_requantize
  *          - 1 for a general channel, else 0
- *   scratch TE_DEPTHWISE_CONV2D_3X3_SCRATCH_BYTES(output_width, stride_width, depth)
- *          bytes, 4-byte aligned
+ *   scratch TE_DEPTHWISE_CONV2D_3X3_SCRATCH_BYTES(output_width, stride_width, depth,
+ *          constants_words) bytes, 4-byte aligned: the ring of widened rows, then
+ *          (constants_words > 0) a copy of packed made once per call, which every block of
+ *          output pixels then reads from RAM instead of from flash (on a flash with a one-word
+ *          read buffer each constant word re-read per block costs wait states)
+ *          (cores with the DSP extension; the plain C path of the others reads packed in
+ *          place, the scratch unused: rp2040's XIP cache serves its re-reads)
  *   output [batches, output_height, output_width, depth] int8
  *
  * Per output element, exactly the reference te_depthwise_conv2d_s8:
@@ -53,6 +58,7 @@ typedef struct {
     int32_t input_offset;        /* -input zero point, [-127, 128] */
     int32_t activation_min;      /* clamp bounds in the output domain, */
     int32_t activation_max;      /* -128 <= min <= max <= 127 */
+    int32_t constants_words;     /* depth * CHANNEL_WORDS: packed copied into scratch, or 0 */
 } te_depthwise_conv2d_3x3_params;
 
 /* Words of one channel's constants: bias, 6 tap-pair words, requantization triple, general flag. */
@@ -62,9 +68,10 @@ typedef struct {
 #define TE_DEPTHWISE_CONV2D_3X3_ROW_PIXELS(output_width, stride_width) \
     ((stride_width) * (((output_width) + 3) / 4 * 4) + 2)
 
-/* The ring of 3 widened input rows, each depth channel rows of ROW_PIXELS int16. */
-#define TE_DEPTHWISE_CONV2D_3X3_SCRATCH_BYTES(output_width, stride_width, depth) \
-    (2 * 3 * (depth) * TE_DEPTHWISE_CONV2D_3X3_ROW_PIXELS(output_width, stride_width))
+/* The ring of 3 widened input rows, each depth channel rows of ROW_PIXELS int16, then the
+   copy of the constants. */
+#define TE_DEPTHWISE_CONV2D_3X3_SCRATCH_BYTES(output_width, stride_width, depth, constants_words) \
+    (2 * 3 * (depth) * TE_DEPTHWISE_CONV2D_3X3_ROW_PIXELS(output_width, stride_width) + 4 * (constants_words))
 
 void te_depthwise_conv2d_3x3_s8(const te_depthwise_conv2d_3x3_params *params, const int8_t *input,
                                 const int32_t *packed, int16_t *scratch, int8_t *output);

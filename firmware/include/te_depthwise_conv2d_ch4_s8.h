@@ -21,8 +21,14 @@
  *            (a general group: (multiplier, output_offset, shift) of te_nn_requantize per
  *            channel, see te_nn_dsp.h)
  *          then the general list: the first channels of the general groups, ascending, then depth
- *   scratch TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES(filter_height, span_width, depth) bytes,
- *          8-byte aligned, span_width = (output_width - 1) * stride_width + filter_width
+ *   scratch TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES(filter_height, span_width, depth,
+ *          constants_words) bytes, 8-byte aligned, span_width = (output_width - 1) *
+ *          stride_width + filter_width: the ring of widened rows, then (constants_words > 0)
+ *          a copy of packed made once per call, which every output pixel then reads from RAM
+ *          instead of from flash (on a flash with a one-word read buffer each constant word
+ *          re-read per pixel costs wait states)
+ *          (cores with the DSP extension; the plain C path of the others reads packed in
+ *          place, the scratch unused: rp2040's XIP cache serves its re-reads)
  *   output [batches, output_height, output_width, depth] int8
  *
  * Per output element, exactly the reference te_depthwise_conv2d_s8:
@@ -55,14 +61,15 @@ typedef struct {
     int32_t input_offset;        /* -input zero point, [-127, 128] */
     int32_t activation_min;      /* clamp bounds in the output domain, */
     int32_t activation_max;      /* -128 <= min <= max <= 127 */
+    int32_t constants_words;     /* words of packed (all of it) copied into scratch, or 0 */
 } te_depthwise_conv2d_ch4_params;
 
 /* Filters up to this tall; the kernel keeps a pointer per filter row. */
 #define TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT 8
 
-/* The ring of widened input rows. */
-#define TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES(filter_height, span_width, depth) \
-    (2 * (filter_height) * (span_width) * (depth))
+/* The ring of widened input rows, then the copy of the constants. */
+#define TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES(filter_height, span_width, depth, constants_words) \
+    (2 * (filter_height) * (span_width) * (depth) + 4 * (constants_words))
 
 void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, const int8_t *input,
                                 const int32_t *packed, int16_t *scratch, int8_t *output);

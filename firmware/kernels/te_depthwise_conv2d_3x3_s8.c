@@ -5,6 +5,8 @@
  */
 #include "te_depthwise_conv2d_3x3_s8.h"
 
+#include <string.h>
+
 #define TE_DW3_BIAS 0
 #define TE_DW3_TAPS 1
 #define TE_DW3_REQUANT 7
@@ -367,6 +369,12 @@ void te_depthwise_conv2d_3x3_s8(const te_depthwise_conv2d_3x3_params *params, co
     const int32_t slot_size = depth * row_pixels;
     const int32_t input_row_size = input_width * depth;
     const int16_t *rows[3];
+    if (TE_NN_DSP && params->constants_words > 0) {
+        /* Every block of output pixels reads its channel's constants: from a RAM copy past the ring. */
+        int32_t *copy = (int32_t *)(void *)(scratch + 3 * slot_size);
+        memcpy(copy, packed, 4 * (size_t)params->constants_words);
+        packed = copy;
+    }
 
     for (int32_t batch = 0; batch < batches; ++batch) {
         const int8_t *image = input + batch * input_height * input_row_size;

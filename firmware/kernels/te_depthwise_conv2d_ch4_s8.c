@@ -4,6 +4,8 @@
  */
 #include "te_depthwise_conv2d_ch4_s8.h"
 
+#include <string.h>
+
 /* Words of one channel group's constants: biases, taps, requantization triples. */
 #define TE_DW_CH4_BIAS_WORDS 4
 #define TE_DW_CH4_REQUANT_WORDS 12
@@ -199,6 +201,7 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
     const int32_t zero_point = -params->input_offset;
     const int32_t activation_min = params->activation_min;
     const int32_t activation_max = params->activation_max;
+    const int32_t constants_words = params->constants_words;
 
     const int32_t channel_groups = depth / 4;
     const int32_t span_width = (output_width - 1) * stride_width + filter_width;
@@ -212,6 +215,12 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
                      && activation_max == TE_INT8_MAX;
 #endif
     const int32_t group_words = TE_DW_CH4_BIAS_WORDS + 2 * filter_height * filter_width + TE_DW_CH4_REQUANT_WORDS;
+    if (TE_NN_DSP && constants_words > 0) {
+        /* Every output pixel reads all the constants: from a RAM copy past the ring of rows. */
+        int32_t *copy = (int32_t *)(void *)(scratch + filter_height * row_size);
+        memcpy(copy, packed, 4 * (size_t)constants_words);
+        packed = copy;
+    }
     /* The first channels of the general groups (te_nn_dsp.h), then depth; it starts where the groups end. */
     const int32_t *general_groups = packed + channel_groups * group_words;
     const int mixed = *general_groups != depth;

@@ -6,6 +6,7 @@ path on a Cortex-M0+)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 from tinyedge.boards import load_board
 from tinyedge.codegen import compile_graph
 from tinyedge.importer import parse_tflite
+from tinyedge.ops import ConstArg, ScratchArg, conv
 from tinyedge.ops.conv import (
     DEPTHWISE_3X3,
     DEPTHWISE_CH4,
@@ -200,3 +202,33 @@ def test_random_3x3_depthwise_layers_on_nrf52840_match_tflite_micro(tmp_path: Pa
         if not result.bit_exact:
             failures.append(f"{case.describe()}: {result.first_mismatch}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.skipif(not HAS_ARM_GCC, reason="arm-none-eabi-gcc is not installed")
+@pytest.mark.parametrize("copy_max", [0, conv.DEPTHWISE_CONSTANTS_COPY_MAX_BYTES])
+@pytest.mark.parametrize("variant", [DEPTHWISE_3X3, DEPTHWISE_CH4])
+def test_trained_depthwise_constants_read_from_flash_or_a_ram_copy_on_nrf52840(
+        trained, tmp_path: Path, quantize_for_test, monkeypatch, copy_max: int, variant: str):
+    # constants_words: the packed constants copied into the scratch once per call (a RAM copy each
+    # pixel reads), or 0 (read in place); both variants, both ways, the same bytes as TFLite-Micro.
+    monkeypatch.setattr(conv, "DEPTHWISE_CONSTANTS_COPY_MAX_BYTES", copy_max)
+    flatbuffer = quantize_for_test(trained, tmp_path / "model.tflite").read_bytes()
+    with without_depthwise_3x3() if variant == DEPTHWISE_CH4 else contextlib.nullcontext():
+        compiled = compile_graph(parse_tflite(flatbuffer, name="model"))
+    calls = [call for call in compiled.calls if call.function in (DEPTHWISE_3X3, DEPTHWISE_CH4)]
+    # without the 3x3 variant the 6-channel layer takes the reference kernel (not a multiple of 4)
+    assert [call.function for call in calls] == [variant] * (3 if variant == DEPTHWISE_3X3 else 2)
+    for call in calls:
+        (packed,) = (arg.values for arg in call.args if isinstance(arg, ConstArg))
+        (scratch,) = (arg.nbytes for arg in call.args if isinstance(arg, ScratchArg))
+        p = call.params
+        rows = (conv.depthwise_3x3_scratch_bytes(int(p["output_width"]), int(p["stride_width"]), int(p["depth"]))
+                if call.function == DEPTHWISE_3X3 else
+                conv.depthwise_scratch_bytes(3, (int(p["output_width"]) - 1) * int(p["stride_width"]) + 3,
+                                             int(p["depth"])))
+        assert p["constants_words"] == (len(packed) if copy_max else 0)
+        assert scratch == rows + 4 * int(p["constants_words"])
+    firmware = build(compiled, "nrf52840", tmp_path / "fw")
+    inputs = random_samples(compiled, 2, seed=5)
+    check = verify(flatbuffer, compiled, inputs, list(simulate(firmware.elf, load_board("nrf52840"), inputs).outputs))
+    assert check.bit_exact, check.first_mismatch

@@ -205,9 +205,21 @@ def pack_depthwise_3x3(weights: np.ndarray, folded_bias: np.ndarray, fast: FastR
     return per_channel.reshape(-1)
 
 
-def depthwise_3x3_scratch_bytes(output_width: int, stride_width: int, depth: int) -> int:
-    """TE_DEPTHWISE_CONV2D_3X3_SCRATCH_BYTES: 3 channel-major widened rows of whole 4-pixel blocks."""
-    return 2 * 3 * depth * (stride_width * ((output_width + 3) // 4 * 4) + 2)
+def depthwise_3x3_scratch_bytes(output_width: int, stride_width: int, depth: int, constants_words: int = 0) -> int:
+    """TE_DEPTHWISE_CONV2D_3X3_SCRATCH_BYTES: 3 channel-major widened rows of whole 4-pixel blocks, then
+    the RAM copy of the constants (constants_words, 0 for none)."""
+    return 2 * 3 * depth * (stride_width * ((output_width + 3) // 4 * 4) + 2) + 4 * constants_words
+
+
+def depthwise_constants_words(packed: np.ndarray) -> int:
+    """The constants_words param of the depthwise variants: all of `packed` copied into the scratch once
+    per call when it is at most DEPTHWISE_CONSTANTS_COPY_MAX_BYTES, else 0 (read in place).
+
+    Each output pixel (ch4) or block of pixels (3x3) reads its channels' constants again; from flash
+    behind a one-word read buffer (nrf52840) every such word costs wait states, from RAM none. The
+    copy costs a word's load and store once per call, and RAM only where the scratch lies at the
+    arena's peak (the planner overlaps it with dead tensors)."""
+    return len(packed) if 4 * len(packed) <= DEPTHWISE_CONSTANTS_COPY_MAX_BYTES else 0
 
 CONV2D_REFERENCE = "te_conv2d_s8"
 CONV2D_1X1 = "te_conv2d_1x1_s8"
@@ -222,6 +234,9 @@ DEPTHWISE_3X3_CHANNEL_WORDS = 11  # TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS
 # 5 7.26 / 5.70; stride 2 width 24 4.72 / 6.56, 12 5.58 / 6.68, 6 9.25 / 7.07.
 DEPTHWISE_3X3_MIN_OUTPUT_WIDTH = 12
 DEPTHWISE_CH4_MAX_FILTER_HEIGHT = 8  # TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT
+# The depthwise variants copy their constants (weights, biases, requantization) into RAM scratch up to
+# this size (depthwise_constants_words): 3x3x256 channels is 8.5 KiB (ch4) or 11 KiB (3x3).
+DEPTHWISE_CONSTANTS_COPY_MAX_BYTES = 16 * 1024
 # Channels per unit of general requantization (te_nn_dsp.h, 'General channels').
 MAT_MULT_UNIT = 2  # te_nn_mat_mult_s8: te_conv2d_1x1_s8, te_conv2d_im2col_s8, te_transpose_conv_im2col_s8
 DEPTHWISE_CH4_UNIT = 4
@@ -243,9 +258,10 @@ def conv2d_scratch_bytes(function: str, depth: int) -> int:
     return {CONV2D_1X1: 4, CONV2D_IM2COL: 5}[function] * depth4(depth)
 
 
-def depthwise_scratch_bytes(filter_height: int, span_width: int, depth: int) -> int:
-    """TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES: the ring of widened input rows."""
-    return 2 * filter_height * span_width * depth
+def depthwise_scratch_bytes(filter_height: int, span_width: int, depth: int, constants_words: int = 0) -> int:
+    """TE_DEPTHWISE_CONV2D_CH4_SCRATCH_BYTES: the ring of widened input rows, then the RAM copy of the
+    constants (constants_words, 0 for none)."""
+    return 2 * filter_height * span_width * depth + 4 * constants_words
 
 
 @dataclass(frozen=True)
@@ -534,13 +550,15 @@ def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
             "input_offset": requant.input_offset,
             "activation_min": requant.activation_min, "activation_max": requant.activation_max,
         }
+        packed = pack_depthwise_3x3(taps, folded, fast)
+        params_3x3["constants_words"] = copied = depthwise_constants_words(packed)
         # As te_depthwise_conv2d_ch4_s8: the rows an output row needs are widened before it is
         # written, and they end past it, so an output as large as the input may overwrite it.
         return KernelCall(
             function=DEPTHWISE_3X3, header=f"{DEPTHWISE_3X3}.h", params_type="te_depthwise_conv2d_3x3_params",
             params=params_3x3,
-            args=(TensorArg(input_index), ConstArg("packed", "int32_t", pack_depthwise_3x3(taps, folded, fast)),
-                  ScratchArg(depthwise_3x3_scratch_bytes(out_w, window.stride_width, out_c), "int16_t"),
+            args=(TensorArg(input_index), ConstArg("packed", "int32_t", packed),
+                  ScratchArg(depthwise_3x3_scratch_bytes(out_w, window.stride_width, out_c, copied), "int16_t"),
                   TensorArg(output_index)),
             macs=macs, in_place=input_.shape == output.shape,
         )
@@ -558,13 +576,15 @@ def lower_depthwise_conv2d(graph: Graph, op: Operator) -> KernelCall:
             "input_offset": requant.input_offset,
             "activation_min": requant.activation_min, "activation_max": requant.activation_max,
         }
+        packed = pack_depthwise(taps, folded, fast)
+        params["constants_words"] = copied = depthwise_constants_words(packed)
         # The kernel widens the input rows an output row needs before writing that row, and
         # those rows end past it: an output as large as the input may overwrite it.
         return KernelCall(
             function=DEPTHWISE_CH4, header=f"{DEPTHWISE_CH4}.h", params_type="te_depthwise_conv2d_ch4_params",
             params=params,
-            args=(TensorArg(input_index), ConstArg("packed", "int32_t", pack_depthwise(taps, folded, fast)),
-                  ScratchArg(depthwise_scratch_bytes(filter_h, span_width, out_c), "int16_t"),
+            args=(TensorArg(input_index), ConstArg("packed", "int32_t", packed),
+                  ScratchArg(depthwise_scratch_bytes(filter_h, span_width, out_c, copied), "int16_t"),
                   TensorArg(output_index)),
             macs=macs, in_place=input_.shape == output.shape,
         )
