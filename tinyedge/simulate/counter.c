@@ -117,17 +117,12 @@ typedef struct {
     te_memory *memory;    /* NULL: no memory model */
 } te_counter;
 
-/* Look line `line` up in cache k; on a miss bring it in (evicting the least recently used way)
- * and return the miss cycles. */
-static uint32_t te_cache_access(te_cache *k, uint32_t line)
+/* The look-up of a line that is not its set's most recent one (a miss, or a hit further down the
+ * set): te_cache_access less the first compare and the access count the caller made. */
+static uint32_t te_cache_refill(te_cache *k, uint32_t *set, uint32_t tag)
 {
-    uint32_t *set = k->tags + (size_t)(line & k->set_mask) * k->ways;
-    uint32_t tag = line + 1u;
     uint32_t way;
-    k->accesses += 1;
-    if (set[0] == tag) {
-        return 0;
-    }
+    uint32_t cycles = 0;
     for (way = 1; way < k->ways; way++) {
         if (set[way] == tag) {
             break;
@@ -136,17 +131,25 @@ static uint32_t te_cache_access(te_cache *k, uint32_t line)
     if (way == k->ways) {
         way = k->ways - 1u;  /* not held: the least recently used way makes room */
         k->misses += 1;
-        for (; way > 0; way--) {
-            set[way] = set[way - 1u];
-        }
-        set[0] = tag;
-        return k->miss_cycles;
+        cycles = k->miss_cycles;
     }
     for (; way > 0; way--) {
         set[way] = set[way - 1u];
     }
     set[0] = tag;
-    return 0;
+    return cycles;
+}
+
+/* Look line `line` up in cache k; on a miss bring it in (evicting the least recently used way)
+ * and return the miss cycles. */
+static uint32_t te_cache_access(te_cache *k, uint32_t line)
+{
+    uint32_t *set = k->tags + (size_t)(line & k->set_mask) * k->ways;
+    k->accesses += 1;
+    if (set[0] == line + 1u) {
+        return 0;
+    }
+    return te_cache_refill(k, set, line + 1u);
 }
 
 /* The stall of reading [address, address + size) in region r through cache k. */
@@ -182,22 +185,45 @@ typedef struct {
     te_region *region;     /* the modelled region holding it */
     te_emu_stop_fn emu_stop;
     uint64_t write_fault;  /* address + 1 of a store into the range (flash is read-only), 0 = none */
+    te_cache *cache;       /* the region's data cache, NULL: its reads cost nothing extra */
+    te_memory *memory;     /* the model the stall is added to */
+    uint64_t physical;     /* `start` in the physical memory (aliases share cache lines) */
 } te_span;
 
 /* Unicorn MMIO read callback: the bytes, little-endian, after running the read through the
- * region's data path. */
+ * region's data path. It runs for every data read of weights in flash, so it is kept short: a read
+ * within one line that is its set's most recent is counted with one compare, anything else takes
+ * te_cache_refill (a miss) or te_lines (a read across lines). Same look-ups, in the same order, as
+ * te_lines on every read. */
 uint64_t te_memory_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user_data)
 {
     te_span *span = (te_span *)user_data;
-    te_region *r = span->region;
+    const uint8_t *p = span->bytes + offset;
+    te_cache *k = span->cache;
     uint64_t value = 0;
     (void)uc;
-    for (unsigned i = size; i > 0; i--) {
-        value = (value << 8) | span->bytes[offset + i - 1u];
+    if (size == 4u) {
+        value = (uint64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    } else {
+        for (unsigned i = size; i > 0; i--) {
+            value = (value << 8) | p[i - 1u];
+        }
     }
-    r->reads += 1;
-    if (r->data_cache >= 0) {
-        r->memory->stall += te_lines(r->memory, r, r->data_cache, span->start + offset, size);
+    span->region->reads += 1;
+    if (k != NULL) {
+        uint64_t physical = span->physical + offset;
+        uint32_t first = (uint32_t)(physical >> k->line_shift);
+        uint32_t last = (uint32_t)((physical + (size ? size : 1u) - 1u) >> k->line_shift);
+        if (TE_UNLIKELY(first != last)) {
+            span->memory->stall += te_lines(span->memory, span->region, span->region->data_cache,
+                                            span->start + offset, size);
+        } else {
+            uint32_t *set = k->tags + (size_t)(first & k->set_mask) * k->ways;
+            k->accesses += 1;
+            if (set[0] != first + 1u) {
+                span->memory->stall += te_cache_refill(k, set, first + 1u);
+            }
+        }
     }
     return value;
 }

@@ -131,7 +131,8 @@ class _MemoryStruct(ctypes.Structure):
 
 class _SpanStruct(ctypes.Structure):
     _fields_ = [("bytes", ctypes.c_void_p), ("start", ctypes.c_uint64), ("region", ctypes.c_void_p),
-                ("emu_stop", ctypes.c_void_p), ("write_fault", ctypes.c_uint64)]
+                ("emu_stop", ctypes.c_void_p), ("write_fault", ctypes.c_uint64), ("cache", ctypes.c_void_p),
+                ("memory", ctypes.c_void_p), ("physical", ctypes.c_uint64)]
 
 
 def check_layout(lib: ctypes.CDLL) -> bool:
@@ -167,9 +168,13 @@ class CMemory:
     def span(self, start: int, data: bytes, emu_stop: int) -> int:
         """A te_span for the data-only flash range at `start` holding `data`; its address."""
         region = next(i for i, r in enumerate(self.model.regions) if r.start <= start < r.end)
+        r = self.model.regions[region]
         contents = np.frombuffer(data, np.uint8).copy()
+        cache = (ctypes.addressof(self._caches) + r.data_cache * ctypes.sizeof(_CacheStruct)
+                 if r.data_cache != NONE else None)
         span = _SpanStruct(contents.ctypes.data, start,
-                           ctypes.addressof(self._regions) + region * ctypes.sizeof(_RegionStruct), emu_stop, 0)
+                           ctypes.addressof(self._regions) + region * ctypes.sizeof(_RegionStruct), emu_stop, 0,
+                           cache, ctypes.addressof(self.state), start - r.start + r.physical)
         self._spans.append((span, contents))
         return ctypes.addressof(span)
 
