@@ -5,7 +5,8 @@
  * window needs are widened once into a ring of filter_height rows (padding holds the input
  * zero point); each output pixel then accumulates four channels per step with 16-bit
  * multiply-accumulates. 3x3 filters without a clamp narrower than int8 take one
- * hand-scheduled block per group of four channels on the DSP path.
+ * hand-scheduled block per group of four channels on the DSP path: at stride 1 or 2 for two
+ * output pixels at once (each tap word serves both), an odd width's last pixel alone.
  *
  * Layouts:
  *   input  [batches, input_height, input_width, depth] int8

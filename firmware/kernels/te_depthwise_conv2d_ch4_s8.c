@@ -61,6 +61,94 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const
         : [step] "m"(group_bytes), [end] "m"(packed_end)
         : "cc", "memory");
 }
+
+/*
+ * Two output pixels (p, p + 1) of a channel group, one half of it at a time: half 0 the channels
+ * c and c + 2 (lanes of the first word of a widened pixel and of a tap), half 1 c + 1 and c + 3
+ * (the second words). One tap word then serves both pixels: per tap 3 LDR (pipelined) and 4
+ * halfword multiply-accumulates, where one pixel alone takes 2 LDRD for 4.
+ * Operands: w the group's constants, x0..x2 the rows at pixel p, px1 the bytes from pixel p to
+ * p + 1 in a widened row (8 * stride).
+ */
+#define TE_DW_CH4_PAIR_TAP(row, r, h, dx, px1)                                                   \
+    "ldr %[t0], [%[w], #(16 + 8 * (3 * (" #r ") + (" #dx ")) + 4 * (" #h "))]\n\t"                \
+    "ldr %[t1], [%[" row "], #(8 * (" #dx ") + 4 * (" #h "))]\n\t"                              \
+    "ldr %[t2], [%[" row "], #(8 * (" #dx ") + 4 * (" #h ") + (" #px1 "))]\n\t"                 \
+    "smlabb %[a0], %[t0], %[t1], %[a0]\n\t"                                                    \
+    "smlatt %[a1], %[t0], %[t1], %[a1]\n\t"                                                    \
+    "smlabb %[a2], %[t0], %[t2], %[a2]\n\t"                                                    \
+    "smlatt %[a3], %[t0], %[t2], %[a3]\n\t"
+#define TE_DW_CH4_PAIR_ROW(row, r, h, px1)                                                       \
+    TE_DW_CH4_PAIR_TAP(row, r, h, 0, px1) TE_DW_CH4_PAIR_TAP(row, r, h, 1, px1)                 \
+    TE_DW_CH4_PAIR_TAP(row, r, h, 2, px1)
+/* te_nn_requantize_rounding of channel k's accumulators of pixels p (pa) and p + 1 (pb), SSAT, stores. */
+#define TE_DW_CH4_PAIR_OUTPUT(k, pa, pb)                                                         \
+    "ldr %[t0], [%[w], #(88 + 12 * (" #k "))]\n\t"                                              \
+    "ldr %[t1], [%[w], #(92 + 12 * (" #k "))]\n\t"                                              \
+    "lsl %[t2], %[" pa "], #1\n\t"                                                             \
+    "smmlar %[t2], %[t2], %[t0], %[t1]\n\t"                                                    \
+    "add %[" pa "], %[t2], %[" pa "], asr #31\n\t"                                             \
+    "lsl %[t2], %[" pb "], #1\n\t"                                                             \
+    "smmlar %[t2], %[t2], %[t0], %[t1]\n\t"                                                    \
+    "add %[" pb "], %[t2], %[" pb "], asr #31\n\t"                                             \
+    "ldr %[t1], [%[w], #(96 + 12 * (" #k "))]\n\t"                                              \
+    "asr %[" pa "], %[" pa "], %[t1]\n\t"                                                      \
+    "ssat %[" pa "], #8, %[" pa "]\n\t"                                                        \
+    "strb %[" pa "], [%[out], #" #k "]\n\t"                                                    \
+    "asr %[" pb "], %[" pb "], %[t1]\n\t"                                                      \
+    "ssat %[" pb "], #8, %[" pb "]\n\t"                                                        \
+    "strb %[" pb "], [%[out1], #" #k "]\n\t"
+/* One half: a0, a1 channel h and h + 2 of pixel p, a2, a3 the same of pixel p + 1. */
+#define TE_DW_CH4_PAIR_HALF(h, px1)                                                              \
+    "ldr %[a0], [%[w], #(4 * (" #h "))]\n\t"                                                    \
+    "ldr %[a1], [%[w], #(4 * (" #h ") + 8)]\n\t"                                                \
+    "mov %[a2], %[a0]\n\t"                                                                     \
+    "mov %[a3], %[a1]\n\t"                                                                     \
+    TE_DW_CH4_PAIR_ROW("x0", 0, h, px1) TE_DW_CH4_PAIR_ROW("x1", 1, h, px1)                     \
+    TE_DW_CH4_PAIR_ROW("x2", 2, h, px1)                                                         \
+    TE_DW_CH4_PAIR_OUTPUT(h, "a0", "a2") TE_DW_CH4_PAIR_OUTPUT(h + 2, "a1", "a3")
+#define TE_DW_CH4_PAIR_GROUPS(px1)                                                               \
+    "1:\n\t"                                                                                   \
+    TE_DW_CH4_PAIR_HALF(0, px1) TE_DW_CH4_PAIR_HALF(1, px1)                                     \
+    "add %[w], %[w], #136\n\t"                                                                 \
+    "add %[out], %[out], #4\n\t"                                                               \
+    "add %[out1], %[out1], #4\n\t"                                                             \
+    "ldr %[t0], %[step]\n\t"                                                                   \
+    "add %[x0], %[x0], %[t0]\n\t"                                                              \
+    "add %[x1], %[x1], %[t0]\n\t"                                                              \
+    "add %[x2], %[x2], %[t0]\n\t"                                                              \
+    "ldr %[t0], %[end]\n\t"                                                                    \
+    "cmp %[w], %[t0]\n\t"                                                                      \
+    "bne 1b"
+
+/*
+ * Every channel group of output pixels p and p + 1 (out, out + depth), 3x3 filter, stride 1 or
+ * 2 (stride2), clamp to the whole int8 range; x0..x2 as te_dw_ch4_pixel_3x3_asm. About 204
+ * instructions per 72 multiply-accumulates.
+ */
+static TE_NN_ALWAYS_INLINE void te_dw_ch4_pair_3x3_asm(const int16_t *x0, const int16_t *x1, const int16_t *x2,
+                                                       const int32_t *packed, const int32_t *packed_end,
+                                                       int32_t group_bytes, int32_t depth, int stride2, int8_t *out)
+{
+    int32_t a0, a1, a2, a3;
+    uint32_t t0, t1, t2;
+    int8_t *out1 = out + depth;
+    if (stride2) {
+        __asm__ volatile(TE_DW_CH4_PAIR_GROUPS(16)
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0),
+                           [t1] "=&r"(t1), [t2] "=&r"(t2), [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2),
+                           [w] "+r"(packed), [out] "+r"(out), [out1] "+r"(out1)
+                         : [step] "m"(group_bytes), [end] "m"(packed_end)
+                         : "cc", "memory");
+    } else {
+        __asm__ volatile(TE_DW_CH4_PAIR_GROUPS(8)
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0),
+                           [t1] "=&r"(t1), [t2] "=&r"(t2), [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2),
+                           [w] "+r"(packed), [out] "+r"(out), [out1] "+r"(out1)
+                         : [step] "m"(group_bytes), [end] "m"(packed_end)
+                         : "cc", "memory");
+    }
+}
 #endif
 
 /*
@@ -259,7 +347,18 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
                 }
                 continue;
             }
-            for (int32_t out_x = 0; out_x < output_width; ++out_x, out += depth) {
+            int32_t out_x = 0;
+#if TE_NN_DSP
+            if (fast && stride_width <= 2) {
+                /* pixel pairs, the last pixel of an odd width alone (below) */
+                for (; out_x + 2 <= output_width; out_x += 2, out += 2 * depth) {
+                    const int32_t offset = out_x * pixel_step;
+                    te_dw_ch4_pair_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,
+                                           general_groups, 2 * group_size, depth, stride_width == 2, out);
+                }
+            }
+#endif
+            for (; out_x < output_width; ++out_x, out += depth) {
                 const int32_t offset = out_x * pixel_step;
 #if TE_NN_DSP
                 if (fast) {

@@ -46,19 +46,21 @@ PADDINGS = {"SAME": schema.Padding.SAME, "VALID": schema.Padding.VALID}
 HAS_ARM_GCC = shutil.which("arm-none-eabi-gcc") is not None
 
 
-def random_cases(seed: int, count: int) -> list[OpCase]:
+def random_cases(seed: int, count: int, narrow_groups: bool = False) -> list[OpCase]:
     """Seeded 3x3 depthwise layers of depth multiplier 1: any channel count (1 to 20), strides 1 and 2 each
     way, both paddings, any zero points, per-channel or per-tensor scales, fused activations; some
-    channels dead (all-zero filter) or with tiny scales (a right shift past 22: general channels)."""
+    channels dead (all-zero filter) or with tiny scales (a right shift past 22: general channels).
+    narrow_groups: channels a multiple of 4 and outputs 1 to 12 wide (te_depthwise_conv2d_ch4_s8's)."""
     rng = np.random.default_rng(seed)
     cases = []
     for number in range(count):
-        channels = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16, 20]))
+        channels = int(rng.choice([4, 8, 12, 16] if narrow_groups else [1, 2, 3, 4, 5, 8, 12, 16, 20]))
         stride_h, stride_w = (int(v) for v in rng.integers(1, 3, 2))
         in_h = int(rng.integers(1, 9))
         # The lowering takes the variant for outputs 12 wide or more, or any width of channels not a
         # multiple of 4 (which te_depthwise_conv2d_ch4_s8 does not take).
-        in_w = int(rng.integers(1, 13)) if channels % 4 else 12 * stride_w + 2 + int(rng.integers(0, 14))
+        narrow = channels % 4 or narrow_groups
+        in_w = int(rng.integers(1, 12 * stride_w + 1)) if narrow else 12 * stride_w + 2 + int(rng.integers(0, 14))
         padding = str(rng.choice(["SAME", "VALID"]))
         if padding == "VALID":
             in_h, in_w = max(in_h, 3), max(in_w, 3)
@@ -68,11 +70,12 @@ def random_cases(seed: int, count: int) -> list[OpCase]:
         weights = rng.integers(-127, 128, (1, 3, 3, channels)).astype(np.int8)
         input_scale = log_uniform(rng, -3, -1)
         filter_scales = [log_uniform(rng, -4, -2) for _ in range(channels)]
+        rare = 0.25 if narrow_groups else 1.0  # ch4: most layers without a general group (its pixel pairs)
         for c in range(channels):
             kind = rng.random()
-            if kind < 0.08:
+            if kind < 0.08 * rare:
                 weights[..., c] = 0  # dead: a constant output
-            elif kind < 0.16:
+            elif kind < 0.16 * rare:
                 filter_scales[c] = log_uniform(rng, -12, -10)  # a right shift past 22
         if rng.random() < 0.25:
             filter_scales = [filter_scales[0]]
@@ -85,6 +88,8 @@ def random_cases(seed: int, count: int) -> list[OpCase]:
         options.dilationHFactor = options.dilationWFactor = 1
         options.depthMultiplier = 1
         options.fusedActivationFunction = activation(str(rng.choice(ACTIVATIONS)))
+        if narrow_groups and rng.random() < 0.6:  # the whole int8 range: ch4's hand-scheduled path
+            options.fusedActivationFunction = activation("NONE")
         bias_scales = [input_scale * s for s in np.resize(filter_scales, channels)]
         inputs = [TensorSpec((1, in_h, in_w, channels), input_scale, random_zero_point(rng)),
                   TensorSpec((1, 3, 3, channels), filter_scales, [0] * len(filter_scales), data=weights, axis=3)]
@@ -185,6 +190,7 @@ def test_trained_model_with_3x3_depthwise_layers_is_bit_exact(trained, tmp_path:
 
 
 M4_CASES = random_cases(seed=2718, count=12)
+CH4_M4_CASES = random_cases(seed=1414, count=12, narrow_groups=True)
 
 
 @pytest.mark.skipif(not HAS_ARM_GCC, reason="arm-none-eabi-gcc is not installed")
@@ -232,3 +238,22 @@ def test_trained_depthwise_constants_read_from_flash_or_a_ram_copy_on_nrf52840(
     inputs = random_samples(compiled, 2, seed=5)
     check = verify(flatbuffer, compiled, inputs, list(simulate(firmware.elf, load_board("nrf52840"), inputs).outputs))
     assert check.bit_exact, check.first_mismatch
+
+
+@pytest.mark.skipif(not HAS_ARM_GCC, reason="arm-none-eabi-gcc is not installed")
+def test_random_narrow_3x3_depthwise_layers_on_te_depthwise_conv2d_ch4_s8_on_nrf52840_match_tflite_micro(
+        tmp_path: Path):
+    # te_depthwise_conv2d_ch4_s8's DSP path on the narrow rows it keeps: pixel pairs at stride 1 and 2,
+    # an odd width's last pixel alone, general groups (dead channels, right shifts past 22), clamps.
+    failures = []
+    for number, case in enumerate(CH4_M4_CASES):
+        flatbuffer = single_op_tflite(case)
+        compiled = compile_graph(parse_tflite(flatbuffer, name="model"))
+        assert compiled.calls[0].function == DEPTHWISE_CH4, case.describe()
+        firmware = build(compiled, "nrf52840", tmp_path / str(number))
+        inputs = random_samples(compiled, 2, seed=number)
+        result = verify(flatbuffer, compiled, inputs,
+                        list(simulate(firmware.elf, load_board("nrf52840"), inputs).outputs))
+        if not result.bit_exact:
+            failures.append(f"{case.describe()}: {result.first_mismatch}")
+    assert not failures, "\n".join(failures)

@@ -230,8 +230,9 @@ DEPTHWISE_3X3 = "te_depthwise_conv2d_3x3_s8"
 DEPTHWISE_3X3_CHANNEL_WORDS = 11  # TE_DEPTHWISE_CONV2D_3X3_CHANNEL_WORDS
 # Below this output width te_depthwise_conv2d_3x3_s8's per-row costs (the channel-major widening, the
 # 1-3 pixels past its 4-pixel blocks, in C) outweigh its cheaper blocks. nrf52840, estimated cycles per
-# MAC, 3x3 variant / ch4: stride 1 width 48 3.17 / 5.53, 24 3.67 / 4.81, 12 4.05 / 5.62, 6 6.68 / 6.10,
-# 5 7.26 / 5.70; stride 2 width 24 4.72 / 6.56, 12 5.58 / 6.68, 6 9.25 / 7.07.
+# MAC, 3x3 variant / ch4 (constants in RAM, ch4 by pixel pairs; vww_96_int8 and kws_ref_model layers,
+# benchmarks/depthwise_m4.py): stride 1 width 48 3.17 / 4.42, 24 3.29 / 3.86, 12 3.69 / 3.84,
+# 6 6.08 / 4.00, 5 6.65 / 4.13; stride 2 width 24 4.73 / 5.61, 12 5.30 / 5.21, 6 8.75 / 5.18.
 DEPTHWISE_3X3_MIN_OUTPUT_WIDTH = 12
 DEPTHWISE_CH4_MAX_FILTER_HEIGHT = 8  # TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT
 # The depthwise variants copy their constants (weights, biases, requantization) into RAM scratch up to
