@@ -1,10 +1,11 @@
 """Run a firmware ELF on the Unicorn CPU emulator and measure its inferences.
 
 One `Emulation` is one run: the board's memories are mapped (flash read/execute only, RAM
-read/write/execute, and on Cortex-M the Private Peripheral Bus 0xE0000000-0xE00FFFFF as plain
-RAM, so SCB/DWT writes land and DWT CYCCNT reads 0), the ELF's sections are loaded at their load
-addresses, the RAM below the initial stack pointer is painted, and the core starts from the
-vector table (Cortex-M: initial SP in word 0, reset handler in word 1) or the ELF entry (RV32).
+read/write, and executable too where the ELF has code; on Cortex-M the Private Peripheral Bus
+0xE0000000-0xE00FFFFF as plain RAM, so SCB/DWT writes land and DWT CYCCNT reads 0), the ELF's
+sections are loaded at their load addresses, the RAM below the initial stack pointer is painted,
+and the core starts from the vector table (Cortex-M: initial SP in word 0, reset handler in word
+1) or the ELF entry (RV32).
 
 Hooks, all cheap at run time:
   - the block counter (C, or Python fallback) on every block; with the board's memory model
@@ -17,7 +18,10 @@ Hooks, all cheap at run time:
   - semihosting: Thumb BKPT 0xAB through the interrupt hook, RISC-V `ebreak` sequences through
     code hooks on their addresses (Unicorn reports ebreak as an invalid instruction otherwise);
   - invalid memory accesses, CPU exceptions and the Cortex-M fault handlers end the run with a
-    TinyEdgeError naming the PC, the fault and the function.
+    TinyEdgeError naming the PC, the fault and the function. The invalid-access hook that names
+    the address is installed only on a rerun after such a fault: while any memory hook exists,
+    and on executable pages, Unicorn 2.1 never marks a RAM page's TLB entry dirty, so every
+    store would take its slow path (about 7% of the run on the M4 models).
 """
 
 from __future__ import annotations
@@ -80,6 +84,10 @@ _UC_ERRORS = {
     unicorn.UC_ERR_READ_UNALIGNED: "unaligned read",
     unicorn.UC_ERR_WRITE_UNALIGNED: "unaligned write",
     unicorn.UC_ERR_FETCH_UNALIGNED: "unaligned instruction fetch",
+}
+_ACCESS_ERRORS = {  # what the invalid-access hook of a rerun explains (_memory_fault)
+    unicorn.UC_ERR_READ_UNMAPPED, unicorn.UC_ERR_WRITE_UNMAPPED, unicorn.UC_ERR_FETCH_UNMAPPED,
+    unicorn.UC_ERR_READ_PROT, unicorn.UC_ERR_WRITE_PROT, unicorn.UC_ERR_FETCH_PROT,
 }
 _MEMORY_FAULTS = {
     unicorn.UC_MEM_READ_UNMAPPED: "read from unmapped address",
@@ -154,7 +162,8 @@ class Emulation:
     """One run of one firmware on one board."""
 
     def __init__(self, image: FirmwareImage, board: SimBoard, input_data: bytes, model: CycleModel, *,
-                 budget: int = DEFAULT_BUDGET, counter: str = "auto", uart: UartModel | None = None) -> None:
+                 budget: int = DEFAULT_BUDGET, counter: str = "auto", uart: UartModel | None = None,
+                 watch_accesses: bool = False) -> None:
         spec = core_spec(board.core)
         if spec.arch != image.arch:
             raise TinyEdgeError(f"{image.path.name} is {image.arch} code but board {board.name} has a "
@@ -165,6 +174,7 @@ class Emulation:
         self._input_data = input_data
         self._budget = budget
         self._counter_kind = counter
+        self._watch_accesses = watch_accesses
         self._arm = image.arch == ARCH_ARM
         self._sp_reg = UC_ARM_REG_SP if self._arm else UC_RISCV_REG_SP
         self._pc_reg = UC_ARM_REG_PC if self._arm else UC_RISCV_REG_PC
@@ -221,7 +231,14 @@ class Emulation:
             else:
                 merged.append((start, end, kind))
         for start, end, kind in merged:
-            perms = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC if kind == FLASH else unicorn.UC_PROT_ALL
+            if kind == FLASH:
+                perms = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC
+            elif any(start < c.address + len(c.data) and c.address < end for c in self.image.code):
+                perms = unicorn.UC_PROT_ALL  # the firmware runs code from this RAM
+            else:
+                # Not executable: Unicorn then lets stores to it take TCG's inline fast path
+                # (module docstring); a jump here is a fault, as no code was loaded here.
+                perms = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE
             self.uc.mem_map(start, end - start, perms)
         return merged
 
@@ -304,7 +321,8 @@ class Emulation:
     def _install_hooks(self) -> None:
         uc, image = self.uc, self.image
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
-        uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_invalid_access)
+        if self._watch_accesses:  # a rerun after a memory fault (_memory_fault): any memory hook
+            uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_invalid_access)  # slows every store
         begin, end = image.require_symbol(BEGIN_SYMBOL), image.require_symbol(END_SYMBOL)
         if begin == end:
             raise TinyEdgeError(f"{image.path.name}: {BEGIN_SYMBOL} and {END_SYMBOL} share address 0x{begin:08x} "
@@ -489,6 +507,14 @@ class Emulation:
             cache_misses=self.counter.cache_misses(),
         )
 
+    def access_of_fault(self) -> tuple[int, int, int] | None:
+        """Run (with watch_accesses) to the memory fault: its access type, address and size."""
+        try:
+            self.uc.emu_start(self._start_pc, _UNTIL)
+        except unicorn.UcError:
+            pass
+        return self._invalid_access
+
     def pc_of_fault(self, instructions_before: int, block: tuple[int, int]) -> int | None:
         """Rerun up to the entry of the faulting block, then step through it watching each PC.
 
@@ -552,6 +578,8 @@ class Emulation:
         raise TinyEdgeError(f"firmware stopped at {self._where(pc)} without a semihosting SYS_EXIT")
 
     def _memory_fault(self, error: unicorn.UcError, pc: int) -> TinyEdgeError:
+        if self._invalid_access is None and error.errno in _ACCESS_ERRORS and not self._watch_accesses:
+            self._invalid_access = self._rerun(watch_accesses=True).access_of_fault()
         if self._invalid_access is None:
             return self._fault_error(pc, _UC_ERRORS.get(error.errno, str(error)))
         access, address, size = self._invalid_access
@@ -572,9 +600,13 @@ class Emulation:
         current = self.counter.current_block
         block = int(table.addresses[current]), int(table.sizes[current])
         before = self.counter.snapshot(exclude_current=True).total
-        rerun = Emulation(self.image, self.board, self._input_data, self.model, budget=self._budget,
-                          counter=self._counter_kind, uart=self.uart.again() if self.uart is not None else None)
-        return rerun.pc_of_fault(before, block)
+        return self._rerun().pc_of_fault(before, block)
+
+    def _rerun(self, watch_accesses: bool = False) -> Emulation:
+        """The same run again from the start (it is deterministic), to look closer at a fault."""
+        return Emulation(self.image, self.board, self._input_data, self.model, budget=self._budget,
+                         counter=self._counter_kind, uart=self.uart.again() if self.uart is not None else None,
+                         watch_accesses=watch_accesses)
 
     # -- reporting ------------------------------------------------------------------------------
 
