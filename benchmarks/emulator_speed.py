@@ -17,10 +17,12 @@ five instructions per block, a worst case for per-block hooks), then prints gues
 and checks that the counted instructions equal the count worked out from the program.
 MIPS use wall time and, in brackets, this process's CPU time (steadier on a busy machine).
 
-With --models, also the MLPerf-Tiny-shaped models (tinyedge.examples) compiled for --boards
-(into --workdir, reused when a firmware is already there): CPU-time MIPS of their inferences with
-the board's memory model off and on, data reads from flash per instruction, and what the model
-costs per such read (on minus off, fetch look-ups included: mostly Unicorn's MMIO round trip).
+With --models, also models compiled for --boards (into --workdir, reused when a firmware is already
+there): the MLPerf-Tiny-shaped examples by name (kws vww ic ad) or .tflite files (the trained MLPerf
+Tiny models): CPU-time MIPS of their inferences with the board's memory model off and on (and on in
+wall time), with only its traps on (the flash data pages mapped as MMIO, the model's look-ups
+dropped: the floor Unicorn's MMIO round trip sets), data reads from flash per instruction, and what
+the model costs per such read (on minus off, fetch look-ups included).
 
     python benchmarks/emulator_speed.py [--outer 1500000] [--python-outer 20000] [--repeat 3]
         [--models kws vww ic ad] [--boards nrf52840 rp2040] [--workdir DIR] [--samples 40000000]
@@ -152,50 +154,61 @@ def timed_simulate(elf: Path, counter: str, board: SimTarget = BOARD):
 
 
 def compiled_model(name: str, board: str, workdir: Path) -> tuple[Path, int]:
-    """The firmware ELF of model `name` for `board` (compiled into workdir unless already there) and its
-    input bytes per sample."""
-    out = workdir / f"{name}-{board}"
+    """The firmware ELF of model `name` (an example's name, or a .tflite file) for `board` (compiled into
+    workdir unless already there) and its input bytes per sample."""
+    tflite = name.endswith(".tflite")
+    out = workdir / f"{Path(name).stem if tflite else name}-{board}"
     elf = out / "build" / "firmware.elf"
     if not elf.exists():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from tinyedge import examples
         from tinyedge.pipeline import compile_model
 
-        keras_path, calib = workdir / f"{name}.keras", workdir / f"{name}-calib.npy"
-        if not keras_path.exists():
-            model = examples.build(name)
-            model.save(keras_path)
-            rng = np.random.default_rng(0)
-            np.save(calib, rng.uniform(-1, 1, (40, *model.inputs[0].shape[1:])).astype(np.float32))
-        compile_model(keras_path, board, out, calib=calib, samples=1, force=True)
+        if tflite:
+            compile_model(Path(name), board, out, samples=1, force=True)
+        else:
+            keras_path, calib = workdir / f"{name}.keras", workdir / f"{name}-calib.npy"
+            if not keras_path.exists():
+                model = examples.build(name)
+                model.save(keras_path)
+                rng = np.random.default_rng(0)
+                np.save(calib, rng.uniform(-1, 1, (40, *model.inputs[0].shape[1:])).astype(np.float32))
+            compile_model(keras_path, board, out, calib=calib, samples=1, force=True)
     header = (out / "model" / "tinyedge_model.h").read_text()
     return elf, int(re.search(r"#define TINYEDGE_INPUT_BYTES (\d+)", header).group(1))
 
 
 def model_speed(elf: Path, board_name: str, input_bytes: int, instructions: int, repeat: int) -> list[str]:
-    """One table row: CPU-time MIPS with the memory model off and on (best of `repeat`), flash data
-    reads per instruction, ns of CPU time the model adds per flash read, and the stall share."""
+    """One table row: MIPS with the memory model off, on, and with its flash data traps alone (the MMIO
+    round trips and byte copies without the model's look-ups: what the trap itself costs), each the best
+    of `repeat` in process CPU time and, for model on, in wall time; flash data reads per instruction,
+    ns of CPU time the model adds per flash read, and the stall share."""
     board = load_board(board_name)
     image = load_image(elf)
     one = Emulation(image, board, bytes(input_bytes), cycle_model_for(board, image.arch, memory=True)).run()
     samples = max(1, -(-instructions // one.samples[0].instructions))
     data = bytes(np.random.default_rng(1).integers(0, 256, input_bytes * samples, dtype=np.uint8))
-    best: dict[bool, float] = {}
+    best: dict[str, float] = {}
+    wall_on = float("inf")
     for _ in range(repeat):
-        for memory in (False, True):
-            run = Emulation(image, board, data, cycle_model_for(board, image.arch, memory=memory), counter="c")
-            cpu = time.process_time()
+        for mode in ("off", "on", "traps"):
+            run = Emulation(image, board, data, cycle_model_for(board, image.arch, memory=mode != "off"), counter="c")
+            if mode == "traps":
+                run.counter._memory.traps_only()  # CBlockCounter's CMemory: keep the traps, drop the model
+            cpu, wall = time.process_time(), time.perf_counter()
             measured = run.run()
             seconds = time.process_time() - cpu
-            best[memory] = min(best.get(memory, seconds), seconds)
-            if memory:
+            best[mode] = min(best.get(mode, seconds), seconds)
+            if mode == "on":
                 on = measured
+                wall_on = min(wall_on, time.perf_counter() - wall)
     total = on.total_instructions
     reads = sum(on.memory_reads.values())
-    per_read = f"{(best[True] - best[False]) / reads * 1e9:.0f}" if reads else "-"
+    per_read = f"{(best['on'] - best['off']) / reads * 1e9:.0f}" if reads else "-"
     stall = sum(s.stall_cycles for s in on.samples) / sum(s.cycles for s in on.samples)
-    return [f"{total / 1e6:.1f} M", f"{total / best[False] / 1e6:.0f}", f"{total / best[True] / 1e6:.0f}",
-            f"{reads / total:.3f}", per_read, f"{stall:.0%}"]
+    return [f"{total / 1e6:.1f} M", f"{total / best['off'] / 1e6:.0f}", f"{total / best['on'] / 1e6:.0f}",
+            f"{total / wall_on / 1e6:.0f}", f"{total / best['traps'] / 1e6:.0f}", f"{reads / total:.3f}", per_read,
+            f"{stall:.0%}"]
 
 
 def main() -> int:
@@ -203,7 +216,7 @@ def main() -> int:
     parser.add_argument("--outer", type=int, default=1_500_000, help="rows of the big run (~325 instructions each)")
     parser.add_argument("--python-outer", type=int, default=20_000, help="rows of the Python-hook run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is shown")
-    parser.add_argument("--models", nargs="*", default=[], help="MLPerf-shaped models to time (kws vww ic ad)")
+    parser.add_argument("--models", nargs="*", default=[], help="models to time: kws vww ic ad and/or .tflite paths")
     parser.add_argument("--boards", nargs="*", default=["nrf52840", "rp2040"], help="boards for --models")
     parser.add_argument("--workdir", type=Path, help="where --models are compiled and kept (default: a temporary "
                         "folder)")
@@ -266,16 +279,16 @@ def print_models(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-models-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        print(f"MLPerf-shaped models, built-in emulator, MIPS of process CPU time (best of {args.repeat}; "
-              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
-        print(f"  {'model':<5} {'board':<9} {'run':>8} {'off':>5} {'on':>5} {'reads/insn':>10} {'ns/read':>7} "
-              f"{'stalls':>6}")
+        print(f"Models, built-in emulator, MIPS of process CPU time (best of {args.repeat}; on-wall: model on, "
+              f"wall time; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
+        print(f"  {'model':<22} {'board':<9} {'run':>8} {'off':>5} {'on':>5} {'on-wall':>7} {'traps':>5} "
+              f"{'reads/insn':>10} {'ns/read':>7} {'stalls':>6}")
         for board in args.boards:
             for name in args.models:
                 elf, input_bytes = compiled_model(name, board, workdir)
                 cells = model_speed(elf, board, input_bytes, args.samples, args.repeat)
-                print(f"  {name:<5} {board:<9} {cells[0]:>8} {cells[1]:>5} {cells[2]:>5} {cells[3]:>10} "
-                      f"{cells[4]:>7} {cells[5]:>6}", flush=True)
+                print(f"  {Path(name).stem:<22} {board:<9} {cells[0]:>8} {cells[1]:>5} {cells[2]:>5} {cells[3]:>7} "
+                      f"{cells[4]:>5} {cells[5]:>10} {cells[6]:>7} {cells[7]:>6}", flush=True)
 
 
 if __name__ == "__main__":
