@@ -1,6 +1,7 @@
 /*
  * tinyedge: int8 pointwise (1x1) convolution, no padding, any stride: a matrix multiply of
- * the packed weights by the input pixels, two output channels by two pixels at a time
+ * the packed weights by the input pixels, two output channels by three pixels at a time
+ * (te_nn_mat_mult3_s8: the DSP extension, the whole int8 clamp, no general channel) or two
  * (TFLite CONV_2D with a 1x1 filter, per-output-channel requantization).
  *
  * Layouts:
@@ -45,8 +46,8 @@ typedef struct {
     int32_t activation_max;      /* -128 <= min <= max <= 127 */
 } te_conv2d_1x1_params;
 
-/* Scratch the kernel needs: two widened input pixels. */
-#define TE_CONV2D_1X1_SCRATCH_BYTES(input_depth) (2 * 2 * (((input_depth) + 3) / 4 * 4))
+/* Scratch the kernel needs: three widened input pixels. */
+#define TE_CONV2D_1X1_SCRATCH_BYTES(input_depth) (3 * 2 * (((input_depth) + 3) / 4 * 4))
 
 void te_conv2d_1x1_s8(const te_conv2d_1x1_params *params, const int8_t *input, const int8_t *filter,
                       const int32_t *quant, int16_t *scratch, int8_t *output);

@@ -2,7 +2,8 @@
  * tinyedge: int8 2-D convolution of any filter size, stride, dilation and padding (not
  * grouped), by im2col: each output pixel's window is widened into a column (padding taps
  * hold the input zero point) and multiplied by the packed weights, two output channels by
- * two pixels at a time (TFLite CONV_2D, per-output-channel requantization).
+ * three pixels at a time (te_nn_mat_mult3_s8: the DSP extension, the whole int8 clamp, no general
+ * channel) or two (TFLite CONV_2D, per-output-channel requantization).
  *
  * Layouts:
  *   input  [batches, input_height, input_width, input_depth] int8
@@ -58,8 +59,8 @@ typedef struct {
     int32_t activation_max;      /* -128 <= min <= max <= 127 */
 } te_conv2d_im2col_params;
 
-/* Two widened columns, and one int8 column to gather windows whose depth is not a multiple of 4. */
-#define TE_CONV2D_IM2COL_SCRATCH_BYTES(depth) (5 * (((depth) + 3) / 4 * 4))
+/* Three widened columns, and one int8 column to gather windows whose depth is not a multiple of 4. */
+#define TE_CONV2D_IM2COL_SCRATCH_BYTES(depth) (7 * (((depth) + 3) / 4 * 4))
 
 void te_conv2d_im2col_s8(const te_conv2d_im2col_params *params, const int8_t *input, const int8_t *filter,
                          const int32_t *quant, int16_t *scratch, int8_t *output);

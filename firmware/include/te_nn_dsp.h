@@ -343,6 +343,118 @@ static inline void te_nn_mat_mult_2x1_full_asm(const int8_t *rows, const int32_t
         : "cc", "memory");
 }
 
+/* One group of the 2x3 product: 4 LDRD, 4 SXTB16, 12 SMLAD for 24 multiply-accumulates. */
+#define TE_NN_DOT_2X3_ASM                                                                       \
+    "ldrd %[wo0], %[wo1], [%[rows]], #8\n\t"                                                   \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t"                                                        \
+    "sxtb16 %[we0], %[wo0]\n\t"                                                                \
+    "sxtb16 %[wo0], %[wo0], ror #8\n\t"                                                        \
+    "smlad %[a0], %[we0], %[xa], %[a0]\n\t"                                                    \
+    "smlad %[a0], %[wo0], %[xb], %[a0]\n\t"                                                    \
+    "sxtb16 %[we1], %[wo1]\n\t"                                                                \
+    "sxtb16 %[wo1], %[wo1], ror #8\n\t"                                                        \
+    "smlad %[b0], %[we1], %[xa], %[b0]\n\t"                                                    \
+    "smlad %[b0], %[wo1], %[xb], %[b0]\n\t"                                                    \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t"                                                        \
+    "smlad %[a1], %[we0], %[xa], %[a1]\n\t"                                                    \
+    "smlad %[a1], %[wo0], %[xb], %[a1]\n\t"                                                    \
+    "smlad %[b1], %[we1], %[xa], %[b1]\n\t"                                                    \
+    "smlad %[b1], %[wo1], %[xb], %[b1]\n\t"                                                    \
+    "ldrd %[xa], %[xb], [%[x]], #8\n\t"                                                        \
+    "smlad %[a2], %[we0], %[xa], %[a2]\n\t"                                                    \
+    "smlad %[a2], %[wo0], %[xb], %[a2]\n\t"                                                    \
+    "smlad %[b2], %[we1], %[xa], %[b2]\n\t"                                                    \
+    "smlad %[b2], %[wo1], %[xb], %[b2]\n\t"
+
+/* Requantize accumulator acc with (multiplier m, rounding r, shift s) into xa, as te_nn_output_s8 with
+   full_range (te_nn_requantize_rounding, then SSAT), and store it at `store` (an address operand). */
+#define TE_NN_REQUANT_3_ASM(acc, store)                                                         \
+    "lsl %[xa], %[" acc "], #1\n\t"                                                            \
+    "smmlar %[xa], %[xa], %[we0], %[wo0]\n\t"                                                  \
+    "add %[xa], %[xa], %[" acc "], asr #31\n\t"                                                \
+    "asr %[xa], %[xa], %[we1]\n\t"                                                             \
+    "ssat %[xa], #8, %[xa]\n\t"                                                                \
+    "strb %[xa], " store "\n\t"
+
+/*
+ * Three columns (three output pixels) in one block: the two-rows-by-three-columns, whole-int8-clamp
+ * case for layers without general units, the columns widened and interleaved group by group
+ * (te_nn_widen_s8 with dst_step 12: column 0's group 0, column 1's, column 2's, column 0's group 1,
+ * ...). Per pair of packed rows and group, 24 multiply-accumulates in 20 instructions (each
+ * weight word loaded and widened once for three pixels, where the two-column block widens it
+ * for two), the groups % 4 first and then four per loop turn, then six requantizations (6
+ * instructions each) and byte stores. All 14 general registers hold the loop's state, so the
+ * loop ends are compared with pointers kept on the stack, and so are the per-pair counters.
+ */
+static inline void te_nn_mat_mult_2x3_full_asm(const int8_t *rows, const int32_t *quant, int32_t pairs,
+                                               int32_t groups, const int16_t *cols, int8_t *out,
+                                               int32_t output_depth)
+{
+    const int16_t *const end = cols + 12 * groups;
+    int32_t a0, a1, a2, b0, b1, b2;
+    uint32_t we0, wo0, we1, wo1, xa, xb;
+    const int16_t *x;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[xa], %[quant]\n\t"
+        "ldr %[a0], [%[xa]]\n\t"
+        "ldr %[b0], [%[xa], #16]\n\t"
+        "mov %[a1], %[a0]\n\t"
+        "mov %[a2], %[a0]\n\t"
+        "mov %[b1], %[b0]\n\t"
+        "mov %[b2], %[b0]\n\t"
+        "ldr %[x], %[cols]\n\t"
+        "ldr %[xa], %[groups]\n\t"
+        "lsls %[xa], %[xa], #31\n\t"     /* N: an odd group, C: two more (the groups leave the flags) */
+        "bpl 2f\n\t"
+        TE_NN_DOT_2X3_ASM
+        "2:\n\t"
+        "bcc 3f\n\t"
+        TE_NN_DOT_2X3_ASM
+        TE_NN_DOT_2X3_ASM
+        "3:\n\t"
+        "ldr %[xa], %[end]\n\t"
+        "cmp %[x], %[xa]\n\t"
+        "beq 5f\n\t"
+        "4:\n\t"
+        TE_NN_DOT_2X3_ASM
+        TE_NN_DOT_2X3_ASM
+        TE_NN_DOT_2X3_ASM
+        TE_NN_DOT_2X3_ASM
+        "ldr %[xa], %[end]\n\t"
+        "cmp %[x], %[xa]\n\t"
+        "bne 4b\n\t"
+        "5:\n\t"                         /* x: constants, wo1: output, xb: output_depth */
+        "ldr %[x], %[quant]\n\t"
+        "ldrd %[we0], %[wo0], [%[x], #4]\n\t"
+        "ldr %[we1], [%[x], #12]\n\t"
+        "ldr %[wo1], %[out]\n\t"
+        "ldr %[xb], %[depth]\n\t"
+        TE_NN_REQUANT_3_ASM("a0", "[%[wo1]]")
+        TE_NN_REQUANT_3_ASM("a1", "[%[wo1], %[xb]]")
+        TE_NN_REQUANT_3_ASM("a2", "[%[wo1], %[xb], lsl #1]")
+        "ldrd %[we0], %[wo0], [%[x], #20]\n\t"
+        "ldr %[we1], [%[x], #28]\n\t"
+        "add %[x], %[x], #32\n\t"
+        "str %[x], %[quant]\n\t"
+        "add %[wo1], %[wo1], #1\n\t"
+        TE_NN_REQUANT_3_ASM("b0", "[%[wo1]]")
+        TE_NN_REQUANT_3_ASM("b1", "[%[wo1], %[xb]]")
+        TE_NN_REQUANT_3_ASM("b2", "[%[wo1], %[xb], lsl #1]")
+        "add %[wo1], %[wo1], #1\n\t"
+        "str %[wo1], %[out]\n\t"
+        "ldr %[xa], %[pairs]\n\t"
+        "subs %[xa], %[xa], #1\n\t"
+        "str %[xa], %[pairs]\n\t"
+        "bne 1b"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
+          [we0] "=&r"(we0), [wo0] "=&r"(wo0), [we1] "=&r"(we1), [wo1] "=&r"(wo1), [xa] "=&r"(xa),
+          [xb] "=&r"(xb), [x] "=&r"(x), [rows] "+r"(rows), [quant] "+m"(quant), [out] "+m"(out),
+          [pairs] "+m"(pairs)
+        : [cols] "m"(cols), [groups] "m"(groups), [end] "m"(end), [depth] "m"(output_depth)
+        : "cc", "memory");
+}
+
 #else
 /* ============================================================================ plain C */
 
@@ -700,6 +812,51 @@ static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const in
         te_nn_mat_mult_last_s8(filter + 8 * groups * pairs, quant + 8 * pairs, activation_min, activation_max,
                                full_range, output_depth, groups, cols, count, out + 2 * pairs);
     }
+}
+
+/*
+ * Whether the kernels take te_nn_mat_mult3_s8 for a layer: the DSP extension (its hand-scheduled
+ * block; cores without it keep two columns, as before), the whole int8 clamp (full_range), an
+ * even output_depth and no general units (the list after the constants is output_depth alone).
+ * Other layers, and the last pixels % 3 of every layer, take te_nn_mat_mult_s8.
+ */
+static inline int te_nn_mat_mult3_takes(const int32_t *quant, int32_t output_depth, int full_range)
+{
+#if TE_NN_DSP
+    return full_range && output_depth >= 2 && output_depth % 2 == 0 && quant[4 * output_depth] == output_depth;
+#else
+    (void)quant, (void)output_depth, (void)full_range;
+    return 0;
+#endif
+}
+
+/*
+ * te_nn_mat_mult_s8 for three columns (te_nn_widen_s8 with dst_step 12) of a layer
+ * te_nn_mat_mult3_takes: out[i * output_depth + c] for i = 0, 1, 2 and every channel c, the same
+ * bytes as te_nn_mat_mult_s8 gives for the columns one or two at a time.
+ */
+static inline void te_nn_mat_mult3_s8(const int8_t *filter, const int32_t *quant, int32_t output_depth,
+                                      int32_t groups, const int16_t *cols, int8_t *out)
+{
+#if TE_NN_DSP
+    te_nn_mat_mult_2x3_full_asm(filter, quant, output_depth / 2, groups, cols, out, output_depth);
+#else
+    for (int32_t c = 0; c < output_depth; c += 2, filter += 8 * groups, quant += 8, out += 2) {
+        int32_t acc[6] = {quant[0], quant[0], quant[0], quant[4], quant[4], quant[4]};
+        const int8_t *rows = filter;
+        const int16_t *x = cols;
+        for (int32_t g = 0; g < groups; ++g, rows += 8, x += 12) {
+            for (int32_t i = 0; i < 3; ++i) {
+                acc[i] += te_nn_dot_group(rows, x + 4 * i);
+                acc[3 + i] += te_nn_dot_group(rows + 4, x + 4 * i);
+            }
+        }
+        for (int32_t i = 0; i < 3; ++i) {
+            out[i * output_depth] = te_nn_output_s8(acc[i], quant + 1, TE_INT8_MIN, TE_INT8_MAX, 1);
+            out[i * output_depth + 1] = te_nn_output_s8(acc[3 + i], quant + 5, TE_INT8_MIN, TE_INT8_MAX, 1);
+        }
+    }
+#endif
 }
 
 #endif /* TE_NN_DSP_H */

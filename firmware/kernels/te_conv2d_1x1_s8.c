@@ -1,6 +1,7 @@
 /*
- * tinyedge: int8 1x1 CONV_2D as a matrix multiply, two output channels by two pixels per
- * inner loop (see te_conv2d_1x1_s8.h); the same bytes as te_conv2d_s8.
+ * tinyedge: int8 1x1 CONV_2D as a matrix multiply, two output channels by three pixels per
+ * inner loop where te_nn_mat_mult3_s8 takes the layer, by two otherwise (see te_conv2d_1x1_s8.h);
+ * the same bytes as te_conv2d_s8.
  */
 #include "te_conv2d_1x1_s8.h"
 
@@ -26,12 +27,28 @@ void te_conv2d_1x1_s8(const te_conv2d_1x1_params *params, const int8_t *input, c
     const int32_t pixel_step = stride_width * input_depth;
     const int32_t row_skip = (stride_height * input_width - output_width * stride_width) * input_depth;
 
+    const int triples = te_nn_mat_mult3_takes(quant, output_depth, full_range);
+
     for (int32_t batch = 0; batch < batches; ++batch) {
         const int8_t *in = input + batch * input_height * input_width * input_depth;
         int8_t *out = output + batch * pixels * output_depth;
         int32_t out_x = 0;
-        for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
-            /* Widen the next two pixels (interleaved), or the last one. */
+        int32_t pixel = 0;
+        /* Three pixels at a time (interleaved) where te_nn_mat_mult3_s8 takes the layer, */
+        for (; triples && pixels - pixel >= 3; pixel += 3) {
+            for (int32_t i = 0; i < 3; ++i) {
+                te_nn_widen_s8(in, input_depth, scratch + 4 * i, 12);
+                in += pixel_step;
+                if (++out_x == output_width) {
+                    out_x = 0;
+                    in += row_skip;
+                }
+            }
+            te_nn_mat_mult3_s8(filter, quant, output_depth, groups, scratch, out);
+            out += 3 * output_depth;
+        }
+        /* then two (interleaved), or the last one. */
+        for (; pixel < pixels; pixel += 2) {
             const int32_t count = pixels - pixel >= 2 ? 2 : 1;
             for (int32_t i = 0; i < count; ++i) {
                 te_nn_widen_s8(in, input_depth, scratch + 4 * i, 4 * count);

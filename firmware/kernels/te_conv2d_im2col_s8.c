@@ -1,6 +1,7 @@
 /*
- * tinyedge: int8 CONV_2D by im2col and a matrix multiply, two output channels by two
- * pixels per inner loop (see te_conv2d_im2col_s8.h); the same bytes as te_conv2d_s8.
+ * tinyedge: int8 CONV_2D by im2col and a matrix multiply, two output channels by three
+ * pixels per inner loop where te_nn_mat_mult3_s8 takes the layer, by two otherwise (see
+ * te_conv2d_im2col_s8.h); the same bytes as te_conv2d_s8.
  */
 #include "te_conv2d_im2col_s8.h"
 
@@ -111,13 +112,29 @@ void te_conv2d_im2col_s8(const te_conv2d_im2col_params *params, const int8_t *in
     const int32_t groups = (filter_height * filter_width * input_depth + 3) / 4;
     const int32_t input_row_size = input_width * input_depth;
     const int32_t pixels = output_height * output_width;
-    int8_t *gather = (int8_t *)(scratch + 8 * groups);
+    int8_t *gather = (int8_t *)(scratch + 12 * groups);
+    const int triples = te_nn_mat_mult3_takes(quant, output_depth, full_range);
 
     for (int32_t batch = 0; batch < batches; ++batch) {
         const int8_t *image = input + batch * input_height * input_row_size;
         int8_t *out = output + batch * pixels * output_depth;
         int32_t out_y = 0, out_x = 0;
-        for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
+        int32_t pixel = 0;
+        /* Three pixels at a time (interleaved) where te_nn_mat_mult3_s8 takes the layer, */
+        for (; triples && pixels - pixel >= 3; pixel += 3) {
+            for (int32_t i = 0; i < 3; ++i) {
+                te_conv2d_im2col_column(&geometry, image, out_y * stride_height - pad_height,
+                                        out_x * stride_width - pad_width, scratch + 4 * i, 12, gather);
+                if (++out_x == output_width) {
+                    out_x = 0;
+                    ++out_y;
+                }
+            }
+            te_nn_mat_mult3_s8(filter, quant, output_depth, groups, scratch, out);
+            out += 3 * output_depth;
+        }
+        /* then two (interleaved), or the last one. */
+        for (; pixel < pixels; pixel += 2) {
             const int32_t count = pixels - pixel >= 2 ? 2 : 1;
             for (int32_t i = 0; i < count; ++i) {
                 te_conv2d_im2col_column(&geometry, image, out_y * stride_height - pad_height,

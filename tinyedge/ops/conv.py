@@ -254,9 +254,16 @@ PARAM_FIELDS = {
 }
 
 
-def conv2d_scratch_bytes(function: str, depth: int) -> int:
-    """TE_CONV2D_1X1_SCRATCH_BYTES / TE_CONV2D_IM2COL_SCRATCH_BYTES (depth: values in one window)."""
-    return {CONV2D_1X1: 4, CONV2D_IM2COL: 5}[function] * depth4(depth)
+# Widened columns (output pixels) te_conv2d_1x1_s8 and te_conv2d_im2col_s8 multiply at a time: three
+# (te_nn_mat_mult3_s8) where the core has the DSP extension, two on the others and in the last pixels.
+MAT_MULT_COLUMNS = 3
+
+
+def conv2d_scratch_bytes(function: str, depth: int, columns: int = 2) -> int:
+    """TE_CONV2D_1X1_SCRATCH_BYTES / TE_CONV2D_IM2COL_SCRATCH_BYTES with columns=MAT_MULT_COLUMNS (depth:
+    values in one window): `columns` widened columns, and for im2col one int8 column to gather in.
+    te_transpose_conv_im2col_s8 takes the im2col scratch of two columns."""
+    return (2 * columns + {CONV2D_1X1: 0, CONV2D_IM2COL: 1}[function]) * depth4(depth)
 
 
 def depthwise_scratch_bytes(filter_height: int, span_width: int, depth: int, constants_words: int = 0) -> int:
@@ -350,9 +357,10 @@ def im2col_in_place_shift(batches: int, input_hwc: tuple[int, int, int], output_
                           filter_hw: tuple[int, int], window: _Window) -> int | None:
     """Bytes te_conv2d_im2col_s8's output must start below its input to write over it.
 
-    The kernel reads the windows of a pair of output pixels (in row-major order) before it
-    writes that pair, so the writes of every pair must stay below the lowest input byte any
-    later pixel reads. One batch only (None otherwise).
+    The kernel reads the windows of a block of output pixels (in row-major order: three at a
+    time, then pairs, on a core with the DSP extension; pairs on the others) before it writes
+    that block, so the writes of every block must stay below the lowest input byte any later
+    pixel reads: the shift takes both blockings. One batch only (None otherwise).
     """
     if batches != 1:
         return None
@@ -369,12 +377,15 @@ def im2col_in_place_shift(batches: int, input_hwc: tuple[int, int, int], output_
     cols = first_inside(out_w, window.stride_width, window.pad_width, window.dilation_width, filter_hw[1], in_w)
     lowest_read = ((rows[:, None] * in_w + cols[None, :]) * in_c).reshape(-1)  # per output pixel
     later_lowest = np.minimum.accumulate(lowest_read[::-1])[::-1]  # over this pixel and every later one
-    pair_starts = np.arange(0, out_h * out_w, 2)
-    followed = pair_starts[pair_starts + 2 < out_h * out_w]
+    pixels = out_h * out_w
+    triples_end = pixels // MAT_MULT_COLUMNS * MAT_MULT_COLUMNS
+    block_ends = np.concatenate([np.arange(2, pixels, 2),  # pairs from the first pixel
+                                 np.arange(MAT_MULT_COLUMNS, triples_end + 1, MAT_MULT_COLUMNS),  # triples,
+                                 np.arange(triples_end + 2, pixels, 2)])  # then pairs
+    followed = block_ends[block_ends < pixels]
     if not len(followed):
         return 0
-    written_end = (followed + 2) * out_c
-    return max(0, int((written_end - later_lowest[followed + 2]).max()))
+    return max(0, int((followed * out_c - later_lowest[followed]).max()))
 
 
 def depthwise_variant(channels: int, depth_multiplier: int, filter_height: int, window: _Window,
@@ -497,7 +508,7 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
             params={field: geometry[field] for field in PARAM_FIELDS[function]},
             args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_rows(weights)),
                   ConstArg("quant", "int32_t", fast.with_bias(folded)),
-                  ScratchArg(conv2d_scratch_bytes(function, weights.shape[1]), "int16_t"),
+                  ScratchArg(conv2d_scratch_bytes(function, weights.shape[1], MAT_MULT_COLUMNS), "int16_t"),
                   TensorArg(output_index)),
             macs=macs, in_place_shift=shift,
         )
