@@ -212,6 +212,21 @@ def test_every_emulated_core_has_a_timing_table_with_sources():
         assert "alu" in timing.costs and "load" in timing.costs and "store" in timing.costs
 
 
+def test_every_rule_a_core_applies_names_its_source():
+    import tomllib
+
+    from tinyedge.simulate import cycle_model
+
+    with open(cycle_model._TABLE, "rb") as stream:
+        cores = tomllib.load(stream)["cores"]
+    rules = ("branch_refill", "register_branch_refill", "load_pc_refill", "unaligned_target", "it_folding",
+             "address_stall", "load_use_stall")
+    for name, entry in cores.items():
+        for rule in rules:
+            if entry.get(rule):
+                assert entry.get(f"{rule}_source"), f"{name}: {rule} without {rule}_source"
+
+
 def test_model_name_says_estimate_table_and_wait_states():
     name = _model("cortex-m4", wait_states=1).name
     assert name.startswith("tinyedge cycle model v3 (estimate): Cortex-M4, ARM DDI 0439B")
