@@ -458,10 +458,30 @@ static inline void te_nn_mat_mult_2x3_full_asm(const int8_t *rows, const int32_t
 #else
 /* ============================================================================ plain C */
 
+#if defined(__thumb__) && !defined(__thumb2__)
+/*
+ * Thumb-1 has no 32x32 -> 64 multiply: GCC calls __aeabi_lmul (about 45 instructions) for the
+ * int64 product below. The same integers from four 16x16 products (schoolbook, Hacker's Delight
+ * mulhs, each partial sum inside 32 bits), then the low word's carry of the rounding constant.
+ */
+static inline int32_t te_nn_smmlar2(int32_t x, int32_t multiplier, int32_t acc)
+{
+    const uint32_t xl = (uint32_t)x & 0xFFFFu, ml = (uint32_t)multiplier & 0xFFFFu;
+    const int32_t xh = x >> 16, mh = multiplier >> 16;
+    const uint32_t ll = xl * ml;
+    const int32_t t = xh * (int32_t)ml + (int32_t)(ll >> 16);
+    const int32_t u = (int32_t)xl * mh + (t & 0xFFFF);
+    const int32_t hi = xh * mh + (t >> 16) + (u >> 16);       /* the product's high word */
+    const uint32_t lo = ((uint32_t)u << 16) | (ll & 0xFFFFu); /* and its low word */
+    const uint32_t rounded = lo + (1u << 30);
+    return acc + (int32_t)(((uint32_t)(hi + (rounded < lo)) << 1) | (rounded >> 31));
+}
+#else
 static inline int32_t te_nn_smmlar2(int32_t x, int32_t multiplier, int32_t acc)
 {
     return acc + (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
 }
+#endif
 
 static inline int32_t te_nn_sat_s8(int32_t x) { return te_nn_clamp_i32(x, TE_INT8_MIN, TE_INT8_MAX); }
 
@@ -493,15 +513,65 @@ static inline int32_t te_nn_dot_group(const int8_t *w, const int16_t *x)
  * accumulators: 2 rows x 2 columns (acc: row 0 col 0, row 0 col 1, row 1 col 0, row 1 col 1),
  * 2 rows x 1 column, 1 row x 2 columns, 1 row x 1 column.
  */
-static inline void te_nn_dot_2x2(const int8_t *rows, const int16_t *cols, int32_t groups, int32_t acc[4])
+#if defined(__thumb__) && !defined(__thumb2__)
+/*
+ * Thumb-1 (Cortex-M0/M0+): LDRSB and LDRSH take only a register offset and most instructions
+ * reach r0-r7 alone, where GCC's own code for the loop below spends about 9 instructions per
+ * multiply-accumulate. Here: one index into the rows (i) and one into the columns (j), both
+ * counting up from minus the length to 0 over base pointers at the end; the accumulators in
+ * r8-r11 (a high-register ADD). One value of both rows against both columns (4 products) in 16
+ * instructions; the column value in x, each weight loaded afresh for its MULS (which overwrites
+ * an operand). The widened order x0, x2, x1, x3 pairs half offsets 0, 2, 4, 6 with weight bytes
+ * 0, 2, 1, 3; the last step's ADDS of j sets the flags for the loop.
+ */
+#define TE_NN_DOT_2X2_THUMB1_STEP(di, dj)                                                       \
+    "ldrsh %[x], [%[c0], %[j]]\n\t"                                                            \
+    "ldrsb %[a], [%[r0], %[i]]\n\t"                                                            \
+    "muls %[a], %[x], %[a]\n\t"                                                                \
+    "add %[a00], %[a]\n\t"                                                                     \
+    "ldrsb %[a], [%[r1], %[i]]\n\t"                                                            \
+    "muls %[a], %[x], %[a]\n\t"                                                                \
+    "add %[a10], %[a]\n\t"                                                                     \
+    "ldrsh %[x], [%[c1], %[j]]\n\t"                                                            \
+    "ldrsb %[a], [%[r0], %[i]]\n\t"                                                            \
+    "muls %[a], %[x], %[a]\n\t"                                                                \
+    "add %[a01], %[a]\n\t"                                                                     \
+    "ldrsb %[a], [%[r1], %[i]]\n\t"                                                            \
+    "muls %[a], %[x], %[a]\n\t"                                                                \
+    "add %[a11], %[a]\n\t"                                                                     \
+    di "\n\t" dj "\n\t"
+#endif
+
+static TE_NN_ALWAYS_INLINE void te_nn_dot_2x2(const int8_t *rows, const int16_t *cols, int32_t groups,
+                                              int32_t acc[4])
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+#if defined(__thumb__) && !defined(__thumb2__)
+    if (groups > 0) {
+        const int8_t *r0 = rows + 8 * groups, *r1 = r0 + 4;
+        const int16_t *c0 = cols + 8 * groups, *c1 = c0 + 4;
+        int32_t i = -8 * groups, j = -16 * groups, x, a;
+        __asm__ volatile(
+            ".syntax unified\n" /* GCC hands Thumb-1 inline assembly over in divided syntax */
+            "1:\n\t"
+            TE_NN_DOT_2X2_THUMB1_STEP("adds %[i], #2", "adds %[j], #2")
+            TE_NN_DOT_2X2_THUMB1_STEP("subs %[i], #1", "adds %[j], #2")
+            TE_NN_DOT_2X2_THUMB1_STEP("adds %[i], #2", "adds %[j], #2")
+            TE_NN_DOT_2X2_THUMB1_STEP("adds %[i], #5", "adds %[j], #10")
+            "bne 1b"
+            : [a00] "+h"(a00), [a01] "+h"(a01), [a10] "+h"(a10), [a11] "+h"(a11), [i] "+l"(i), [j] "+l"(j),
+              [x] "=&l"(x), [a] "=&l"(a)
+            : [r0] "l"(r0), [r1] "l"(r1), [c0] "l"(c0), [c1] "l"(c1)
+            : "cc", "memory");
+    }
+#else
     for (; groups > 0; --groups, rows += 8, cols += 8) {
         a00 += te_nn_dot_group(rows, cols);
         a01 += te_nn_dot_group(rows, cols + 4);
         a10 += te_nn_dot_group(rows + 4, cols);
         a11 += te_nn_dot_group(rows + 4, cols + 4);
     }
+#endif
     acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
 }
 

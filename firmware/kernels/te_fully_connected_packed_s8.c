@@ -56,6 +56,47 @@ static const int8_t *te_fc_dot_quad(const int8_t *rows, const int8_t *x, int32_t
             :
             : "cc", "memory");
     }
+#elif defined(__thumb__) && !defined(__thumb2__)
+    /*
+     * Thumb-1 (Cortex-M0/M0+: LDRSB with a register offset only, most instructions on r0-r7):
+     * one index i into the rows, counting up from minus their length to 0 over base pointers at
+     * the end of each row's bytes (row r at 16 g + 4 r + m in group g); x, 4 bytes a group,
+     * shares it through a base moved back 12 a group. Per input value: its load, then per row a
+     * weight load, MULS (which overwrites the weight) and a high-register ADD: 14 instructions
+     * for 4 multiply-accumulates. The group's last ADDS of i sets the flags for the loop.
+     */
+    if (groups > 0) {
+        const int8_t *r0 = rows + 16 * groups, *r1 = r0 + 4, *r2 = r0 + 8, *r3 = r0 + 12, *xs = x + 16 * groups;
+        int32_t i = -16 * groups, v, w;
+#define TE_FC_QUAD_THUMB1_STEP(di)                                                              \
+    "ldrsb %[v], [%[xs], %[i]]\n\t"                                                            \
+    "ldrsb %[w], [%[r0], %[i]]\n\t"                                                            \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a0], %[w]\n\t"                                                                      \
+    "ldrsb %[w], [%[r1], %[i]]\n\t"                                                            \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a1], %[w]\n\t"                                                                      \
+    "ldrsb %[w], [%[r2], %[i]]\n\t"                                                            \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a2], %[w]\n\t"                                                                      \
+    "ldrsb %[w], [%[r3], %[i]]\n\t"                                                            \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a3], %[w]\n\t" di "\n\t"
+        __asm__ volatile(
+            ".syntax unified\n" /* GCC hands Thumb-1 inline assembly over in divided syntax */
+            "1:\n\t"
+            TE_FC_QUAD_THUMB1_STEP("adds %[i], #1")
+            TE_FC_QUAD_THUMB1_STEP("adds %[i], #1")
+            TE_FC_QUAD_THUMB1_STEP("adds %[i], #1")
+            TE_FC_QUAD_THUMB1_STEP("subs %[xs], #12\n\tadds %[i], #13")
+            "bne 1b"
+            : [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3), [i] "+l"(i), [xs] "+l"(xs),
+              [v] "=&l"(v), [w] "=&l"(w)
+            : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [r3] "l"(r3)
+            : "cc", "memory");
+#undef TE_FC_QUAD_THUMB1_STEP
+        rows += 16 * groups;
+    }
 #else
     for (; groups > 0; --groups, rows += 16, x += 4) {
         a0 += rows[0] * x[0] + rows[1] * x[1] + rows[2] * x[2] + rows[3] * x[3];
