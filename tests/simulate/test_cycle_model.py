@@ -126,6 +126,9 @@ def test_cortex_m4_refill_by_branch_kind_and_target(thumb_bytes, source, address
     ("ldr r0, [r1]\nadds r2, r0, #1", 1 + 1 + 1),  # the loaded register read right after: load-use stall
     ("ldr r0, [r1]\nadds r2, r3, #1", 1 + 1),
     ("ldr r0, [r1]\nldr r2, [r0]", 1 + 1 + 1),  # an address from the load just before: the same stall
+    ("ldr r0, [r1], #4\nadds r2, r1, #1", 1 + 1),  # the written-back base is no loaded data
+    ("ldm r1!, {r2, r3}\nadds r4, r3, #1", 3 + 1 + 1),
+    ("ldm r1!, {r2, r3}\nadds r4, r1, #1", 3 + 1),
     ("adds r1, r1, #4\nldr r0, [r1]", 1 + 1),  # no M4 address-dependency stall
     ("ldr r0, [r1]\nldr r1, [r2]", 2),  # no M4 load pipelining needed: both single-cycle
     ("str r0, [r1, r2]", 1),

@@ -255,7 +255,7 @@ class CycleModel:
                 _add(tally, "load-use stall", timing.load_use_stall)
                 _add(tally, "n:load-use stall", 1.0)
             previous_writes = _written(insn) if cls in _DATA_PROCESSING else ()
-            previous_loaded = _written(insn) if cls in ("load", "load_multiple", "vfp_load", "vfp_load64") else ()
+            previous_loaded = _loaded(insn, name) if cls in ("load", "load_multiple", "vfp_load", "vfp_load64") else ()
             previous_size = insn.size
             total += cycles
         return total
@@ -287,6 +287,13 @@ def _registers_moved(insn: capstone.CsInsn, name: str) -> int:
     if name in _MULTIPLE_WITH_BASE and regs:
         regs = regs[1:]
     return sum(2 if r.startswith("d") else 1 for r in regs)
+
+
+def _loaded(insn: capstone.CsInsn, name: str) -> tuple[int, ...]:
+    """The registers a load writes with data from memory (not a written-back base, whose value
+    the address stage computes)."""
+    regs = [op.reg for op in insn.operands if op.type == capstone.arm.ARM_OP_REG]
+    return tuple(regs[1:] if name in _MULTIPLE_WITH_BASE else regs)
 
 
 def _add(tally: dict[str, float], key: str, value: float) -> None:
