@@ -104,7 +104,8 @@ def general_units(call: KernelCall) -> int:
         group_words = 4 + 2 * int(p["filter_height"]) * int(p["filter_width"]) + 12
         return len(consts["packed"]) - int(p["depth"]) // 4 * group_words - 1
     if call.function in (CONV2D_1X1, CONV2D_IM2COL, FULLY_CONNECTED_PACKED):
-        return len(consts["quant"]) - 4 * int(call.params["output_depth"]) - 1
+        depth = int(call.params["output_depth"])  # the general list ends at the channel count (the fully
+        return consts["quant"][4 * depth:].tolist().index(depth)  # connected kernel's plain list follows)
     return 0
 
 

@@ -48,7 +48,8 @@ def test_dense_over_rows_and_whole_channel_quads(assert_bit_exact):
     assert kernels(result) == [FULLY_CONNECTED_PACKED]
     (call,) = result.model.calls
     assert (call.params["rows"], call.params["accum_depth"]) == (5, 12)
-    assert not [a for a in call.args if type(a).__name__ == "ScratchArg"]
+    (scratch,) = [a for a in call.args if type(a).__name__ == "ScratchArg"]
+    assert scratch.nbytes == 2 * 12  # the split input row (te_fully_connected_packed_s8.h)
 
 
 def test_dense_without_bias(assert_bit_exact):

@@ -102,7 +102,8 @@ def test_dense_with_left_shifts_stays_on_the_packed_kernel(tmp_path, quantize_fo
     call = _only_call(assert_tflite_bit_exact(with_output_scale(tflite, 1 / 4096)))
     assert (call.function, call.fallback) == (FULLY_CONNECTED_PACKED, None)
     quant = next(arg.values for arg in call.args if isinstance(arg, ConstArg) and arg.name == "quant")
-    assert quant[4 * 5:].tolist() == [0, 4, 5]  # the quad, the last channel, the channel count
+    # The general list (the quad, the last channel, the channel count), then the plain list (empty).
+    assert quant[4 * 5:].tolist() == [0, 4, 5, 5]
 
 
 def test_transpose_conv_with_left_shifts_stays_on_the_im2col_kernel(tmp_path, quantize_for_test,

@@ -55,7 +55,9 @@ def general_shifts(call: KernelCall) -> list[int]:
     quant = consts["quant"]
     unit = 4 if call.function == FULLY_CONNECTED_PACKED else 2
     whole = depth // unit * unit
-    channels = [c for start in quant[4 * depth:-1] for c in range(start, start + (unit if start < whole else 1))]
+    lists = quant[4 * depth:].tolist()  # the general list up to the channel count (the fully connected
+    general = lists[:lists.index(depth)]  # kernel's plain list follows it)
+    channels = [c for start in general for c in range(start, start + (unit if start < whole else 1))]
     return [int(quant[4 * c + 3]) for c in channels]
 
 

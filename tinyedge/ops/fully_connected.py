@@ -17,8 +17,9 @@ the output), accum_depth = the filter's last dimension. keepNumDims changes only
 output tensor's shape, not the arithmetic.
 
 `fully_connected_variant` chooses the kernel: te_fully_connected_s8 (the reference
-arithmetic), or te_fully_connected_packed_s8, which gives the same bytes faster and needs no
-scratch memory: weights packed four output channels at a time, the input offset folded into
+arithmetic), or te_fully_connected_packed_s8, which gives the same bytes faster with a scratch
+row of twice the input's length: weights packed four output channels at a time and split
+(pack_split_quads: one SXTB16 per weight word instead of two), the input offset folded into
 the bias and the output offset into the rounding, as tinyedge.ops.conv prepares the
 convolution variants' constants (channels outside that rounding's range keep the reference
 requantization inside the kernel).
@@ -26,11 +27,13 @@ requantization inside the kernel).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tinyedge.errors import UnsupportedOpError
 from tinyedge.ir import Graph, Operator, Tensor
-from tinyedge.ops import ConstArg, KernelCall, ParamValue, TensorArg, lowering
+from tinyedge.ops import ConstArg, KernelCall, ParamValue, ScratchArg, TensorArg, lowering
 from tinyedge.ops._mac_shapes import check_bias_scale, fully_connected_dims
 from tinyedge.ops._quant import (
     activation_range,
@@ -39,6 +42,7 @@ from tinyedge.ops._quant import (
     require_int8,
 )
 from tinyedge.ops.conv import (
+    INPUT_ABS_MAX,
     depth4,
     fast_requantization,
     fold_input_offset,
@@ -68,6 +72,11 @@ def fully_connected_variant(filter_offset: int) -> str:
     return FULLY_CONNECTED_PACKED if variants_enabled() and filter_offset == 0 else FULLY_CONNECTED_REFERENCE
 
 
+def fully_connected_scratch_bytes(accum_depth: int) -> int:
+    """TE_FULLY_CONNECTED_PACKED_SCRATCH_BYTES: the split input row."""
+    return 2 * depth4(accum_depth)
+
+
 def pack_quads(weights: np.ndarray) -> np.ndarray:
     """Weights [channels, depth] as te_fully_connected_packed_s8 reads them: rows zero-padded to
     whole words, four rows at a time interleaved word by word, then the last channels % 4 rows."""
@@ -77,6 +86,54 @@ def pack_quads(weights: np.ndarray) -> np.ndarray:
     whole = channels // 4 * 4
     quads = padded[:whole].reshape(whole // 4, 4, depth4(depth) // 4, 4).transpose(0, 2, 1, 3)
     return np.concatenate([quads.reshape(-1), padded[whole:].reshape(-1)])
+
+
+# te_fully_connected_packed_s8's split rows: 256 times a row's sum must stay an int32.
+SPLIT_SUM_LIMIT = 1 << 23
+SPLIT_INPUT_OFFSET = 127  # xa = x1 - 127 keeps xb = 256 x0 - xa an int16
+
+
+@dataclass(frozen=True)
+class SplitQuads:
+    """te_fully_connected_packed_s8's weights (header: 'Split weights'), the bias correction of each
+    channel (127 * the sum of its odd weights in a split quad, else 0) and the plain list."""
+
+    packed: np.ndarray
+    bias_correction: np.ndarray
+    plain_quads: tuple[int, ...]
+
+    def plain_list(self, channels: int) -> np.ndarray:
+        return np.array([*self.plain_quads, channels], dtype=np.int32)
+
+
+def splittable_rows(weights: np.ndarray) -> np.ndarray:
+    """Per row of [channels, depth] weights, whether its split sum stays exact: 128 * sum |even| +
+    255 * sum |odd| below 2^23, and no odd weight -128 beside a negative even one (256 b1 + b0 is
+    then no int16)."""
+    channels, depth = weights.shape
+    padded = np.zeros((channels, depth4(depth)), dtype=np.int64)
+    padded[:, :depth] = weights
+    even, odd = padded[:, 0::2], padded[:, 1::2]
+    bound = (INPUT_ABS_MAX * np.abs(even).sum(axis=1)
+             + (INPUT_ABS_MAX + SPLIT_INPUT_OFFSET) * np.abs(odd).sum(axis=1))
+    return (bound < SPLIT_SUM_LIMIT) & ~((odd == -128) & (even < 0)).any(axis=1)
+
+
+def pack_split_quads(weights: np.ndarray) -> SplitQuads:
+    """pack_quads' layout, each quad whose four rows are splittable (splittable_rows) split: every
+    weight pair (b0, b1) stored as the int16 256 b1 + b0, little-endian."""
+    channels, depth = weights.shape
+    whole = channels // 4 * 4
+    split = np.zeros(channels, dtype=bool)
+    split[:whole] = np.repeat(splittable_rows(weights[:whole]).reshape(-1, 4).all(axis=1), 4)
+    padded = np.zeros((channels, depth4(depth)), dtype=np.int64)
+    padded[:, :depth] = weights
+    pairs = (256 * padded[:, 1::2] + padded[:, 0::2]) & 0xFFFF
+    halves = np.stack([pairs & 0xFF, pairs >> 8], axis=2).reshape(channels, -1)
+    stored = np.where(split[:, None], halves, padded & 0xFF).astype(np.uint8).view(np.int8)
+    correction = np.where(split, SPLIT_INPUT_OFFSET * padded[:, 1::2].sum(axis=1), 0)
+    plain = tuple(c for c in range(0, whole, 4) if not split[c])
+    return SplitQuads(pack_quads(stored), correction, plain)
 
 
 @lowering("FULLY_CONNECTED", activations=("int8", "int16"))
@@ -123,13 +180,16 @@ def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
         folded = fold_input_offset(bias.data if bias is not None else None, weights, -input_.zero_point)
         fast = fast_requantization(np.resize(multipliers, output_depth), np.resize(shifts, output_depth),
                                    output.zero_point, folded, weights, FULLY_CONNECTED_PACKED_UNIT)
+        split = pack_split_quads(weights)
+        quant = np.concatenate([fast.with_bias(folded + split.bias_correction), split.plain_list(output_depth)])
         return KernelCall(
             function=FULLY_CONNECTED_PACKED, header=f"{FULLY_CONNECTED_PACKED}.h",
             params_type="te_fully_connected_packed_params",
             params={"rows": rows, "accum_depth": accum_depth, "output_depth": output_depth,
                     "activation_min": act_min, "activation_max": act_max},
-            args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_quads(weights)),
-                  ConstArg("quant", "int32_t", fast.with_bias(folded)), TensorArg(output_index)),
+            args=(TensorArg(input_index), ConstArg("filter", "int8_t", split.packed),
+                  ConstArg("quant", "int32_t", quant),
+                  ScratchArg(fully_connected_scratch_bytes(accum_depth), "int16_t"), TensorArg(output_index)),
             macs=macs,
         )
     params: dict[str, ParamValue] = {
