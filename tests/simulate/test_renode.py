@@ -69,8 +69,8 @@ from tinyedge.simulate.unicorn_backend import Emulation
 BOARD = "nrf52840"
 # The cpuType Renode's own platforms give these chips; rp2040 has no upstream platform, and
 # Renode's other Cortex-M0+ platforms name "cortex-m0+".
-CPU_TYPES = {"nrf52840": "cortex-m4", "rp2040": "cortex-m0+", "stm32f4-discovery": "cortex-m4",
-             "stm32f746g-disco": "cortex-m7", "stm32l552": "cortex-m33"}
+CPU_TYPES = {"nrf52840": "cortex-m4", "nucleo-l4r5zi": "cortex-m4", "rp2040": "cortex-m0+",
+             "stm32f4-discovery": "cortex-m4", "stm32f746g-disco": "cortex-m7", "stm32l552": "cortex-m33"}
 # Emulated boards whose firmware Renode 1.15 cannot run, and why (emulator.renode_unsupported).
 NOT_IN_RENODE = ("esp32c3", "esp32c6")
 
