@@ -57,26 +57,8 @@ static void te_fc_widen_split(const int8_t *x, int32_t depth, int16_t *dst)
 #endif
 
 #if !TE_NN_DSP
-/* A 4-byte-aligned word of the packed weights or the split input (little-endian): one LDR. */
-#if defined(__GNUC__)
-typedef uint32_t __attribute__((may_alias)) te_fc_word_t;
-#else
-typedef uint32_t te_fc_word_t;
-#endif
-static inline uint32_t te_fc_word(const void *p) { return *(const te_fc_word_t *)p; }
-
-#if defined(__thumb__) && !defined(__thumb2__)
-/* One split row word against the group's (xa, xb): h.lo xa.lo + b0 xb.lo + h.hi xa.hi + b2 xb.hi.
- * Thumb-1 (Cortex-M0+) has no sign-extending load at an immediate offset: one LDR and the lanes
- * taken apart by a shift and extensions. */
-static inline uint32_t te_fc_split_row(const int8_t *row, int32_t xa0, int32_t xa1, int32_t xb0, int32_t xb1)
-{
-    const uint32_t w = te_fc_word(row);
-    const int32_t lo = (int16_t)(w & 0xFFFFu), hi = (int32_t)w >> 16;
-    return (uint32_t)(lo * xa0 + (int8_t)(w & 0xFFu) * xb0) + (uint32_t)(hi * xa1 + (int8_t)(hi & 0xFF) * xb1);
-}
-#else
-/* The same with a sign-extending load per lane and byte (RISC-V, the host). */
+/* One split row word against the group's (xa, xb): h.lo xa.lo + b0 xb.lo + h.hi xa.hi + b2 xb.hi,
+ * a sign-extending load per lane and byte (RISC-V, the host). */
 #if defined(__GNUC__)
 typedef int16_t __attribute__((may_alias)) te_fc_half_t;
 #else
@@ -87,7 +69,6 @@ static inline uint32_t te_fc_split_row(const int8_t *row, int32_t xa0, int32_t x
     const te_fc_half_t *h = (const te_fc_half_t *)(const void *)row;
     return (uint32_t)(h[0] * xa0 + row[0] * xb0) + (uint32_t)(h[1] * xa1 + row[2] * xb1);
 }
-#endif
 #endif
 
 /*
@@ -126,17 +107,56 @@ static const int8_t *te_fc_dot_split_quad(const int8_t *rows, const int16_t *x, 
         :
         : "cc", "memory");
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+#elif defined(__thumb__) && !defined(__thumb2__)
+    /*
+     * Thumb-1 (Cortex-M0/M0+: sign-extending loads with a register offset only), as te_fc_dot_quad:
+     * one index i into the rows, counting up from minus their length to 0 over base pointers at the
+     * end of each row's bytes (row r at 16 g + 4 r + m in group g), and the split input (8 bytes a
+     * group: xa.lo, xa.hi, xb.lo, xb.hi) through a base xs that moves instead of i where the two
+     * differ. Per input lane: its LDRSH, then per row an LDRSH of h (against xa) or an LDRSB of b
+     * (against xb), MULS and a high-register ADD: 13 instructions for 4 multiply-accumulates. The
+     * group's last ADDS of i sets the flags for the loop.
+     */
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (groups > 0) {
+        const int8_t *r0 = rows + 16 * groups, *r1 = r0 + 4, *r2 = r0 + 8, *r3 = r0 + 12;
+        const int8_t *xs = (const int8_t *)x + 16 * groups;
+        int32_t i = -16 * groups, v, w;
+#define TE_FC_SPLIT_THUMB1_STEP(load, di)                                                       \
+    "ldrsh %[v], [%[xs], %[i]]\n\t"                                                            \
+    load " %[w], [%[r0], %[i]]\n\t"                                                           \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a0], %[w]\n\t"                                                                      \
+    load " %[w], [%[r1], %[i]]\n\t"                                                           \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a1], %[w]\n\t"                                                                      \
+    load " %[w], [%[r2], %[i]]\n\t"                                                           \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a2], %[w]\n\t"                                                                      \
+    load " %[w], [%[r3], %[i]]\n\t"                                                           \
+    "muls %[w], %[v], %[w]\n\t"                                                                \
+    "add %[a3], %[w]\n\t" di "\n\t"
+        __asm__ volatile(
+            ".syntax unified\n" /* GCC hands Thumb-1 inline assembly over in divided syntax */
+            "1:\n\t"
+            TE_FC_SPLIT_THUMB1_STEP("ldrsh", "adds %[i], #2")   /* xa.lo . h.lo; then h.hi */
+            TE_FC_SPLIT_THUMB1_STEP("ldrsh", "adds %[xs], #4")  /* xa.hi . h.hi; then b2 */
+            TE_FC_SPLIT_THUMB1_STEP("ldrsb", "subs %[i], #2")   /* xb.hi . b2; then b0 */
+            TE_FC_SPLIT_THUMB1_STEP("ldrsb", "subs %[xs], #12\n\tadds %[i], #16") /* xb.lo . b0 */
+            "bne 1b"
+            : [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3), [i] "+l"(i), [xs] "+l"(xs),
+              [v] "=&l"(v), [w] "=&l"(w)
+            : [r0] "l"(r0), [r1] "l"(r1), [r2] "l"(r2), [r3] "l"(r3)
+            : "cc", "memory");
+#undef TE_FC_SPLIT_THUMB1_STEP
+        rows += 16 * groups;
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 #else
     /* Unsigned: the partial sums may wrap; the whole sum is exact modulo 2^32. */
     uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     for (; groups > 0; --groups, rows += 16, x += 4) {
-#if defined(__thumb__) && !defined(__thumb2__)
-        const uint32_t xa = te_fc_word(x), xb = te_fc_word(x + 2);
-        const int32_t xa0 = (int16_t)(xa & 0xFFFFu), xa1 = (int32_t)xa >> 16;
-        const int32_t xb0 = (int16_t)(xb & 0xFFFFu), xb1 = (int32_t)xb >> 16;
-#else
         const int32_t xa0 = x[0], xa1 = x[1], xb0 = x[2], xb1 = x[3];
-#endif
         a0 += te_fc_split_row(rows, xa0, xa1, xb0, xb1);
         a1 += te_fc_split_row(rows + 4, xa0, xa1, xb0, xb1);
         a2 += te_fc_split_row(rows + 8, xa0, xa1, xb0, xb1);
