@@ -1,20 +1,21 @@
 """The cycle model against published measurements: CoreMark on every emulated board.
 
-CoreMark (github.com/eembc/coremark; pass a checkout or an unpacked copy with --coremark) is
-built with the board's own firmware flags (tinyedge's C_FLAGS, -O2, and the board's [compiler]
-cflags), around tinyedge's port (benchmarks/coremark_port/: CoreMark's timed loop between the
-inference markers) and the board's start-up code ([setup]: clocks, flash, caches). The built-in
-emulator runs it: exact instructions, and the cycle model's estimate of the timed loop. Predicted
-CoreMark/MHz = iterations x 10^6 / estimated cycles; CoreMark = that x the board's clock in MHz.
-Each case is compared with a published figure (PUBLISHED: value, source, compiler and flags); the
-run must print CoreMark's own "2K performance run" line and no CRC error, or it is refused.
+This repository holds no third-party benchmark code and no recipe that builds it, so each board's
+CoreMark firmware (github.com/eembc/coremark) is built outside it, as a tinyedge firmware project
+whose "model" is CoreMark: the board's own start-up code ([setup]: clocks, flash, caches) and flags
+(tinyedge's C_FLAGS and the board's [compiler] cflags), a main that reads input.bin and writes
+output.bin through te_runtime.h (the emulator's protocol), and a port whose timed loop sits between
+te_inference_begin() and te_inference_end() and whose ee_printf writes to the firmware console. The
+built-in emulator runs the ELF: exact instructions, and the cycle model's estimate of the timed
+loop. Predicted CoreMark/MHz = iterations x 10^6 / estimated cycles (iterations, compiler and flags
+read from CoreMark's own report); CoreMark = that x the board's clock in MHz. Each case is compared
+with a published figure (PUBLISHED: value, source, compiler and flags); the run must print
+CoreMark's "2K performance run" line and no CRC error, or it is refused.
 
 Nothing here is fitted: the timing tables and board files are what the report uses.
 
-    python benchmarks/validate_cycle_model.py --coremark PATH [--iterations N] [--opt O3] [board ...]
+    python benchmarks/validate_cycle_model.py --elf BOARD=FIRMWARE.elf [--elf BOARD=...] [--breakdown]
 
---opt O3 compiles CoreMark's own files at that level (#pragma GCC optimize in the port header;
-the runtime keeps -O2), nearer the published runs' "highest optimization for speed".
 --breakdown prints, per board, where the estimated compute cycles of the timed loop go: cycles
 per instruction class, refills (taken entries; the extra P of register and load-into-PC
 branches), and each rule's adjustment (load pipelining, address-dependency and load-use stalls,
@@ -26,30 +27,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinyedge.boards import Board, list_boards, load_board
-from tinyedge.build import build_firmware, render_project
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate import simulate, unicorn_backend
 from tinyedge.simulate.block_counter import BlockTable, Snapshot, between
 
-PORT = Path(__file__).with_name("coremark_port")
-COREMARK_SOURCES = ("core_list_join.c", "core_main.c", "core_matrix.c", "core_state.c", "core_util.c", "coremark.h")
-STUB_MODEL_H = """\
-#ifndef TINYEDGE_MODEL_H
-#define TINYEDGE_MODEL_H
-#include <stdint.h>
-#define TINYEDGE_INPUT_BYTES 1
-#define TINYEDGE_OUTPUT_BYTES 1
-#endif
-"""
 CRC_ERROR = re.compile(r"ERROR! (list|matrix|state) crc")
+ITERATIONS = re.compile(r"^Iterations\s*:\s*(\d+)", re.MULTILINE)
+COMPILER = re.compile(r"^Compiler (version|flags)\s*:\s*(.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -112,6 +101,7 @@ class Case:
     cycles: float
     stall_cycles: float  # of `cycles`: memory stalls, where the cycle model simulates them
     cycle_model: str
+    compiler: str  # CoreMark's report: compiler version and flags
     breakdown: dict[str, float] | None = None  # CycleModel.breakdown of the timed loop, if asked
 
     @property
@@ -122,29 +112,6 @@ class Case:
     def coremark(self) -> float:
         assert self.board.clock_hz is not None
         return self.coremark_per_mhz * self.board.clock_hz / 1e6
-
-
-def build_coremark(board: Board, coremark: Path, iterations: int, opt: str, work: Path) -> Path:
-    """The CoreMark firmware for `board`: tinyedge's project with CoreMark as its 'model'."""
-    stub = work / "stub"
-    stub.mkdir(parents=True, exist_ok=True)
-    (stub / "tinyedge_model.h").write_text(STUB_MODEL_H)
-    (stub / "tinyedge_model.c").write_text('#include "tinyedge_model.h"\n')
-    project = render_project(work / "project", board, stub, kernel_sources=())
-    model = project / "model"
-    for name in COREMARK_SOURCES:
-        shutil.copyfile(coremark / name, model / name)
-    shutil.copyfile(PORT / "core_portme.c", model / "core_portme.c")
-    portme = (PORT / "core_portme.h").read_text()
-    flags = " ".join(("gcc", *board.compiler.cflags, f"-{opt}"))
-    portme = portme.replace("#ifndef ITERATIONS\n#define ITERATIONS 10\n#endif",
-                            f"#define ITERATIONS {iterations}").replace(
-        '#define COMPILER_FLAGS "tinyedge firmware flags"', f'#define COMPILER_FLAGS "{flags}"')
-    if opt != "O2":
-        portme = portme.replace("#include <stdint.h>\n", f'#include <stdint.h>\n\n#pragma GCC optimize("{opt}")\n', 1)
-    (model / "core_portme.h").write_text(portme)
-    shutil.copyfile(PORT / "main.c", project / "main.c")
-    return build_firmware(project, board).elf
 
 
 @contextlib.contextmanager
@@ -169,17 +136,18 @@ def _breakdown_of_first_sample(into: dict[str, float]):
         unicorn_backend.Emulation._measure = original  # type: ignore[method-assign]
 
 
-def run_case(board: Board, coremark: Path, iterations: int, opt: str, breakdown: bool = False) -> Case:
+def run_case(board: Board, elf: Path, breakdown: bool = False) -> Case:
     parts: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="tinyedge-coremark-") as tmp:
-        elf = build_coremark(board, coremark, iterations, opt, Path(tmp))
-        with _breakdown_of_first_sample(parts) if breakdown else contextlib.nullcontext():
-            result = simulate(elf, board, [b"\0"], budget=2_000_000_000)
-    if "2K performance run parameters for coremark." not in result.console or CRC_ERROR.search(result.console):
+    with _breakdown_of_first_sample(parts) if breakdown else contextlib.nullcontext():
+        result = simulate(elf, board, [b"\0"], budget=2_000_000_000)
+    iterations = ITERATIONS.search(result.console)
+    if ("2K performance run parameters for coremark." not in result.console or CRC_ERROR.search(result.console)
+            or iterations is None):
         raise TinyEdgeError(f"CoreMark did not validate on {board.name}; console: {result.console[-400:]!r}")
+    compiler = "; ".join(value.strip() for _, value in COMPILER.findall(result.console)) or "not reported"
     stalls = getattr(result.samples[0], "stall_cycles", 0.0)
-    return Case(board, iterations, result.instructions[0], result.cycles[0], stalls, result.cycle_model,
-                parts or None)
+    return Case(board, int(iterations.group(1)), result.instructions[0], result.cycles[0], stalls,
+                result.cycle_model, compiler, parts or None)
 
 
 def print_breakdown(case: Case) -> None:
@@ -198,33 +166,27 @@ def print_breakdown(case: Case) -> None:
         print(f"| {key} | {value / case.iterations:,.0f} | {value / compute:.1%} | {shown} |")
 
 
-def compiler_version(board: Board) -> str:
-    """The cross-compiler's version number, as the table names it."""
-    proc = subprocess.run([f"{board.compiler.toolchain}-gcc", "-dumpversion"], capture_output=True, text=True)
-    return proc.stdout.strip() or "(version unknown)"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--coremark", type=Path, required=True, help="a checkout of github.com/eembc/coremark")
-    parser.add_argument("--iterations", type=int, default=20)
-    parser.add_argument("--opt", default="O2", choices=("O2", "O3", "Os"), help="CoreMark's optimization level")
+    parser.add_argument("--elf", action="append", required=True, metavar="BOARD=ELF",
+                        help="a board's CoreMark firmware, built as the description says (repeat per board)")
     parser.add_argument("--breakdown", action="store_true", help="where the estimated cycles go, per board")
-    parser.add_argument("boards", nargs="*", help="default: every emulated board with a published figure")
     args = parser.parse_args(argv)
-    missing = [name for name in COREMARK_SOURCES if not (args.coremark / name).is_file()]
-    if missing:
-        print(f"error: {args.coremark} is not a CoreMark checkout (no {', '.join(missing)}); "
-              "git clone https://github.com/eembc/coremark and pass its folder", file=sys.stderr)
-        return 2
-    names = args.boards or [n for n in list_boards() if n in PUBLISHED and load_board(n).emulated]
+    elves: dict[str, Path] = {}
+    for item in args.elf:
+        name, _, path = item.partition("=")
+        if name not in list_boards() or name not in PUBLISHED or not Path(path).is_file():
+            print(f"error: --elf {item}: want BOARD=FIRMWARE.elf with BOARD one of {', '.join(PUBLISHED)} and an "
+                  "existing ELF", file=sys.stderr)
+            return 2
+        elves[name] = Path(path)
     print("| case | predicted CoreMark/MHz | published | error | instr/iteration | cycles/instr (stalls) | source | "
           "compiler, flags |")
     print("|---|---|---|---|---|---|---|---|")
     cases = []
-    for name in names:
+    for name, elf in elves.items():
         board = load_board(name)
-        case = run_case(board, args.coremark, args.iterations, args.opt, args.breakdown)
+        case = run_case(board, elf, args.breakdown)
         cases.append(case)
         for published in PUBLISHED[name]:
             error = case.coremark_per_mhz / published.coremark_per_mhz - 1
@@ -233,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{case.coremark_per_mhz:.2f} ({case.coremark:.0f} at {board.clock_hz / 1e6:g} MHz) | "
                   f"{published.coremark_per_mhz:.2f} | {error:+.1%} | {case.instructions / case.iterations:,.0f} | "
                   f"{case.cycles / case.instructions:.3f} ({case.stall_cycles / case.instructions:.3f}) | "
-                  f"{published.source} | here: GCC {compiler_version(board)} ({' '.join(board.compiler.cflags)} "
-                  f"-{args.opt}); published: {published.toolchain} |", flush=True)
+                  f"{published.source} | here: {case.compiler}; published: {published.toolchain} |", flush=True)
         print(f"  cycle model: {case.cycle_model}", file=sys.stderr)
     for case in cases if args.breakdown else ():
         print_breakdown(case)
