@@ -66,7 +66,8 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const
  * Two output pixels (p, p + 1) of a channel group, one half of it at a time: half 0 the channels
  * c and c + 2 (lanes of the first word of a widened pixel and of a tap), half 1 c + 1 and c + 3
  * (the second words). One tap word then serves both pixels: per tap 3 LDR (pipelined) and 4
- * halfword multiply-accumulates, where one pixel alone takes 2 LDRD for 4.
+ * halfword multiply-accumulates, where one pixel alone takes 2 LDRD for 4 (stride 1: 7 LDR per
+ * filter row, the input words the two pixels share loaded once).
  * Operands: w the group's constants, x0..x2 the rows at pixel p, px1 the bytes from pixel p to
  * p + 1 in a widened row (8 * stride).
  */
@@ -78,9 +79,32 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const
     "smlatt %[a1], %[t0], %[t1], %[a1]\n\t"                                                    \
     "smlabb %[a2], %[t0], %[t2], %[a2]\n\t"                                                    \
     "smlatt %[a3], %[t0], %[t2], %[a3]\n\t"
-#define TE_DW_CH4_PAIR_ROW(row, r, h, px1)                                                       \
-    TE_DW_CH4_PAIR_TAP(row, r, h, 0, px1) TE_DW_CH4_PAIR_TAP(row, r, h, 1, px1)                 \
-    TE_DW_CH4_PAIR_TAP(row, r, h, 2, px1)
+/* One filter row at stride 2: 3 taps as above. */
+#define TE_DW_CH4_PAIR_ROW_16(row, r, h)                                                         \
+    TE_DW_CH4_PAIR_TAP(row, r, h, 0, 16) TE_DW_CH4_PAIR_TAP(row, r, h, 1, 16)                   \
+    TE_DW_CH4_PAIR_TAP(row, r, h, 2, 16)
+/* Multiply-accumulates of one tap word (t0) with pixel p's input word (xa) and pixel p + 1's (xb). */
+#define TE_DW_CH4_PAIR_MACS(xa, xb)                                                              \
+    "smlabb %[a0], %[t0], %[" xa "], %[a0]\n\t"                                                 \
+    "smlatt %[a1], %[t0], %[" xa "], %[a1]\n\t"                                                 \
+    "smlabb %[a2], %[t0], %[" xb "], %[a2]\n\t"                                                 \
+    "smlatt %[a3], %[t0], %[" xb "], %[a3]\n\t"
+#define TE_DW_CH4_PAIR_LOAD(reg, base, offset) "ldr %[" reg "], [%[" base "], #(" offset ")]\n\t"
+/*
+ * One filter row at stride 1: pixel p + 1's tap k is pixel p's tap k + 1, so the row's 4 input
+ * words (t1, t2 in turn) are each loaded once: 7 LDR and 12 multiply-accumulates.
+ */
+#define TE_DW_CH4_PAIR_ROW_8(row, r, h)                                                          \
+    TE_DW_CH4_PAIR_LOAD("t0", "w", "16 + 24 * (" #r ") + 4 * (" #h ")")                          \
+    TE_DW_CH4_PAIR_LOAD("t1", row, "4 * (" #h ")")                                               \
+    TE_DW_CH4_PAIR_LOAD("t2", row, "8 + 4 * (" #h ")")                                           \
+    TE_DW_CH4_PAIR_MACS("t1", "t2")                                                             \
+    TE_DW_CH4_PAIR_LOAD("t0", "w", "24 + 24 * (" #r ") + 4 * (" #h ")")                          \
+    TE_DW_CH4_PAIR_LOAD("t1", row, "16 + 4 * (" #h ")")                                          \
+    TE_DW_CH4_PAIR_MACS("t2", "t1")                                                             \
+    TE_DW_CH4_PAIR_LOAD("t0", "w", "32 + 24 * (" #r ") + 4 * (" #h ")")                          \
+    TE_DW_CH4_PAIR_LOAD("t2", row, "24 + 4 * (" #h ")")                                          \
+    TE_DW_CH4_PAIR_MACS("t1", "t2")
 /* te_nn_requantize_rounding of channel k's accumulators of pixels p (pa) and p + 1 (pb), SSAT, stores. */
 #define TE_DW_CH4_PAIR_OUTPUT(k, pa, pb)                                                         \
     "ldr %[t0], [%[w], #(88 + 12 * (" #k "))]\n\t"                                              \
@@ -104,8 +128,8 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const
     "ldr %[a1], [%[w], #(4 * (" #h ") + 8)]\n\t"                                                \
     "mov %[a2], %[a0]\n\t"                                                                     \
     "mov %[a3], %[a1]\n\t"                                                                     \
-    TE_DW_CH4_PAIR_ROW("x0", 0, h, px1) TE_DW_CH4_PAIR_ROW("x1", 1, h, px1)                     \
-    TE_DW_CH4_PAIR_ROW("x2", 2, h, px1)                                                         \
+    TE_DW_CH4_PAIR_ROW_##px1("x0", 0, h) TE_DW_CH4_PAIR_ROW_##px1("x1", 1, h)                   \
+    TE_DW_CH4_PAIR_ROW_##px1("x2", 2, h)                                                        \
     TE_DW_CH4_PAIR_OUTPUT(h, "a0", "a2") TE_DW_CH4_PAIR_OUTPUT(h + 2, "a1", "a3")
 #define TE_DW_CH4_PAIR_GROUPS(px1)                                                               \
     "1:\n\t"                                                                                   \
@@ -123,8 +147,8 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel_3x3_asm(const int16_t *x0, const
 
 /*
  * Every channel group of output pixels p and p + 1 (out, out + depth), 3x3 filter, stride 1 or
- * 2 (stride2), clamp to the whole int8 range; x0..x2 as te_dw_ch4_pixel_3x3_asm. About 204
- * instructions per 72 multiply-accumulates.
+ * 2 (stride2), clamp to the whole int8 range; x0..x2 as te_dw_ch4_pixel_3x3_asm. About 192
+ * instructions per 72 multiply-accumulates at stride 1, 204 at stride 2.
  */
 static TE_NN_ALWAYS_INLINE void te_dw_ch4_pair_3x3_asm(const int16_t *x0, const int16_t *x1, const int16_t *x2,
                                                        const int32_t *packed, const int32_t *packed_end,
