@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from op_batch import check_cases_on_board
 from single_op import ACTIVATIONS, OpCase, TensorSpec, activation, check_cases, log_uniform, single_op_tflite
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -445,12 +446,9 @@ M4_CASES = (_on_kernel(conv_cases(11, 60), CONV2D_1X1_S16, 3) + _on_kernel(conv_
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
-@pytest.mark.parametrize("case", M4_CASES, ids=[f"{c.opcode} {c.label}" for c in M4_CASES])
-def test_random_16x8_configuration_on_m4(tmp_path, case):
-    # The fast variants' DSP path (SMLAD, SMLABB/SMLATT, SXTB16) on nrf52840 in the emulator.
-    flatbuffer = single_op_tflite(case)
-    model = compile_graph(parse_tflite(flatbuffer, name="model"))
-    firmware = build(model, "nrf52840", tmp_path)
-    inputs = random_samples(model, 2, seed=11)
-    result = verify(flatbuffer, model, inputs, list(simulate(firmware.elf, load_board("nrf52840"), inputs).outputs))
-    assert result.bit_exact, f"{case.describe()}: not bit-exact on nrf52840: {result.first_mismatch}"
+def test_random_16x8_configurations_on_m4(tmp_path):
+    # The fast variants' DSP path (SMLAD, SMLABB/SMLATT, SXTB16) on nrf52840 in the emulator: every case
+    # side by side in one firmware (one build, not one per case), each on the kernel and the samples
+    # (2, seed 11) its one-op model gets; a differing byte names its case.
+    merged = check_cases_on_board(M4_CASES, "nrf52840", tmp_path)
+    assert len(merged.calls) == len(M4_CASES)

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 from keras_training import train_briefly
+from op_batch import check_cases_on_board
 from single_op import OpCase, single_op_tflite
 from test_batch_matmul import random_cases as random_matmul_cases
 from test_transpose_conv import random_cases as random_transpose_conv_cases
@@ -125,13 +126,11 @@ RANDOM_CASES = (_fast_cases(random_transpose_conv_cases(seed=131, count=40), TRA
                 + _fast_cases(random_matmul_cases(seed=141, count=20), BATCH_MATMUL_WIDENED, 20))
 
 
-@pytest.mark.parametrize("case", RANDOM_CASES, ids=[f"{c.opcode} {c.label}" for c in RANDOM_CASES])
-def test_random_configuration_on_m4(tmp_path, case):
+def test_random_configurations_on_m4(tmp_path):
     # Seeded random shapes, strides, zero points and fused activations (test_transpose_conv and
-    # test_batch_matmul's generators) on the DSP path, against tflite_micro.
-    flatbuffer = single_op_tflite(case)
-    compiled = compile_graph(parse_tflite(flatbuffer, name="model"))
-    firmware = build(compiled, "nrf52840", tmp_path)
-    inputs = random_samples(compiled, 2, seed=11)
-    result = verify(flatbuffer, compiled, inputs, list(simulate(firmware.elf, load_board("nrf52840"), inputs).outputs))
-    assert result.bit_exact, f"{case.describe()}: not bit-exact on nrf52840: {result.first_mismatch}"
+    # test_batch_matmul's generators) on the DSP path, against tflite_micro: every case side by side
+    # in one firmware (one build, not one per case), each on the kernel and the samples (2, seed 11)
+    # its one-op model gets; a differing byte names its case.
+    assert len(RANDOM_CASES) == 40
+    merged = check_cases_on_board(RANDOM_CASES, "nrf52840", tmp_path)
+    assert {call.function for call in merged.calls} == {TRANSPOSE_CONV_IM2COL, BATCH_MATMUL_WIDENED}
