@@ -16,7 +16,9 @@
  *          (a general channel: (multiplier, output_offset, shift) of te_nn_requantize, see
  *          te_nn_dsp.h), then the general list: the first channels of the general channel
  *          pairs (or of the odd last channel), ascending, then output_depth
- *   scratch te_conv2d_1x1_scratch_bytes(input_depth) bytes, 4-byte aligned
+ *   scratch TE_CONV2D_1X1_SCRATCH_BYTES(input_depth) + constants_bytes bytes, 4-byte aligned: the
+ *          widened pixels, then (constants_bytes > 0) a copy of filter and quant made once per
+ *          call on a core with the DSP extension, which every block of pixels then reads from RAM
  *   output [batches, output_height, output_width, output_depth] int8
  *
  * Per output element, exactly the reference te_conv2d_s8:
@@ -44,9 +46,10 @@ typedef struct {
     int32_t stride_width;        /* >= 1 */
     int32_t activation_min;      /* clamp bounds in the output domain, */
     int32_t activation_max;      /* -128 <= min <= max <= 127 */
+    int32_t constants_bytes;     /* bytes of filter and quant (all of both) copied into scratch, or 0 */
 } te_conv2d_1x1_params;
 
-/* Scratch the kernel needs: three widened input pixels. */
+/* Scratch the kernel needs: three widened input pixels (then constants_bytes). */
 #define TE_CONV2D_1X1_SCRATCH_BYTES(input_depth) (3 * 2 * (((input_depth) + 3) / 4 * 4))
 
 void te_conv2d_1x1_s8(const te_conv2d_1x1_params *params, const int8_t *input, const int8_t *filter,

@@ -19,8 +19,10 @@
  *          (a general channel: (multiplier, output_offset, shift) of te_nn_requantize, see
  *          te_nn_dsp.h), then the general list: the first channels of the general channel
  *          pairs (or of the odd last channel), ascending, then output_depth
- *   scratch TE_CONV2D_IM2COL_SCRATCH_BYTES(depth) bytes, 4-byte aligned, with
- *          depth = filter_height * filter_width * input_depth
+ *   scratch TE_CONV2D_IM2COL_SCRATCH_BYTES(depth) + constants_bytes bytes, 4-byte aligned, with
+ *          depth = filter_height * filter_width * input_depth: the columns, then
+ *          (constants_bytes > 0) a copy of filter and quant made once per call on a core with
+ *          the DSP extension, which every block of pixels then reads from RAM
  *   output [batches, output_height, output_width, output_depth] int8
  *
  * Per output element, exactly the reference te_conv2d_s8:
@@ -57,9 +59,11 @@ typedef struct {
     int32_t input_offset;        /* -input zero point, [-127, 128] */
     int32_t activation_min;      /* clamp bounds in the output domain, */
     int32_t activation_max;      /* -128 <= min <= max <= 127 */
+    int32_t constants_bytes;     /* bytes of filter and quant (all of both) copied into scratch, or 0 */
 } te_conv2d_im2col_params;
 
-/* Three widened columns, and one int8 column to gather windows whose depth is not a multiple of 4. */
+/* Three widened columns, and one int8 column to gather windows whose depth is not a multiple of 4
+   (then constants_bytes). */
 #define TE_CONV2D_IM2COL_SCRATCH_BYTES(depth) (7 * (((depth) + 3) / 4 * 4))
 
 void te_conv2d_im2col_s8(const te_conv2d_im2col_params *params, const int8_t *input, const int8_t *filter,

@@ -238,6 +238,12 @@ DEPTHWISE_CH4_MAX_FILTER_HEIGHT = 8  # TE_DEPTHWISE_CONV2D_CH4_MAX_FILTER_HEIGHT
 # The depthwise variants copy their constants (weights, biases, requantization) into RAM scratch up to
 # this size (depthwise_constants_words): 3x3x256 channels is 8.5 KiB (ch4) or 11 KiB (3x3).
 DEPTHWISE_CONSTANTS_COPY_MAX_BYTES = 16 * 1024
+# te_conv2d_1x1_s8 and te_conv2d_im2col_s8 copy their packed weights and constants into RAM scratch up to
+# this size (conv2d_constants_bytes) where a layer has CONV2D_CONSTANTS_COPY_MIN_PIXELS output pixels or
+# more: each block of three (or two) pixels reads every weight word again, and on a board whose flash
+# stalls each word read (nrf52840's read buffer) the RAM copy, paid once per call, saves those stalls.
+CONV2D_CONSTANTS_COPY_MAX_BYTES = 20 * 1024
+CONV2D_CONSTANTS_COPY_MIN_PIXELS = 12
 # Channels per unit of general requantization (te_nn_dsp.h, 'General channels').
 MAT_MULT_UNIT = 2  # te_nn_mat_mult_s8: te_conv2d_1x1_s8, te_conv2d_im2col_s8, te_transpose_conv_im2col_s8
 DEPTHWISE_CH4_UNIT = 4
@@ -246,11 +252,12 @@ DEPTHWISE_CH4_UNIT = 4
 # The params struct fields of each convolution variant, in struct order.
 PARAM_FIELDS = {
     CONV2D_1X1: ("batches", "input_height", "input_width", "input_depth", "output_height", "output_width",
-                 "output_depth", "stride_height", "stride_width", "activation_min", "activation_max"),
+                 "output_depth", "stride_height", "stride_width", "activation_min", "activation_max",
+                 "constants_bytes"),
     CONV2D_IM2COL: ("batches", "input_height", "input_width", "input_depth", "filter_height", "filter_width",
                     "output_height", "output_width", "output_depth", "stride_height", "stride_width",
                     "dilation_height", "dilation_width", "pad_height", "pad_width", "input_offset",
-                    "activation_min", "activation_max"),
+                    "activation_min", "activation_max", "constants_bytes"),
 }
 
 
@@ -259,11 +266,21 @@ PARAM_FIELDS = {
 MAT_MULT_COLUMNS = 3
 
 
-def conv2d_scratch_bytes(function: str, depth: int, columns: int = 2) -> int:
+def conv2d_scratch_bytes(function: str, depth: int, columns: int = 2, constants_bytes: int = 0) -> int:
     """TE_CONV2D_1X1_SCRATCH_BYTES / TE_CONV2D_IM2COL_SCRATCH_BYTES with columns=MAT_MULT_COLUMNS (depth:
-    values in one window): `columns` widened columns, and for im2col one int8 column to gather in.
-    te_transpose_conv_im2col_s8 takes the im2col scratch of two columns."""
-    return (2 * columns + {CONV2D_1X1: 0, CONV2D_IM2COL: 1}[function]) * depth4(depth)
+    values in one window): `columns` widened columns, for im2col one int8 column to gather in, then the
+    RAM copy of the weights and constants (constants_bytes, 0 for none). te_transpose_conv_im2col_s8
+    takes the im2col scratch of two columns."""
+    return (2 * columns + {CONV2D_1X1: 0, CONV2D_IM2COL: 1}[function]) * depth4(depth) + constants_bytes
+
+
+def conv2d_constants_bytes(filter_bytes: int, quant_words: int, pixels: int) -> int:
+    """The constants_bytes param of te_conv2d_1x1_s8 and te_conv2d_im2col_s8: the packed filter and the
+    quant words, copied into the scratch once per call on DSP cores, where they fit in
+    CONV2D_CONSTANTS_COPY_MAX_BYTES and the layer has CONV2D_CONSTANTS_COPY_MIN_PIXELS output pixels
+    (fewer blocks of pixels read each word too few times to repay its copy); else 0 (read in place)."""
+    size = filter_bytes + 4 * quant_words
+    return size if size <= CONV2D_CONSTANTS_COPY_MAX_BYTES and pixels >= CONV2D_CONSTANTS_COPY_MIN_PIXELS else 0
 
 
 def depthwise_scratch_bytes(filter_height: int, span_width: int, depth: int, constants_words: int = 0) -> int:
@@ -488,12 +505,15 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
         weights = filter_.data.reshape(out_c, -1)
         folded = fold_input_offset(_bias_data(graph, bias_index), weights, requant.input_offset)
         fast = requant.fast(folded, weights, MAT_MULT_UNIT)
+        packed, quant = pack_rows(weights), fast.with_bias(folded)
+        copied = conv2d_constants_bytes(packed.size, quant.size, batches * out_h * out_w)
         geometry: dict[str, ParamValue] = {
             "batches": batches, "input_height": in_h, "input_width": in_w, "input_depth": in_c,
             "filter_height": filter_h, "filter_width": filter_w,
             "output_height": out_h, "output_width": out_w, "output_depth": out_c,
             **window.params(), "input_offset": requant.input_offset,
             "activation_min": requant.activation_min, "activation_max": requant.activation_max,
+            "constants_bytes": copied,
         }
         # te_conv2d_1x1_s8 widens each pixel before writing the output pixel it gives: with
         # stride 1 and no more output than input channels, the output may overwrite the input.
@@ -506,9 +526,8 @@ def lower_conv2d(graph: Graph, op: Operator) -> KernelCall:
             function=function, header=f"{function}.h",
             params_type=f"te_conv2d_{function.removeprefix('te_conv2d_').removesuffix('_s8')}_params",
             params={field: geometry[field] for field in PARAM_FIELDS[function]},
-            args=(TensorArg(input_index), ConstArg("filter", "int8_t", pack_rows(weights)),
-                  ConstArg("quant", "int32_t", fast.with_bias(folded)),
-                  ScratchArg(conv2d_scratch_bytes(function, weights.shape[1], MAT_MULT_COLUMNS), "int16_t"),
+            args=(TensorArg(input_index), ConstArg("filter", "int8_t", packed), ConstArg("quant", "int32_t", quant),
+                  ScratchArg(conv2d_scratch_bytes(function, weights.shape[1], MAT_MULT_COLUMNS, copied), "int16_t"),
                   TensorArg(output_index)),
             macs=macs, in_place_shift=shift,
         )
