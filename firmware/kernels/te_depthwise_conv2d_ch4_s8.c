@@ -294,6 +294,39 @@ static TE_NN_NOINLINE void te_dw_ch4_pixel_mixed(const int16_t *const *rows, int
     }
 }
 
+#if TE_NN_DSP
+/*
+ * Every channel group of output pixels p and p + 1 (out, out + depth) in a layer with general
+ * groups, 3x3 filter, stride 1 or 2, clamp to the whole int8 range: the runs of ordinary groups
+ * between them by te_dw_ch4_pair_3x3_asm, each general group alone for each pixel.
+ */
+static TE_NN_NOINLINE void te_dw_ch4_pair_mixed(const int16_t *const *rows, int32_t offset, int32_t pixel_step,
+                                                const int32_t *packed, const int32_t *general, int32_t channel_groups,
+                                                int32_t group_words, int32_t group_size, int32_t depth, int stride2,
+                                                int8_t *out)
+{
+    int32_t group = 0;
+    for (;;) {
+        const int32_t end = te_nn_min_i32(*general / 4, channel_groups);
+        if (end > group) {
+            const int32_t at = offset + group * group_size;
+            te_dw_ch4_pair_3x3_asm(rows[0] + at, rows[1] + at, rows[2] + at, packed + group * group_words,
+                                   packed + end * group_words, 2 * group_size, depth, stride2, out + 4 * group);
+        }
+        if (end == channel_groups) {
+            break;
+        }
+        const int32_t at = offset + end * group_size;
+        te_dw_ch4_general_group(rows, at, packed + end * group_words, group_size, 3, 3, TE_INT8_MIN, TE_INT8_MAX,
+                                out + 4 * end);
+        te_dw_ch4_general_group(rows, at + pixel_step, packed + end * group_words, group_size, 3, 3, TE_INT8_MIN,
+                                TE_INT8_MAX, out + depth + 4 * end);
+        group = end + 1;
+        ++general;
+    }
+}
+#endif
+
 void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, const int8_t *input,
                                 const int32_t *packed, int16_t *scratch, int8_t *output)
 {
@@ -363,25 +396,30 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
             for (int32_t filter_y = 0; filter_y < filter_height; ++filter_y) {
                 rows[filter_y] = scratch + (first_row + filter_y + pad_height) % filter_height * row_size;
             }
-            if (mixed) {
-                for (int32_t out_x = 0; out_x < output_width; ++out_x, out += depth) {
-                    te_dw_ch4_pixel_mixed(rows, out_x * pixel_step, packed, general_groups, channel_groups,
-                                          group_words, group_size, filter_height, filter_width, activation_min,
-                                          activation_max, out);
-                }
-                continue;
-            }
             int32_t out_x = 0;
 #if TE_NN_DSP
             if (fast && stride_width <= 2) {
                 /* pixel pairs, the last pixel of an odd width alone (below) */
                 for (; out_x + 2 <= output_width; out_x += 2, out += 2 * depth) {
                     const int32_t offset = out_x * pixel_step;
-                    te_dw_ch4_pair_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,
-                                           general_groups, 2 * group_size, depth, stride_width == 2, out);
+                    if (mixed) {
+                        te_dw_ch4_pair_mixed(rows, offset, pixel_step, packed, general_groups, channel_groups,
+                                             group_words, group_size, depth, stride_width == 2, out);
+                    } else {
+                        te_dw_ch4_pair_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,
+                                               general_groups, 2 * group_size, depth, stride_width == 2, out);
+                    }
                 }
             }
 #endif
+            if (mixed) {
+                for (; out_x < output_width; ++out_x, out += depth) {
+                    te_dw_ch4_pixel_mixed(rows, out_x * pixel_step, packed, general_groups, channel_groups,
+                                          group_words, group_size, filter_height, filter_width, activation_min,
+                                          activation_max, out);
+                }
+                continue;
+            }
             for (; out_x < output_width; ++out_x, out += depth) {
                 const int32_t offset = out_x * pixel_step;
 #if TE_NN_DSP
