@@ -44,6 +44,9 @@ def test_memory_maps_follow_the_datasheets() -> None:
     assert (pico.code_region.origin, pico.code_region.length) == (0x1000_0000, 2 * 1024 * 1024)
     assert pico.code_start == 0x1000_0100  # after the 256-byte boot2 stage
     assert (pico.data_region.origin, pico.data_region.length) == (0x2000_0000, 264 * 1024)
+    l4 = load_board("nucleo-l4r5zi")  # RM0432 memory map: 2 MB flash, SRAM1 + SRAM2 + SRAM3 contiguous
+    assert (l4.code_region.origin, l4.code_region.length) == (0x0800_0000, 2 * 1024 * 1024)
+    assert (l4.data_region.origin, l4.data_region.length) == (0x2000_0000, 640 * 1024)
     c3 = load_board("esp32c3")
     assert c3.region("iram").origin == 0x4037_C000 and c3.region("iram").length == 400 * 1024
     assert c3.data_region.origin == 0x3FC8_0000 and c3.code_region.origin == 0x4200_0000
@@ -53,7 +56,7 @@ def test_cores_and_emulator_models_match() -> None:
     expected = {"nrf52840": ("cortex-m4f", "CORTEX_M4"), "stm32f746g-disco": ("cortex-m7", "CORTEX_M7"),
                 "stm32f4-discovery": ("cortex-m4f", "CORTEX_M4"), "rp2040": ("cortex-m0plus", "CORTEX_M0"),
                 "stm32l552": ("cortex-m33", "CORTEX_M33"), "esp32c3": ("rv32imc", "SIFIVE_E31"),
-                "esp32c6": ("rv32imac", "SIFIVE_E31")}
+                "esp32c6": ("rv32imac", "SIFIVE_E31"), "nucleo-l4r5zi": ("cortex-m4f", "CORTEX_M4")}
     for name, (core, model) in expected.items():
         board = load_board(name)
         assert board.emulator is not None
@@ -124,3 +127,13 @@ def test_reserved_boot_bytes_need_the_stage_that_fills_them(tmp_path: Path) -> N
     path.write_text(text)
     with pytest.raises(TinyEdgeError, match="layout.boot_stage' and layout.boot_bytes go together"):
         load_board(path)
+
+
+def test_the_l4r5zi_start_up_turns_on_the_art_caches_the_memory_model_simulates() -> None:
+    board = load_board("nucleo-l4r5zi")
+    assert board.clock_hz == 120_000_000 and board.flash_access is not None and board.flash_access.wait_states == 5
+    on = {cache.name for cache in board.caches if board.cache_enabled(cache)}
+    assert on == {"art-icache", "art-dcache", "flash-read-buffer"}
+    # FLASH_ACR written once with LATENCY 5, ICEN and DCEN, prefetch (bit 8) off, as ST's HAL leaves it
+    acr = [step for step in board.setup.init if step.reg == 0x4002_2000 and step.wait is None]
+    assert [step.value for step in acr] == [0x605]
