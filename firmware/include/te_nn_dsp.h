@@ -459,6 +459,12 @@ static inline void te_nn_mat_mult_2x3_full_asm(const int8_t *rows, const int32_t
 /* ============================================================================ plain C */
 
 #if defined(__thumb__) && !defined(__thumb2__)
+#define TE_NN_THUMB1 1 /* Cortex-M0/M0+: Thumb-1 inner loops below */
+#else
+#define TE_NN_THUMB1 0
+#endif
+
+#if TE_NN_THUMB1
 /*
  * Thumb-1 has no 32x32 -> 64 multiply: GCC calls __aeabi_lmul (about 45 instructions) for the
  * int64 product below. The same integers from four 16x16 products (schoolbook, Hacker's Delight
@@ -475,6 +481,50 @@ static inline int32_t te_nn_smmlar2(int32_t x, int32_t multiplier, int32_t acc)
     const uint32_t lo = ((uint32_t)u << 16) | (ll & 0xFFFFu); /* and its low word */
     const uint32_t rounded = lo + (1u << 30);
     return acc + (int32_t)(((uint32_t)(hi + (rounded < lo)) << 1) | (rounded >> 31));
+}
+
+/*
+ * te_nn_requantize_rounding (below) on Thumb-1, 30 instructions where GCC's code for the same
+ * arithmetic takes about 60 (high-register moves): the product's high word as in te_nn_smmlar2;
+ * of its low word only the top two bits matter, as (lo + 2^30) >> 31 = ((lo >> 30) + 1) >> 1 and
+ * they are bits 14 and 15 of the partial sum u.
+ */
+static inline int32_t te_nn_requantize_rounding_thumb1(int32_t acc, int32_t multiplier, int32_t rounding,
+                                                       int32_t shift)
+{
+    int32_t t, l, p;
+    __asm__(".syntax unified\n\t"
+            "asrs %[t], %[a], #31\n\t"     /* rounding - 1 for a negative acc */
+            "adds %[r], %[r], %[t]\n\t"
+            "uxth %[l], %[a]\n\t"          /* acc = ah * 2^16 + al, multiplier = mh * 2^16 + ml */
+            "asrs %[a], %[a], #16\n\t"
+            "uxth %[t], %[m]\n\t"
+            "asrs %[m], %[m], #16\n\t"
+            "movs %[p], %[l]\n\t"          /* al * ml >> 16 */
+            "muls %[p], %[t], %[p]\n\t"
+            "lsrs %[p], %[p], #16\n\t"
+            "muls %[t], %[a], %[t]\n\t"    /* t = ah * ml + (al * ml >> 16) */
+            "adds %[t], %[t], %[p]\n\t"
+            "muls %[l], %[m], %[l]\n\t"    /* u = al * mh + (t & 0xFFFF) */
+            "uxth %[p], %[t]\n\t"
+            "adds %[l], %[l], %[p]\n\t"
+            "muls %[a], %[m], %[a]\n\t"    /* high word: ah * mh + (t >> 16) + (u >> 16) */
+            "asrs %[t], %[t], #16\n\t"
+            "adds %[a], %[a], %[t]\n\t"
+            "asrs %[p], %[l], #16\n\t"
+            "adds %[a], %[a], %[p]\n\t"
+            "lsls %[l], %[l], #16\n\t"     /* the low word's top two bits, rounded: 0, 1 or 2 */
+            "lsrs %[l], %[l], #30\n\t"
+            "adds %[l], %[l], #1\n\t"
+            "lsrs %[l], %[l], #1\n\t"
+            "lsls %[a], %[a], #1\n\t"
+            "adds %[a], %[a], %[l]\n\t"
+            "adds %[a], %[a], %[r]\n\t"
+            "asrs %[a], %[s]"
+            : [a] "+l"(acc), [m] "+l"(multiplier), [r] "+l"(rounding), [t] "=&l"(t), [l] "=&l"(l), [p] "=&l"(p)
+            : [s] "l"(shift)
+            : "cc");
+    return acc;
 }
 #else
 static inline int32_t te_nn_smmlar2(int32_t x, int32_t multiplier, int32_t acc)
@@ -513,7 +563,7 @@ static inline int32_t te_nn_dot_group(const int8_t *w, const int16_t *x)
  * accumulators: 2 rows x 2 columns (acc: row 0 col 0, row 0 col 1, row 1 col 0, row 1 col 1),
  * 2 rows x 1 column, 1 row x 2 columns, 1 row x 1 column.
  */
-#if defined(__thumb__) && !defined(__thumb2__)
+#if TE_NN_THUMB1
 /*
  * Thumb-1 (Cortex-M0/M0+): LDRSB and LDRSH take only a register offset and most instructions
  * reach r0-r7 alone, where GCC's own code for the loop below spends about 9 instructions per
@@ -546,7 +596,7 @@ static TE_NN_ALWAYS_INLINE void te_nn_dot_2x2(const int8_t *rows, const int16_t 
                                               int32_t acc[4])
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-#if defined(__thumb__) && !defined(__thumb2__)
+#if TE_NN_THUMB1
     if (groups > 0) {
         const int8_t *r0 = rows + 8 * groups, *r1 = r0 + 4;
         const int16_t *c0 = cols + 8 * groups, *c1 = c0 + 4;
@@ -573,6 +623,41 @@ static TE_NN_ALWAYS_INLINE void te_nn_dot_2x2(const int8_t *rows, const int16_t 
     }
 #endif
     acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
+}
+
+/* Keeps GCC from hoisting the next value's loads above this one's (more live values than registers). */
+#if defined(__GNUC__)
+#define TE_NN_LOAD_BARRIER __asm__ volatile("" ::: "memory")
+#else
+#define TE_NN_LOAD_BARRIER ((void)0)
+#endif
+
+/*
+ * Two pairs of packed rows (rows0, rows1) by 2 columns, for the cores with registers to spare
+ * (RV32: 8 accumulators; each value loaded once feeds 4 products, where te_nn_dot_2x2 loads one
+ * for 2). acc: te_nn_dot_2x2's four for rows0, then rows1's.
+ */
+static inline void te_nn_dot_4x2(const int8_t *rows0, const int8_t *rows1, const int16_t *cols, int32_t groups,
+                                 int32_t acc[8])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
+    for (; groups > 0; --groups, rows0 += 8, rows1 += 8, cols += 8) {
+/* widened position k holds the group's value o (x0, x2, x1, x3) */
+#define TE_NN_DOT_4X2_VALUE(k, o)                                                                 \
+    do {                                                                                          \
+        const int32_t x0 = cols[k], x1 = cols[4 + (k)];                                           \
+        const int32_t w0 = rows0[o], w1 = rows0[4 + (o)], w2 = rows1[o], w3 = rows1[4 + (o)];     \
+        a0 += w0 * x0, a1 += w0 * x1, a2 += w1 * x0, a3 += w1 * x1;                               \
+        a4 += w2 * x0, a5 += w2 * x1, a6 += w3 * x0, a7 += w3 * x1;                               \
+        TE_NN_LOAD_BARRIER;                                                                       \
+    } while (0)
+        TE_NN_DOT_4X2_VALUE(0, 0);
+        TE_NN_DOT_4X2_VALUE(1, 2);
+        TE_NN_DOT_4X2_VALUE(2, 1);
+        TE_NN_DOT_4X2_VALUE(3, 3);
+#undef TE_NN_DOT_4X2_VALUE
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
 }
 
 static inline void te_nn_dot_2x1(const int8_t *rows, const int16_t *col, int32_t groups, int32_t acc[2])
@@ -617,7 +702,11 @@ static inline int32_t te_nn_dot_1x1(const int8_t *row, const int16_t *col, int32
  */
 static inline int32_t te_nn_requantize_rounding(int32_t acc, int32_t multiplier, int32_t rounding, int32_t shift)
 {
+#if !TE_NN_DSP && TE_NN_THUMB1
+    return te_nn_requantize_rounding_thumb1(acc, multiplier, rounding, shift);
+#else
     return (te_nn_smmlar2(acc, multiplier, rounding) + (acc >> 31)) >> shift;
+#endif
 }
 
 /*
@@ -770,6 +859,16 @@ static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_pairs_s8(const int8_t *rows, cons
         if (full_range) {
             te_nn_mat_mult_2x2_full_asm(rows, quant, pairs, groups, cols, out, output_depth);
             return;
+        }
+#elif !TE_NN_THUMB1
+        for (; pairs >= 2; pairs -= 2, rows += 16 * groups, quant += 16, out += 4) {
+            int32_t acc[8] = {quant[0], quant[0], quant[4], quant[4], quant[8], quant[8], quant[12], quant[12]};
+            te_nn_dot_4x2(rows, rows + 8 * groups, cols, groups, acc);
+            for (int32_t c = 0; c < 4; ++c) {
+                out[c] = te_nn_output_s8(acc[2 * c], quant + 4 * c + 1, activation_min, activation_max, full_range);
+                out[output_depth + c] = te_nn_output_s8(acc[2 * c + 1], quant + 4 * c + 1, activation_min,
+                                                        activation_max, full_range);
+            }
         }
 #endif
         for (; pairs > 0; --pairs, rows += 8 * groups, quant += 8, out += 2) {

@@ -190,6 +190,44 @@ static TE_NN_ALWAYS_INLINE void te_dw_ch4_pixel(const int16_t *const *rows, int3
         const int32_t *taps = packed + TE_DW_CH4_BIAS_WORDS;
         for (int32_t filter_y = 0; filter_y < filter_height; ++filter_y) {
             const int16_t *x = rows[filter_y] + offset;
+#if !TE_NN_DSP && TE_NN_THUMB1
+            /* Thumb-1 (no sign-extending load at an immediate offset), the filter row in one block: per
+               tap a word of two lanes loaded, its low lane by SXTH and its high one by ASRS into the
+               MULS operands, the accumulators in high registers; 20 instructions for 4 products, 3 for
+               the loop. Rows and taps are word-aligned (the scratch is 8-byte aligned, 8 bytes a pixel). */
+            int32_t n = filter_width, xw, ww, xl, wl;
+            __asm__(".syntax unified\n"
+                    "1:\n\t"
+                    "ldr %[xw], [%[x]]\n\t"
+                    "ldr %[ww], [%[t]]\n\t"
+                    "sxth %[xl], %[xw]\n\t"
+                    "sxth %[wl], %[ww]\n\t"
+                    "muls %[xl], %[wl], %[xl]\n\t"
+                    "add %[a0], %[xl]\n\t"
+                    "asrs %[xw], %[xw], #16\n\t"
+                    "asrs %[ww], %[ww], #16\n\t"
+                    "muls %[xw], %[ww], %[xw]\n\t"
+                    "add %[a2], %[xw]\n\t"
+                    "ldr %[xw], [%[x], #4]\n\t"
+                    "ldr %[ww], [%[t], #4]\n\t"
+                    "sxth %[xl], %[xw]\n\t"
+                    "sxth %[wl], %[ww]\n\t"
+                    "muls %[xl], %[wl], %[xl]\n\t"
+                    "add %[a1], %[xl]\n\t"
+                    "asrs %[xw], %[xw], #16\n\t"
+                    "asrs %[ww], %[ww], #16\n\t"
+                    "muls %[xw], %[ww], %[xw]\n\t"
+                    "add %[a3], %[xw]\n\t"
+                    "adds %[x], #8\n\t"
+                    "adds %[t], #8\n\t"
+                    "subs %[n], #1\n\t"
+                    "bne 1b"
+                    : [a0] "+h"(acc0), [a1] "+h"(acc1), [a2] "+h"(acc2), [a3] "+h"(acc3), [x] "+l"(x),
+                      [t] "+l"(taps), [n] "+l"(n), [xw] "=&l"(xw), [ww] "=&l"(ww), [xl] "=&l"(xl), [wl] "=&l"(wl)
+                    :
+                    : "cc", "memory");
+            continue;
+#endif
             for (int32_t filter_x = 0; filter_x < filter_width; ++filter_x, x += 4, taps += 2) {
 #if TE_NN_DSP
                 const uint32_t xa = te_nn_read_u32(x), xb = te_nn_read_u32(x + 2);

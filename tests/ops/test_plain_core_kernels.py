@@ -1,11 +1,11 @@
-"""The fast int8 kernels on the cores without SIMD: Cortex-M0+ (rp2040: the Thumb-1 inner loops of
-te_nn_dot_2x2 and the fully connected quad, te_nn_dsp.h and te_fully_connected_packed_s8.c) and RV32IMC
-(esp32c3: the plain C path), built with the board's compiler and run in the built-in emulator, the
-same bytes as TFLite-Micro. The shapes cover the loops' edges: one group and many, depths that are not
-a multiple of 4 (gathered im2col windows, a zero-padded last group, a fully connected tail), odd channel
-and pixel counts, several rows, and channels whose output scale is 4096 times too small (left shifts:
-the reference requantization inside the fast kernel). Also the Thumb-1 te_nn_smmlar2 (no 64-bit multiply)
-against the int64 product it replaces, on rp2040."""
+"""The fast int8 kernels on the cores without SIMD: Cortex-M0+ (rp2040: the Thumb-1 blocks of
+te_nn_dsp.h, the fully connected quad and te_depthwise_conv2d_ch4_s8's filter rows) and RV32IMC
+(esp32c3: the plain C path, two channel pairs at a time), built with the board's compiler and run in the
+built-in emulator, the same bytes as TFLite-Micro. The shapes cover the loops' edges: one group and many,
+depths that are not a multiple of 4 (gathered im2col windows, a zero-padded last group, a fully connected
+tail), odd channel and pixel counts, several rows, and channels whose output scale is 4096 times too small
+(left shifts: the reference requantization inside the fast kernel). Also the Thumb-1 te_nn_smmlar2 and
+te_nn_requantize_rounding (no 64-bit multiply) against int64 arithmetic, on rp2040."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tinyedge.boards import load_board
 from tinyedge.build import build_firmware, render_project
 from tinyedge.codegen import compile_graph
 from tinyedge.importer import parse_tflite
-from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL
+from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, without_depthwise_3x3
 from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED
 from tinyedge.pipeline import build
 from tinyedge.simulate import simulate
@@ -74,23 +74,49 @@ def test_trained_matrix_kernels_match_tflite_micro(trained, tmp_path: Path, quan
                          FULLY_CONNECTED_PACKED, FULLY_CONNECTED_PACKED]
 
 
-# -- te_nn_smmlar2 (four 16x16 products on Thumb-1) against the int64 product, value by value --
+def depthwise_model() -> keras.Model:
+    """te_depthwise_conv2d_ch4_s8 layers (the 3x3 variant kept out): 3x3 and 2x3 filters, strides 1 and 2."""
+    inputs = keras.Input((7, 6, 8), batch_size=1)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(inputs)
+    x = keras.layers.DepthwiseConv2D((2, 3), strides=2, padding="valid")(x)
+    return keras.Model(inputs, keras.layers.DepthwiseConv2D(3, padding="same")(x))
+
+
+@pytest.fixture(scope="module")
+def trained_depthwise() -> keras.Model:
+    keras.utils.set_random_seed(1)
+    return train_briefly(depthwise_model())
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("scale", [1.0, 1 / 4096])
+def test_trained_depthwise_kernels_match_tflite_micro(trained_depthwise, tmp_path: Path, quantize_for_test,
+                                                      board: str, scale: float):
+    tflite = quantize_for_test(trained_depthwise, tmp_path / "model.tflite").read_bytes()
+    if scale != 1.0:  # the last layer's channels general
+        tflite = with_output_scale(tflite, scale)
+    with without_depthwise_3x3():
+        assert run_on(board, tflite, tmp_path / board) == [DEPTHWISE_CH4] * 3
+
+
+# -- te_nn_smmlar2 and te_nn_requantize_rounding (Thumb-1: 16x16 products) against int64 arithmetic --
 
 VECTORS = 4096
 SMMLAR2_H = f"""\
 #ifndef TINYEDGE_MODEL_H
 #define TINYEDGE_MODEL_H
 #include <stdint.h>
-#define TINYEDGE_INPUT_BYTES {12 * VECTORS}
-#define TINYEDGE_OUTPUT_BYTES {8 * VECTORS}
+#define TINYEDGE_INPUT_BYTES {16 * VECTORS}
+#define TINYEDGE_OUTPUT_BYTES {16 * VECTORS}
 #define TINYEDGE_ARENA_BYTES 0
 #define TINYEDGE_NUM_LAYERS 0
 int8_t *tinyedge_model_input(void);
 int tinyedge_model_invoke(const int8_t *input, int8_t *output);
 #endif
 """
-# Input: (x, multiplier, acc) per vector; output: te_nn_smmlar2, then acc + the high word of the rounded
-# int64 product (the compiler's own 64-bit multiply).
+# Input: (x, multiplier, acc, shift) per vector. Output: te_nn_smmlar2(x, multiplier, acc), the same from
+# the compiler's own int64 product, te_nn_requantize_rounding(x, multiplier, acc, shift), the same from
+# the int64 product.
 SMMLAR2_C = """\
 #include <stdint.h>
 #include <string.h>
@@ -106,12 +132,13 @@ int8_t *tinyedge_model_input(void)
 
 int tinyedge_model_invoke(const int8_t *input, int8_t *output)
 {
-    for (int32_t i = 0; i < TINYEDGE_INPUT_BYTES / 12; ++i) {
-        int32_t v[3];
-        memcpy(v, input + 12 * i, sizeof v);
-        const int32_t r[2] = {te_nn_smmlar2(v[0], v[1], v[2]),
-                              v[2] + (int32_t)(((int64_t)v[0] * v[1] + ((int64_t)1 << 30)) >> 31)};
-        memcpy(output + 8 * i, r, sizeof r);
+    for (int32_t i = 0; i < TINYEDGE_INPUT_BYTES / 16; ++i) {
+        int32_t v[4];
+        memcpy(v, input + 16 * i, sizeof v);
+        const int32_t high = v[2] + (int32_t)(((int64_t)v[0] * v[1] + ((int64_t)1 << 30)) >> 31);
+        const int32_t r[4] = {te_nn_smmlar2(v[0], v[1], v[2]), high,
+                              te_nn_requantize_rounding(v[0], v[1], v[2], v[3]), (high + (v[0] >> 31)) >> v[3]};
+        memcpy(output + 16 * i, r, sizeof r);
     }
     return 0;
 }
@@ -119,10 +146,12 @@ int tinyedge_model_invoke(const int8_t *input, int8_t *output)
 
 
 def smmlar2_vectors() -> np.ndarray:
-    """Whole-range random words, small and extreme values, and products whose low word's rounding carries."""
+    """Whole-range random words, small and extreme values, products whose low word's rounding carries,
+    and the requantization's own range (|acc| < 2^30, multipliers 2^30 to 2^31 - 1, right shifts 1 to 22)."""
     rng = np.random.default_rng(11)
-    words = rng.integers(-(2**31), 2**31, (VECTORS, 3))
+    words = rng.integers(-(2**31), 2**31, (VECTORS, 4))
     words[:, 0] >>= rng.integers(0, 32, VECTORS)  # every magnitude of x
+    words[:, 3] = rng.integers(0, 32, VECTORS)
     edges = np.array([0, 1, -1, 0x7FFF, 0x8000, -0x8000, 0xFFFF, 0x10000, -0x10000, 2**30, -(2**30), 2**31 - 1,
                       -(2**31)])
     pairs = np.array(np.meshgrid(edges, edges)).reshape(2, -1).T
@@ -133,12 +162,18 @@ def smmlar2_vectors() -> np.ndarray:
     at = slice(len(pairs), len(pairs) + 256)
     words[at, 0] = rng.choice([-1, 1], 256) << (30 - j)
     words[at, 1] = odd << j
+    rest = slice(len(pairs) + 256, VECTORS // 2)
+    n = rest.stop - rest.start
+    words[rest, 0] = rng.integers(-(2**30) + 1, 2**30, n) >> rng.integers(0, 30, n)
+    words[rest, 1] = rng.integers(2**30, 2**31, n)
+    words[rest, 3] = rng.integers(1, 23, n)
+    words[rest, 2] = (1 << (words[rest, 3] - 1)) + rng.integers(-128, 128, n) * (1 << words[rest, 3])
     assert words.min() >= -(2**31) and words.max() < 2**31
     return words
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
-def test_thumb1_smmlar2_equals_the_int64_product(tmp_path: Path):
+def test_thumb1_smmlar2_and_requantize_rounding_equal_int64_arithmetic(tmp_path: Path):
     vectors = smmlar2_vectors()
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "tinyedge_model.h").write_text(SMMLAR2_H)
@@ -146,9 +181,12 @@ def test_thumb1_smmlar2_equals_the_int64_product(tmp_path: Path):
     render_project(tmp_path, "rp2040", kernel_sources=())
     firmware = build_firmware(tmp_path, "rp2040")
     (output,) = simulate(firmware.elf, load_board("rp2040"), [vectors.astype(np.int32).tobytes()]).outputs
-    fast, reference = np.frombuffer(output, dtype=np.int32).reshape(VECTORS, 2).T
-    x, m, acc = (vectors[:, i] for i in range(3))
-    expected = (acc + ((x * m + (1 << 30)) >> 31) + 2**31) % 2**32 - 2**31  # Python integers: exact
-    assert reference.tolist() == expected.tolist()
-    mismatches = np.flatnonzero(fast != reference)
-    assert mismatches.size == 0, f"first mismatch {vectors[mismatches[0]].tolist()}"
+    fast, reference, fast_requantized, requantized = np.frombuffer(output, dtype=np.int32).reshape(VECTORS, 4).T
+    x, m, acc, shift = (vectors[:, i] for i in range(4))
+    high = (acc + ((x * m + (1 << 30)) >> 31) + 2**31) % 2**32 - 2**31  # Python integers: exact
+    assert reference.tolist() == high.tolist()
+    assert requantized.tolist() == ((high + (x >> 31) + 2**31) % 2**32 - 2**31 >> shift).tolist()
+    for name, got, want in (("te_nn_smmlar2", fast, reference),
+                            ("te_nn_requantize_rounding", fast_requantized, requantized)):
+        mismatches = np.flatnonzero(got != want)
+        assert mismatches.size == 0, f"{name}: first mismatch {vectors[mismatches[0]].tolist()}"
