@@ -1,13 +1,23 @@
-"""The model's constants in RAM where the board asks for it and they fit (rp2040), else in flash."""
+"""The model's constants in RAM where the board asks for it and they fit (rp2040); when only some fit, the
+arrays whose flash reads stall most per byte ("partial"); else in flash."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from tests.test_console import write_model
 from tinyedge.boards import load_board
-from tinyedge.build import MODEL_FLASH_LINKER_SCRIPT, build_firmware, render_project
+from tinyedge.build import (
+    MODEL_FLASH_LINKER_SCRIPT,
+    MODEL_RAM_MARGIN,
+    ModelArray,
+    build_firmware,
+    choose_model_arrays,
+    read_cost,
+    render_project,
+)
 from tinyedge.pipeline import compile_model
 from tinyedge.report import summary_table
 from tinyedge.simulate import simulate
@@ -95,3 +105,87 @@ def test_rp2040_compile_reads_its_weights_from_sram_bit_exact_and_says_so(tiny_k
     assert "PLL_SYS" in result.report.to_dict()["board"]["clock_source"]
     assert "set by the firmware's start-up code" in summary_table(result.report)
     assert "PLL_SYS from the 12 MHz crystal" in (tmp_path / "out" / "report.html").read_text()
+
+
+def _trained_model(quantize_for_test, path: Path) -> Path:
+    """A small classifier trained for a few epochs: a 3x3 convolution whose 9 KB of weights every one of
+    its 36 output pixels reads again (more than half the XIP cache: they miss on every pass), and a
+    dense layer whose 24 KB are read once per inference."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (256, 6, 6, 8)).astype(np.float32)
+    y = (x[:, :3].mean(axis=(1, 2, 3)) > x[:, 3:].mean(axis=(1, 2, 3))).astype(np.int64) + 2 * (x[..., 0].mean(
+        axis=(1, 2)) > 0)
+    model = keras.Sequential([
+        keras.Input((6, 6, 8)),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(3),
+        keras.layers.Flatten(),
+        keras.layers.Dense(96, activation="relu"),
+        keras.layers.Dense(4, activation="softmax"),
+    ])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    return quantize_for_test(model, path, [x[:32]])
+
+
+def _with_ram(board, length: int):
+    sram = board.data_region
+    memories = tuple(dataclasses.replace(m, length=length) if m == sram else m for m in board.memories)
+    return dataclasses.replace(board, memories=memories)
+
+
+def test_a_model_too_big_for_ram_gets_its_costliest_arrays_there_bit_exact(quantize_for_test, tmp_path: Path) -> None:
+    tflite = _trained_model(quantize_for_test, tmp_path / "model.tflite")
+    rp2040 = load_board("rp2040")
+    in_flash = dataclasses.replace(rp2040, layout=dataclasses.replace(rp2040.layout, model_constants="flash"))
+    flash = compile_model(tflite, in_flash, tmp_path / "flash", samples=2)
+    assert flash.report.memory.model_constants == "flash" and flash.report.verification.bit_exact
+
+    # RAM for what the all-in-flash build uses, the margin, and the convolution's weights with a little to
+    # spare, not the dense layer's: the convolution's are the ones whose flash reads stall most per byte.
+    meta = json.loads((tmp_path / "flash" / "model" / "tinyedge_model.json").read_text())
+    arrays = {c["name"]: c for c in meta["constants"]}
+    conv = max((c for c in arrays.values() if c["layers"] == [1]), key=lambda c: c["bytes"])
+    dense = max((c for c in arrays.values() if c["layers"] == [4]), key=lambda c: c["bytes"])
+    assert conv["bytes"] == 9 * 16 * 64 and dense["bytes"] == 2 * 2 * 64 * 96
+    small = _with_ram(rp2040, flash.report.memory.ram_bytes + MODEL_RAM_MARGIN + conv["bytes"] + 2048)
+    sum_all = sum(c["bytes"] for c in arrays.values())
+    assert flash.report.memory.ram_bytes + MODEL_RAM_MARGIN + sum_all > small.data_region.length  # not all fit
+
+    partial = compile_model(tflite, small, tmp_path / "partial", samples=2)
+    memory = partial.report.memory
+    assert partial.report.verification.bit_exact
+    assert partial.elf.read_bytes() != flash.elf.read_bytes()
+    assert memory.model_constants == "partial" and conv["bytes"] <= memory.model_constants_ram_bytes < sum_all
+    assert memory.ram_bytes + MODEL_RAM_MARGIN <= small.data_region.length
+    assert small.data_region.contains(_symbol(partial.elf, conv["name"]), conv["bytes"])
+    assert small.code_region.contains(_symbol(partial.elf, dense["name"]), dense["bytes"])
+    assert f".rodata.{conv['name']}" in (tmp_path / "partial" / "linker.ld").read_text()  # make and CMake alike
+    assert partial.report.to_dict()["memory"]["model_constants"] == "partial"
+    assert partial.report.to_dict()["memory"]["model_constants_ram_bytes"] == memory.model_constants_ram_bytes
+    assert f"partly in RAM: {memory.model_constants_ram_bytes:,} of" in summary_table(partial.report)
+    assert "read from RAM" in (tmp_path / "partial" / "report.html").read_text()
+
+    # The same instructions and outputs; the convolution's weights no longer miss the XIP cache.
+    assert partial.report.simulation.instructions == flash.report.simulation.instructions
+    before, after = (r.report.layers[1].stall_cycles for r in (flash, partial))
+    assert after < 0.2 * before
+    assert partial.report.simulation.stall_cycles < flash.report.simulation.stall_cycles - 0.8 * before
+
+
+def test_arrays_go_to_ram_by_estimated_stall_per_byte_as_far_as_they_fit() -> None:
+    board = load_board("rp2040")
+    cost = read_cost(board)
+    # 768-cycle misses on 8-byte lines: 96 cycles a byte once per inference, or on every pass when the
+    # layer's constants exceed half the 16 KB cache.
+    assert cost(1000, 1000, 4096) == 96.0 and cost(36_000, 1000, 9000) == 96.0 * 36
+    assert read_cost(dataclasses.replace(board, caches=()))(36_000, 1000, 9000) == 36.0  # no cache: the passes
+    arrays = [ModelArray("a", ".rodata.a", 100, 96.0), ModelArray("b", ".rodata.b", 5000, 3456.0),
+              ModelArray("c", ".rodata.c", 3000, 96.0), ModelArray("d", ".rodata.d", 40, 96.0)]
+    assert [a.name for a in choose_model_arrays(arrays, 5008 + 112 + 48)] == ["b", "a", "d"]  # padded to 16
+    assert choose_model_arrays(arrays, 16) == []

@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,6 +50,9 @@ LINKER_SCRIPT = "linker.ld"
 # with MODEL_RAM_MARGIN bytes to spare beyond the stack estimate.
 MODEL_FLASH_LINKER_SCRIPT = "linker_model_in_flash.ld"
 MODEL_RAM_MARGIN = 8192
+# When they do not all fit, the arrays whose flash reads stall most per byte go to RAM as far as it
+# has room (linker.ld names their sections in .data), the rest stay in flash: "partial".
+MODEL_ARRAY_ALIGN = 16  # TE_ALIGNED in templates/model/tinyedge_model.c.j2: each array may add padding
 PROJECT_FILE = "tinyedge_project.json"  # which board a project was rendered for
 EXCEPTION_FRAME_BYTES = 32  # registers an Armv6-M/Armv7-M core stacks on interrupt entry (no FPU context)
 OBJECT_CACHE = cache_dir("objects")
@@ -138,7 +141,10 @@ class Firmware:
     ram_used: int | None  # .data + .bss + the stack estimate
     ram_available: int | None
     compiler: str
-    model_constants: str = "flash"  # where the model's weights and layer parameters are read from: "flash" or "ram"
+    model_constants: str = "flash"  # where the model's weights and layer parameters are read from: "flash", "ram"
+    # or "partial" (the arrays named in model_constants_in_ram, of model_constants_ram_bytes, in RAM)
+    model_constants_ram_bytes: int = 0  # the model's constant arrays copied to RAM at start-up
+    model_constants_in_ram: tuple[str, ...] = ()  # "partial": the arrays in RAM, most stalls saved per byte first
 
     def _total(self, kind: str) -> int:
         return sum(s.size for s in self.sections if s.kind == kind)
@@ -291,6 +297,7 @@ def _template_context(board: Board, tools: Toolchain, model_sha: str) -> dict:
             "boot_bytes": board.layout.boot_bytes, "entry": tools.family.entry,
             "global_pointer": board.family == "riscv", "arm": board.family == "arm",
             "model_constants_in_ram": board.layout.model_constants == "ram-when-fits",
+            "model_ram_sections": [],  # partial placement: build_firmware renders linker.ld again with them
             "model_flash_script": MODEL_FLASH_LINKER_SCRIPT,
         }
         context |= setup_context(board)
@@ -307,7 +314,7 @@ def build_firmware(project_dir: Path, board: Board | str) -> Firmware:
     build = project_dir / BUILD_DIR
     objects = _compile_all(tools, project_dir, sources, build)
     stack = _stack(board, tools, [o.with_suffix(".ci") for o in objects])
-    elf, model_constants = _link_placing_model(board, tools, project_dir, objects, stack)
+    elf, placement = _link_placing_model(board, tools, project_dir, objects, stack)
     hex_path = bin_path = None
     if not tools.is_host:
         hex_path, bin_path = build / tools.outputs[1], build / tools.outputs[2]
@@ -316,7 +323,8 @@ def build_firmware(project_dir: Path, board: Board | str) -> Firmware:
     sections = _sections(tools, elf)
     firmware = Firmware(board.name, project_dir, elf, hex_path, bin_path, sections, stack,
                         *_usage(board, sections, stack), compiler=_compiler_version(tools.cc),
-                        model_constants=model_constants)
+                        model_constants=placement.where, model_constants_ram_bytes=placement.ram_bytes,
+                        model_constants_in_ram=placement.arrays)
     _check_fits(board, firmware)
     (build / "firmware.json").write_text(json.dumps(_metadata(firmware), indent=2) + "\n")
     return firmware
@@ -352,22 +360,126 @@ def _link(board: Board, tools: Toolchain, project_dir: Path, objects: list[Path]
     return project_dir / elf
 
 
+@dataclass(frozen=True)
+class _Placement:
+    where: str  # "flash", "ram" or "partial"
+    ram_bytes: int = 0  # of the model's constant arrays
+    arrays: tuple[str, ...] = ()  # "partial": the arrays in RAM
+
+
+@dataclass(frozen=True)
+class ModelArray:
+    """One of the generated model's constant arrays, and what reading it from flash is estimated to cost."""
+
+    name: str
+    section: str  # .rodata.<name>: -fdata-sections gives every array its own
+    bytes: int
+    stall_per_byte: float  # estimated flash-read stall cycles per byte per inference (see read_cost)
+
+
 def _link_placing_model(board: Board, tools: Toolchain, project_dir: Path, objects: list[Path],
-                        stack: StackEstimate) -> tuple[Path, str]:
+                        stack: StackEstimate) -> tuple[Path, _Placement]:
     """Link, with the model's constants in RAM where the project's linker script puts them and they fit
-    (RAM to spare beyond the stack estimate), else with them in flash; returns the ELF and "ram" or "flash"."""
+    (RAM to spare beyond the stack estimate); else with those arrays whose flash reads stall most per byte in
+    RAM as far as they fit ("partial"); else with all of them in flash. linker.ld ends up as the one linked."""
     fallback = project_dir / MODEL_FLASH_LINKER_SCRIPT
     if not fallback.is_file():
-        return _link(board, tools, project_dir, objects, stack), "flash"
+        return _link(board, tools, project_dir, objects, stack), _Placement("flash")
+    arrays = model_arrays(board, project_dir / "model" / "tinyedge_model.json")
     try:
         elf = _link(board, tools, project_dir, objects, stack)
         _, _, ram_used, ram_available = _usage(board, _sections(tools, elf), stack)
         if ram_used is not None and ram_available is not None and ram_used + MODEL_RAM_MARGIN <= ram_available:
-            return elf, "ram"
+            return elf, _Placement("ram", sum(a.bytes for a in arrays), tuple(a.name for a in arrays))
     except TinyEdgeError:
-        pass  # RAM overflowed: the flash layout below links, or fails with its own numbers
+        pass  # RAM overflowed: the layouts below link, or fail with their own numbers
+    flash_script = fallback.read_text()
     fallback.replace(project_dir / LINKER_SCRIPT)  # the project's make and CMake builds link the same way
-    return _link(board, tools, project_dir, objects, stack), "flash"
+    elf = _link(board, tools, project_dir, objects, stack)
+    _, _, ram_used, ram_available = _usage(board, _sections(tools, elf), stack)
+    if ram_used is None or ram_available is None:
+        return elf, _Placement("flash")
+    chosen = choose_model_arrays(arrays, ram_available - ram_used - MODEL_RAM_MARGIN)
+    if not chosen:
+        return elf, _Placement("flash")
+    (project_dir / LINKER_SCRIPT).write_text(_render_linker_script(board, tools, project_dir,
+                                                                   [a.section for a in chosen]))
+    try:
+        elf = _link(board, tools, project_dir, objects, stack)
+        _, _, ram_used, ram_available = _usage(board, _sections(tools, elf), stack)
+        if ram_used is not None and ram_available is not None and ram_used + MODEL_RAM_MARGIN <= ram_available:
+            return elf, _Placement("partial", sum(a.bytes for a in chosen), tuple(a.name for a in chosen))
+    except TinyEdgeError:
+        pass
+    (project_dir / LINKER_SCRIPT).write_text(flash_script)  # cannot happen with the padding budgeted; be safe
+    return _link(board, tools, project_dir, objects, stack), _Placement("flash")
+
+
+def _render_linker_script(board: Board, tools: Toolchain, project_dir: Path, ram_sections: list[str]) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "firmware")),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    context = _template_context(board, tools, _model_sha256(project_dir / "model"))
+    return env.get_template("linker.ld.j2").render(context | {"model_constants_in_ram": False,
+                                                              "model_ram_sections": ram_sections})
+
+
+def model_arrays(board: Board, meta: Path) -> list[ModelArray]:
+    """The model's constant arrays (codegen's tinyedge_model.json) with their estimated flash-read stalls;
+    [] for model sources without that list."""
+    data = json.loads(meta.read_text()) if meta.is_file() else {}
+    layers = {layer["index"]: layer for layer in data.get("layers", ())}
+    constants = data.get("constants", ())
+    by_layer: dict[int, list[int]] = {}
+    for const in constants:
+        for index in const["layers"]:
+            by_layer.setdefault(index, []).append(int(const["bytes"]))
+    cost = read_cost(board)
+    arrays = []
+    for const in constants:
+        stall = 0.0
+        for index in const["layers"]:
+            sizes = by_layer[index]
+            stall += cost(int(layers.get(index, {}).get("macs", 0)), max(sizes), sum(sizes))
+        arrays.append(ModelArray(const["name"], const["section"], int(const["bytes"]), stall))
+    return arrays
+
+
+def read_cost(board: Board) -> Callable[[int, int, int], float]:
+    """Estimated stall cycles per byte of a layer's constants read from the board's code memory, per inference,
+    as a function of the layer's MACs, its largest constant (the weights) and all its constants' bytes.
+
+    A static estimate, from shapes only: each weight byte takes part in macs / weight_bytes MACs (the
+    output pixels of a convolution, 1 for a fully connected layer at batch 1), and a kernel reads it
+    at most that many times (fewer where it keeps weights in registers across pixels). When all the
+    layer's constants fit in half the cache in front of the flash (the other half for code and for
+    the two ways' conflicts), they miss once per inference (the layers between evict them), else on
+    every pass: a miss per line, miss_cycles / line_bytes per byte. Without such a cache every read
+    pays the flash's wait states, so the cost is the number of passes. Only the ranking matters here.
+    """
+    code = board.layout.code if board.layout is not None else ""
+    caches = [c for c in board.caches if c.memory == code and c.serves in ("data", "both") and board.cache_enabled(c)]
+
+    def cost(macs: int, weight_bytes: int, layer_bytes: int) -> float:
+        passes = max(1.0, macs / weight_bytes) if weight_bytes else 1.0
+        if not caches:
+            return passes
+        cache = caches[0]
+        per_byte = cache.miss_cycles / cache.line_bytes
+        return per_byte * (1.0 if layer_bytes <= cache.size_bytes // 2 else passes)
+
+    return cost
+
+
+def choose_model_arrays(arrays: list[ModelArray], budget: int) -> list[ModelArray]:
+    """The arrays for RAM: greedily by estimated stall per byte (larger first among equals), each taken when
+    it fits what is left of `budget` bytes (with its alignment padding), the rest skipped."""
+    chosen = []
+    for array in sorted(arrays, key=lambda a: (-a.stall_per_byte, -a.bytes, a.name)):
+        padded = -(-array.bytes // MODEL_ARRAY_ALIGN) * MODEL_ARRAY_ALIGN
+        if array.stall_per_byte > 0 and padded <= budget:
+            chosen.append(array)
+            budget -= padded
+    return chosen
 
 
 def _compile_all(tools: Toolchain, project_dir: Path, sources: list[str], build: Path) -> list[Path]:

@@ -34,6 +34,8 @@ from tinyedge.resources import templates_dir
 CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "uint32": "uint32_t",
           "int64": "int64_t", "float32": "float", "bool": "uint8_t"}
 VALUES_PER_LINE = 16
+CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "int64_t": 8,
+               "float": 4}
 
 
 @dataclass(frozen=True)
@@ -250,10 +252,16 @@ def render_model(model: CompiledModel, out_dir: Path) -> list[Path]:
     layers = []
     stored: dict[tuple[str, bytes], str] = {}  # identical constants are stored once, the others name it
     aliases: dict[str, str] = {}
+    # Which layers read each array: its section, .rodata.<name> (-fdata-sections), is what the build's
+    # placement of the model's constants (tinyedge/build.py) names when only some of them fit in RAM.
+    users: dict[str, set[int]] = {}
     for op, call in zip(graph.operators, model.calls):
         prefix = f"layer{op.index}"
+        for index in _constant_tensors(graph, (call,)):
+            users.setdefault(f"tensor_{index}", set()).add(op.index)
         for const in _const_args(call):
             name, key = f"{prefix}_{const.name}", _const_key(const)
+            users.setdefault(stored.get(key, name), set()).add(op.index)
             if key in stored:
                 aliases[name] = stored[key]
                 continue
@@ -288,7 +296,10 @@ def render_model(model: CompiledModel, out_dir: Path) -> list[Path]:
         path.write_text(env.get_template(f"{name}.j2").render(context))
         written.append(path)
     meta = model_dir / "tinyedge_model.json"
-    meta.write_text(json.dumps(_metadata(model), indent=2) + "\n")
+    constants = [{"name": a["name"], "section": f".rodata.{a['name']}",
+                  "bytes": a["length"] * CTYPE_BYTES.get(a["ctype"], 4), "layers": sorted(users.get(a["name"], ()))}
+                 for a in arrays]
+    meta.write_text(json.dumps(_metadata(model) | {"constants": constants}, indent=2) + "\n")
     written.append(meta)
     return written
 

@@ -384,6 +384,7 @@ def build_report(model: CompiledModel, tflite: Path, board: Board, firmware: Fir
         text_bytes=firmware.text, data_bytes=firmware.data, bss_bytes=firmware.bss,
         flash_available=firmware.flash_available or 0, ram_available=firmware.ram_available or 0,
         model_constants=firmware.model_constants, optimize=model.plan.optimize,
+        model_constants_ram_bytes=firmware.model_constants_ram_bytes if firmware.model_constants != "flash" else None,
     )
     layers = tuple(
         LayerFigures(layer.index, layer.name, layer.opcode, layer.macs, stats.instructions, int(round(stats.cycles)),

@@ -62,7 +62,9 @@ class MemoryInfo:
     ram_available: int
     note: str | None = None  # where the figures come from, when not from an emulated ELF
     flash_total_bytes: int | None = None  # the whole flash chip, where flash_available is one partition of it
-    model_constants: str | None = None  # where the firmware reads the weights: "flash", or "ram" (copied at start-up)
+    model_constants: str | None = None  # where the firmware reads the weights: "flash", "ram" (copied at start-up)
+    # or "partial": the arrays whose flash reads were estimated to stall most per byte in RAM, the rest in flash
+    model_constants_ram_bytes: int | None = None  # "ram" and "partial": bytes of the model's constant arrays in RAM
     optimize: str = "speed"  # what the arena was planned for (`--optimize`): "speed" or "ram"
 
 
@@ -216,7 +218,8 @@ class AccuracyInfo:
 
 # Left out of report.json when None: sections and fields that only some boards have.
 OPTIONAL_SECTIONS = ("simulation", "estimate", "espidf", "firmware", "provenance", "accuracy")
-OPTIONAL_FIELDS = {"memory": ("note", "flash_total_bytes", "model_constants"), "verification": ("method",)}
+OPTIONAL_FIELDS = {"memory": ("note", "flash_total_bytes", "model_constants", "model_constants_ram_bytes"),
+                   "verification": ("method",)}
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,11 @@ def _memory_rows(mem: MemoryInfo, partition: bool = False) -> list[tuple[str, st
                     f"stack {stack})")]
     if mem.model_constants == "ram":
         rows.append(("weights", "in RAM: copied from flash at start-up (they fit; the board reads flash slowly)"))
+    elif mem.model_constants == "partial":
+        in_ram = mem.model_constants_ram_bytes or 0
+        rows.append(("weights", f"partly in RAM: {in_ram:,} of {mem.weights_bytes:,} B copied from flash at start-up "
+                                "(the arrays whose flash reads were estimated to stall most per byte, as many as fit "
+                                "beside the arena and stack), the rest read from flash"))
     if mem.note:
         rows.append(("memory", mem.note))
     return rows
