@@ -4,18 +4,18 @@
  * needs a scratch row of twice the input's length. Per-channel or per-tensor weights
  * without a zero point.
  *
- * Split weights. Most quads of rows hold their weights split, so that one SXTB16 per weight
- * word feeds two SMLADs instead of two: each pair of weights (b0, b1) of a row (depth d, d + 1,
- * d even) is stored as the int16 h = 256 b1 + b0 (its low byte is b0's: SXTB16 gives b0 back),
- * and the input row is widened once per call into int16 lanes xa = x1 - 127 and
- * xb = 256 x0 - xa (te_fc_widen_split). Then h xa + b0 xb = 256 (b0 x0 + b1 x1 - 127 b1):
- * two SMLADs, (h, h') . (xa, xa') on the raw weight word and (b0, b2) . (xb, xb') on its
- * SXTB16, add 256 times four products less 127 times the odd weights, which the lowering adds
- * back to the bias; an arithmetic shift by 8 ends the sum. Exact modulo 2^32 when every
- * row's 128 * sum |even weights| + 255 * sum |odd weights| is below 2^23 and no pair has
- * b1 = -128 with b0 < 0 (h would leave int16); a quad where a row breaks either stays plain:
- * raw weights against the input, each word extended twice (the general list's companion,
- * the plain list, names those quads).
+ * Split weights. Most quads of rows hold their weights split, so that each weight word takes one
+ * SXTB16 instead of two (the raw word feeds one SMLAD, its SXTB16 the other): each pair of
+ * weights (b0, b1) of a row (depth d, d + 1, d even) is stored as the int16 h = 256 b1 + b0
+ * (its low byte is b0's: SXTB16 gives b0 back), and the input row is widened once per call
+ * into int16 lanes xa = x1 - 127 and xb = 256 x0 - xa (te_fc_widen_split). Then
+ * h xa + b0 xb = 256 (b0 x0 + b1 x1 - 127 b1): two SMLADs, (h, h') . (xa, xa') on the raw
+ * weight word and (b0, b2) . (xb, xb') on its SXTB16, add 256 times four products less 127
+ * times the odd weights, which the lowering adds back to the bias; an arithmetic shift by 8
+ * ends the sum. Exact modulo 2^32 when every row's 128 * sum |even weights| + 255 * sum |odd
+ * weights| is below 2^23 and no pair has b1 = -128 with b0 < 0 (h would leave int16); a quad
+ * where a row breaks either stays plain: raw weights against the input, each word extended
+ * twice (the general list's companion, the plain list, names those quads).
  *
  * Layouts:
  *   input  [rows, accum_depth] int8 (any rank in the model: every dimension but the last are rows)

@@ -21,7 +21,7 @@ static void te_fc_widen_split(const int8_t *x, int32_t depth, int16_t *dst)
         }
 #if TE_NN_DSP
         const uint32_t word = te_nn_read_u32(v);
-        const uint32_t xa = (uint32_t)__ssub16(te_nn_sxtb16_odd(word), 0x007F007Fu); /* modular: no lane wraps */
+        const uint32_t xa = (uint32_t)__ssub16(te_nn_sxtb16_odd(word), 0x007F007Fu); /* no lane saturates */
         te_nn_write_u32(dst, xa);
         te_nn_write_u32(dst + 2, (uint32_t)__ssub16((word << 8) & 0xFF00FF00u, xa));
 #else
