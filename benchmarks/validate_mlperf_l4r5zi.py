@@ -21,6 +21,15 @@ caches in front of flash at 5 wait states, prefetch off, each 64-bit flash read 
 not fit the 1 KB cache is what separates the builds). The current build's outputs are checked byte for byte
 against tflite_micro (the Python package), and so are the old builds'.
 
+The older trees measured (docs/cycle-model.md gives the figures): tflite-micro a37043ff7
+(2021-04-09, the first commit with TFLM's Makefile) with its own CMSIS_5 pin 0d7e4fa7 (2021-02),
+and the same tree with CMSIS_5 9daaa7a34 (2020-06-11, the first with the cmsis_nn_context
+interface whole, as TFLM 2.3 calls it) whose kernels/cmsis_nn/depthwise_conv.cc calls
+arm_depthwise_conv_s8_opt, as TF's CMSIS-NN depthwise kernel of 2020 did, instead of the
+wrapper that picks the 3x3 variant (the call and its get_buffer_size both switched to _opt's).
+Third-party downloads for tflite-micro a37043ff7: flatbuffers dca12522, gemmlowp 719139ce, ruy
+38a9266b, and a downloads/gcc_embedded/bin of links to the system's arm-none-eabi tools.
+
 Printed: per model and build, exact instructions between the inference markers, the estimate's
 cycles (memory stalls in brackets), latency at the board clock, the error against the published
 TFLM figure, and the cycles per instruction the published figure implies. Nothing is fitted.
@@ -186,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"board {board.name}: {board.description}; GCC {compiler_version(board)}; published: {SOURCE}; "
           f"ST: {ST_SOURCE}")
-    print("| model | build | instructions | instr/MAC | est. cycles (stalls; if a miss waits for all four reads) | "
+    print("| model | build | instructions | instr/MAC | est. cycles (memory stalls; of them instruction fetches) | "
           "CPI | est. ms at 120 MHz | published ms | error | CPI the published ms needs | flash image B | output |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
