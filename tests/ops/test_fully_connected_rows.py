@@ -18,11 +18,13 @@ from tflite_edits import edited, only_operator, set_data, with_output_scale
 from tinyedge.boards import load_board
 from tinyedge.codegen import compile_graph
 from tinyedge.importer import parse_tflite
+from tinyedge.ops import ScratchArg
 from tinyedge.ops.fully_connected import (
     FULLY_CONNECTED_PACKED,
     SPLIT_INPUT_OFFSET,
     pack_quads,
     pack_split_quads,
+    split_pays_its_scratch,
     splittable_rows,
 )
 from tinyedge.pipeline import build
@@ -72,10 +74,21 @@ def run_on(board: str, flatbuffer: bytes, tmp_path: Path, samples: int = 3):
     return compiled
 
 
-def test_trained_autoencoder_splits_every_quad_and_is_bit_exact_on_the_host(assert_bit_exact):
+def test_trained_autoencoder_splits_the_quads_that_pay_their_scratch_bit_exact_on_the_host(assert_bit_exact):
     result = assert_bit_exact(autoencoder(), samples=6)
     assert {layer.function for layer in result.model.layers} == {FULLY_CONNECTED_PACKED}
-    assert split_quads_of(result.model) == [(8, 0), (8, 0), (1, 0), (8, 0), (8, 0), (18, 0)]
+    # The narrowing layers stay plain, without scratch: 72 -> 32 (a 144-byte split row against the
+    # 104 bytes it holds live) and 32 -> 6 (64 against 38: split_pays_its_scratch); the others split.
+    assert split_quads_of(result.model) == [(8, 8), (8, 0), (1, 1), (8, 0), (8, 0), (18, 0)]
+    scratch = [sum(a.nbytes for a in call.args if isinstance(a, ScratchArg)) for call in result.model.calls]
+    assert scratch == [0, 64, 0, 16, 64, 64]
+
+
+def test_the_split_row_is_taken_only_where_it_at_most_doubles_the_live_bytes():
+    assert split_pays_its_scratch(accum_depth=128, live_bytes=128 + 128)
+    assert not split_pays_its_scratch(accum_depth=640, live_bytes=640 + 128)
+    assert split_pays_its_scratch(accum_depth=128, live_bytes=128 + 640)
+    assert pack_split_quads(np.ones((8, 16), dtype=np.int8), allowed=False).split_quads == 0
 
 
 @needs_arm
@@ -83,15 +96,16 @@ def test_trained_autoencoder_splits_every_quad_and_is_bit_exact_on_the_host(asse
 def test_trained_autoencoder_on_boards(board, tmp_path, quantize_for_test):
     flatbuffer = quantize_for_test(autoencoder(), tmp_path / "ae.tflite").read_bytes()
     compiled = run_on(board, flatbuffer, tmp_path)
-    assert all(plain == 0 for _, plain in split_quads_of(compiled))
+    assert [plain for _, plain in split_quads_of(compiled)] == [8, 0, 1, 0, 0, 0]
 
 
 def dense_with_plain_quads(tmp_path: Path, quantize_for_test, depth: int = 402, units: int = 14,
                            output_scale: float = 1.0) -> bytes:
     """A trained Dense(depth -> units) whose quad 0 has an odd weight of -128 after a negative one and
     whose quad 2 has a row of +-127 (its split sum bound 128 * 201 * 127 + 255 * 201 * 127 > 2^23):
-    both stay plain; quads 1 and 3 split; 2 leftover channels."""
-    inputs = keras.Input((depth,), batch_size=1)
+    both stay plain; quads 1 and 3 split; 2 leftover channels. Two rows, so that the split row pays
+    its scratch (split_pays_its_scratch)."""
+    inputs = keras.Input((2, depth), batch_size=1)
     model = train_briefly(keras.Model(inputs, keras.layers.Dense(units)(inputs)), epochs=2)
     flatbuffer = quantize_for_test(model, tmp_path / "dense.tflite").read_bytes()
 

@@ -17,9 +17,10 @@ the output), accum_depth = the filter's last dimension. keepNumDims changes only
 output tensor's shape, not the arithmetic.
 
 `fully_connected_variant` chooses the kernel: te_fully_connected_s8 (the reference
-arithmetic), or te_fully_connected_packed_s8, which gives the same bytes faster with a scratch
-row of twice the input's length: weights packed four output channels at a time and split
-(pack_split_quads: one SXTB16 per weight word instead of two), the input offset folded into
+arithmetic), or te_fully_connected_packed_s8, which gives the same bytes faster: weights packed
+four output channels at a time and split (pack_split_quads: one SXTB16 per weight word instead of
+two, against a scratch row of twice the input's length, where split_pays_its_scratch lets the
+layer take it), the input offset folded into
 the bias and the output offset into the rounding, as tinyedge.ops.conv prepares the
 convolution variants' constants (channels outside that rounding's range keep the reference
 requantization inside the kernel).
@@ -101,9 +102,19 @@ class SplitQuads:
     packed: np.ndarray
     bias_correction: np.ndarray
     plain_quads: tuple[int, ...]
+    split_quads: int  # how many quads are split: none, and the kernel needs no scratch
 
     def plain_list(self, channels: int) -> np.ndarray:
         return np.array([*self.plain_quads, channels], dtype=np.int32)
+
+
+def split_pays_its_scratch(accum_depth: int, live_bytes: int) -> bool:
+    """Whether the split layout may take its scratch row: at most the bytes the layer already holds
+    live (its input and output), so the faster layout never more than doubles the layer's part of
+    the arena. A wide input feeding a narrow output (an autoencoder's first layer: 640 in, 128 out)
+    would otherwise set the whole arena's peak with its scratch (768 -> 2,048 B there); such a layer
+    keeps every quad plain and needs no scratch."""
+    return fully_connected_scratch_bytes(accum_depth) <= live_bytes
 
 
 def splittable_rows(weights: np.ndarray) -> np.ndarray:
@@ -119,13 +130,14 @@ def splittable_rows(weights: np.ndarray) -> np.ndarray:
     return (bound < SPLIT_SUM_LIMIT) & ~((odd == -128) & (even < 0)).any(axis=1)
 
 
-def pack_split_quads(weights: np.ndarray) -> SplitQuads:
+def pack_split_quads(weights: np.ndarray, allowed: bool = True) -> SplitQuads:
     """pack_quads' layout, each quad whose four rows are splittable (splittable_rows) split: every
-    weight pair (b0, b1) stored as the int16 256 b1 + b0, little-endian."""
+    weight pair (b0, b1) stored as the int16 256 b1 + b0, little-endian. Not `allowed`: all plain."""
     channels, depth = weights.shape
     whole = channels // 4 * 4
     split = np.zeros(channels, dtype=bool)
-    split[:whole] = np.repeat(splittable_rows(weights[:whole]).reshape(-1, 4).all(axis=1), 4)
+    if allowed:
+        split[:whole] = np.repeat(splittable_rows(weights[:whole]).reshape(-1, 4).all(axis=1), 4)
     padded = np.zeros((channels, depth4(depth)), dtype=np.int64)
     padded[:, :depth] = weights
     pairs = (256 * padded[:, 1::2] + padded[:, 0::2]) & 0xFFFF
@@ -133,7 +145,7 @@ def pack_split_quads(weights: np.ndarray) -> SplitQuads:
     stored = np.where(split[:, None], halves, padded & 0xFF).astype(np.uint8).view(np.int8)
     correction = np.where(split, SPLIT_INPUT_OFFSET * padded[:, 1::2].sum(axis=1), 0)
     plain = tuple(c for c in range(0, whole, 4) if not split[c])
-    return SplitQuads(pack_quads(stored), correction, plain)
+    return SplitQuads(pack_quads(stored), correction, plain, whole // 4 - len(plain))
 
 
 @lowering("FULLY_CONNECTED", activations=("int8", "int16"))
@@ -180,8 +192,9 @@ def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
         folded = fold_input_offset(bias.data if bias is not None else None, weights, -input_.zero_point)
         fast = fast_requantization(np.resize(multipliers, output_depth), np.resize(shifts, output_depth),
                                    output.zero_point, folded, weights, FULLY_CONNECTED_PACKED_UNIT)
-        split = pack_split_quads(weights)
+        split = pack_split_quads(weights, split_pays_its_scratch(accum_depth, input_.nbytes + output.nbytes))
         quant = np.concatenate([fast.with_bias(folded + split.bias_correction), split.plain_list(output_depth)])
+        scratch = fully_connected_scratch_bytes(accum_depth) if split.split_quads else 0
         return KernelCall(
             function=FULLY_CONNECTED_PACKED, header=f"{FULLY_CONNECTED_PACKED}.h",
             params_type="te_fully_connected_packed_params",
@@ -189,7 +202,7 @@ def lower_fully_connected(graph: Graph, op: Operator) -> KernelCall:
                     "activation_min": act_min, "activation_max": act_max},
             args=(TensorArg(input_index), ConstArg("filter", "int8_t", split.packed),
                   ConstArg("quant", "int32_t", quant),
-                  ScratchArg(fully_connected_scratch_bytes(accum_depth), "int16_t"), TensorArg(output_index)),
+                  ScratchArg(scratch, "int16_t"), TensorArg(output_index)),
             macs=macs,
         )
     params: dict[str, ParamValue] = {
