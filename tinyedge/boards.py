@@ -31,6 +31,9 @@ CORES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "xtensa-lx7": ("xtensa", ("none", "xtensa-sp"), ("ccount", "none")),
     "host": ("host", ("native",), ("none",)),
 }
+# Cores with the Cortex-M DSP extension (SMLAD, SXTB16, SSAT...), which te_nn_dsp.h's
+# __ARM_FEATURE_DSP paths use; the M33's is optional, and present on the boards here.
+DSP_CORES = ("cortex-m4f", "cortex-m7", "cortex-m33")
 FPUS = tuple(sorted({fpu for _, fpus, _ in CORES.values() for fpu in fpus}))
 CYCLE_COUNTERS = tuple(sorted({c for _, _, counters in CORES.values() for c in counters}))
 # Unicorn CPU models per built-in emulator architecture (the UC_CPU_<ARCH>_<MODEL> suffix).
@@ -355,6 +358,11 @@ class Board:
     @property
     def is_host(self) -> bool:
         return self.family == "host"
+
+    @property
+    def dsp_extension(self) -> bool:
+        """Whether the kernels take the Cortex-M DSP paths here (what compile_graph lowers for)."""
+        return self.core in DSP_CORES
 
     @property
     def emulated(self) -> bool:

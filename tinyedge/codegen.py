@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from tinyedge.ops import (
     lower,
     unsupported_message,
 )
+from tinyedge.ops.conv import constants_read_in_place
 from tinyedge.plan import SPEED, MemoryPlan, lean_calls, plan_memory, planned_calls
 from tinyedge.resources import templates_dir
 
@@ -95,14 +97,17 @@ class CompiledModel:
         return self.plan.tensor_offsets.get(self.inputs[0].index)
 
 
-def compile_graph(graph: Graph, model_sha256: str = "", optimize: str = SPEED) -> CompiledModel:
+def compile_graph(graph: Graph, model_sha256: str = "", optimize: str = SPEED,
+                  dsp_extension: bool = True) -> CompiledModel:
     """Lower every op and plan memory for `optimize` (tinyedge.plan.OPTIMIZE_GOALS); raises before any file
-    is written if an op is unsupported."""
+    is written if an op is unsupported. `dsp_extension`: whether the target core has the Cortex-M DSP
+    extension (Board.dsp_extension), whose kernels copy their constants into the scratch."""
     unsupported = find_unsupported(graph)
     if unsupported:
         raise UnsupportedOpError(unsupported_message(graph, unsupported))
-    calls = tuple(lower(graph, op) for op in graph.operators)
-    lean = lean_calls(graph, calls) if optimize != SPEED else {}
+    with nullcontext() if dsp_extension else constants_read_in_place():
+        calls = tuple(lower(graph, op) for op in graph.operators)
+        lean = lean_calls(graph, calls) if optimize != SPEED else {}
     plan = plan_memory(graph, calls, optimize, lean)
     calls = planned_calls(calls, lean, plan)
     constants = _constant_tensors(graph, calls)

@@ -96,13 +96,15 @@ def ensure_int8(model_path: Path, workdir: Path, calib: Path | None = None, sour
     return quantize_stage(model_path, workdir, calib, source, log, activations).tflite
 
 
-def compile_tflite(path: Path, name: str | None = None, optimize: str = SPEED) -> CompiledModel:
+def compile_tflite(path: Path, name: str | None = None, optimize: str = SPEED,
+                   board: Board | None = None) -> CompiledModel:
     """Import, lower and plan an int8 .tflite; `name` is how reports call the model (default: file stem);
-    `optimize` "speed" or "ram" (tinyedge/plan.py)."""
+    `optimize` "speed" or "ram" (tinyedge/plan.py); `board`, where known, for what its core's kernels take
+    (Board.dsp_extension)."""
     graph = load_tflite(path)
     if name:
         graph = dataclasses.replace(graph, name=name)
-    return compile_graph(graph, model_sha256(path), optimize)
+    return compile_graph(graph, model_sha256(path), optimize, board is None or board.dsp_extension)
 
 
 def render(model: CompiledModel, board: Board | str, out_dir: Path, console: str = SEMIHOSTING,
@@ -126,7 +128,7 @@ def generate(model_path: Path, out_dir: Path, board: str = "host", calib: Path |
     check_optimize(optimize)
     with output_folder(out_dir, (model_path, calib, source), force, command="generate") as scratch:
         tflite = ensure_int8(model_path, scratch, calib, source, log, activations)
-        model = compile_tflite(tflite, name=Path(model_path).stem, optimize=optimize)
+        model = compile_tflite(tflite, name=Path(model_path).stem, optimize=optimize, board=board_data)
         render(model, board_data, scratch)
     return Generated(Path(out_dir), Path(out_dir) / "model.tflite", model)
 
@@ -172,7 +174,7 @@ def run_model(model_path: Path, board: str, input_path: Path, output_path: Path,
     with tempfile.TemporaryDirectory(prefix="tinyedge-run-") as tmp:
         workdir = Path(tmp)
         tflite = ensure_int8(Path(model_path), workdir, calib, log=log, activations=activations)
-        model = compile_tflite(tflite, name=Path(model_path).stem, optimize=optimize)
+        model = compile_tflite(tflite, name=Path(model_path).stem, optimize=optimize, board=board_data)
         if len(model.outputs) != 1:
             raise TinyEdgeError(f"the model has {len(model.outputs)} outputs; `run` writes single-output models")
         samples, batched = load_input_samples(Path(input_path), model)
@@ -228,13 +230,13 @@ class Progress:
 
 
 def quantize_and_generate(model_path: Path, workdir: Path, calib: Path | None, source: Path | None,
-                           progress: Progress, log: Log, activations: str | None = None, optimize: str = SPEED
-                           ) -> tuple[QuantizeResult, CompiledModel]:
+                           progress: Progress, log: Log, activations: str | None = None, optimize: str = SPEED,
+                           board: Board | None = None) -> tuple[QuantizeResult, CompiledModel]:
     """The first two stages of every `compile`: the quantized .tflite in workdir, and the compiled model."""
     progress("quantize")
     quantized = quantize_stage(model_path, workdir, calib, source, log, activations)
     progress("generate C" + ("" if optimize == SPEED else f" (memory planned for {optimize})"))
-    return quantized, compile_tflite(quantized.tflite, name=Path(model_path).stem, optimize=optimize)
+    return quantized, compile_tflite(quantized.tflite, name=Path(model_path).stem, optimize=optimize, board=board)
 
 
 def verification_samples(model: CompiledModel, calib: Path | None, count: int) -> list[bytes]:
@@ -295,7 +297,7 @@ def compile_model(model_path: Path, board: Board | str, out_dir: Path, calib: Pa
     progress = Progress(6 if evaluation is None else 7, log)
     with output_folder(out_dir, (model_path, calib, source, eval_data), force) as scratch:
         quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations,
-                                                 optimize)
+                                                 optimize, board_data)
         tflite = quantized.tflite
         inputs = verification_samples(model, calib, samples)
         render(model, board_data, scratch, console, inputs)

@@ -79,7 +79,7 @@ def compile_estimated(model_path: Path, board: Board, out_dir: Path, calib: Path
     progress = Progress(6 if evaluation is None else 7, log)
     with output_folder(out_dir, (model_path, calib, source, eval_data), force) as scratch:
         quantized, model = quantize_and_generate(model_path, scratch, calib, source, progress, log, activations,
-                                                 optimize)
+                                                 optimize, board)
         tflite = quantized.tflite
         progress(f"render the ESP-IDF project for {target}")
         checked = espidf.render_checked_project(scratch, board, model, tflite, calib, samples)

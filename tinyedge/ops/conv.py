@@ -67,6 +67,22 @@ def variants_enabled() -> bool:
     return not _reference_only.get()
 
 
+_constants_copied: ContextVar[bool] = ContextVar("tinyedge_constants_copied", default=True)
+
+
+@contextmanager
+def constants_read_in_place() -> Iterator[None]:
+    """Lower for a core without the DSP extension: the fast convolutions copy their constants into
+    the scratch only under TE_NN_DSP (reading flash behind a read buffer costs wait states there, on
+    the cores that have one), so elsewhere no scratch is reserved for the copy: it would be arena
+    bytes no kernel writes."""
+    token = _constants_copied.set(False)
+    try:
+        yield
+    finally:
+        _constants_copied.reset(token)
+
+
 REFERENCE_REQUESTED = "reference kernels requested"
 
 
@@ -213,13 +229,15 @@ def depthwise_3x3_scratch_bytes(output_width: int, stride_width: int, depth: int
 
 def depthwise_constants_words(packed: np.ndarray) -> int:
     """The constants_words param of the depthwise variants: all of `packed` copied into the scratch once
-    per call when it is at most DEPTHWISE_CONSTANTS_COPY_MAX_BYTES, else 0 (read in place).
+    per call on DSP cores (constants_read_in_place) when it is at most DEPTHWISE_CONSTANTS_COPY_MAX_BYTES,
+    else 0 (read in place).
 
     Each output pixel (ch4) or block of pixels (3x3) reads its channels' constants again; from flash
     behind a one-word read buffer (nrf52840) every such word costs wait states, from RAM none. The
     copy costs a word's load and store once per call, and RAM only where the scratch lies at the
     arena's peak (the planner overlaps it with dead tensors)."""
-    return len(packed) if 4 * len(packed) <= DEPTHWISE_CONSTANTS_COPY_MAX_BYTES else 0
+    copied = _constants_copied.get() and 4 * len(packed) <= DEPTHWISE_CONSTANTS_COPY_MAX_BYTES
+    return len(packed) if copied else 0
 
 CONV2D_REFERENCE = "te_conv2d_s8"
 CONV2D_1X1 = "te_conv2d_1x1_s8"
@@ -276,11 +294,13 @@ def conv2d_scratch_bytes(function: str, depth: int, columns: int = 2, constants_
 
 def conv2d_constants_bytes(filter_bytes: int, quant_words: int, pixels: int) -> int:
     """The constants_bytes param of te_conv2d_1x1_s8 and te_conv2d_im2col_s8: the packed filter and the
-    quant words, copied into the scratch once per call on DSP cores, where they fit in
+    quant words, copied into the scratch once per call on DSP cores (constants_read_in_place), where they fit in
     CONV2D_CONSTANTS_COPY_MAX_BYTES and the layer has CONV2D_CONSTANTS_COPY_MIN_PIXELS output pixels
     (fewer blocks of pixels read each word too few times to repay its copy); else 0 (read in place)."""
     size = filter_bytes + 4 * quant_words
-    return size if size <= CONV2D_CONSTANTS_COPY_MAX_BYTES and pixels >= CONV2D_CONSTANTS_COPY_MIN_PIXELS else 0
+    copied = (_constants_copied.get() and size <= CONV2D_CONSTANTS_COPY_MAX_BYTES
+              and pixels >= CONV2D_CONSTANTS_COPY_MIN_PIXELS)
+    return size if copied else 0
 
 
 def depthwise_scratch_bytes(filter_height: int, span_width: int, depth: int, constants_words: int = 0) -> int:

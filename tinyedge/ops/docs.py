@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from tinyedge.boards import list_boards, load_board
+from tinyedge.boards import DSP_CORES, list_boards, load_board
 from tinyedge.errors import TinyEdgeError
 from tinyedge.ops import REPLACEMENTS, supported_ops
 from tinyedge.ops.catalog import OPS, OpDoc
@@ -20,9 +20,6 @@ from tinyedge.resources import firmware_dir
 
 COMMAND = "python -m tinyedge.ops.docs"
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "ops.md"
-# Cores with the Cortex-M DSP extension (SMLAD, SXTB16, SSAT...), which te_nn_dsp.h's
-# __ARM_FEATURE_DSP paths use; the M33's is optional, and present on the boards here.
-DSP_CORES = ("cortex-m4f", "cortex-m7", "cortex-m33")
 _DSP_INCLUDE = re.compile(r'^\s*#\s*include\s+"te_nn_(dsp|dot_s16)\.h"', re.MULTILINE)
 
 
@@ -56,7 +53,7 @@ def _boards_by_dsp() -> tuple[list[str], list[str]]:
     dsp: list[str] = []
     plain: list[str] = []
     for name in list_boards():
-        (dsp if load_board(name).core in DSP_CORES else plain).append(name)
+        (dsp if load_board(name).dsp_extension else plain).append(name)
     return dsp, plain
 
 
