@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import re
 import subprocess
+import tempfile
 import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -242,6 +243,27 @@ int main(void)
 """
 
 
+_HOST_FLAGS = tuple(f for f in C_FLAGS if f not in ("-g", "-fstack-usage"))
+# Each kernel compiled once per test run (with the batch's flags, as its own translation unit as before),
+# then linked into every batch that calls it: the sources do not change while the tests run.
+_KERNEL_OBJECTS: dict[str, Path] = {}
+_KERNEL_FOLDER: tempfile.TemporaryDirectory | None = None
+
+
+def _kernel_object(kernel: str) -> Path:
+    global _KERNEL_FOLDER
+    if kernel not in _KERNEL_OBJECTS:
+        if _KERNEL_FOLDER is None:
+            _KERNEL_FOLDER = tempfile.TemporaryDirectory(prefix="tinyedge-single-op-kernels-")
+        obj = Path(_KERNEL_FOLDER.name) / (kernel.replace("/", "__") + ".o")
+        command = ["gcc", *_HOST_FLAGS, "-I", str(firmware_dir() / "include"), "-c",
+                   str(firmware_dir() / "kernels" / kernel), "-o", str(obj)]
+        build = subprocess.run(command, capture_output=True, text=True)
+        assert build.returncode == 0, f"kernel {kernel} does not compile:\n{build.stderr[-4000:]}"
+        _KERNEL_OBJECTS[kernel] = obj
+    return _KERNEL_OBJECTS[kernel]
+
+
 @contextlib.contextmanager
 def _templates_loaded_once() -> Iterator[None]:
     """render_model makes a new jinja2 Environment per call, which parses the templates again (30 ms a
@@ -281,8 +303,8 @@ def _run_on_host(batch: list[_Compiled], folder: Path) -> list[list[bytes]]:
                                      max_output=max(item.model.output_bytes for item in batch)))
     kernels = sorted({source for item in batch for source in item.model.kernel_sources})
     executable = folder / "cases"
-    command = ["gcc", *(f for f in C_FLAGS if f not in ("-g", "-fstack-usage")), "-I", str(firmware_dir() / "include"),
-               str(driver), *sources, *(str(firmware_dir() / "kernels" / k) for k in kernels), "-o", str(executable)]
+    command = ["gcc", *_HOST_FLAGS, "-I", str(firmware_dir() / "include"), str(driver), *sources,
+               *(str(_kernel_object(k)) for k in kernels), "-o", str(executable)]
     build = subprocess.run(command, capture_output=True, text=True)
     assert build.returncode == 0, f"the batch of {len(batch)} models does not compile:\n{build.stderr[-4000:]}"
     stdin = b"".join(sample for item in batch for sample in item.samples)
