@@ -55,6 +55,23 @@
 #define TE_NN_DSP 0
 #endif
 
+/*
+ * The hand-scheduled blocks hold their loop state in every register GCC hands inline assembly,
+ * which it does only when optimizing (at -O0 it keeps a frame pointer) and, for the Thumb-1
+ * blocks' r8-r11, only when optimizing for speed (-Os withholds r8-r12). Other builds (a debug
+ * build, an Arduino core's -Os) take the C paths: the same bytes, slower.
+ */
+#if defined(__OPTIMIZE__)
+#define TE_NN_ASM_BLOCKS 1
+#else
+#define TE_NN_ASM_BLOCKS 0
+#endif
+#if defined(__thumb__) && !defined(__thumb2__) && TE_NN_ASM_BLOCKS && !defined(__OPTIMIZE_SIZE__)
+#define TE_NN_THUMB1 1 /* Cortex-M0/M0+: Thumb-1 inner loops */
+#else
+#define TE_NN_THUMB1 0
+#endif
+
 #if TE_NN_DSP
 /* ======================================================================== DSP extension */
 
@@ -376,6 +393,7 @@ static inline void te_nn_mat_mult_2x1_full_asm(const int8_t *rows, const int32_t
     "ssat %[xa], #8, %[xa]\n\t"                                                                \
     "strb %[xa], " store "\n\t"
 
+#if TE_NN_ASM_BLOCKS
 /*
  * Three columns (three output pixels) in one block: the two-rows-by-three-columns, whole-int8-clamp
  * case for layers without general units, the columns widened and interleaved group by group
@@ -454,15 +472,10 @@ static inline void te_nn_mat_mult_2x3_full_asm(const int8_t *rows, const int32_t
         : [cols] "m"(cols), [groups] "m"(groups), [end] "m"(end), [depth] "m"(output_depth)
         : "cc", "memory");
 }
+#endif /* TE_NN_ASM_BLOCKS */
 
 #else
 /* ============================================================================ plain C */
-
-#if defined(__thumb__) && !defined(__thumb2__)
-#define TE_NN_THUMB1 1 /* Cortex-M0/M0+: Thumb-1 inner loops below */
-#else
-#define TE_NN_THUMB1 0
-#endif
 
 #if TE_NN_THUMB1
 /*
@@ -984,14 +997,15 @@ static TE_NN_ALWAYS_INLINE void te_nn_mat_mult_s8(const int8_t *filter, const in
 }
 
 /*
- * Whether the kernels take te_nn_mat_mult3_s8 for a layer: the DSP extension (its hand-scheduled
- * block; cores without it keep two columns, as before), the whole int8 clamp (full_range), an
- * even output_depth and no general units (the list after the constants is output_depth alone).
+ * Whether the kernels take te_nn_mat_mult3_s8 for a layer: the DSP extension in an optimized
+ * build (TE_NN_ASM_BLOCKS: its hand-scheduled block; other builds keep two columns, as before),
+ * the whole int8 clamp (full_range), an even output_depth and no general units (the list after
+ * the constants is output_depth alone).
  * Other layers, and the last pixels % 3 of every layer, take te_nn_mat_mult_s8.
  */
 static inline int te_nn_mat_mult3_takes(const int32_t *quant, int32_t output_depth, int full_range)
 {
-#if TE_NN_DSP
+#if TE_NN_DSP && TE_NN_ASM_BLOCKS
     return full_range && output_depth >= 2 && output_depth % 2 == 0 && quant[4 * output_depth] == output_depth;
 #else
     (void)quant, (void)output_depth, (void)full_range;
@@ -1007,24 +1021,10 @@ static inline int te_nn_mat_mult3_takes(const int32_t *quant, int32_t output_dep
 static inline void te_nn_mat_mult3_s8(const int8_t *filter, const int32_t *quant, int32_t output_depth,
                                       int32_t groups, const int16_t *cols, int8_t *out)
 {
-#if TE_NN_DSP
+#if TE_NN_DSP && TE_NN_ASM_BLOCKS
     te_nn_mat_mult_2x3_full_asm(filter, quant, output_depth / 2, groups, cols, out, output_depth);
 #else
-    for (int32_t c = 0; c < output_depth; c += 2, filter += 8 * groups, quant += 8, out += 2) {
-        int32_t acc[6] = {quant[0], quant[0], quant[0], quant[4], quant[4], quant[4]};
-        const int8_t *rows = filter;
-        const int16_t *x = cols;
-        for (int32_t g = 0; g < groups; ++g, rows += 8, x += 12) {
-            for (int32_t i = 0; i < 3; ++i) {
-                acc[i] += te_nn_dot_group(rows, x + 4 * i);
-                acc[3 + i] += te_nn_dot_group(rows + 4, x + 4 * i);
-            }
-        }
-        for (int32_t i = 0; i < 3; ++i) {
-            out[i * output_depth] = te_nn_output_s8(acc[i], quant + 1, TE_INT8_MIN, TE_INT8_MAX, 1);
-            out[i * output_depth + 1] = te_nn_output_s8(acc[3 + i], quant + 5, TE_INT8_MIN, TE_INT8_MAX, 1);
-        }
-    }
+    (void)filter, (void)quant, (void)output_depth, (void)groups, (void)cols, (void)out; /* never taken */
 #endif
 }
 

@@ -6,11 +6,14 @@
 
 #include <string.h>
 
+/* The hand-scheduled 3x3 blocks: DSP cores, optimized builds (te_nn_dsp.h: TE_NN_ASM_BLOCKS). */
+#define TE_DW_CH4_ASM (TE_NN_DSP && TE_NN_ASM_BLOCKS)
+
 /* Words of one channel group's constants: biases, taps, requantization triples. */
 #define TE_DW_CH4_BIAS_WORDS 4
 #define TE_DW_CH4_REQUANT_WORDS 12
 
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
 /* 3x3 taps of four channels: per tap 2 LDRD and 4 halfword multiply-accumulates. */
 #define TE_DW_CH4_ASM_TAP(row, offset)                                                          \
     "ldrd %[t0], %[t1], [%[" row "], #" offset "]\n\t"                                          \
@@ -269,7 +272,7 @@ static TE_NN_NOINLINE void te_dw_ch4_general_group(const int16_t *const *rows, i
                                                    int32_t group_size, int32_t filter_height, int32_t filter_width,
                                                    int32_t activation_min, int32_t activation_max, int8_t *out)
 {
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
     if (filter_height == 3 && filter_width == 3) {
         int32_t a0 = packed[0], a1 = packed[1], a2 = packed[2], a3 = packed[3];
         uint32_t t0, t1, t2, t3;
@@ -302,7 +305,7 @@ static TE_NN_NOINLINE void te_dw_ch4_pixel_mixed(const int16_t *const *rows, int
                                                  int32_t group_size, int32_t filter_height, int32_t filter_width,
                                                  int32_t activation_min, int32_t activation_max, int8_t *out)
 {
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
     const int fast = filter_height == 3 && filter_width == 3 && activation_min == TE_INT8_MIN
                      && activation_max == TE_INT8_MAX;
 #endif
@@ -311,7 +314,7 @@ static TE_NN_NOINLINE void te_dw_ch4_pixel_mixed(const int16_t *const *rows, int
         const int32_t end = te_nn_min_i32(*general / 4, channel_groups);
         if (end > group) {
             const int32_t at = offset + group * group_size;
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
             if (fast) {
                 te_dw_ch4_pixel_3x3_asm(rows[0] + at, rows[1] + at, rows[2] + at, packed + group * group_words,
                                         packed + end * group_words, 2 * group_size, out + 4 * group);
@@ -332,7 +335,7 @@ static TE_NN_NOINLINE void te_dw_ch4_pixel_mixed(const int16_t *const *rows, int
     }
 }
 
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
 /*
  * Every channel group of output pixels p and p + 1 (out, out + depth) in a layer with general
  * groups, 3x3 filter, stride 1 or 2, clamp to the whole int8 range: the runs of ordinary groups
@@ -393,7 +396,7 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
     const int32_t row_size = group_size * channel_groups;
     const int32_t input_row_size = input_width * depth;
     const int32_t pixel_step = 4 * stride_width;
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
     const int fast = filter_height == 3 && filter_width == 3 && activation_min == TE_INT8_MIN
                      && activation_max == TE_INT8_MAX;
 #endif
@@ -435,7 +438,7 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
                 rows[filter_y] = scratch + (first_row + filter_y + pad_height) % filter_height * row_size;
             }
             int32_t out_x = 0;
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
             if (fast && stride_width <= 2) {
                 /* pixel pairs, the last pixel of an odd width alone (below) */
                 for (; out_x + 2 <= output_width; out_x += 2, out += 2 * depth) {
@@ -460,7 +463,7 @@ void te_depthwise_conv2d_ch4_s8(const te_depthwise_conv2d_ch4_params *params, co
             }
             for (; out_x < output_width; ++out_x, out += depth) {
                 const int32_t offset = out_x * pixel_step;
-#if TE_NN_DSP
+#if TE_DW_CH4_ASM
                 if (fast) {
                     te_dw_ch4_pixel_3x3_asm(rows[0] + offset, rows[1] + offset, rows[2] + offset, packed,
                                             general_groups, 2 * group_size, out);

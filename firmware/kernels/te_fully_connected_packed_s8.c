@@ -107,7 +107,7 @@ static const int8_t *te_fc_dot_split_quad(const int8_t *rows, const int16_t *x, 
         :
         : "cc", "memory");
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-#elif defined(__thumb__) && !defined(__thumb2__)
+#elif TE_NN_THUMB1
     /*
      * Thumb-1 (Cortex-M0/M0+: sign-extending loads with a register offset only), as te_fc_dot_quad:
      * one index i into the rows, counting up from minus their length to 0 over base pointers at the
@@ -219,7 +219,7 @@ static const int8_t *te_fc_dot_quad(const int8_t *rows, const int8_t *x, int32_t
             :
             : "cc", "memory");
     }
-#elif defined(__thumb__) && !defined(__thumb2__)
+#elif TE_NN_THUMB1
     /*
      * Thumb-1 (Cortex-M0/M0+: LDRSB with a register offset only, most instructions on r0-r7):
      * one index i into the rows, counting up from minus their length to 0 over base pointers at
