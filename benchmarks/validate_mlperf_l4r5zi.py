@@ -1,34 +1,30 @@
-"""MLPerf Tiny's TFLM + CMSIS-NN reference on NUCLEO-L4R5ZI, rebuilt and counted here, against its
-published latencies; and tinyedge's own compile of the same models on the same board file.
+"""MLPerf Tiny's TFLM + CMSIS-NN reference on NUCLEO-L4R5ZI, counted here, against its published
+latencies; and tinyedge's own compile of the same models on the same board file.
 
-    python benchmarks/validate_mlperf_l4r5zi.py --tflm PATH [--tflm-old PATH ...] --models DIR
+    python benchmarks/validate_mlperf_l4r5zi.py --build LABEL=DIR [--build LABEL=DIR ...] --models DIR
         [--board nucleo-l4r5zi] [--only kws ...] [--no-tinyedge]
 
---tflm: a TFLite-Micro tree (third-party downloads in place; its Makefile runs python3 scripts that
-import Pillow), built with TFLM's own release flags (core -Os, kernels -O2) for Cortex-M4F with
-CMSIS-NN. --tflm-old (repeatable): an older TFLite-Micro tree, one whose Makefile has a single
-OPTIMIZATION_LEVEL (tflite-micro's history starts in April 2021; TFLM 2.3.1 itself lives only in
-tensorflow/tensorflow), with the CMSIS_5 of the caller's choice in its downloads, built the way
-the reference submission built TFLM 2.3.1: everything at -Os (Mbed CLI's default develop profile
-for GCC_ARM); labelled by its folder name. --models: the folder of the four MLPerf Tiny int8 models
-(kws_ref_model, vww_96_int8, pretrainedResnet_quant, ad01_int8 .tflite). Of TFLM's kernel files only
-those the four models call are compiled (tflm_firmware.MLPERF_KERNELS), with TFLM's own commands.
+This repository holds no third-party code and no recipe that builds it, so the TFLite-Micro
+firmware is built outside it; each --build names a folder of ELFs, one per model (kws.elf, vww.elf,
+ic.elf, ad.elf), for the board: TFLM's library for Cortex-M4F with CMSIS-NN, the model's .tflite
+linked in as a sized data object (so the memory model sees it as weights), a main that runs the
+interpreter between te_inference_begin() and te_inference_end() on one input read from input.bin
+and writes its output to output.bin (te_runtime.h, the emulator's protocol), and tinyedge's own
+start-up code, runtime and linker script for the board (tinyedge.build.render_project), so the
+board's [setup] clocks, wait states and caches are those of tinyedge's firmware. --models: the
+folder of the four MLPerf Tiny int8 models (benchmarks/mlperf_tiny.py).
 
 Each model runs once (one seeded random int8 input) in the built-in emulator on the board file,
 whose [setup] and [[cache]] tables make the memory model: the ART's 1 KB instruction and 256 B data
 caches in front of flash at 5 wait states, prefetch off, each 64-bit flash read they miss charged
-5 cycles. Printed beside the stalls: how many of them instruction fetches caused (code that does
-not fit the 1 KB cache is what separates the builds). The current build's outputs are checked byte for byte
-against tflite_micro (the Python package), and so are the old builds'.
+5 cycles. Printed beside the stalls: how many of them instruction fetches caused. Every build's
+output is checked byte for byte against tflite_micro (the Python package).
 
-The older trees measured (docs/cycle-model.md gives the figures): tflite-micro a37043ff7
-(2021-04-09, the first commit with TFLM's Makefile) with its own CMSIS_5 pin 0d7e4fa7 (2021-02),
-and the same tree with CMSIS_5 9daaa7a34 (2020-06-11, the first with the cmsis_nn_context
-interface whole, as TFLM 2.3 calls it) whose kernels/cmsis_nn/depthwise_conv.cc calls
-arm_depthwise_conv_s8_opt, as TF's CMSIS-NN depthwise kernel of 2020 did, instead of the
-wrapper that picks the 3x3 variant (the call and its get_buffer_size both switched to _opt's).
-Third-party downloads for tflite-micro a37043ff7: flatbuffers dca12522, gemmlowp 719139ce, ruy
-38a9266b, and a downloads/gcc_embedded/bin of links to the system's arm-none-eabi tools.
+The builds measured for docs/cycle-model.md: TFLM at the commit ANCHORS.md used, with its release
+flags (core -Os, kernels -O2); tflite-micro a37043ff7 (2021-04-09, the first commit with TFLM's
+Makefile) with its own CMSIS_5 pin 0d7e4fa7 (2021-02), all -Os as the reference submission's Mbed
+build did; and the same tree with CMSIS_5 9daaa7a34 (2020-06-11) whose depthwise kernel calls
+arm_depthwise_conv_s8_opt, as TF's CMSIS-NN depthwise kernel of 2020 did, all -Os.
 
 Printed: per model and build, exact instructions between the inference markers, the estimate's
 cycles (memory stalls in brackets), latency at the board clock, the error against the published
@@ -39,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -48,17 +45,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tflm_firmware import Library, build_firmware, build_library, compiler_version, text_bytes  # noqa: E402
-
-from tinyedge.boards import Board, load_board  # noqa: E402
-from tinyedge.simulate import simulate  # noqa: E402
+from tinyedge.boards import Board, load_board
+from tinyedge.build import toolchain
+from tinyedge.simulate import simulate
 
 BOARD = "nucleo-l4r5zi"
-CURRENT_MAKE = ["TARGET=cortex_m_generic", "TARGET_ARCH=cortex-m4+fp", "OPTIMIZED_KERNEL_DIR=cmsis_nn",
-                "BUILD_TYPE=release"]
-OLD_MAKE = [*CURRENT_MAKE, "OPTIMIZATION_LEVEL=-Os", "CC_WARNINGS="]
 SOURCE = ("MLPerf Tiny Inference v0.5 results, reference submission (TFLM 2.3.1 + CMSIS-NN, Mbed OS, "
           "NUCLEO-L4R5ZI at 120 MHz)")
 ST_SOURCE = "MLPerf Tiny Inference results, STMicroelectronics' submission (X-CUBE-AI v1.2) on the NUCLEO-L4R5ZI"
@@ -112,8 +103,23 @@ def reference_output(model: Path, array: np.ndarray) -> bytes:
     return interpreter.get_output(0).tobytes()
 
 
-def run_tflm(library: Library, board: Board, model: Path, sample: bytes, work: Path) -> Run:
-    elf = build_firmware(library, board, model, work)
+def text_bytes(elf: Path, board: Board) -> int:
+    """Bytes of the ELF's flash image (code, constants, the model, the .data load image)."""
+    proc = subprocess.run([toolchain(board).tool("size"), "-A", str(elf)], capture_output=True, text=True, check=True)
+    sizes = {parts[0]: int(parts[1]) for parts in (line.split() for line in proc.stdout.splitlines())
+             if len(parts) >= 3 and parts[1].isdigit()}
+    return sum(size for name, size in sizes.items() if name in (".vectors", ".text", ".rodata", ".init_array",
+                                                                 ".ARM.exidx", ".data"))
+
+
+def compilers(elf: Path, board: Board) -> str:
+    """The compilers the ELF's objects name in their .comment section."""
+    proc = subprocess.run([toolchain(board).tool("readelf"), "-p", ".comment", str(elf)], capture_output=True,
+                          text=True)
+    return ", ".join(sorted(set(re.findall(r"GCC: \(.*?\) [\d.]+", proc.stdout)))) or "(not recorded)"
+
+
+def run_tflm(elf: Path, board: Board, sample: bytes) -> Run:
     result = simulate(elf, board, [sample], budget=2_000_000_000)
     stalls = result.samples[0].stall_cycles
     misses = {name: counts[1] * next(c.miss_cycles for c in board.caches if c.name == name)
@@ -137,15 +143,13 @@ def run_tinyedge(model: Path, board: Board, work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tflm", type=Path, required=True, help="a TFLite-Micro tree (current)")
-    parser.add_argument("--tflm-old", type=Path, action="append", default=[],
-                        help="an older TFLite-Micro tree, built at -Os as Mbed did (repeatable; labelled by "
-                             "its folder name)")
+    parser.add_argument("--build", action="append", required=True, metavar="LABEL=DIR",
+                        help="a TFLite-Micro build: a folder of kws.elf, vww.elf, ic.elf, ad.elf (repeatable)")
     parser.add_argument("--models", type=Path, required=True, help="folder of the MLPerf Tiny int8 .tflite files")
     parser.add_argument("--board", default=BOARD)
     parser.add_argument("--only", nargs="*", choices=[c.key for c in CASES])
     parser.add_argument("--no-tinyedge", action="store_true", help="skip tinyedge's own compile of the models")
-    parser.add_argument("--keep", type=Path, help="keep the firmware projects in this folder")
+    parser.add_argument("--keep", type=Path, help="keep tinyedge's own compiles in this folder")
     args = parser.parse_args(argv)
     board = load_board(args.board)
     cases = [c for c in CASES if not args.only or c.key in args.only]
@@ -153,10 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: {args.models} lacks {', '.join(m + '.tflite' for m in missing)}", file=sys.stderr)
         return 2
-    gcc_root = f"TARGET_TOOLCHAIN_ROOT={Path(shutil.which('arm-none-eabi-gcc') or '/usr/bin/x').parent}/"
-    builds = [("TFLM now + CMSIS-NN (core -Os, kernels -O2)", build_library(args.tflm, [*CURRENT_MAKE, gcc_root]))]
-    for old in args.tflm_old:  # GCC 12 wants <limits> where TFLM of 2021 relied on it being included
-        builds.append((f"{old.name} (all -Os)", build_library(old, OLD_MAKE, extra_flags=("-include", "limits"))))
+    builds = [(label, Path(folder)) for label, _, folder in (item.partition("=") for item in args.build)]
+    absent = [str(folder / f"{c.key}.elf") for _, folder in builds for c in cases
+              if not (folder / f"{c.key}.elf").is_file()]
+    if absent:
+        print(f"error: no firmware {', '.join(absent)} (see --help for what a build folder holds)", file=sys.stderr)
+        return 2
     clock = board.clock_hz or 1
     work = Path(tempfile.mkdtemp(prefix="tinyedge-mlperf-l4r5zi-")) if args.keep is None else args.keep
     rows = []
@@ -167,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             expected = reference_output(model, array)
             published_cycles = case.published_ms * 1e-3 * clock
             first_output = None
-            for label, library in builds:
-                run = run_tflm(library, board, model, sample, work / f"{case.key}-{len(rows)}")
+            for label, folder in builds:
+                run = run_tflm(folder / f"{case.key}.elf", board, sample)
                 exact = "bit-exact vs tflite_micro" if run.output == expected else (
                     "same as the current build" if run.output == first_output else "OUTPUT DIFFERS")
                 first_output = run.output if first_output is None else first_output
@@ -193,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    print(f"board {board.name}: {board.description}; GCC {compiler_version(board)}; published: {SOURCE}; "
-          f"ST: {ST_SOURCE}")
+    first_elf = builds[0][1] / f"{cases[0].key}.elf"
+    print(f"board {board.name}: {board.description}; TFLM built with {compilers(first_elf, board)}; "
+          f"published: {SOURCE}; ST: {ST_SOURCE}")
     print("| model | build | instructions | instr/MAC | est. cycles (memory stalls; of them instruction fetches) | "
           "CPI | est. ms at 120 MHz | published ms | error | CPI the published ms needs | flash image B | output |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
