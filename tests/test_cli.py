@@ -162,5 +162,6 @@ def test_a_keras_file_whose_config_keras_rejects_gives_one_line(small_model, tmp
     proc = tinyedge("quantize", str(broken), "-o", str(tmp_path / "q.tflite"))
     _assert_one_line_error(proc, "cannot load Keras model")
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("tinyedge: error: cannot load Keras model") and len(last) < 400  # nothing after it
+    # nothing after it, and no config dump: bounded apart from the model's path
+    assert last.startswith("tinyedge: error: cannot load Keras model") and len(last) - len(str(broken)) < 400
     assert not (tmp_path / "q.tflite").exists()

@@ -12,6 +12,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +103,26 @@ def run(spec: Path, out: Path, ray_tmp: Path, *args: str) -> Run:
     return Run(out, proc.returncode, proc.stdout, proc.stderr)
 
 
+def _short_folder(prefix: str) -> Iterator[Path]:
+    """A private folder directly in /tmp: Ray's socket paths inside it must fit in 107 characters,
+    which pytest's own temporary paths (longer under pytest-xdist's workers) need not."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def ray_tmp(tmp_path_factory) -> Path:
-    """Ray's temp folder: private, and short (Ray's socket paths must fit in 107 characters)."""
-    return tmp_path_factory.mktemp("ray")
+def ray_tmp() -> Iterator[Path]:
+    """Ray's temp folder: private, and short."""
+    yield from _short_folder("te-ray-")
+
+
+@pytest.fixture
+def cluster_work() -> Iterator[Path]:
+    """The test cluster's folder (its nodes' Ray temp folders among it): private, and short."""
+    yield from _short_folder("te-cl-")
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +213,9 @@ def test_a_failing_job_is_recorded_in_one_line_and_the_others_finish(local_run):
 
 
 @pytest.mark.slow
-def test_the_same_spec_on_a_two_node_ray_cluster(inputs, local_run, tmp_path_factory):
+def test_the_same_spec_on_a_two_node_ray_cluster(inputs, local_run, cluster_work):
     """Head and worker are `ray start` processes on this machine, stopped by tests/sweep_cluster.py in a finally."""
-    work = tmp_path_factory.mktemp("cl")
+    work = cluster_work
     out = inputs / "out-cluster"
     proc = sweep(str(inputs / "spec.toml"), "--address", "{address}", "-o", str(out),
                  prefix=(shutil.which("unshare") or "unshare", "-rn", sys.executable,
