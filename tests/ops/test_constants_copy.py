@@ -9,15 +9,13 @@ reserves no arena bytes for a copy nobody writes.
 from __future__ import annotations
 
 import keras
+from board_run import run_bit_exact
 from keras_training import train_briefly
 
 from tinyedge.boards import load_board
 from tinyedge.codegen import compile_graph
 from tinyedge.importer import parse_tflite
 from tinyedge.ops import ScratchArg
-from tinyedge.pipeline import build
-from tinyedge.simulate import simulate
-from tinyedge.verify import random_samples, verify
 
 COPY_PARAMS = {"constants_bytes": 1, "constants_words": 4}  # param: bytes per unit
 
@@ -50,7 +48,4 @@ def test_cores_without_the_dsp_extension_reserve_no_copy_and_stay_bit_exact(quan
     assert _copies(plain) == [0, 0, 0]
     assert _scratch(dsp) - _scratch(plain) == sum(_copies(dsp))
     assert plain.plan.arena_bytes < dsp.plan.arena_bytes
-    inputs = random_samples(plain, 3, seed=5)
-    firmware = build(plain, "rp2040", tmp_path / "rp2040")
-    outputs = simulate(firmware.elf, load_board("rp2040"), inputs).outputs
-    assert verify(flatbuffer, plain, inputs, list(outputs)).bit_exact
+    run_bit_exact(flatbuffer, "rp2040", tmp_path, model=plain)

@@ -14,17 +14,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from board_run import run_bit_exact
 from keras_training import train_briefly
 from test_conv_fast import always_overlapping
 
-from tinyedge.boards import load_board
-from tinyedge.codegen import CompiledModel, compile_graph
-from tinyedge.importer import parse_tflite
+from tinyedge.codegen import CompiledModel
 from tinyedge.ops import ConstArg, KernelCall
 from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL
-from tinyedge.pipeline import build
-from tinyedge.simulate import simulate
-from tinyedge.verify import random_samples, verify
 
 BOARD = "nrf52840"
 layers = keras.layers
@@ -43,13 +39,7 @@ def run_on_board(tmp_path: Path, quantize_for_test):
 
     def run(model: keras.Model, board: str = BOARD, samples: int = 3) -> CompiledModel:
         flatbuffer = quantize_for_test(model, tmp_path / "model.tflite").read_bytes()
-        compiled = compile_graph(parse_tflite(flatbuffer, name="model"))
-        firmware = build(compiled, board, tmp_path / board)
-        inputs = random_samples(compiled, samples, seed=7)
-        sim = simulate(firmware.elf, load_board(board), inputs)
-        result = verify(flatbuffer, compiled, inputs, list(sim.outputs))
-        assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"
-        return compiled
+        return run_bit_exact(flatbuffer, board, tmp_path, samples).model
 
     return run
 

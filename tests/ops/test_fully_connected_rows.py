@@ -12,12 +12,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from board_run import run_bit_exact
 from keras_training import train_briefly
 from tflite_edits import edited, only_operator, set_data, with_output_scale
 
-from tinyedge.boards import load_board
-from tinyedge.codegen import compile_graph
-from tinyedge.importer import parse_tflite
 from tinyedge.ops import ScratchArg
 from tinyedge.ops.fully_connected import (
     FULLY_CONNECTED_PACKED,
@@ -27,9 +25,6 @@ from tinyedge.ops.fully_connected import (
     split_pays_its_scratch,
     splittable_rows,
 )
-from tinyedge.pipeline import build
-from tinyedge.simulate import simulate
-from tinyedge.verify import random_samples, verify
 
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
 
@@ -65,13 +60,7 @@ def split_quads_of(model) -> list[tuple[int, int]]:
 
 
 def run_on(board: str, flatbuffer: bytes, tmp_path: Path, samples: int = 3):
-    compiled = compile_graph(parse_tflite(flatbuffer, name="model"))
-    firmware = build(compiled, board, tmp_path / board)
-    inputs = random_samples(compiled, samples, seed=7)
-    sim = simulate(firmware.elf, load_board(board), inputs)
-    result = verify(flatbuffer, compiled, inputs, list(sim.outputs))
-    assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"
-    return compiled
+    return run_bit_exact(flatbuffer, board, tmp_path, samples).model
 
 
 def test_trained_autoencoder_splits_the_quads_that_pay_their_scratch_bit_exact_on_the_host(assert_bit_exact):

@@ -8,16 +8,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from board_run import BoardRun, run_bit_exact
 
 from tinyedge.boards import load_board
 from tinyedge.build import build_firmware, render_project
-from tinyedge.codegen import CompiledModel, compile_graph
+from tinyedge.codegen import compile_graph
 from tinyedge.host import run_host
 from tinyedge.importer import parse_tflite
 from tinyedge.ops.conv import (
@@ -29,8 +29,8 @@ from tinyedge.ops.conv import (
 )
 from tinyedge.ops.fully_connected import FULLY_CONNECTED_PACKED
 from tinyedge.pipeline import build
-from tinyedge.simulate import SimResult, simulate
-from tinyedge.verify import random_samples, verify
+from tinyedge.simulate import simulate
+from tinyedge.verify import random_samples
 
 BOARD = "nrf52840"
 BIAS = keras.initializers.RandomUniform(-0.3, 0.3, seed=13)
@@ -43,13 +43,6 @@ def _seeded() -> None:
     keras.utils.set_random_seed(0)
 
 
-@dataclass(frozen=True)
-class M4Run:
-    model: CompiledModel
-    sim: SimResult
-    elf: Path
-
-
 def dsp_instructions(elf: Path, function: str) -> set[str]:
     """Mnemonics of the DSP-extension instructions in one function of the ELF."""
     listing = subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={function}", str(elf)],
@@ -59,25 +52,19 @@ def dsp_instructions(elf: Path, function: str) -> set[str]:
 
 
 @pytest.fixture
-def run_on_m4(tmp_path: Path, quantize_for_test) -> Callable[..., M4Run]:
+def run_on_m4(tmp_path: Path, quantize_for_test) -> Callable[..., BoardRun]:
     """Quantize a Keras model (or take a .tflite), build it for nrf52840, emulate it on seeded
     random inputs and assert the outputs equal tflite_micro's byte for byte."""
 
-    def run(model: keras.Model | bytes, samples: int = 3, board: str = BOARD) -> M4Run:
+    def run(model: keras.Model | bytes, samples: int = 3, board: str = BOARD) -> BoardRun:
         flatbuffer = model if isinstance(model, bytes) else \
             quantize_for_test(model, tmp_path / "model.tflite").read_bytes()
-        compiled = compile_graph(parse_tflite(flatbuffer, name="model"))
-        firmware = build(compiled, board, tmp_path / board)
-        inputs = random_samples(compiled, samples, seed=7)
-        sim = simulate(firmware.elf, load_board(board), inputs)
-        result = verify(flatbuffer, compiled, inputs, list(sim.outputs))
-        assert result.bit_exact, f"not bit-exact on {board}: {result.first_mismatch}"
-        return M4Run(compiled, sim, firmware.elf)
+        return run_bit_exact(flatbuffer, board, tmp_path, samples)
 
     return run
 
 
-def kernels(run: M4Run) -> list[str]:
+def kernels(run: BoardRun) -> list[str]:
     return [layer.function for layer in run.model.layers]
 
 
