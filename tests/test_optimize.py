@@ -93,12 +93,31 @@ def test_ram_never_plans_above_speed_and_moves_a_layer_only_to_shrink_the_arena(
     speed, ram = _compiled(tflite, SPEED), _compiled(tflite, RAM)
     assert plan_problems(ram.graph, ram.calls, ram.plan) == []
     assert ram.plan.arena_bytes <= speed.plan.arena_bytes
-    if ram.plan.lean:  # whether a plain kernel pays depends on the kernels' scratch and in-place rules
+    if ram.plan.lean:  # whether a lean variant pays depends on the kernels' scratch and in-place rules
         assert ram.plan.arena_bytes < speed.plan.arena_bytes
-    moved = {i for i, (a, b) in enumerate(zip(speed.calls, ram.calls)) if a.function != b.function}
-    assert moved == ram.plan.lean
-    assert all(ram.calls[i].fallback.startswith("--optimize ram:") for i in moved)
+    changed = {i for i, (a, b) in enumerate(zip(speed.calls, ram.calls))
+               if (a.function, a.params) != (b.function, b.params)}
+    assert changed == ram.plan.lean
+    for i in changed:  # a plain kernel says why; the same fast kernel reads its constants in place
+        if ram.calls[i].function == speed.calls[i].function:
+            assert ram.calls[i].fallback is None and _copied(ram.calls[i]) == 0 < _copied(speed.calls[i])
+        else:
+            assert ram.calls[i].fallback.startswith("--optimize ram:")
     assert _host_outputs_are_bit_exact(tflite, ram, tmp_path / "ram")
+
+
+def _copied(call: KernelCall) -> int:
+    """The constants a fast convolution copies into its scratch (conv2d_constants_bytes, depthwise_constants_words)."""
+    return int(call.params.get("constants_bytes", 0)) + 4 * int(call.params.get("constants_words", 0))
+
+
+def test_ram_keeps_a_fast_depthwise_that_reads_its_constants_in_place(trained):
+    """The DS-CNN's peak holds a depthwise layer's constants copy: "ram" drops the copy, not the fast kernel
+    (the plain depthwise kernel cannot write over its input, so it would be no saving)."""
+    speed, ram = _compiled(trained["ds_cnn"], SPEED), _compiled(trained["ds_cnn"], RAM)
+    kept = [i for i in ram.plan.lean if ram.calls[i].function == speed.calls[i].function]
+    assert kept and ram.plan.arena_bytes < speed.plan.arena_bytes
+    assert all(ram.calls[i].fallback is None and _copied(ram.calls[i]) == 0 for i in kept)
 
 
 def _chain(scratch_at: int, scratch: int) -> tuple[Graph, list[KernelCall], dict[int, KernelCall]]:

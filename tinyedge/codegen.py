@@ -107,8 +107,10 @@ def compile_graph(graph: Graph, model_sha256: str = "", optimize: str = SPEED,
         raise UnsupportedOpError(unsupported_message(graph, unsupported))
     with nullcontext() if dsp_extension else constants_read_in_place():
         calls = tuple(lower(graph, op) for op in graph.operators)
-        lean = lean_calls(graph, calls) if optimize != SPEED else {}
-    plan = plan_memory(graph, calls, optimize, lean)
+        # "ram": the smaller of the plans with either set of lean variants (the copy-free one on a tie)
+        leans = [lean_calls(graph, calls, copy_free) for copy_free in (True, False)] if optimize != SPEED else [{}]
+    plans = [(plan_memory(graph, calls, optimize, lean), lean) for lean in leans]
+    plan, lean = min(plans, key=lambda candidate: candidate[0].arena_bytes)
     calls = planned_calls(calls, lean, plan)
     constants = _constant_tensors(graph, calls)
     weight_bytes = sum(graph.tensor(t).nbytes for t in constants)

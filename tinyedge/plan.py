@@ -11,10 +11,10 @@ tinyedge.plan_check checks a plan with lifetimes and byte ranges of its own.
 Two goals (`--optimize`). Both search, from the plans with and without convolutions writing
 over their inputs, which ops write in place and the placement order (that costs no cycles).
 "speed", the default, keeps the kernels as they were lowered: the fast variants with their
-scratch. "ram" also tries, for an op whose scratch lies where the most bytes are live, its
-plain variant without scratch (lean_calls: the lowering under
-tinyedge.ops.conv.reference_kernels()), slower, kept wherever the arena shrinks however little;
-the KernelCall of each layer that takes one says so in its `fallback`.
+scratch. "ram" also tries, for an op whose scratch lies where the most bytes are live, a variant with
+less (lean_calls: the fast kernel reading its constants in place, or the plain one without
+scratch, slower), kept wherever the arena shrinks however little; the KernelCall of each layer
+that takes a plain kernel says so in its `fallback`.
 """
 
 from __future__ import annotations
@@ -74,29 +74,42 @@ def scratch_bytes(call: KernelCall) -> int:
     return sum(a.nbytes for a in call.args if isinstance(a, ScratchArg))
 
 
-def lean_calls(graph: Graph, calls: Sequence[KernelCall]) -> dict[int, KernelCall]:
-    """For each op whose kernel takes scratch: the plain variant's call where it takes less (none, mostly).
+def lean_calls(graph: Graph, calls: Sequence[KernelCall], copy_free: bool = False) -> dict[int, KernelCall]:
+    """For each op whose kernel takes scratch: the variant "ram" may take instead where it takes less.
 
-    The alternatives "ram" may choose from; lowered under reference_kernels(), the context that
-    turns the fast variants off (the plain kernels give the same bytes)."""
+    The plain variant (lowered under reference_kernels(), the context that turns the fast variants
+    off; the plain kernels give the same bytes), or with `copy_free`, first the same fast kernel
+    reading its constants in place (lowered under constants_read_in_place(): the convolutions' copy
+    of their constants is most of their scratch, and the plain depthwise kernel cannot write over
+    its input as the fast one does, so it is often no saving at all)."""
     from tinyedge.ops import lower
-    from tinyedge.ops.conv import reference_kernels
+    from tinyedge.ops.conv import constants_read_in_place, reference_kernels
 
     lean: dict[int, KernelCall] = {}
-    with reference_kernels():
-        for op, call in zip(graph.operators, calls):
-            if scratch_bytes(call):
-                plain = lower(graph, op)
-                if plain.function != call.function and scratch_bytes(plain) < scratch_bytes(call):
-                    lean[op.index] = plain
+    for op, call in zip(graph.operators, calls):
+        if not scratch_bytes(call):
+            continue
+        if copy_free:
+            with constants_read_in_place():
+                in_place = lower(graph, op)
+            if in_place.function == call.function and scratch_bytes(in_place) < scratch_bytes(call):
+                lean[op.index] = in_place
+                continue
+        with reference_kernels():
+            plain = lower(graph, op)
+        if plain.function != call.function and scratch_bytes(plain) < scratch_bytes(call):
+            lean[op.index] = plain
     return lean
 
 
 def planned_calls(calls: Sequence[KernelCall], lean: dict[int, KernelCall], plan: MemoryPlan) -> tuple[KernelCall, ...]:
-    """The calls `plan` was made for: the lean variant of the ops in plan.lean, its reason as its fallback."""
+    """The calls `plan` was made for: the lean variant of the ops in plan.lean, a plain kernel's reason as its
+    fallback (the same fast kernel reading its constants in place falls back to nothing)."""
     def chosen(index: int, call: KernelCall) -> KernelCall:
         if index not in plan.lean:
             return call
+        if lean[index].function == call.function:
+            return lean[index]
         reason = (f"--optimize ram: {lean[index].function} needs {scratch_bytes(lean[index]):,} B of scratch where "
                   f"{call.function} needs {scratch_bytes(call):,} B at the arena's peak")
         return dataclasses.replace(lean[index], fallback=reason)
