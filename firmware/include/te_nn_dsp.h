@@ -791,6 +791,20 @@ static inline int8_t te_nn_output_general_s8(int32_t acc, const int32_t *requant
 }
 
 /*
+ * The convolutions' constants copy (constants_bytes > 0, on DSP cores): every block of pixels reads
+ * the whole packed filter and its quant words, so they are moved to RAM at `copy` once per call,
+ * where flash would add wait states to each read; *filter and *quant then point at the copy.
+ */
+static inline void te_nn_copy_constants(int8_t *copy, const int8_t **filter, const int32_t **quant,
+                                        int32_t filter_bytes, int32_t constants_bytes)
+{
+    memcpy(copy, *filter, (size_t)filter_bytes);
+    memcpy(copy + filter_bytes, *quant, (size_t)(constants_bytes - filter_bytes));
+    *filter = copy;
+    *quant = (const int32_t *)(const void *)(copy + filter_bytes);
+}
+
+/*
  * Widen n int8 values into groups at dst (int16), dst advancing by dst_step int16 per
  * group (4: a plain vector, 8: one column of an interleaved pair). The values past n in
  * the last group are zero.

@@ -5,8 +5,6 @@
  */
 #include "te_conv2d_1x1_s8.h"
 
-#include <string.h>
-
 void te_conv2d_1x1_s8(const te_conv2d_1x1_params *params, const int8_t *input, const int8_t *filter,
                       const int32_t *quant, int16_t *scratch, int8_t *output)
 {
@@ -31,13 +29,9 @@ void te_conv2d_1x1_s8(const te_conv2d_1x1_params *params, const int8_t *input, c
 
     const int32_t constants_bytes = params->constants_bytes;
     if (TE_NN_DSP && constants_bytes > 0) {
-        /* Every block of pixels reads all the weights and constants: from a RAM copy past the columns. */
-        const int32_t filter_bytes = 4 * groups * output_depth;
+        /* The constants' copy lies past the columns. */
         int8_t *copy = (int8_t *)scratch + TE_CONV2D_1X1_SCRATCH_BYTES(input_depth);
-        memcpy(copy, filter, (size_t)filter_bytes);
-        memcpy(copy + filter_bytes, quant, (size_t)(constants_bytes - filter_bytes));
-        filter = copy;
-        quant = (const int32_t *)(const void *)(copy + filter_bytes);
+        te_nn_copy_constants(copy, &filter, &quant, 4 * groups * output_depth, constants_bytes);
     }
     const int triples = te_nn_mat_mult3_takes(quant, output_depth, full_range);
 

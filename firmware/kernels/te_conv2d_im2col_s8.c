@@ -5,8 +5,6 @@
  */
 #include "te_conv2d_im2col_s8.h"
 
-#include <string.h>
-
 /* What te_conv2d_im2col_column needs to know about the input and the filter. */
 typedef struct {
     int32_t input_height;
@@ -117,13 +115,9 @@ void te_conv2d_im2col_s8(const te_conv2d_im2col_params *params, const int8_t *in
     int8_t *gather = (int8_t *)(scratch + 12 * groups);
     const int32_t constants_bytes = params->constants_bytes;
     if (TE_NN_DSP && constants_bytes > 0) {
-        /* Every block of pixels reads all the weights and constants: from a RAM copy past the columns. */
-        const int32_t filter_bytes = 4 * groups * output_depth;
+        /* The constants' copy lies past the columns. */
         int8_t *copy = (int8_t *)scratch + TE_CONV2D_IM2COL_SCRATCH_BYTES(filter_height * filter_width * input_depth);
-        memcpy(copy, filter, (size_t)filter_bytes);
-        memcpy(copy + filter_bytes, quant, (size_t)(constants_bytes - filter_bytes));
-        filter = copy;
-        quant = (const int32_t *)(const void *)(copy + filter_bytes);
+        te_nn_copy_constants(copy, &filter, &quant, 4 * groups * output_depth, constants_bytes);
     }
     const int triples = te_nn_mat_mult3_takes(quant, output_depth, full_range);
 
