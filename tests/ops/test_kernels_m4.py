@@ -13,12 +13,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from board_run import BoardRun, run_bit_exact
+from board_run import BoardRun, run_bit_exact, run_vector_model
 
 from tinyedge.boards import load_board
-from tinyedge.build import build_firmware, render_project
 from tinyedge.codegen import compile_graph
-from tinyedge.host import run_host
 from tinyedge.importer import parse_tflite
 from tinyedge.ops.conv import (
     CONV2D_1X1,
@@ -134,35 +132,9 @@ def test_plain_c_path_on_cores_without_dsp(run_on_m4, board):
 # -- te_nn_requantize_rounding against te_nn_requantize, value by value ----------------------
 
 VECTORS = 2048
-REQUANTIZE_H = f"""\
-#ifndef TINYEDGE_MODEL_H
-#define TINYEDGE_MODEL_H
-#include <stdint.h>
-#define TINYEDGE_INPUT_BYTES {16 * VECTORS}
-#define TINYEDGE_OUTPUT_BYTES {8 * VECTORS}
-#define TINYEDGE_ARENA_BYTES 0
-#define TINYEDGE_NUM_LAYERS 0
-int8_t *tinyedge_model_input(void);
-int tinyedge_model_invoke(const int8_t *input, int8_t *output);
-#endif
-"""
 # Input: (acc, multiplier, right shift, output offset) per vector; output: the reference
 # requantization plus offset, then te_nn_requantize_rounding with the offset folded in.
-REQUANTIZE_C = """\
-#include <stdint.h>
-#include <string.h>
-#include "te_nn_dsp.h"
-#include "tinyedge_model.h"
-
-static int8_t te_input[TINYEDGE_INPUT_BYTES] __attribute__((aligned(16)));
-
-int8_t *tinyedge_model_input(void)
-{
-    return te_input;
-}
-
-int tinyedge_model_invoke(const int8_t *input, int8_t *output)
-{
+REQUANTIZE_BODY = """\
     for (int32_t i = 0; i < TINYEDGE_INPUT_BYTES / 16; ++i) {
         int32_t v[4];
         memcpy(v, input + 16 * i, sizeof v);
@@ -171,8 +143,6 @@ int tinyedge_model_invoke(const int8_t *input, int8_t *output)
                               te_nn_requantize_rounding(v[0], v[1], rounding, v[2])};
         memcpy(output + 8 * i, r, sizeof r);
     }
-    return 0;
-}
 """
 
 
@@ -206,16 +176,7 @@ def requantize_vectors() -> np.ndarray:
 @pytest.mark.parametrize("board", ["host", BOARD])
 def test_requantize_rounding_equals_the_reference_requantization(tmp_path: Path, board: str):
     vectors = requantize_vectors()
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "tinyedge_model.h").write_text(REQUANTIZE_H)
-    (tmp_path / "model" / "tinyedge_model.c").write_text(REQUANTIZE_C)
-    render_project(tmp_path, board, kernel_sources=())
-    firmware = build_firmware(tmp_path, board)
-    sample = [vectors.astype(np.int32).tobytes()]
-    if board == "host":
-        (output,) = run_host(firmware.elf, sample, 8 * VECTORS)
-    else:
-        (output,) = simulate(firmware.elf, load_board(board), sample).outputs
+    output = run_vector_model(REQUANTIZE_BODY, vectors.astype(np.int32).tobytes(), 8 * VECTORS, board, tmp_path)
     reference, fast = np.frombuffer(output, dtype=np.int32).reshape(VECTORS, 2).T
     assert np.abs(vectors[:, 0]).max() < 2**30
     expected = [tflite_requantize(int(a), int(m), int(s)) + int(o) for a, m, s, o in vectors]

@@ -15,11 +15,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from board_run import run_vector_model
 from keras_training import train_briefly
 from tflite_edits import with_output_scale
 
 from tinyedge.boards import load_board
-from tinyedge.build import build_firmware, render_project
 from tinyedge.codegen import compile_graph
 from tinyedge.importer import parse_tflite
 from tinyedge.ops.conv import CONV2D_1X1, CONV2D_IM2COL, DEPTHWISE_CH4, without_depthwise_3x3
@@ -102,36 +102,10 @@ def test_trained_depthwise_kernels_match_tflite_micro(trained_depthwise, tmp_pat
 # -- te_nn_smmlar2 and te_nn_requantize_rounding (Thumb-1: 16x16 products) against int64 arithmetic --
 
 VECTORS = 4096
-SMMLAR2_H = f"""\
-#ifndef TINYEDGE_MODEL_H
-#define TINYEDGE_MODEL_H
-#include <stdint.h>
-#define TINYEDGE_INPUT_BYTES {16 * VECTORS}
-#define TINYEDGE_OUTPUT_BYTES {16 * VECTORS}
-#define TINYEDGE_ARENA_BYTES 0
-#define TINYEDGE_NUM_LAYERS 0
-int8_t *tinyedge_model_input(void);
-int tinyedge_model_invoke(const int8_t *input, int8_t *output);
-#endif
-"""
 # Input: (x, multiplier, acc, shift) per vector. Output: te_nn_smmlar2(x, multiplier, acc), the same from
 # the compiler's own int64 product, te_nn_requantize_rounding(x, multiplier, acc, shift), the same from
 # the int64 product.
-SMMLAR2_C = """\
-#include <stdint.h>
-#include <string.h>
-#include "te_nn_dsp.h"
-#include "tinyedge_model.h"
-
-static int8_t te_input[TINYEDGE_INPUT_BYTES] __attribute__((aligned(16)));
-
-int8_t *tinyedge_model_input(void)
-{
-    return te_input;
-}
-
-int tinyedge_model_invoke(const int8_t *input, int8_t *output)
-{
+SMMLAR2_BODY = """\
     for (int32_t i = 0; i < TINYEDGE_INPUT_BYTES / 16; ++i) {
         int32_t v[4];
         memcpy(v, input + 16 * i, sizeof v);
@@ -140,8 +114,6 @@ int tinyedge_model_invoke(const int8_t *input, int8_t *output)
                               te_nn_requantize_rounding(v[0], v[1], v[2], v[3]), (high + (v[0] >> 31)) >> v[3]};
         memcpy(output + 16 * i, r, sizeof r);
     }
-    return 0;
-}
 """
 
 
@@ -175,12 +147,7 @@ def smmlar2_vectors() -> np.ndarray:
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc is not installed")
 def test_thumb1_smmlar2_and_requantize_rounding_equal_int64_arithmetic(tmp_path: Path):
     vectors = smmlar2_vectors()
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "tinyedge_model.h").write_text(SMMLAR2_H)
-    (tmp_path / "model" / "tinyedge_model.c").write_text(SMMLAR2_C)
-    render_project(tmp_path, "rp2040", kernel_sources=())
-    firmware = build_firmware(tmp_path, "rp2040")
-    (output,) = simulate(firmware.elf, load_board("rp2040"), [vectors.astype(np.int32).tobytes()]).outputs
+    output = run_vector_model(SMMLAR2_BODY, vectors.astype(np.int32).tobytes(), 16 * VECTORS, "rp2040", tmp_path)
     fast, reference, fast_requantized, requantized = np.frombuffer(output, dtype=np.int32).reshape(VECTORS, 4).T
     x, m, acc, shift = (vectors[:, i] for i in range(4))
     high = (acc + ((x * m + (1 << 30)) >> 31) + 2**31) % 2**32 - 2**31  # Python integers: exact
