@@ -48,7 +48,7 @@ from unicorn.arm_const import UC_ARM_REG_SP, UC_CPU_ARM_CORTEX_M4
 from tinyedge.boards import Cache, load_board
 from tinyedge.simulate import Memory, SimTarget, cycle_model_for, simulate
 from tinyedge.simulate.firmware_image import load_image
-from tinyedge.simulate.unicorn_backend import Emulation
+from tinyedge.simulate.unicorn_backend import TCG_BUFFER_BYTES, Emulation
 
 INNER = 64  # MACs per row
 PER_ROW = 3 + INNER * 5 + 2  # row setup, MAC loop, row loop
@@ -135,6 +135,7 @@ def bare_unicorn(elf: Path) -> tuple[float, float]:
     """Seconds (wall, CPU) of the whole program on Unicorn with no hook but the exit trap."""
     image = load_image(elf)
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+    uc.ctl_set_tcg_buffer_size(TCG_BUFFER_BYTES)  # as tinyedge's engines (unicorn_backend.py: translated code)
     uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
     for memory in BOARD.memories:
         uc.mem_map(memory.origin, memory.length)

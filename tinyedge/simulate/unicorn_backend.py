@@ -30,6 +30,18 @@ execute permission), RAM mapped executable only where the ELF has code, and the 
 hook that names a fault's address installed only on a rerun after the fault. Measured on the
 MLPerf-shaped models: 8-28% more MIPS (benchmarks/emulator_speed.py). Unicorn's own permission
 checks (flash read-only, RAM without code not executable) still apply on its slow paths.
+
+Translated code: each engine mmaps its own buffer for translated code, wherever the kernel puts
+it, 1 GiB by default. On an x86-64 host TCG calls Unicorn's helpers (the block hook, SMLABB's
+Q flag, the exit check) with a direct call when the buffer lies within 2 GiB of libunicorn, else
+through a pointer loaded from memory. Whatever is mapped after libunicorn loads pushes new buffers
+away from it: TensorFlow's libraries (0.75 GiB when TensorFlow is imported after tinyedge's
+simulator), the buffers of earlier engines not yet collected. With pointer calls, measured on
+`ic` for nrf52840 (memory model off), some processes run at 150-160 MIPS instead of 210-220,
+which ones depending on address-space randomisation (none with it off); with direct calls none
+did. The firmwares here translate to under 2 MiB, so the buffer is TCG_BUFFER_BYTES (64 MiB):
+dozens of engines and TensorFlow still fit within reach. A firmware that outgrew it would have its
+translations flushed and redone, with the same counts.
 """
 
 from __future__ import annotations
@@ -61,6 +73,7 @@ from tinyedge.simulate.semihosting import Semihost, SemihostingError
 from tinyedge.simulate.target import FLASH, SimBoard, core_spec, cpu_model
 
 DEFAULT_BUDGET = 2_000_000_000
+TCG_BUFFER_BYTES = 64 << 20  # translated code per engine (module docstring); Unicorn's default is 1 GiB
 STACK_PAINT = 0xA5
 
 _PAGE = 0x1000
@@ -190,6 +203,7 @@ class Emulation:
         self._pc_reg = UC_ARM_REG_PC if self._arm else UC_RISCV_REG_PC
 
         self.uc = unicorn.Uc(spec.uc_arch, spec.uc_mode)
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_BYTES)  # module docstring: translated code
         model_id = cpu_model(board, spec)
         if model_id is not None:
             self.uc.ctl_set_cpu_model(model_id)
