@@ -37,11 +37,12 @@ Q flag, the exit check) with a direct call when the buffer lies within 2 GiB of 
 through a pointer loaded from memory. Whatever is mapped after libunicorn loads pushes new buffers
 away from it: TensorFlow's libraries (0.75 GiB when TensorFlow is imported after tinyedge's
 simulator), the buffers of earlier engines not yet collected. With pointer calls, measured on
-`ic` for nrf52840 (memory model off), some processes run at 150-160 MIPS instead of 210-220,
-which ones depending on address-space randomisation (none with it off); with direct calls none
-did. The firmwares here translate to under 2 MiB, so the buffer is TCG_BUFFER_BYTES (64 MiB):
-dozens of engines and TensorFlow still fit within reach. A firmware that outgrew it would have its
-translations flushed and redone, with the same counts.
+`ic` for nrf52840 (memory model off), a run takes 25-30% longer (150-160 MIPS instead of 210-220)
+at most of the offsets its C stack can have in a 4 KiB page, which address-space randomisation
+picks per process and call depth shifts; with direct calls at none of them. The firmwares here
+translate to under 2 MiB, so the buffer is TCG_BUFFER_BYTES (64 MiB): dozens of engines and
+TensorFlow still fit within reach. A firmware that outgrew it would have its translations flushed
+and redone, with the same counts.
 """
 
 from __future__ import annotations
