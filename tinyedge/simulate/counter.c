@@ -23,11 +23,26 @@
  * as MMIO) sends every data read of them through its data path; a line not held costs the
  * cache's miss cycles, added to `stall`. Caches are set-associative with LRU replacement (each set kept most recently
  * used first, so the common case, a hit on the line used last, is one compare).
+ *
+ * Data reads of flash reach the model one of two ways. Trapped: the data-only pages are mapped as
+ * MMIO and te_memory_mmio_read sees each read (25-30 ns a read in Unicorn 2.1). Planned (te_plans,
+ * the default): the pages stay plain memory; each block is planned on its first entry
+ * (load_plan.h) and its entry loads are charged from the registers as the block is entered, its
+ * hooked loads from a code hook on each (te_counter_load_hook). A block with hooked loads stops
+ * the run on its first entry (TE_NEEDS_HOOKS) so that the caller can add those hooks and have
+ * Unicorn translate the block again before it runs. Both ways charge the same reads, in the same
+ * order, at the same addresses: the tests hold the planned way to the trapped one. Planning costs
+ * every block entry with loads a few register reads, trapping costs each data read of flash: a
+ * run starts trapped and, when trapped reads are dense (te_plans.switch_per_1000), stops at a
+ * block entry (TE_SWITCH_TO_PLANS) for its caller to map the data pages as memory again; from
+ * there on blocks are planned.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include <unicorn/unicorn.h>
+
+#include "load_plan.h"
 
 #if defined(__GNUC__)
 #define TE_COLD __attribute__((noinline, cold))
@@ -37,8 +52,8 @@
 #define TE_UNLIKELY(x) (x)
 #endif
 
-typedef uc_err (*te_mem_read_fn)(uc_engine *uc, uint64_t address, void *bytes, uint64_t size);
 typedef uc_err (*te_emu_stop_fn)(uc_engine *uc);
+typedef uc_err (*te_reg_read_fn)(uc_engine *uc, int regid, void *value);
 
 enum te_isa { TE_ISA_THUMB = 0, TE_ISA_RV32 = 1 };
 
@@ -46,7 +61,10 @@ enum te_status {
     TE_RUNNING = 0,
     TE_BUDGET_EXCEEDED = 1,
     TE_TABLE_FULL = 2,
-    TE_CODE_UNREADABLE = 3
+    TE_CODE_UNREADABLE = 3,
+    TE_NEEDS_HOOKS = 4,   /* a new block has hooked loads: add their code hooks, translate it again */
+    TE_PLAN_FAILED = 5,   /* a block could not be planned: run again with the reads trapped */
+    TE_SWITCH_TO_PLANS = 6  /* trapped reads are dense: map the data ranges as memory, plan from here */
 };
 
 /* One distinct block; mirrored by BLOCK_DTYPE in block_counter.py. */
@@ -57,6 +75,11 @@ typedef struct {
     uint64_t count;  /* entries */
     uint64_t taken;  /* entries from a non-sequential PC */
     int32_t region;  /* index of the modelled memory region holding the block, -1 for none */
+    uint32_t first_load;    /* its plan: te_plans.loads[first_load, first_load + records) */
+    uint16_t records;
+    uint16_t hooked_loads;  /* of the records, hooked loads */
+    uint32_t needs;         /* registers its entry records read (bit per register) */
+    uint32_t planned;       /* 1 once planned (blocks entered before a switch to plans are not) */
     uint32_t reserved;
 } te_block;
 
@@ -86,7 +109,7 @@ typedef struct {
 
 typedef struct te_memory {
     uint64_t stall;       /* memory stall cycles so far */
-    uint64_t last_fetch;  /* stall cycles the last block entry's fetches cost */
+    uint64_t last_fetch;  /* stall cycles the last block entry cost (its fetches, its reads charged at entry) */
     uint64_t repeat_mark; /* the fetch cache's `accesses` just after repeat_block's fetch */
     uint64_t repeat_lines;     /* cache lines repeat_block spans */
     const void *repeat_block;  /* the last block entered if its lines lie in distinct sets, else NULL */
@@ -115,6 +138,7 @@ typedef struct {
     te_mem_read_fn mem_read;
     te_emu_stop_fn emu_stop;
     te_memory *memory;    /* NULL: no memory model */
+    struct te_plans *plans;  /* NULL: data reads trapped, or no memory model */
 } te_counter;
 
 /* The look-up of a line that is not its set's most recent one (a miss, or a hit further down the
@@ -180,8 +204,9 @@ static int32_t te_region_of(const te_memory *m, uint64_t address)
  * only its reads, come here; RAM reads and fetches keep Unicorn's fast path. Mirrored by
  * _SpanStruct in memory_model.py. */
 typedef struct {
-    const uint8_t *bytes;  /* the range's contents */
+    const uint8_t *bytes;  /* the range's contents (trapped reads only) */
     uint64_t start;        /* its address */
+    uint64_t length;       /* bytes */
     te_region *region;     /* the modelled region holding it */
     te_emu_stop_fn emu_stop;
     uint64_t write_fault;  /* address + 1 of a store into the range (flash is read-only), 0 = none */
@@ -190,25 +215,93 @@ typedef struct {
     uint64_t physical;     /* `start` in the physical memory (aliases share cache lines) */
 } te_span;
 
+/* A guest memory mapped from host memory (uc_mem_map_ptr): loaded values are read from it. */
+typedef struct {
+    uint64_t start, end;
+    const uint8_t *bytes;
+} te_host;
+
+/* Planned data reads (the file comment): the planner, every block's loads, the data-only flash
+ * ranges they are charged against. Mirrored by _PlansStruct in block_counter.py. */
+typedef struct te_plans {
+    te_planner planner;
+    te_load *loads;           /* [capacity]: each planned block's loads, contiguous */
+    uint32_t capacity;
+    uint32_t n_loads;
+    uint64_t *pending;        /* [pending_capacity]: hooked loads' addresses that need a code hook */
+    uint32_t pending_capacity;
+    uint32_t n_pending;
+    te_reg_read_fn reg_read;
+    int32_t reg_ids[32];      /* Unicorn's id of each register of the ISA */
+    int32_t xpsr_id;          /* Thumb: xPSR (flags for conditional loads, IT state at block entry) */
+    uint32_t failure;         /* te_plan_block's result when the run stopped with TE_PLAN_FAILED */
+    te_span **spans;          /* the data-only ranges, as in the trapped way */
+    uint32_t n_spans;
+    uint32_t n_host;
+    uint64_t lo, hi;          /* the ranges' extent, a quick first test */
+    const te_host *host;      /* [n_host]: the guest's memories and where their bytes are */
+    te_span *last_span;       /* the range the last charged read was in */
+    uint32_t tail_block;      /* the block whose entry loads from tail_next on are not charged yet */
+    uint32_t tail_next;       /* (load_plan.h: they wait for a hooked load before them) */
+    uint32_t has_tail;
+    uint32_t reads_data;      /* one of tail_block's entry loads reads a data range */
+    uint32_t active;          /* 0: reads are still trapped (TE_SWITCH_TO_PLANS decides when to plan) */
+    uint32_t switch_per_1000; /* plan once the run so far trapped more reads per 1000 instructions */
+    uint64_t window;          /* instructions between two looks at the trapped reads' density */
+    uint64_t window_end;      /* c->total at the next look */
+    uint32_t addresses[TE_MAX_RECORDS];  /* the addresses of tail_block's entry records */
+} te_plans;
+
+static inline void te_span_read(te_span *span, uint64_t offset, unsigned size);
+
+/* Charge a data read of [address, address + size) if it lies in a data-only range. */
+static void te_plans_read(te_plans *p, uint64_t address, unsigned size)
+{
+    te_span *span = p->last_span;  /* reads come in runs through one array */
+    if (address < p->lo || address >= p->hi) {
+        return;
+    }
+    if (span == NULL || address - span->start >= span->length) {
+        span = NULL;
+        for (uint32_t i = 0; i < p->n_spans; i++) {
+            if (address - p->spans[i]->start < p->spans[i]->length) {
+                span = p->spans[i];
+                break;
+            }
+        }
+        if (span == NULL) {
+            return;
+        }
+        p->last_span = span;
+    }
+    te_span_read(span, address - span->start, size);
+}
+
+/* The reads of `count` accesses of `size` bytes from `address`, `size` apart. An unaligned access
+ * is two aligned ones of its size, as Unicorn reads a trapped page (QEMU's load helper splits an
+ * unaligned access to I/O into the two aligned accesses around it). */
+static void te_plans_reads(te_plans *p, uint32_t address, const te_load *l)
+{
+    for (uint32_t i = 0; i < l->count; i++) {
+        uint32_t at = (uint32_t)(address + i * l->size);
+        uint32_t misaligned = at & (l->size - 1u);
+        if (TE_UNLIKELY(misaligned != 0)) {
+            te_plans_read(p, at - misaligned, l->size);
+            te_plans_read(p, (uint32_t)(at - misaligned + l->size), l->size);
+        } else {
+            te_plans_read(p, at, l->size);
+        }
+    }
+}
+
 /* Unicorn MMIO read callback: the bytes, little-endian, after running the read through the
  * region's data path. It runs for every data read of weights in flash, so it is kept short: a read
  * within one line that is its set's most recent is counted with one compare, anything else takes
  * te_cache_refill (a miss) or te_lines (a read across lines). Same look-ups, in the same order, as
  * te_lines on every read. */
-uint64_t te_memory_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user_data)
+static inline void te_span_read(te_span *span, uint64_t offset, unsigned size)
 {
-    te_span *span = (te_span *)user_data;
-    const uint8_t *p = span->bytes + offset;
     te_cache *k = span->cache;
-    uint64_t value = 0;
-    (void)uc;
-    if (size == 4u) {
-        value = (uint64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-    } else {
-        for (unsigned i = size; i > 0; i--) {
-            value = (value << 8) | p[i - 1u];
-        }
-    }
     span->region->reads += 1;
     if (k != NULL) {
         uint64_t physical = span->physical + offset;
@@ -221,10 +314,32 @@ uint64_t te_memory_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void
             uint32_t *set = k->tags + (size_t)(first & k->set_mask) * k->ways;
             k->accesses += 1;
             if (set[0] != first + 1u) {
-                span->memory->stall += te_cache_refill(k, set, first + 1u);
+                if (k->ways == 1u) {  /* a read buffer: one line, a miss replaces it */
+                    set[0] = first + 1u;
+                    k->misses += 1;
+                    span->memory->stall += k->miss_cycles;
+                } else {
+                    span->memory->stall += te_cache_refill(k, set, first + 1u);
+                }
             }
         }
     }
+}
+
+uint64_t te_memory_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user_data)
+{
+    te_span *span = (te_span *)user_data;
+    const uint8_t *p = span->bytes + offset;
+    uint64_t value = 0;
+    (void)uc;
+    if (size == 4u) {
+        value = (uint64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    } else {
+        for (unsigned i = size; i > 0; i--) {
+            value = (value << 8) | p[i - 1u];
+        }
+    }
+    te_span_read(span, offset, size);
     return value;
 }
 
@@ -295,6 +410,225 @@ TE_COLD static void te_stop(te_counter *c, uc_engine *uc, uint64_t address, uint
     c->emu_stop(uc);
 }
 
+/* Plan block b's loads (load_plan.h); non-zero when the run must stop before the block runs:
+ * TE_NEEDS_HOOKS (its hooked loads' addresses are in plans->pending) or TE_PLAN_FAILED. */
+TE_COLD static int te_plan(te_counter *c, uc_engine *uc, te_block *b, int conservative)
+{
+    te_plans *p = c->plans;
+    te_plan_summary summary = {0, 0, 0};
+    uint32_t itstate = 0;
+    int result;
+    if (c->isa == TE_ISA_THUMB) {
+        uint32_t xpsr = 0;
+        if (p->reg_read(uc, p->xpsr_id, &xpsr) != UC_ERR_OK) {
+            result = TE_PLAN_UNREADABLE;
+            goto failed;
+        }
+        itstate = ((xpsr >> 25) & 3u) | ((xpsr >> 8) & 0xfcu);  /* IT[1:0] in bits 26:25, IT[7:2] in 15:10 */
+    }
+    {
+        uint32_t room = p->capacity - p->n_loads;
+        result = te_plan_block(&p->planner, uc, b->address, b->size, itstate, conservative, p->loads + p->n_loads,
+                               room < TE_MAX_RECORDS ? room : TE_MAX_RECORDS, &summary);
+    }
+    if (result != TE_PLAN_OK) {
+        goto failed;
+    }
+    b->planned = 1;
+    b->first_load = p->n_loads;
+    b->records = (uint16_t)summary.n_records;
+    b->hooked_loads = (uint16_t)summary.n_hooked;
+    b->needs = summary.needs;
+    p->n_loads += summary.n_records;
+    if (summary.n_hooked == 0) {
+        return 0;
+    }
+    if (p->n_pending + summary.n_hooked > p->pending_capacity) {
+        result = TE_PLAN_FULL;
+        goto failed;
+    }
+    for (uint32_t i = 0; i < summary.n_records; i++) {
+        if (p->loads[b->first_load + i].kind == TE_RECORD_HOOKED) {
+            p->pending[p->n_pending++] = p->loads[b->first_load + i].pc;
+        }
+    }
+    te_stop(c, uc, b->address, TE_NEEDS_HOOKS);
+    return 1;
+failed:
+    p->failure = (uint32_t)result;
+    te_stop(c, uc, b->address, TE_PLAN_FAILED);
+    return 1;
+}
+
+/* The value a load of `size` bytes at `address` reads, from the host memory behind the guest's
+ * (0 where nothing is mapped: the load faults there and the run ends). */
+static uint32_t te_loaded_value(const te_plans *p, uint32_t address, uint32_t size, int sign)
+{
+    for (uint32_t i = 0; i < p->n_host; i++) {
+        const te_host *h = &p->host[i];
+        if (h->start <= address && (uint64_t)address + size <= h->end) {
+            const uint8_t *q = h->bytes + (address - h->start);
+            uint32_t value = q[0];
+            if (size >= 2) {
+                value |= (uint32_t)q[1] << 8;
+            }
+            if (size == 4) {
+                value |= (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+            }
+            if (sign && size < 4) {
+                uint32_t m = 1u << (8 * size - 1);
+                value = (value ^ m) - m;
+            }
+            return value;
+        }
+    }
+    return 0;
+}
+
+/* The addresses of block b's entry records, from the registers it is entered with and the
+ * values its earlier entry loads read (where a formula names them), into plans->addresses; -1 if
+ * a kept value's bytes overlap an earlier store record of the block (the plan assumed they would
+ * not). */
+static int te_entry_addresses(te_counter *c, uc_engine *uc, const te_block *b)
+{
+    te_plans *p = c->plans;
+    uint32_t *addresses = p->addresses;
+    uint32_t r[TE_LOADED + TE_MAX_LOADED + 1];
+    uint32_t needs = b->needs;
+    const te_load *records = p->loads + b->first_load;
+    while (needs) {
+        int i = __builtin_ctz(needs);
+        uint64_t value = 0;
+        p->reg_read(uc, p->reg_ids[i], &value);
+        r[i] = (uint32_t)value;
+        needs &= needs - 1u;
+    }
+    uint32_t stores[TE_MAX_STORES];
+    uint32_t n_stores = 0;
+    int reads_data = 0;
+    for (uint32_t i = 0; i < b->records; i++) {
+        const te_load *l = &records[i];
+        uint32_t address = l->offset;
+        if (l->kind == TE_RECORD_HOOKED) {
+            continue;
+        }
+        for (int t = 0; t < TE_TERMS && l->term[t] >= 0; t++) {
+            address += r[l->term[t]] << l->shift[t];
+        }
+        addresses[i] = address;
+        if (l->kind == TE_RECORD_STORE) {
+            stores[n_stores++] = i;
+            continue;
+        }
+        /* Most loads read RAM: one compare against the data ranges' extent settles them. */
+        reads_data |= (uint64_t)address + (uint64_t)l->count * l->size > p->lo && address < p->hi;
+        if (l->keep) {
+            for (uint32_t k = 0; k < n_stores; k++) {
+                const te_load *store = &records[stores[k]];
+                if ((uint32_t)(address - addresses[stores[k]]) < (uint32_t)store->size * store->count
+                    || (uint32_t)(addresses[stores[k]] - address) < l->keep) {
+                    return -1;
+                }
+            }
+            r[TE_LOADED + i] = te_loaded_value(p, address, l->keep, l->sign);
+        }
+    }
+    p->reads_data = (uint32_t)reads_data;
+    return 0;
+}
+
+/* Charge the entry loads of the tail block from tail_next up to its next hooked load (or its
+ * end), and move tail_next there. */
+static void te_charge_until_hooked(te_plans *p, const te_block *b)
+{
+    const te_load *records = p->loads + b->first_load;
+    uint32_t i = p->tail_next;
+    if (!p->reads_data && b->hooked_loads == 0) {
+        p->has_tail = 0;  /* the common case: none of the block's entry loads reads a data range */
+        return;
+    }
+    for (; i < b->records && records[i].kind != TE_RECORD_HOOKED; i++) {
+        uint32_t address = p->addresses[i];
+        const te_load *l = &records[i];
+        if (p->reads_data && l->kind == TE_RECORD_LOAD
+            && (uint64_t)address + (uint64_t)l->count * l->size > p->lo && address < p->hi) {
+            te_plans_reads(p, address, l);
+        }
+    }
+    p->tail_next = i;
+    p->has_tail = i < b->records;
+}
+
+/* Charge what the block entered last left: its entry loads after a hooked load that did not run
+ * (a condition failed) or before the block's end. Called on the next entry and before the
+ * counter is read. */
+void te_counter_settle(te_counter *c)
+{
+    te_plans *p = c->plans;
+    if (p != NULL && p->has_tail) {
+        const te_block *b = &c->blocks[p->tail_block];
+        const te_load *records = p->loads + b->first_load;
+        while (p->has_tail) {
+            if (records[p->tail_next].kind == TE_RECORD_HOOKED) {
+                p->tail_next++;  /* it did not run */
+                p->has_tail = p->tail_next < b->records;
+            } else {
+                te_charge_until_hooked(p, b);
+            }
+        }
+    }
+}
+
+/* Unicorn UC_HOOK_CODE callback on a hooked load, which runs: charge the entry loads before it not
+ * charged yet, its own reads from the registers as they are now, and the entry loads after it up
+ * to the next hooked load. The same instruction may be an entry load of the executing block: then
+ * there is nothing to do. */
+void te_counter_load_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user_data)
+{
+    te_counter *c = (te_counter *)user_data;
+    te_plans *p = c->plans;
+    const te_block *b = &c->blocks[c->last_block];
+    const te_load *records = p->loads + b->first_load;
+    (void)size;
+    if (!p->has_tail || p->tail_block != c->last_block) {
+        return;
+    }
+    for (uint32_t i = p->tail_next; i < b->records; i++) {
+        const te_load *l = &records[i];
+        if (l->kind == TE_RECORD_HOOKED && l->pc == address) {
+            uint32_t at = l->offset;
+            uint64_t value;
+            int holds = 1;
+            /* what runs before it: the entry loads up to it, past hooked loads that did not run */
+            while (p->tail_next < i) {
+                if (records[p->tail_next].kind == TE_RECORD_HOOKED) {
+                    p->tail_next++;
+                } else {
+                    te_charge_until_hooked(p, b);
+                }
+            }
+            if (l->cond != TE_COND_ALWAYS) {
+                uint64_t xpsr = 0;
+                p->reg_read(uc, p->xpsr_id, &xpsr);
+                holds = te_condition_holds(l->cond, (uint32_t)xpsr);
+            }
+            if (holds) {
+                for (int t = 0; t < 2; t++) {  /* base, index << shift */
+                    if (l->term[t] >= 0) {
+                        value = 0;
+                        p->reg_read(uc, p->reg_ids[l->term[t]], &value);
+                        at += (uint32_t)value << l->shift[t];
+                    }
+                }
+                te_plans_reads(p, at, l);
+            }
+            p->tail_next = i + 1;
+            te_charge_until_hooked(p, b);
+            return;
+        }
+    }
+}
+
 /* Find the record of (address, size), creating it on first entry; NULL when the run must stop. */
 TE_COLD static te_block *te_find_slow(te_counter *c, uc_engine *uc, uint64_t address, uint32_t size)
 {
@@ -319,7 +653,11 @@ TE_COLD static te_block *te_find_slow(te_counter *c, uc_engine *uc, uint64_t add
             b->count = 0;
             b->taken = 0;
             b->region = c->memory != NULL ? te_region_of(c->memory, address) : -1;
-            b->reserved = 0;
+            b->first_load = 0;
+            b->records = 0;
+            b->hooked_loads = 0;
+            b->planned = 0;
+            b->needs = 0;
             c->n_blocks += 1;
             c->slots[slot] = c->n_blocks;
             return b;
@@ -335,6 +673,41 @@ TE_COLD static te_block *te_find_slow(te_counter *c, uc_engine *uc, uint64_t add
 static void te_account(te_counter *c, uc_engine *uc, te_block *b, uint64_t address, uint32_t size)
 {
     uint32_t taken = address != c->next_pc;
+    uint64_t stall_before = 0;
+    if (c->plans != NULL && !c->plans->active && TE_UNLIKELY(c->total >= c->plans->window_end)) {
+        te_plans *p = c->plans;
+        uint64_t reads = 0;
+        for (uint32_t i = 0; i < c->memory->n_regions; i++) {
+            reads += c->memory->regions[i].reads;
+        }
+        p->window_end = c->total + p->window;
+        if (reads * 1000u > c->total * p->switch_per_1000) {
+            te_stop(c, uc, address, TE_SWITCH_TO_PLANS);  /* before the block runs: not counted */
+            return;
+        }
+    }
+    if (c->plans != NULL && c->plans->active) {
+        if (TE_UNLIKELY(!b->planned)) {
+            if (te_plan(c, uc, b, 0) != 0) {
+                return;  /* stopped before the block runs: not counted */
+            }
+        }
+        te_counter_settle(c);  /* the previous block ran to its end */
+        if (b->records != 0 && TE_UNLIKELY(te_entry_addresses(c, uc, b) != 0)) {
+            /* A store of this block hits a value the plan reads from memory at entry: plan the
+             * block again without that assumption, before it runs (this entry is not counted). */
+            if (te_plan(c, uc, b, 1) != 0 || te_entry_addresses(c, uc, b) != 0) {
+                if (c->status == TE_RUNNING) {
+                    c->plans->failure = TE_PLAN_UNKNOWN_ACCESS;
+                    te_stop(c, uc, address, TE_PLAN_FAILED);
+                }
+                return;
+            }
+        }
+    }
+    if (c->memory != NULL) {
+        stall_before = c->memory->stall;
+    }
     b->count += 1;
     b->taken += taken;
     c->next_pc = address + size;
@@ -370,6 +743,12 @@ static void te_account(te_counter *c, uc_engine *uc, te_block *b, uint64_t addre
     }
     if (TE_UNLIKELY(c->total > c->budget)) {
         te_stop(c, uc, address, TE_BUDGET_EXCEEDED);
+    } else if (b->records != 0) {
+        te_plans *p = c->plans;
+        p->tail_block = c->last_block;
+        p->tail_next = 0;
+        te_charge_until_hooked(p, b);
+        c->memory->last_fetch = c->memory->stall - stall_before;
     }
 }
 
@@ -430,4 +809,14 @@ size_t te_memory_region_size(void)
 size_t te_memory_span_size(void)
 {
     return sizeof(te_span);
+}
+
+size_t te_plans_struct_size(void)
+{
+    return sizeof(te_plans);
+}
+
+size_t te_plans_load_size(void)
+{
+    return sizeof(te_load);
 }

@@ -130,7 +130,8 @@ class _MemoryStruct(ctypes.Structure):
 
 
 class _SpanStruct(ctypes.Structure):
-    _fields_ = [("bytes", ctypes.c_void_p), ("start", ctypes.c_uint64), ("region", ctypes.c_void_p),
+    _fields_ = [("bytes", ctypes.c_void_p), ("start", ctypes.c_uint64), ("length", ctypes.c_uint64),
+                ("region", ctypes.c_void_p),
                 ("emu_stop", ctypes.c_void_p), ("write_fault", ctypes.c_uint64), ("cache", ctypes.c_void_p),
                 ("memory", ctypes.c_void_p), ("physical", ctypes.c_uint64)]
 
@@ -172,7 +173,7 @@ class CMemory:
         contents = np.frombuffer(data, np.uint8).copy()
         cache = (ctypes.addressof(self._caches) + r.data_cache * ctypes.sizeof(_CacheStruct)
                  if r.data_cache != NONE else None)
-        span = _SpanStruct(contents.ctypes.data, start,
+        span = _SpanStruct(contents.ctypes.data, start, len(data),
                            ctypes.addressof(self._regions) + region * ctypes.sizeof(_RegionStruct), emu_stop, 0,
                            cache, ctypes.addressof(self.state), start - r.start + r.physical)
         self._spans.append((span, contents))

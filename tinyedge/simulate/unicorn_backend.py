@@ -9,9 +9,11 @@ and the core starts from the vector table (Cortex-M: initial SP in word 0, reset
 
 Hooks, all cheap at run time:
   - the block counter (C, or Python fallback) on every block; with the board's memory model
-    (memory_model.py) it also runs fetches through the caches, and the flash pages that hold
-    only data are remapped as MMIO whose read callback runs each read through them (RAM reads
-    keep Unicorn's fast path);
+    (memory_model.py) it also runs fetches through the caches, and each data read of the flash
+    pages that hold only data: trapped (the pages remapped as MMIO, whose read callback sees each
+    read; RAM reads keep Unicorn's fast path) or, once such reads are dense, planned (counter.c's
+    file comment: the C counter works each block's read addresses out from the registers at its
+    entry, and hooks the loads it cannot);
   - code hooks on the entries of te_inference_begin / te_inference_end and on the call sites in
     tinyedge_model_invoke (layer boundaries): they fire once per sample or layer and take
     counter snapshots;
@@ -187,7 +189,7 @@ class Emulation:
 
     def __init__(self, image: FirmwareImage, board: SimBoard, input_data: bytes, model: CycleModel, *,
                  budget: int = DEFAULT_BUDGET, counter: str = "auto", uart: UartModel | None = None,
-                 watch_accesses: bool = False) -> None:
+                 watch_accesses: bool = False, data_reads: str = "auto") -> None:
         spec = core_spec(board.core)
         if spec.arch != image.arch:
             raise TinyEdgeError(f"{image.path.name} is {image.arch} code but board {board.name} has a "
@@ -198,6 +200,7 @@ class Emulation:
         self._input_data = input_data
         self._budget = budget
         self._counter_kind = counter
+        self._data_reads = data_reads
         self._watch_accesses = watch_accesses
         self._arm = image.arch == ARCH_ARM
         self._sp_reg = UC_ARM_REG_SP if self._arm else UC_RISCV_REG_SP
@@ -210,6 +213,7 @@ class Emulation:
             self.uc.ctl_set_cpu_model(model_id)
         self.uc.ctl_set_tlb_mode(unicorn.UC_TLB_VIRTUAL)  # module docstring: stores
         self.uc.hook_add(unicorn.UC_HOOK_TLB_FILL, self._on_tlb_fill)
+        self._host_memories: list[tuple[int, np.ndarray]] = []
         self._regions = self._map_memories()
         self.uart = uart
         self._output_buffer = self._output_symbol() if uart is not None else None
@@ -224,8 +228,9 @@ class Emulation:
         self.lowest_sp = self.initial_sp if self.initial_sp is not None else 1 << 32
 
         self.counter: BlockCounter = block_counter.make_counter(counter, image.arch, budget,
-                                                                memory=model.memory)
+                                                                memory=model.memory, data_reads=data_reads)
         self.counter.install(self.uc)
+        self.counter.see_memory(self._host_memories)
         self._map_modelled_data()
         self.semihost = Semihost(input_data, self._clock_centiseconds, self._on_output)
         self._memory = _Memory(self.uc)
@@ -266,7 +271,10 @@ class Emulation:
                 # Not executable: Unicorn then lets stores to it take TCG's inline fast path
                 # (module docstring); a jump here is a fault, as no code was loaded here.
                 perms = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE
-            self.uc.mem_map(start, end - start, perms)
+            # Host arrays behind the guest's memories: planned data reads read loaded values from them.
+            contents = np.zeros(end - start, np.uint8)
+            self._host_memories.append((start, contents))
+            self.uc.mem_map_ptr(start, end - start, perms, contents.ctypes.data)
         return merged
 
     def _map_modelled_data(self) -> None:
@@ -280,9 +288,7 @@ class Emulation:
                    if size and name in image.symbols]
         code = [(f.address, f.size) for f in image.functions]
         for start, end in data_pages(model, objects, code, self.uc.ctl_get_page_size()):
-            data = bytes(self.uc.mem_read(start, end - start))
-            self.uc.mem_unmap(start, end - start)
-            self.counter.map_data(self.uc, start, data)
+            self.counter.map_data(self.uc, start, bytes(self.uc.mem_read(start, end - start)))
 
     def _output_symbol(self) -> tuple[int, int]:
         """Where the UART variant keeps its output (it has no output.bin): address and size."""
@@ -517,13 +523,30 @@ class Emulation:
 
     # -- running --------------------------------------------------------------------------------
 
+    def _emulate(self, pc: int) -> None:
+        """Emulate from pc, resuming each time the counter stops to have load hooks installed or
+        data reads planned (block_counter.STATUS_NEEDS_HOOKS, STATUS_SWITCH_TO_PLANS: the block it
+        stopped at has not run yet)."""
+        while True:
+            self.uc.emu_start(pc, _UNTIL)
+            if self.counter.status == block_counter.STATUS_NEEDS_HOOKS:
+                self.counter.install_load_hooks(self.uc)
+            elif self.counter.status == block_counter.STATUS_SWITCH_TO_PLANS:
+                self.counter.switch_to_plans(self.uc)
+            else:
+                return
+            pc = self.counter.stop_block | 1 if self._arm else self.counter.stop_block
+
     def run(self) -> Measurements:
         started = time.perf_counter()
         error: unicorn.UcError | None = None
         try:
-            self.uc.emu_start(self._start_pc, _UNTIL)
+            self._emulate(self._start_pc)
         except unicorn.UcError as exc:
             error = exc
+        if self.counter.status == block_counter.STATUS_PLAN_FAILED:
+            # A block the load planner cannot describe: the same run with every data read trapped.
+            return self._rerun(data_reads="trap").run()
         run_seconds = time.perf_counter() - started
         self._raise_if_failed(error)
         return Measurements(
@@ -543,7 +566,7 @@ class Emulation:
     def access_of_fault(self) -> tuple[int, int, int] | None:
         """Run (with watch_accesses) to the memory fault: its access type, address and size."""
         try:
-            self.uc.emu_start(self._start_pc, _UNTIL)
+            self._emulate(self._start_pc)
         except unicorn.UcError:
             pass
         return self._invalid_access
@@ -558,7 +581,7 @@ class Emulation:
         """
         self.counter.restart(budget=instructions_before)
         try:
-            self.uc.emu_start(self._start_pc, _UNTIL)
+            self._emulate(self._start_pc)
         except unicorn.UcError:
             return None
         if self.counter.status != block_counter.STATUS_BUDGET_EXCEEDED:
@@ -571,7 +594,7 @@ class Emulation:
         self.uc.ctl_flush_tb()  # cached translations have no code hook
         self.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_watched, begin=address, end=address + size - 1)
         try:
-            self.uc.emu_start(pc | 1 if self._arm else pc, _UNTIL)
+            self._emulate(pc | 1 if self._arm else pc)
         except unicorn.UcError:
             pass
         return self._watched_pc
@@ -635,11 +658,12 @@ class Emulation:
         before = self.counter.snapshot(exclude_current=True).total
         return self._rerun().pc_of_fault(before, block)
 
-    def _rerun(self, watch_accesses: bool = False) -> Emulation:
-        """The same run again from the start (it is deterministic), to look closer at a fault."""
+    def _rerun(self, watch_accesses: bool = False, data_reads: str | None = None) -> Emulation:
+        """The same run again from the start (it is deterministic), to look closer at a fault or
+        with data reads trapped."""
         return Emulation(self.image, self.board, self._input_data, self.model, budget=self._budget,
                          counter=self._counter_kind, uart=self.uart.again() if self.uart is not None else None,
-                         watch_accesses=watch_accesses)
+                         watch_accesses=watch_accesses, data_reads=data_reads or self._data_reads)
 
     # -- reporting ------------------------------------------------------------------------------
 
