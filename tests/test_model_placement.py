@@ -101,6 +101,9 @@ def test_rp2040_compile_reads_its_weights_from_sram_bit_exact_and_says_so(tiny_k
     assert result.report.memory.model_constants == "ram"
     assert result.report.to_dict()["memory"]["model_constants"] == "ram"
     assert "weights" in summary_table(result.report) and "in RAM" in summary_table(result.report)
+    # what the built-in emulator ran at
+    mips = result.report.simulation.guest_mips
+    assert mips > 0 and f"emulated at {mips:,.0f} MIPS" in summary_table(result.report)
     # The clock the flashed firmware runs at, and how it gets there, in all three outputs.
     assert "PLL_SYS" in result.report.to_dict()["board"]["clock_source"]
     assert "set by the firmware's start-up code" in summary_table(result.report)

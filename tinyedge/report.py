@@ -337,7 +337,7 @@ def _simulation_rows(r: Report) -> list[tuple[str, str]]:
     sim = r.simulation
     assert sim is not None
     return [
-        ("instructions", f"{sim.instructions:,}  (exact, {sim.backend})"),
+        ("instructions", f"{sim.instructions:,}  (exact, {sim.backend}; emulated at {sim.guest_mips:,.0f} MIPS)"),
         ("cycles", f"{sim.cycles:,}  (estimate, {sim.stall_cycles:,} of them memory stalls: {sim.cycle_model})"),
         ("cycles / MAC", f"{sim.cycles / max(r.model.macs, 1):.2f}  (estimate)"),
         ("latency", f"{sim.latency_ms:.3f} ms  (estimate)"),
