@@ -9,20 +9,38 @@ five instructions per block, a worst case for per-block hooks), then prints gues
     + memory model the same with a board's memory model on (tinyedge/simulate/memory_model.py):
                    fetches through a 16 KB cache, operands read from RAM (the MAC loop as is)
                    and from flash (every second instruction a flash read through the model:
-                   its worst case; weights in flash are about one read in six instructions)
+                   its worst case; weights in flash are about one read in six instructions), the
+                   flash reads as simulate() takes them (data_reads "auto": trapped, then planned
+                   once dense), all trapped, and all planned
     Python hook    the fallback / test oracle, on a shorter run
     start-up       simulate() call to the first emulated instruction, with the counter library
                    already compiled and on first use (compiling it into a fresh cache)
 
-and checks that the counted instructions equal the count worked out from the program.
+and checks that the counted instructions equal the count worked out from the program, and that the
+three ways of taking the flash reads give the same cycles.
 MIPS use wall time and, in brackets, this process's CPU time (steadier on a busy machine).
 
 With --models, also models compiled for --boards (into --workdir, reused when a firmware is already
 there): the MLPerf-Tiny-shaped examples by name (kws vww ic ad) or .tflite files (the trained MLPerf
-Tiny models): CPU-time MIPS of their inferences with the board's memory model off and on (and on in
-wall time), with only its traps on (the flash data pages mapped as MMIO, the model's look-ups
-dropped: the floor Unicorn's MMIO round trip sets), data reads from flash per instruction, and what
-the model costs per such read (on minus off, fetch look-ups included).
+Tiny models). Per model and board, the columns are:
+
+    run            instructions per timed run (whole inferences, at least --samples)
+    off            MIPS with the board's memory model off (the ceiling with the model on)
+    trap           memory model on, every flash data read trapped (data_reads="trap": data-only flash
+                   pages mapped as Unicorn MMIO, a callback per read)
+    plan           memory model on, flash data reads planned (data_reads="plan": each block's load
+                   addresses worked out from the registers at block entry)
+    auto           memory model on, data_reads="auto", the default (what simulate() users get): trapped
+                   until the run so far reads flash data densely, then planned
+    auto-wall      auto in wall time rather than CPU time
+    switched       whether the auto run switched to planned reads ("fell back": a block could not be
+                   planned and the run was repeated trapped)
+    reads/insn     flash data reads per instruction (what decides between trapping and planning)
+    stalls         memory model's stall cycles as a share of all cycles
+
+MIPS are of this process's CPU time, the best of --repeat runs; the three memory-model runs are checked
+to give the same flash data reads and, per inference and per layer, the same instructions, cycles and
+stall cycles.
 
     python benchmarks/emulator_speed.py [--outer 1500000] [--python-outer 20000] [--repeat 3]
         [--models kws vww ic ad] [--boards nrf52840 rp2040] [--workdir DIR] [--samples 40000000]
@@ -46,7 +64,7 @@ import unicorn
 from unicorn.arm_const import UC_ARM_REG_SP, UC_CPU_ARM_CORTEX_M4
 
 from tinyedge.boards import Cache, load_board
-from tinyedge.simulate import Memory, SimTarget, cycle_model_for, simulate
+from tinyedge.simulate import Memory, SimTarget, block_counter, cycle_model_for, simulate
 from tinyedge.simulate.firmware_image import load_image
 from tinyedge.simulate.unicorn_backend import TCG_BUFFER_BYTES, Emulation
 
@@ -154,6 +172,19 @@ def timed_simulate(elf: Path, counter: str, board: SimTarget = BOARD):
     return result, time.process_time() - cpu
 
 
+def timed_emulation(elf: Path, data_reads: str, board: SimTarget = CACHED) -> tuple[float, float, int]:
+    """(wall MIPS, CPU seconds, cycles) of `elf` on the memory-modelled board with flash data reads
+    taken one way (data_reads "trap" or "plan"), through Emulation as simulate() runs it."""
+    image = load_image(elf)
+    run = Emulation(image, board, b"", cycle_model_for(board, image.arch, memory=True), counter="c",
+                    data_reads=data_reads)
+    cpu = time.process_time()
+    measured = run.run()
+    seconds = time.process_time() - cpu
+    assert run.counter.status != block_counter.STATUS_PLAN_FAILED, f"{elf.name}: a block could not be planned"
+    return measured.total_instructions / measured.run_seconds / 1e6, seconds, measured.samples[0].cycles
+
+
 def compiled_model(name: str, board: str, workdir: Path) -> tuple[Path, int]:
     """The firmware ELF of model `name` (an example's name, or a .tflite file) for `board` (compiled into
     workdir unless already there) and its input bytes per sample."""
@@ -180,36 +211,50 @@ def compiled_model(name: str, board: str, workdir: Path) -> tuple[Path, int]:
 
 
 def model_speed(elf: Path, board_name: str, input_bytes: int, instructions: int, repeat: int) -> list[str]:
-    """One table row: MIPS with the memory model off, on, and with its flash data traps alone (the MMIO
-    round trips and byte copies without the model's look-ups: what the trap itself costs), each the best
-    of `repeat` in process CPU time and, for model on, in wall time; flash data reads per instruction,
-    ns of CPU time the model adds per flash read, and the stall share."""
+    """One table row (the module docstring's columns): MIPS with the memory model off and with it on and
+    its flash data reads trapped, planned and auto, each the best of `repeat` in process CPU time, auto
+    also in wall time; whether auto switched to planned reads, flash data reads per instruction and the
+    stall share. The three ways of reading flash data must agree on reads, misses and cycles."""
     board = load_board(board_name)
     image = load_image(elf)
     one = Emulation(image, board, bytes(input_bytes), cycle_model_for(board, image.arch, memory=True)).run()
     samples = max(1, -(-instructions // one.samples[0].instructions))
     data = bytes(np.random.default_rng(1).integers(0, 256, input_bytes * samples, dtype=np.uint8))
     best: dict[str, float] = {}
-    wall_on = float("inf")
+    results: dict[str, tuple] = {}
+    fell_back: dict[str, bool] = {}
+    wall_auto = float("inf")
+    switched = set()
     for _ in range(repeat):
-        for mode in ("off", "on", "traps"):
-            run = Emulation(image, board, data, cycle_model_for(board, image.arch, memory=mode != "off"), counter="c")
-            if mode == "traps":
-                run.counter._memory.traps_only()  # CBlockCounter's CMemory: keep the traps, drop the model
+        for mode in ("off", "trap", "plan", "auto"):
+            run = Emulation(image, board, data, cycle_model_for(board, image.arch, memory=mode != "off"),
+                            counter="c", data_reads=mode if mode != "off" else "auto")
             cpu, wall = time.process_time(), time.perf_counter()
             measured = run.run()
             seconds = time.process_time() - cpu
             best[mode] = min(best.get(mode, seconds), seconds)
-            if mode == "on":
+            if mode == "off":
+                continue
+            failed = run.counter.status == block_counter.STATUS_PLAN_FAILED  # run() repeated it trapped
+            fell_back[mode] = fell_back.get(mode, False) or failed
+            # Per inference (and layer) instructions, cycles and stalls, and the run's flash data reads; not
+            # the run's instruction total: RV32 firmwares print cycle counts read from mcycle, which Unicorn
+            # takes from the host's clock, so the instructions between inferences vary from run to run.
+            results[mode] = (measured.samples, measured.memory_reads)
+            if mode == "auto":
                 on = measured
-                wall_on = min(wall_on, time.perf_counter() - wall)
+                wall_auto = min(wall_auto, time.perf_counter() - wall)
+                switched.add("fell back" if failed else "yes" if run.counter.planning else "no")
+    assert results["trap"] == results["plan"] == results["auto"], (elf, board_name, results)
     total = on.total_instructions
     reads = sum(on.memory_reads.values())
-    per_read = f"{(best['on'] - best['off']) / reads * 1e9:.0f}" if reads else "-"
     stall = sum(s.stall_cycles for s in on.samples) / sum(s.cycles for s in on.samples)
-    return [f"{total / 1e6:.1f} M", f"{total / best['off'] / 1e6:.0f}", f"{total / best['on'] / 1e6:.0f}",
-            f"{total / wall_on / 1e6:.0f}", f"{total / best['traps'] / 1e6:.0f}", f"{reads / total:.3f}", per_read,
-            f"{stall:.0%}"]
+
+    def mips(mode: str) -> str:
+        return f"{total / best[mode] / 1e6:.0f}{'*' if fell_back.get(mode) else ''}"
+
+    return [f"{total / 1e6:.1f} M", mips("off"), mips("trap"), mips("plan"), mips("auto"),
+            f"{total / wall_auto / 1e6:.0f}", "/".join(sorted(switched)), f"{reads / total:.3f}", f"{stall:.0%}"]
 
 
 def main() -> int:
@@ -243,6 +288,8 @@ def main() -> int:
         modelled = [timed_simulate(big, "c", CACHED) for _ in range(args.repeat)]
         big_flash = build(folder, args.outer, flash_operands=True)
         modelled_flash = [timed_simulate(big_flash, "c", CACHED) for _ in range(args.repeat)]
+        trapped_flash = [timed_emulation(big_flash, "trap") for _ in range(args.repeat)]
+        planned_flash = [timed_emulation(big_flash, "plan") for _ in range(args.repeat)]
         python, python_cpu = timed_simulate(small, "python")
 
     for result, _ in counted:
@@ -258,11 +305,15 @@ def main() -> int:
     best_modelled, best_modelled_cpu = max(modelled, key=lambda rc: rc[0].guest_mips)
     best_flash, best_flash_cpu = max(modelled_flash, key=lambda rc: rc[0].guest_mips)
     assert best_flash.instructions == best_counted.instructions and best_flash.samples[0].stall_cycles > 0
+    assert {cycles for _, _, cycles in trapped_flash + planned_flash} == {best_flash.cycles[0]}
+    best_trapped, best_planned = max(trapped_flash), max(planned_flash)
     rows = [
         ("no hook (bare Unicorn)", total_big, mips(total_big, best_bare[0]), mips(total_big, best_bare[1])),
         ("C block hook + histogram", total_big, best_counted.guest_mips, mips(total_big, best_counted_cpu)),
         ("+ memory model, RAM reads", total_big, best_modelled.guest_mips, mips(total_big, best_modelled_cpu)),
         ("+ memory model, flash reads", total_big, best_flash.guest_mips, mips(total_big, best_flash_cpu)),
+        ("  the same, all trapped", total_big, best_trapped[0], mips(total_big, best_trapped[1])),
+        ("  the same, all planned", total_big, best_planned[0], mips(total_big, best_planned[1])),
         ("Python block hook", python.total_instructions, python.guest_mips,
          mips(python.total_instructions, python_cpu)),
     ]
@@ -280,16 +331,23 @@ def print_models(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="tinyedge-bench-models-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        print(f"Models, built-in emulator, MIPS of process CPU time (best of {args.repeat}; on-wall: model on, "
-              f"wall time; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
-        print(f"  {'model':<22} {'board':<9} {'run':>8} {'off':>5} {'on':>5} {'on-wall':>7} {'traps':>5} "
-              f"{'reads/insn':>10} {'ns/read':>7} {'stalls':>6}")
+        print(f"Models, built-in emulator, MIPS of process CPU time (best of {args.repeat}): memory model off, on "
+              f"with flash data reads trapped, planned, auto (the default); auto in wall time "
+              f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
+        widths = (8, 5, 5, 5, 5, 9, 9, 10, 6)
+        heads = ("run", "off", "trap", "plan", "auto", "auto-wall", "switched", "reads/insn", "stalls")
+        print(f"  {'model':<22} {'board':<9} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
+        fell_back = False
         for board in args.boards:
             for name in args.models:
                 elf, input_bytes = compiled_model(name, board, workdir)
                 cells = model_speed(elf, board, input_bytes, args.samples, args.repeat)
-                print(f"  {Path(name).stem:<22} {board:<9} {cells[0]:>8} {cells[1]:>5} {cells[2]:>5} {cells[3]:>7} "
-                      f"{cells[4]:>5} {cells[5]:>10} {cells[6]:>7} {cells[7]:>6}", flush=True)
+                fell_back = fell_back or any(c.endswith("*") for c in cells)
+                print(f"  {Path(name).stem:<22} {board:<9} "
+                      + " ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)), flush=True)
+        if fell_back:
+            print("  * a block could not be planned: the run was repeated with every data read trapped")
+        print(f"  (load average {os.getloadavg()[0]:.2f} at the end)")
 
 
 if __name__ == "__main__":

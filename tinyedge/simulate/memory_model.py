@@ -179,14 +179,6 @@ class CMemory:
         self._spans.append((span, contents))
         return ctypes.addressof(span)
 
-    def traps_only(self) -> None:
-        """Keep the MMIO traps and the byte copies but drop the model's work (no look-ups, no stall):
-        for benchmarks/emulator_speed.py, which times what the trap itself costs."""
-        for span, _ in self._spans:
-            span.cache = None
-        for i in range(len(self.model.regions)):
-            self._regions[i].fetch_cache = NONE
-
     @property
     def write_fault(self) -> int | None:
         """Address of the first store into a data-only flash range, if any."""
