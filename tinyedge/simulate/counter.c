@@ -277,6 +277,20 @@ static void te_plans_read(te_plans *p, uint64_t address, unsigned size)
     te_span_read(span, address - span->start, size);
 }
 
+/* One aligned access of `size` bytes at `address`. Unicorn's MMIO regions take at most 4 bytes a
+ * call, so QEMU's memory core hands a trapped page an 8-byte access (VLDR.64, FLD) as two 4-byte
+ * reads, the lower first: charged the same. */
+static void te_plans_access(te_plans *p, uint32_t address, uint32_t size)
+{
+    if (TE_UNLIKELY(size > 4u)) {
+        for (uint32_t at = 0; at < size; at += 4u) {
+            te_plans_read(p, address + at, 4u);
+        }
+    } else {
+        te_plans_read(p, address, size);
+    }
+}
+
 /* The reads of `count` accesses of `size` bytes from `address`, `size` apart. An unaligned access
  * is two aligned ones of its size, as Unicorn reads a trapped page (QEMU's load helper splits an
  * unaligned access to I/O into the two aligned accesses around it). */
@@ -286,10 +300,10 @@ static void te_plans_reads(te_plans *p, uint32_t address, const te_load *l)
         uint32_t at = (uint32_t)(address + i * l->size);
         uint32_t misaligned = at & (l->size - 1u);
         if (TE_UNLIKELY(misaligned != 0)) {
-            te_plans_read(p, at - misaligned, l->size);
-            te_plans_read(p, (uint32_t)(at - misaligned + l->size), l->size);
+            te_plans_access(p, at - misaligned, l->size);
+            te_plans_access(p, (uint32_t)(at - misaligned + l->size), l->size);
         } else {
-            te_plans_read(p, at, l->size);
+            te_plans_access(p, at, l->size);
         }
     }
 }

@@ -1,0 +1,527 @@
+"""Planned data reads (load_plan.c, counter.c) held to trapped ones on the walk's corner cases.
+
+test_load_plan.py covers the common shapes; here each snippet aims at one way the plan could
+charge a read the trapped run does not (or miss one): Thumb-1 code for a Cortex-M0+, IT blocks
+that write a base register or start before a block boundary, write-back in every addressing form,
+multi-register and FP loads, table branches through a data table, loads straddling a data page's
+edge, RV32IMC's compressed stack forms and constants, aliasing stores, and a store into a data
+array, which must stay a fault. Every snippet runs trapped, planned, switched mid-run ("auto"
+with a low threshold) and in the Python counter; all four must give the same reads, misses,
+per-sample cycles and outputs, and the planned run must really have planned (not fallen back to
+trapping).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tinyedge.boards import Cache
+from tinyedge.errors import TinyEdgeError
+from tinyedge.simulate import Memory, SimTarget, block_counter, cycle_model_for
+from tinyedge.simulate.firmware_image import load_image
+from tinyedge.simulate.unicorn_backend import Emulation
+
+MISS = 10
+PAGE = 1024  # Unicorn's page on M-profile cores: a TB never crosses one
+_FLASH, _RAM = Memory("flash", 0x0, 0x40000, "flash"), Memory("ram", 0x20000000, 0x10000, "ram")
+_RV_FLASH, _RV_RAM = Memory("irom", 0x42000000, 0x40000, "flash"), Memory("dram", 0x3FC80000, 0x20000, "ram")
+
+
+def _data(page: int, object_type: str = "%object") -> str:
+    """Two pages of bytes (i * 37 + 11) & 0xff ("weights"), a page of words i * 4 (i < 256) and
+    bytes i & 3 ("table", "bytes4" at its middle), then a page that is no data object ("plain")."""
+    return f"""
+    .section .rodata
+    .balign {page}
+    .global weights
+    .type weights, {object_type}
+    .size weights, {2 * page}
+weights:
+    .set i, 0
+    .rept {2 * page}
+    .byte (i * 37 + 11) & 0xff
+    .set i, i + 1
+    .endr
+    .global table
+    .type table, {object_type}
+    .size table, {page}
+table:
+    .set i, 0
+    .rept {page // 8}
+    .word (i & 255) * 4
+    .set i, i + 1
+    .endr
+bytes4:
+    .set i, 0
+    .rept {page // 2}
+    .byte i & 3
+    .set i, i + 1
+    .endr
+plain:
+    .set i, 0
+    .rept {page}
+    .byte (i * 13 + 5) & 0xff
+    .set i, i + 1
+    .endr
+"""
+
+
+def _cache(serves: str, name: str, size: int = 256, line: int = 16, ways: int = 2) -> Cache:
+    return Cache(name, "flash" if name != "irom-cache" else "irom", serves, size, line, ways, MISS, "always",
+                 "test figure")
+
+
+def _thumb_board(cpu: str = "cortex-m4") -> SimTarget:
+    return SimTarget(f"test-{cpu}-corners", cpu, 64_000_000, (_FLASH, _RAM),
+                     caches=(_cache("instruction", "i", size=512), _cache("data", "d")))
+
+
+def _rv_board() -> SimTarget:
+    return SimTarget("test-rv-corners", "rv32imc", 80_000_000, (_RV_FLASH, _RV_RAM),
+                     caches=(_cache("both", "irom-cache", size=1024, line=32, ways=4),))
+
+
+def _assert_same_reads(elf, board, expected_reads: dict[str, int] | None = None) -> None:
+    image = load_image(elf)
+    model = cycle_model_for(board, image.arch, memory=True)
+    runs = {}
+    for name, counter, reads in (("trap", "c", "trap"), ("plan", "c", "plan"), ("auto", "c", "auto"),
+                                 ("python", "python", "trap")):
+        emulation = Emulation(image, board, b"", model, counter=counter, data_reads=reads)
+        if name == "auto":
+            emulation.counter._plans.state.window = emulation.counter._plans.state.window_end = 20
+        runs[name] = (emulation.run(), emulation)
+    trap = runs["trap"][0]
+    for name, (measured, emulation) in runs.items():
+        assert emulation.counter.status != block_counter.STATUS_PLAN_FAILED, (name, emulation.counter.plan_failure)
+        assert measured.memory_reads == trap.memory_reads, name
+        assert measured.cache_misses == trap.cache_misses, name
+        assert measured.samples == trap.samples, name
+        assert measured.outputs == trap.outputs, name
+    assert runs["plan"][1].counter.planning and runs["auto"][1].counter.planning
+    assert sum(trap.memory_reads.values()) > 0 and trap.samples[0].stall_cycles > 0
+    if expected_reads is not None:
+        assert trap.memory_reads == expected_reads
+
+
+# --- Thumb-1 (Cortex-M0+) ---------------------------------------------------------------------
+
+# Register-offset loads of each size, adds/subs/mov chains moving the bases, `add rX, sp`,
+# `add rd, rm`, a literal-pool base, push/pop around a call that reads through a pointer it was
+# passed, and ldm with write-back (base not in the list) and without (base in the list).
+# Per pass: 3 + 1 + 3 + 2 + 1 + 1 reads of data pages = 11.
+THUMB1_LOOP = """
+    ldr r4, =weights
+    ldr r7, =table
+    movs r2, #30
+    sub sp, #16
+1:  movs r3, #6
+    ldrb r0, [r4, r3]
+    adds r3, r3, #2
+    ldrh r1, [r4, r3]
+    lsls r0, r0, #2
+    ldr r0, [r7, r0]
+    mov r5, r4
+    adds r5, #40
+    ldr r1, [r5, #4]
+    movs r6, #8
+    add r6, sp
+    str r4, [r6, #4]
+    ldr r5, [sp, #12]
+    ldm r5!, {r0, r1, r3}
+    ldr r0, [r5, #0]
+    mov r1, r5
+    subs r1, #8
+    ldm r1, {r0, r1}
+    mov r6, r7
+    add r6, r2
+    add r6, r2
+    add r6, r2
+    add r6, r2
+    bl reader
+    subs r4, r4, #3
+    adds r4, #7
+    subs r2, r2, #1
+    bne 1b
+    add sp, #16
+"""
+
+THUMB1_FUNCTIONS = """
+    .thumb_func
+    .type reader, %function
+reader:
+    push {r4, r5, lr}
+    mov r4, r6
+    ldr r5, [r4, #0]
+    pop {r4, r5, pc}
+"""
+
+
+def test_thumb1_for_a_cortex_m0plus(thumb_program):
+    elf = thumb_program(THUMB1_LOOP, functions=THUMB1_FUNCTIONS + _data(PAGE), cpu="cortex-m0plus", name="m0")
+    _assert_same_reads(elf, _thumb_board("cortex-m0plus"), {"flash": 30 * 11})
+
+
+# --- Thumb-2 (Cortex-M4) ----------------------------------------------------------------------
+
+# IT blocks that load conditionally and write the base register conditionally (an add, a
+# post-indexed load's write-back), then loads through that base outside the IT block.
+# Per pass: 1 + (1 on odd passes) + (2 on even passes) + 1, 30 passes of each parity.
+IT_BASE_LOOP = """
+    ldr r4, =weights
+    movs r2, #60
+1:  tst r2, #1
+    ite eq
+    addeq r4, r4, #4
+    movne r5, #0
+    ldr r0, [r4, #8]
+    it ne
+    ldrne r1, [r4, #16]
+    ittt eq
+    ldreq r3, [r4], #4
+    ldrbeq r6, [r4, #1]
+    moveq r7, r4
+    ldr r0, [r4, #32]
+    subs r2, #1
+    bne 1b
+"""
+
+
+def test_it_blocks_writing_the_base_register(thumb_program):
+    _assert_same_reads(thumb_program(IT_BASE_LOOP, functions=_data(PAGE), name="itbase"), _thumb_board(),
+                       {"flash": 30 * 3 + 30 * 4})
+
+
+# Write-back in every addressing form moving the base later loads use: pre- and post-indexed
+# single loads and LDRD, negative offsets, LDM/LDMDB with write-back, STR/STRD with write-back
+# into RAM moving a RAM pointer that a later load reloads a flash pointer through.
+# Per pass: 1 + 1 + 2 + 2 + 3 + 2 + 1 + 1 + 1 + 1 = 15.
+WRITEBACK_LOOP = """
+    ldr r4, =weights + 64
+    ldr r8, =0x20001000
+    movs r2, #40
+1:  mov r1, r4
+    ldr r0, [r1, #4]!
+    ldr r0, [r1], #-8
+    ldrd r0, r3, [r1, #-8]!
+    ldrd r0, r3, [r1], #16
+    ldmia r1!, {r0, r3, r5}
+    ldmdb r1!, {r0, r3}
+    ldrb r0, [r1, #-3]
+    ldrsh r0, [r1, #-6]
+    mov r6, r8
+    str r4, [r6, #-8]!
+    strd r4, r4, [r6], #8
+    str r0, [r6, #-4]!
+    ldr r7, [r6, #-4]
+    ldr r0, [r7, #12]
+    str r4, [r6]
+    ldr r7, [r6]
+    ldr r0, [r7, #20]
+    adds r4, #8
+    subs r2, #1
+    bne 1b
+"""
+
+
+def test_write_back_in_every_addressing_form(thumb_program):
+    _assert_same_reads(thumb_program(WRITEBACK_LOOP, functions=_data(PAGE), name="wback"), _thumb_board(),
+                       {"flash": 40 * 15})
+
+
+# Register-offset loads with shifts, a signed byte and a signed halfword used as table indices
+# (negative ones included), ADD register forms with LSL (followed), LSR/ASR and SUB (not
+# followed: hooked), ADDW/SUBW. Per pass: 10 reads.
+SHIFTED_LOOP = """
+    ldr r4, =weights
+    ldr r8, =table + 512
+    ldr r9, =weights + 1024
+    movs r2, #40
+1:  ldr r0, [r4, r2, lsl #2]
+    ldrh r0, [r4, r2, lsl #1]
+    ldrsb r0, [r4, r2]
+    ldr r3, [r8, r0, lsl #2]
+    ldrsh r0, [r4, r2, lsl #1]
+    asrs r0, r0, #6
+    ldrb r3, [r9, r0]
+    add r6, r4, r2, lsl #3
+    ldr r0, [r6, #4]
+    add.w r6, r4, r2, lsr #1
+    ldrb r0, [r6, #3]
+    sub.w r6, r9, r2, lsl #2
+    ldr r0, [r6]
+    add r6, r2, r9, asr #31
+    addw r6, r6, #1500
+    subw r6, r6, #700
+    ldrb r0, [r4, r6]
+    subs r2, #1
+    bne 1b
+"""
+
+
+def test_shifted_register_offsets_and_signed_indices(thumb_program):
+    _assert_same_reads(thumb_program(SHIFTED_LOOP, functions=_data(PAGE), name="shifted"), _thumb_board(),
+                       {"flash": 40 * 10})
+
+
+# TBB and TBH through a table in a data page, indexed by a byte loaded from another one; POP and
+# LDM that load PC, returning from calls that read flash. Per pass: 1 + 1 + 1 + 1 + 1 + 1 = 6.
+TABLE_BRANCH_LOOP = """
+    ldr r4, =weights
+    ldr r5, =bytes4
+    ldr r7, =table
+    movs r2, #40
+1:  ldrb r0, [r4, r2]
+    and r0, r0, #3
+    tbb [r5, r0]
+2:  b.n 10f
+    b.n 11f
+    b.n 12f
+    b.n 13f
+10: adds r3, #1
+11: adds r3, #1
+12: adds r3, #1
+13: ldrb r0, [r4, r2, lsl #1]
+    and r0, r0, #3
+    tbh [r7, r0, lsl #1]
+3:  b.n 20f
+    b.n 20f
+    b.n 20f
+    b.n 20f
+20: bl pop_reader
+    bl ldm_reader
+    subs r2, #1
+    bne 1b
+"""
+
+TABLE_BRANCH_FUNCTIONS = """
+    .thumb_func
+    .type pop_reader, %function
+pop_reader:
+    push {r4, r6, lr}
+    ldr r6, [r4, #100]
+    pop {r4, r6, pc}
+    .thumb_func
+    .type ldm_reader, %function
+ldm_reader:
+    stmdb sp!, {r4, r5, lr}
+    ldr r5, [r4, #200]
+    ldmia.w sp!, {r4, r5, pc}
+"""
+
+
+def test_table_branches_and_loads_of_pc(thumb_program):
+    elf = thumb_program(TABLE_BRANCH_LOOP, functions=TABLE_BRANCH_FUNCTIONS + _data(PAGE), name="tbb")
+    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 6})
+
+
+# An IT block split by a page boundary: Unicorn ends the block there, and the next block starts
+# inside the IT block, its first instructions conditional on an IT instruction it does not hold.
+# Both parities take each path. Per pass: 2 (before the boundary) + 3 after it, on one parity;
+# 1 + 1 on the other (ITETE), then one unconditional read.
+IT_ACROSS_PAGES_LOOP = """
+    ldr r4, =weights
+    movs r2, #40
+    b 1f
+    .balign {page}
+    .space {page} - 8
+1:  tst.w r2, #1
+    itete eq
+    ldreq r0, [r4, #0]
+    ldrne r0, [r4, #4]
+    ldreq r1, [r4, #8]
+    ldrne r1, [r4, #12]
+    cmp r2, #100
+    ittt lo
+    ldrlo r3, [r4, #16]
+    addlo r4, r4, #4
+    ldrlo r5, [r4, #64]
+    ldr r0, [r4, #128]
+    subs r2, #1
+    bne 1b
+"""
+
+
+def test_a_block_that_starts_inside_an_it_block(thumb_program):
+    elf = thumb_program(IT_ACROSS_PAGES_LOOP.format(page=PAGE), functions=_data(PAGE), name="itpage")
+    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 5})
+
+
+# Loads that straddle a data page's edge: an unaligned word and halfword half in the last data
+# page and half in the page after it (no data object), and a word half in the code page before
+# the first data page. Each is two aligned accesses, one of them a data read. Per pass: 3.
+STRADDLE_LOOP = """
+    ldr r4, =weights
+    ldr r5, =plain
+    movs r2, #40
+1:  ldr r0, [r5, #-2]
+    ldrh r0, [r5, #-1]
+    ldr r0, [r4, #-2]
+    ldr.w r0, [r5, #-3]
+    subs r2, #1
+    bne 1b
+"""
+
+
+def test_loads_straddling_a_data_pages_edge(thumb_program):
+    elf = thumb_program(STRADDLE_LOOP, functions=_data(PAGE), name="straddle")
+    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 4})
+
+
+# FP loads (the FPU enabled through CPACR first): VLDR of S and D registers (a D register 4- but
+# not 8-aligned too), VLDM with write-back, VPUSH/VPOP; and LDREX. A trapped page takes an 8-byte
+# access as two 4-byte reads (Unicorn's MMIO regions take at most 4 bytes a call), an unaligned one
+# as two aligned 8-byte accesses. Per pass: 1 + 2 + 4 + 4 + 1 + 1 = 13.
+FP_LOOP = """
+    ldr r0, =0xE000ED88
+    ldr r1, [r0]
+    orr r1, r1, #0xF00000
+    str r1, [r0]
+    dsb
+    isb
+    ldr r4, =weights
+    movs r2, #40
+1:  vldr s0, [r4, #8]
+    vldr d1, [r4, #16]
+    vldr d2, [r4, #36]
+    mov r1, r4
+    vldmia r1!, {s4-s7}
+    ldr r0, [r1, #0]
+    vpush {s0-s1}
+    vpop {s0-s1}
+    ldrex r0, [r4, #44]
+    adds r4, #8
+    subs r2, #1
+    bne 1b
+"""
+
+
+def test_fp_loads_and_ldrex(thumb_program):
+    elf = thumb_program(FP_LOOP, functions=_data(PAGE), name="fp")
+    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 13})
+
+
+# --- RV32IMC ----------------------------------------------------------------------------------
+
+RV_PAGE = 4096
+
+# Compressed stack forms: a flash pointer spilled with c.swsp below a c.addi16sp frame and
+# reloaded with c.lwsp; c.addi4spn making a second pointer to the same slot, a c.sw through it
+# overwriting the spill (the walk sees the same address), c.lw through the reloaded pointer; lui +
+# addi and auipc + addi constants as bases; lb/lh/lbu/lhu at negative offsets (an unaligned
+# halfword among them); a load into x0 (still a read) and a base copied through x0.
+# Per pass: 1 + 1 + 1 + 1 + 1 + 2 (the unaligned halfword) + 1 + 1 + 1 = 10.
+RV_COMPRESSED_LOOP = """
+    la s2, weights
+    li s5, 40
+1:  c.addi16sp sp, -64
+    c.swsp s2, 8(sp)
+    c.lwsp a1, 8(sp)
+    c.lw a0, 4(a1)
+    c.addi4spn a2, sp, 8
+    addi a3, s2, 100
+    c.sw a3, 0(a2)
+    c.lwsp a4, 8(sp)
+    c.lw a0, 0(a4)
+    lui a5, %hi(weights + 1024)
+    addi a5, a5, %lo(weights + 1024)
+2:  auipc t0, %pcrel_hi(table)
+    addi t0, t0, %pcrel_lo(2b)
+    lb a0, -1(a5)
+    lh a0, -4(a5)
+    lbu a0, -7(a5)
+    lhu a0, -3(a5)
+    lw a0, 8(t0)
+    add t1, x0, a5
+    lw x0, 12(t1)
+    c.li a0, 5
+    c.add a0, s2
+    lbu a0, 0(a0)
+    c.addi16sp sp, 64
+    addi s2, s2, 4
+    addi s5, s5, -1
+    bnez s5, 1b
+"""
+
+
+def test_rv32_compressed_stack_forms_constants_and_negative_offsets(riscv_program):
+    elf = riscv_program(RV_COMPRESSED_LOOP, functions=_data(RV_PAGE, "@object"), name="rvc")
+    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 10})
+
+
+# A pointer stored and reloaded after stores through another register: one at the same address
+# the walk cannot tell is the same (sp + s6, s6 = 0), one a byte over part of it (the byte it
+# held: the reloaded pointer is unknown to the walk, hooked), one 8 bytes away; indices from mul,
+# shifts by a register and an arithmetic shift right. Per pass: 6.
+RV_ALIAS_LOOP = """
+    la s2, weights
+    la s3, table
+    li s6, 0
+    li s5, 40
+1:  addi sp, sp, -32
+    sw s2, 12(sp)
+    add t1, sp, s6
+    addi t2, s2, 16
+    sw t2, 12(t1)
+    lw a1, 12(sp)
+    lw a0, 0(a1)
+    sw s3, 20(sp)
+    sw s2, 4(t1)
+    lw a1, 20(sp)
+    lw a0, 4(a1)
+    sw s2, 24(sp)
+    srli t6, s2, 8
+    sb t6, 25(t1)
+    lw a1, 24(sp)
+    lbu a0, 0(a1)
+    mul t0, s5, s5
+    andi t0, t0, 1020
+    add t0, t0, s2
+    lw a0, 0(t0)
+    li t3, 3
+    sll t4, s5, t3
+    add t4, t4, s3
+    lw a0, 0(t4)
+    li t5, -800
+    srai t5, t5, 1
+    add t5, t5, s5
+    add t5, t5, s3
+    lbu a0, 800(t5)
+    addi sp, sp, 32
+    addi s2, s2, 4
+    addi s5, s5, -1
+    bnez s5, 1b
+"""
+
+
+def test_rv32_aliasing_stores_and_computed_indices(riscv_program):
+    elf = riscv_program(RV_ALIAS_LOOP, functions=_data(RV_PAGE, "@object"), name="rvalias")
+    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 6})
+
+
+# --- Faults ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data_reads", ["trap", "plan", "auto"])
+def test_a_store_into_a_data_array_is_a_fault_in_every_mode(thumb_program, data_reads):
+    snippet = """
+    ldr r1, =weights
+    movs r2, #100
+1:  ldr r0, [r1, #4]
+    subs r2, #1
+    bne 1b
+    str r0, [r1, #8]
+"""
+    image = load_image(thumb_program(snippet, functions=_data(PAGE), name=f"store{data_reads}"))
+    board = _thumb_board()
+    emulation = Emulation(image, board, b"", cycle_model_for(board, image.arch, memory=True), counter="c",
+                          data_reads=data_reads)
+    if data_reads == "auto":
+        emulation.counter._plans.state.window = emulation.counter._plans.state.window_end = 20
+    # after a switch the error's re-run (to find the access) starts trapped again and does not
+    # switch: the store reaches the MMIO write callback, and only the PC is reported
+    message = (r"write to read-only memory \(flash\) at 0x00000[0-9a-f]+08" if data_reads != "auto"
+               else r"firmware fault: Write to write-protected memory \(UC_ERR_WRITE_PROT\) at PC 0x[0-9a-f]+")
+    with pytest.raises(TinyEdgeError, match=message):
+        emulation.run()
+    assert emulation.counter.planning is (data_reads != "trap")
