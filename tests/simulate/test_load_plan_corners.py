@@ -525,3 +525,57 @@ def test_a_store_into_a_data_array_is_a_fault_in_every_mode(thumb_program, data_
     with pytest.raises(TinyEdgeError, match=message):
         emulation.run()
     assert emulation.counter.planning is (data_reads != "trap")
+
+
+# --- Layer boundaries ---------------------------------------------------------------------------
+
+# Layer call sites (the BLs in tinyedge_model_invoke) in blocks that read flash before the call:
+# trapped, a snapshot at a call site holds the reads its block ran before the call, so the plan's
+# reads charged at the block's entry must count there too. In the second block the reads follow a
+# conditional load that runs ("ne"), does not ("eq": its hook does not fire, the reads after it
+# wait to be charged) or is not there. Per pass: 2 + 1 (layer_a) + (1) + 2 + 1 (layer_b).
+INVOKE_LOOP = """
+    movs r2, #20
+1:  push {r2}
+    bl tinyedge_model_invoke
+    pop {r2}
+    subs r2, #1
+    bne 1b
+"""
+
+INVOKE_FUNCTIONS = """
+    .thumb_func
+    .global tinyedge_model_invoke
+    .type tinyedge_model_invoke, %function
+tinyedge_model_invoke:
+    push {r4, lr}
+    ldr r4, =weights
+    ldr r0, [r4, #0]
+    ldr r1, [r4, #640]
+    bl layer_a
+    {conditional}
+    ldr r1, [r4, #1280]
+    ldr r0, [r4, #1920]
+    bl layer_b
+    pop {r4, pc}
+    .ltorg
+    .size tinyedge_model_invoke, . - tinyedge_model_invoke
+    .thumb_func
+    .type layer_a, %function
+layer_a:
+    ldr r0, [r4, #320]
+    bx lr
+    .thumb_func
+    .type layer_b, %function
+layer_b:
+    ldr r0, [r4, #960]
+    bx lr
+"""
+
+
+@pytest.mark.parametrize("condition", ["ne", "eq", None])
+def test_reads_before_a_layer_call_site_count_to_the_layer_before_it(thumb_program, condition):
+    conditional = f"cmp r4, #0\n    it {condition}\n    ldr{condition} r0, [r4, #16]" if condition else ""
+    functions = INVOKE_FUNCTIONS.replace("{conditional}", conditional) + _data(PAGE)
+    elf = thumb_program(INVOKE_LOOP, functions=functions, name="layers")
+    _assert_same_reads(elf, _thumb_board(), {"flash": 20 * (7 if condition == "ne" else 6)})

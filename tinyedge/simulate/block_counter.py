@@ -111,8 +111,9 @@ class BlockCounter(Protocol):
 
     def install(self, uc: unicorn.Uc) -> None: ...
 
-    def snapshot(self, exclude_current: bool) -> Snapshot:
-        """Now; with exclude_current, as of just before the block being executed was entered."""
+    def snapshot(self, exclude_current: bool, pc: int | None = None) -> Snapshot:
+        """Now; with exclude_current, as of just before the block being executed was entered, but
+        for the stall of the reads it ran before `pc` (a code hook's address): those count."""
         ...
 
     def blocks(self) -> BlockTable: ...
@@ -282,6 +283,8 @@ class _PlansStruct(ctypes.Structure):
         ("window", ctypes.c_uint64),
         ("window_end", ctypes.c_uint64),
         ("addresses", ctypes.c_uint32 * _MAX_RECORDS),
+        ("fetch", ctypes.c_uint64),
+        ("marks", ctypes.c_uint64 * _MAX_RECORDS),
     ]
 
 
@@ -360,6 +363,8 @@ def _load(library: Path) -> ctypes.CDLL:
         lib.te_counter_block_size.restype = ctypes.c_size_t
         lib.te_plans_struct_size.restype = ctypes.c_size_t
         lib.te_plans_load_size.restype = ctypes.c_size_t
+        lib.te_counter_stall_before.restype = ctypes.c_uint64
+        lib.te_counter_stall_before.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
         if (lib.te_counter_struct_size() != ctypes.sizeof(_CounterStruct)
                 or lib.te_counter_block_size() != _COUNTER_BLOCK_DTYPE.itemsize or not check_layout(lib)
                 or lib.te_plans_struct_size() != ctypes.sizeof(_PlansStruct)
@@ -417,7 +422,7 @@ class CBlockCounter:
         # The engine now points into this object's memory: keep it alive as long as the engine.
         uc._tinyedge_block_counter = self  # type: ignore[attr-defined]
 
-    def snapshot(self, exclude_current: bool) -> Snapshot:
+    def snapshot(self, exclude_current: bool, pc: int | None = None) -> Snapshot:
         s = self._state
         if not exclude_current:
             self._settle()
@@ -431,7 +436,11 @@ class CBlockCounter:
             counts[s.last_block] -= 1
             taken[s.last_block] -= s.last_taken
             total -= int(records["insns"][s.last_block])
-            stall -= self._memory.last_fetch if self._memory is not None else 0
+            if self._memory is not None and pc is not None and self._plans is not None:
+                # planned reads of the block may be charged ahead of pc, or still wait (counter.c)
+                stall = self._lib.te_counter_stall_before(ctypes.byref(s), pc)
+            else:
+                stall -= self._memory.last_fetch if self._memory is not None else 0
         return Snapshot(int(total), counts, taken, stall)
 
     def blocks(self) -> BlockTable:
@@ -708,7 +717,7 @@ class PyBlockCounter:
         self._stop_block = address
         uc.emu_stop()
 
-    def snapshot(self, exclude_current: bool) -> Snapshot:
+    def snapshot(self, exclude_current: bool, pc: int | None = None) -> Snapshot:
         counts = np.array(self._counts, np.uint64)
         taken = np.array(self._taken, np.uint64)
         total = self._total

@@ -250,6 +250,9 @@ typedef struct te_plans {
     uint64_t window;          /* instructions between two looks at the trapped reads' density */
     uint64_t window_end;      /* c->total at the next look */
     uint32_t addresses[TE_MAX_RECORDS];  /* the addresses of tail_block's entry records */
+    uint64_t fetch;           /* the stall tail_block's fetch cost at its entry (its reads not included) */
+    uint64_t marks[TE_MAX_RECORDS];  /* memory stall just before each of tail_block's records before
+                                      * tail_next was charged (te_counter_stall_before) */
 } te_plans;
 
 static inline void te_span_read(te_span *span, uint64_t offset, unsigned size);
@@ -551,19 +554,30 @@ static int te_entry_addresses(te_counter *c, uc_engine *uc, const te_block *b)
     return 0;
 }
 
+/* Pass the tail block's hooked load at tail_next without charging it (it did not run). */
+static void te_pass_hooked(te_counter *c, const te_block *b)
+{
+    te_plans *p = c->plans;
+    p->marks[p->tail_next] = c->memory->stall;
+    p->tail_next++;
+    p->has_tail = p->tail_next < b->records;
+}
+
 /* Charge the entry loads of the tail block from tail_next up to its next hooked load (or its
  * end), and move tail_next there. */
-static void te_charge_until_hooked(te_plans *p, const te_block *b)
+static void te_charge_until_hooked(te_counter *c, const te_block *b)
 {
+    te_plans *p = c->plans;
     const te_load *records = p->loads + b->first_load;
     uint32_t i = p->tail_next;
     if (!p->reads_data && b->hooked_loads == 0) {
         p->has_tail = 0;  /* the common case: none of the block's entry loads reads a data range */
-        return;
+        return;           /* (tail_next stays 0: no read of the block is charged) */
     }
     for (; i < b->records && records[i].kind != TE_RECORD_HOOKED; i++) {
         uint32_t address = p->addresses[i];
         const te_load *l = &records[i];
+        p->marks[i] = c->memory->stall;
         if (p->reads_data && l->kind == TE_RECORD_LOAD
             && (uint64_t)address + (uint64_t)l->count * l->size > p->lo && address < p->hi) {
             te_plans_reads(p, address, l);
@@ -584,13 +598,48 @@ void te_counter_settle(te_counter *c)
         const te_load *records = p->loads + b->first_load;
         while (p->has_tail) {
             if (records[p->tail_next].kind == TE_RECORD_HOOKED) {
-                p->tail_next++;  /* it did not run */
-                p->has_tail = p->tail_next < b->records;
+                te_pass_hooked(c, b);  /* it did not run */
             } else {
-                te_charge_until_hooked(p, b);
+                te_charge_until_hooked(c, b);
             }
         }
     }
+}
+
+/* The memory stall as of the instruction at `pc` of the block entered last, less that block's
+ * fetch: what a code hook on `pc` sees of the run (a sample's or a layer's edge). Trapped, each
+ * read of the block before pc has been charged and none at or after it. Planned, the entry loads
+ * after a hooked load that did not run are charged here if they lie before pc (they ran), and
+ * what the block's reads at or after pc cost is left out (charged at entry or with a hooked load
+ * before pc, they have not run yet): the block's first instruction (te_inference_begin/end) sees
+ * none of its reads, a call at its end (a layer's call site) all of them. */
+uint64_t te_counter_stall_before(te_counter *c, uint64_t pc)
+{
+    te_memory *m = c->memory;
+    te_plans *p = c->plans;
+    const te_block *b;
+    const te_load *records;
+    uint32_t j = 0;
+    if (m == NULL) {
+        return 0;
+    }
+    if (p == NULL || !p->active || c->n_blocks == 0 || p->tail_block != c->last_block
+        || c->blocks[c->last_block].records == 0) {
+        return m->stall - m->last_fetch;  /* no read of the block charged ahead: last_fetch is its fetch */
+    }
+    b = &c->blocks[c->last_block];
+    records = p->loads + b->first_load;
+    while (p->has_tail && records[p->tail_next].pc < pc) {
+        if (records[p->tail_next].kind == TE_RECORD_HOOKED) {
+            te_pass_hooked(c, b);  /* before pc, and its hook did not fire: it did not run */
+        } else {
+            te_charge_until_hooked(c, b);
+        }
+    }
+    while (j < p->tail_next && records[j].pc < pc) {
+        j++;
+    }
+    return m->stall - p->fetch - (j < p->tail_next ? m->stall - p->marks[j] : 0u);
 }
 
 /* Unicorn UC_HOOK_CODE callback on a hooked load, which runs: charge the entry loads before it not
@@ -616,9 +665,9 @@ void te_counter_load_hook(uc_engine *uc, uint64_t address, uint32_t size, void *
             /* what runs before it: the entry loads up to it, past hooked loads that did not run */
             while (p->tail_next < i) {
                 if (records[p->tail_next].kind == TE_RECORD_HOOKED) {
-                    p->tail_next++;
+                    te_pass_hooked(c, b);
                 } else {
-                    te_charge_until_hooked(p, b);
+                    te_charge_until_hooked(c, b);
                 }
             }
             if (l->cond != TE_COND_ALWAYS) {
@@ -626,6 +675,7 @@ void te_counter_load_hook(uc_engine *uc, uint64_t address, uint32_t size, void *
                 p->reg_read(uc, p->xpsr_id, &xpsr);
                 holds = te_condition_holds(l->cond, (uint32_t)xpsr);
             }
+            p->marks[i] = c->memory->stall;
             if (holds) {
                 for (int t = 0; t < 2; t++) {  /* base, index << shift */
                     if (l->term[t] >= 0) {
@@ -637,7 +687,7 @@ void te_counter_load_hook(uc_engine *uc, uint64_t address, uint32_t size, void *
                 te_plans_reads(p, at, l);
             }
             p->tail_next = i + 1;
-            te_charge_until_hooked(p, b);
+            te_charge_until_hooked(c, b);
             return;
         }
     }
@@ -761,7 +811,8 @@ static void te_account(te_counter *c, uc_engine *uc, te_block *b, uint64_t addre
         te_plans *p = c->plans;
         p->tail_block = c->last_block;
         p->tail_next = 0;
-        te_charge_until_hooked(p, b);
+        p->fetch = c->memory->stall - stall_before;
+        te_charge_until_hooked(c, b);
         c->memory->last_fetch = c->memory->stall - stall_before;
     }
 }

@@ -463,14 +463,14 @@ class Emulation:
             self._stop(TinyEdgeError(f"{BEGIN_SYMBOL}() was entered twice without {END_SYMBOL}() "
                                      f"(sample {len(self._samples)})"))
             return
-        self._open = _OpenSample(self.counter.snapshot(exclude_current=True))
+        self._open = _OpenSample(self.counter.snapshot(exclude_current=True, pc=address))
         self._outputs.append(bytearray())
 
     def _on_call_site(self, uc: unicorn.Uc, address: int, _size: int, index: object) -> None:
         self._track_sp()
         if self._open is not None:
             assert isinstance(index, int)
-            self._open.marks.append((index, self.counter.snapshot(exclude_current=True)))
+            self._open.marks.append((index, self.counter.snapshot(exclude_current=True, pc=address)))
 
     def _on_end(self, uc: unicorn.Uc, address: int, _size: int, _user_data: object) -> None:
         self._track_sp()
@@ -478,7 +478,7 @@ class Emulation:
             self._stop(TinyEdgeError(f"{END_SYMBOL}() was entered without {BEGIN_SYMBOL}() "
                                      f"(after sample {len(self._samples)})"))
             return
-        end = self.counter.snapshot(exclude_current=True)
+        end = self.counter.snapshot(exclude_current=True, pc=address)
         self._samples.append(self._measure(len(self._samples), self._open, end))
         self._open = None
         if self._output_buffer is not None:
