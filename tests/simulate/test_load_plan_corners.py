@@ -579,3 +579,87 @@ def test_reads_before_a_layer_call_site_count_to_the_layer_before_it(thumb_progr
     functions = INVOKE_FUNCTIONS.replace("{conditional}", conditional) + _data(PAGE)
     elf = thumb_program(INVOKE_LOOP, functions=functions, name="layers")
     _assert_same_reads(elf, _thumb_board(), {"flash": 20 * (7 if condition == "ne" else 6)})
+
+
+# --- Loaded values as addresses ---------------------------------------------------------------
+
+def _pointers(page: int, object_type: str = "%object") -> str:
+    """A page of pointers into weights ("pointers": weights + 8 * i), after _data's pages."""
+    return _data(page, object_type) + f"""
+    .balign {page}
+    .global pointers
+    .type pointers, {object_type}
+    .size pointers, {page}
+pointers:
+    .set i, 0
+    .rept {page // 4}
+    .word weights + 8 * i
+    .set i, i + 1
+    .endr
+"""
+
+
+# Pointers read from a table in flash and followed in the same block (the walk reads the pointer
+# at entry), a byte index spilled to the stack as a word and reloaded (the store's value), and an
+# LDM that loads its own base register, used again after. Per pass: 2 + 2 + 1 + 1 + 2 + 1 = 9.
+THUMB_POINTER_LOOP = """
+    ldr r4, =pointers
+    ldr r5, =table
+    movs r2, #40
+    sub sp, #16
+1:  ldr r0, [r4, r2, lsl #2]
+    ldrb r1, [r0, #3]
+    ldr r3, [r4, #4]!
+    ldrsh r6, [r3, #-2]
+    ldrb r1, [r0, #5]
+    str r1, [sp, #8]
+    ldr r6, [sp, #8]
+    ldr r3, [r5, r6, lsl #2]
+    mov r1, r4
+    ldm r1, {r0, r1}
+    ldr r3, [r1, #4]
+    subs r2, #1
+    bne 1b
+    add sp, #16
+"""
+
+
+def test_thumb_pointers_loaded_from_flash_and_followed(thumb_program):
+    elf = thumb_program(THUMB_POINTER_LOOP, functions=_pointers(PAGE), name="pointers")
+    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 9})
+
+
+# The same in RV32: a pointer loaded and followed, a signed byte used as an index of a table
+# whose halfword is an index in turn, a loaded byte spilled and reloaded, a pointer loaded into
+# its own base register. Per pass: 9.
+RV_POINTER_LOOP = """
+    la s2, pointers
+    la s3, table + 512
+    li s5, 40
+1:  mv t0, s2
+    lw a0, 0(t0)
+    lbu a1, 3(a0)
+    lb a2, 1(a0)
+    slli a2, a2, 2
+    add a2, a2, s3
+    lw a3, 0(a2)
+    lh a4, 0(a2)
+    add a4, a4, s3
+    lbu a5, 0(a4)
+    addi sp, sp, -16
+    sw a1, 4(sp)
+    lw a6, 4(sp)
+    add a6, a6, s3
+    lbu a7, 0(a6)
+    addi sp, sp, 16
+    lw t0, 8(t0)
+    lw a0, 4(t0)
+    addi s2, s2, 4
+    addi s5, s5, -1
+    bnez s5, 1b
+"""
+
+
+def test_rv32_pointers_loaded_from_flash_and_followed(riscv_program):
+    elf = riscv_program(RV_POINTER_LOOP, functions=_pointers(RV_PAGE, "@object"), name="rvpointers")
+    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 9})
