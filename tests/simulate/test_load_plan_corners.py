@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyedge.boards import Cache
+from tinyedge.boards import Cache, load_board
 from tinyedge.errors import TinyEdgeError
 from tinyedge.simulate import Memory, SimTarget, block_counter, cycle_model_for
 from tinyedge.simulate.firmware_image import load_image
@@ -663,3 +663,25 @@ RV_POINTER_LOOP = """
 def test_rv32_pointers_loaded_from_flash_and_followed(riscv_program):
     elf = riscv_program(RV_POINTER_LOOP, functions=_pointers(RV_PAGE, "@object"), name="rvpointers")
     _assert_same_reads(elf, _rv_board(), {"irom": 40 * 9})
+
+
+# A value read from a peripheral's register (the nRF52840's NVMC page, modelled as MMIO by its
+# [setup]) used as the offset of a flash read in the same block: no host memory holds it, so the
+# plan cannot read it at the block's entry; the block is planned again without loaded values.
+PERIPHERAL_INDEX_LOOP = """
+    ldr r5, =0x4001e600
+    ldr r4, =weights
+    movs r2, #40
+1:  lsls r0, r2, #6
+    str r0, [r5]
+    b 2f
+2:  ldr r1, [r5]
+    ldr r3, [r4, r1]
+    subs r2, #1
+    bne 1b
+"""
+
+
+def test_an_offset_read_from_a_peripheral_register(thumb_program):
+    elf = thumb_program(PERIPHERAL_INDEX_LOOP, functions=_data(PAGE), name="peripheral")
+    _assert_same_reads(elf, load_board("nrf52840"), {"flash": 40})

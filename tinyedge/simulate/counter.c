@@ -477,9 +477,9 @@ failed:
     return 1;
 }
 
-/* The value a load of `size` bytes at `address` reads, from the host memory behind the guest's
- * (0 where nothing is mapped: the load faults there and the run ends). */
-static uint32_t te_loaded_value(const te_plans *p, uint32_t address, uint32_t size, int sign)
+/* The value a load of `size` bytes at `address` reads, from the host memory behind the guest's;
+ * *found 0 where there is none (a peripheral's MMIO register, or nothing mapped). */
+static uint32_t te_loaded_value(const te_plans *p, uint32_t address, uint32_t size, int sign, int *found)
 {
     for (uint32_t i = 0; i < p->n_host; i++) {
         const te_host *h = &p->host[i];
@@ -496,16 +496,20 @@ static uint32_t te_loaded_value(const te_plans *p, uint32_t address, uint32_t si
                 uint32_t m = 1u << (8 * size - 1);
                 value = (value ^ m) - m;
             }
+            *found = 1;
             return value;
         }
     }
+    *found = 0;
     return 0;
 }
 
 /* The addresses of block b's entry records, from the registers it is entered with and the
- * values its earlier entry loads read (where a formula names them), into plans->addresses; -1 if
- * a kept value's bytes overlap an earlier store record of the block (the plan assumed they would
- * not). */
+ * values its earlier entry loads read (where a formula names them), into plans->addresses; 0, or
+ * the conservative level to plan the block again with: TE_PLAN_NO_ALIAS if a kept value's bytes
+ * overlap an earlier store record of the block (the plan assumed they would not),
+ * TE_PLAN_NO_LOADED if no host memory holds them (the load reads a peripheral's register, whose
+ * value only the load itself sees). */
 static int te_entry_addresses(te_counter *c, uc_engine *uc, const te_block *b)
 {
     te_plans *p = c->plans;
@@ -523,6 +527,7 @@ static int te_entry_addresses(te_counter *c, uc_engine *uc, const te_block *b)
     uint32_t stores[TE_MAX_STORES];
     uint32_t n_stores = 0;
     int reads_data = 0;
+    int found = 1;
     for (uint32_t i = 0; i < b->records; i++) {
         const te_load *l = &records[i];
         uint32_t address = l->offset;
@@ -544,10 +549,13 @@ static int te_entry_addresses(te_counter *c, uc_engine *uc, const te_block *b)
                 const te_load *store = &records[stores[k]];
                 if ((uint32_t)(address - addresses[stores[k]]) < (uint32_t)store->size * store->count
                     || (uint32_t)(addresses[stores[k]] - address) < l->keep) {
-                    return -1;
+                    return TE_PLAN_NO_ALIAS;
                 }
             }
-            r[TE_LOADED + i] = te_loaded_value(p, address, l->keep, l->sign);
+            r[TE_LOADED + i] = te_loaded_value(p, address, l->keep, l->sign, &found);
+            if (!found) {
+                return TE_PLAN_NO_LOADED;
+            }
         }
     }
     p->reads_data = (uint32_t)reads_data;
@@ -757,15 +765,23 @@ static void te_account(te_counter *c, uc_engine *uc, te_block *b, uint64_t addre
             }
         }
         te_counter_settle(c);  /* the previous block ran to its end */
-        if (b->records != 0 && TE_UNLIKELY(te_entry_addresses(c, uc, b) != 0)) {
-            /* A store of this block hits a value the plan reads from memory at entry: plan the
-             * block again without that assumption, before it runs (this entry is not counted). */
-            if (te_plan(c, uc, b, 1) != 0 || te_entry_addresses(c, uc, b) != 0) {
-                if (c->status == TE_RUNNING) {
-                    c->plans->failure = TE_PLAN_UNKNOWN_ACCESS;
-                    te_stop(c, uc, address, TE_PLAN_FAILED);
+        if (b->records != 0) {
+            int level = te_entry_addresses(c, uc, b);
+            if (TE_UNLIKELY(level != 0)) {
+                /* A store of this block hits a value the plan reads from memory at entry, or no
+                 * memory holds that value: plan the block again without that assumption, before
+                 * it runs (this entry is not counted); without loaded values it cannot fail. */
+                if (te_plan(c, uc, b, level) != 0) {
+                    return;  /* stopped: hooks to add first, or failed */
                 }
-                return;
+                level = te_entry_addresses(c, uc, b);
+                if (level != 0 && (te_plan(c, uc, b, TE_PLAN_NO_LOADED) != 0 || te_entry_addresses(c, uc, b) != 0)) {
+                    if (c->status == TE_RUNNING) {
+                        c->plans->failure = TE_PLAN_UNKNOWN_ACCESS;
+                        te_stop(c, uc, address, TE_PLAN_FAILED);
+                    }
+                    return;
+                }
             }
         }
     }

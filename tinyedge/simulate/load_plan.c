@@ -809,7 +809,7 @@ int te_plan_block(const te_planner *p, uc_engine *uc, uint64_t address, uint32_t
                 && !(thumb && d.writes == 1u << 15)) {
                 int rt = __builtin_ctz(d.writes);
                 te_value loaded = te_unknown;
-                int from_memory = !wild;
+                int from_memory = !wild && conservative < TE_PLAN_NO_LOADED;
                 int crossed = 0;  /* passed a store that may alias, which only the entry check rules out */
                 te_value at = address_value;
                 at.off += disp;
@@ -817,7 +817,7 @@ int te_plan_block(const te_planner *p, uc_engine *uc, uint64_t address, uint32_t
                     uint32_t distance = at.off - stores[k].address.off;  /* modulo 2^32 */
                     if (!te_same_terms(stores[k].address, at)) {
                         crossed = 1;
-                        from_memory = !conservative;
+                        from_memory = conservative == TE_PLAN_CHECKED;
                         continue;
                     }
                     if (distance >= stores[k].bytes && (uint32_t)(stores[k].address.off - at.off) >= d.size) {

@@ -95,10 +95,15 @@ typedef struct {
 
 enum te_plan_result { TE_PLAN_OK = 0, TE_PLAN_FULL = 1, TE_PLAN_UNREADABLE = 2, TE_PLAN_UNKNOWN_ACCESS = 3 };
 
+/* te_plan_block's `conservative`: how far loaded values are followed. */
+#define TE_PLAN_CHECKED 0    /* read at entry; the entry checks them against the block's store records */
+#define TE_PLAN_NO_ALIAS 1   /* after such a check failed: only those no store before them may change */
+#define TE_PLAN_NO_LOADED 2  /* after one had no bytes behind it (a peripheral register's): none */
+
 /* Plan the block [address, address + size) entered with Thumb IT state `itstate` (0 outside an
  * IT block); writes at most `capacity` records. A loaded value that a store before it in the
  * block may have changed is taken from memory at entry, the entry checking that no store record
- * before it overlapped it, unless `conservative` (after such an overlap): then it is unknown.
+ * before it overlapped it, unless `conservative` (above) says otherwise: then it is unknown.
  * TE_PLAN_UNKNOWN_ACCESS: an instruction reads memory in a way the planner does not describe
  * (the caller falls back to trapping reads). */
 int te_plan_block(const te_planner *p, uc_engine *uc, uint64_t address, uint32_t size, uint32_t itstate,
