@@ -264,8 +264,9 @@ def test_shifted_register_offsets_and_signed_indices(thumb_program):
                        {"flash": 40 * 10})
 
 
-# TBB and TBH through a table in a data page, indexed by a byte loaded from another one; POP and
-# LDM that load PC, returning from calls that read flash. Per pass: 1 + 1 + 1 + 1 + 1 + 1 = 6.
+# TBB and TBH through a table in a data page, indexed by a byte loaded from another one (masked,
+# then as loaded: the plan follows it), a PLD (no read); POP and LDM that load PC, returning from
+# calls that read flash. Per pass: 2 + 2 + 2 + 1 + 1 = 8.
 TABLE_BRANCH_LOOP = """
     ldr r4, =weights
     ldr r5, =bytes4
@@ -288,7 +289,14 @@ TABLE_BRANCH_LOOP = """
     b.n 20f
     b.n 20f
     b.n 20f
-20: bl pop_reader
+20: ldrb r0, [r5, r2]
+    pld [r4, #64]
+    tbb [r5, r0]
+4:  b.n 30f
+    b.n 30f
+    b.n 30f
+    b.n 30f
+30: bl pop_reader
     bl ldm_reader
     subs r2, #1
     bne 1b
@@ -312,7 +320,7 @@ ldm_reader:
 
 def test_table_branches_and_loads_of_pc(thumb_program):
     elf = thumb_program(TABLE_BRANCH_LOOP, functions=TABLE_BRANCH_FUNCTIONS + _data(PAGE), name="tbb")
-    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 6})
+    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 8})
 
 
 # An IT block split by a page boundary: Unicorn ends the block there, and the next block starts
@@ -407,10 +415,10 @@ RV_PAGE = 4096
 
 # Compressed stack forms: a flash pointer spilled with c.swsp below a c.addi16sp frame and
 # reloaded with c.lwsp; c.addi4spn making a second pointer to the same slot, a c.sw through it
-# overwriting the spill (the walk sees the same address), c.lw through the reloaded pointer; lui +
-# addi and auipc + addi constants as bases; lb/lh/lbu/lhu at negative offsets (an unaligned
-# halfword among them); a load into x0 (still a read) and a base copied through x0.
-# Per pass: 1 + 1 + 1 + 1 + 1 + 2 (the unaligned halfword) + 1 + 1 + 1 = 10.
+# overwriting the spill (the walk sees the same address), c.lw through the reloaded pointer;
+# lui + addi, lui + a load's %lo and auipc + addi constants as bases; lb/lh/lbu/lhu at negative
+# offsets (an unaligned halfword among them); a load into x0 (still a read), a base through x0.
+# Per pass: 1 + 1 + 1 + 1 + 1 + 1 + 2 (the unaligned halfword) + 1 + 1 + 1 = 11.
 RV_COMPRESSED_LOOP = """
     la s2, weights
     li s5, 40
@@ -425,6 +433,8 @@ RV_COMPRESSED_LOOP = """
     c.lw a0, 0(a4)
     lui a5, %hi(weights + 1024)
     addi a5, a5, %lo(weights + 1024)
+    lui t2, %hi(table + 2044)
+    lw a0, %lo(table + 2044)(t2)
 2:  auipc t0, %pcrel_hi(table)
     addi t0, t0, %pcrel_lo(2b)
     lb a0, -1(a5)
@@ -446,7 +456,7 @@ RV_COMPRESSED_LOOP = """
 
 def test_rv32_compressed_stack_forms_constants_and_negative_offsets(riscv_program):
     elf = riscv_program(RV_COMPRESSED_LOOP, functions=_data(RV_PAGE, "@object"), name="rvc")
-    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 10})
+    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 11})
 
 
 # A pointer stored and reloaded after stores through another register: one at the same address
