@@ -165,6 +165,11 @@ class BlockCounter(Protocol):
         ...
 
     @property
+    def planning(self) -> bool:
+        """Whether data reads are planned (counter.c), not trapped."""
+        ...
+
+    @property
     def write_fault(self) -> int | None:
         """Address of a store into a range map_data mapped (it stops the run), if any."""
         ...
@@ -773,6 +778,11 @@ class PyBlockCounter:
 
     def switch_to_plans(self, uc: unicorn.Uc) -> None:
         raise AssertionError("the Python counter traps data reads: it never stops to plan them")
+
+    @property
+    def planning(self) -> bool:
+        """Never: the Python counter traps every data read."""
+        return False
 
     @property
     def write_fault(self) -> int | None:

@@ -635,7 +635,10 @@ class Emulation:
 
     def _memory_fault(self, error: unicorn.UcError, pc: int) -> TinyEdgeError:
         if self._invalid_access is None and error.errno in _ACCESS_ERRORS and not self._watch_accesses:
-            self._invalid_access = self._rerun(watch_accesses=True).access_of_fault()
+            # planned from the start: a run that had switched meets a store into a data page at a
+            # read-only mapping again (trapped, the MMIO callback would stop it with no access to report)
+            reads = "plan" if self.counter.planning else None
+            self._invalid_access = self._rerun(watch_accesses=True, data_reads=reads).access_of_fault()
         if self._invalid_access is None:
             return self._fault_error(pc, _UC_ERRORS.get(error.errno, str(error)))
         access, address, size = self._invalid_access
