@@ -81,7 +81,7 @@ def _rv_board() -> SimTarget:
                      caches=(_cache("both", "irom-cache", size=1024, line=32, ways=4),))
 
 
-def _assert_same_reads(elf, board, expected_reads: dict[str, int] | None = None) -> None:
+def _assert_same_reads(elf, board, expected_reads: dict[str, int] | None = None) -> dict[str, tuple]:
     image = load_image(elf)
     model = cycle_model_for(board, image.arch, memory=True)
     runs = {}
@@ -102,6 +102,7 @@ def _assert_same_reads(elf, board, expected_reads: dict[str, int] | None = None)
     assert sum(trap.memory_reads.values()) > 0 and trap.samples[0].stall_cycles > 0
     if expected_reads is not None:
         assert trap.memory_reads == expected_reads
+    return runs
 
 
 # --- Thumb-1 (Cortex-M0+) ---------------------------------------------------------------------
@@ -324,15 +325,15 @@ def test_table_branches_and_loads_of_pc(thumb_program):
 
 
 # An IT block split by a page boundary: Unicorn ends the block there, and the next block starts
-# inside the IT block, its first instructions conditional on an IT instruction it does not hold.
-# Both parities take each path. Per pass: 2 (before the boundary) + 3 after it, on one parity;
-# 1 + 1 on the other (ITETE), then one unconditional read.
+# inside the IT block, its first instructions conditional on an IT instruction it does not hold
+# (the boundary falls after the ITETE itself, or after its first, second or third load). Both
+# parities take each path. Per pass: 2 of the ITETE's loads, 2 in the ITTT, 1 after.
 IT_ACROSS_PAGES_LOOP = """
     ldr r4, =weights
     movs r2, #40
     b 1f
     .balign {page}
-    .space {page} - 8
+    .space {page} - {before}
 1:  tst.w r2, #1
     itete eq
     ldreq r0, [r4, #0]
@@ -350,9 +351,13 @@ IT_ACROSS_PAGES_LOOP = """
 """
 
 
-def test_a_block_that_starts_inside_an_it_block(thumb_program):
-    elf = thumb_program(IT_ACROSS_PAGES_LOOP.format(page=PAGE), functions=_data(PAGE), name="itpage")
-    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 5})
+@pytest.mark.parametrize("loads_before", [0, 1, 2, 3])
+def test_a_block_that_starts_inside_an_it_block(thumb_program, loads_before):
+    source = IT_ACROSS_PAGES_LOOP.format(page=PAGE, before=6 + 2 * loads_before)  # tst.w 4, itete 2, ldr 2
+    elf = thumb_program(source, functions=_data(PAGE), name="itpage")
+    runs = _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 5})
+    starts = runs["plan"][1].counter.blocks().addresses
+    assert any(a % PAGE == 0 and a > PAGE for a in starts.tolist())  # a block starts at the boundary
 
 
 # Loads that straddle a data page's edge: an unaligned word and halfword half in the last data
