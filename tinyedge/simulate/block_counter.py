@@ -269,8 +269,10 @@ class _PlansStruct(ctypes.Structure):
         ("pending_capacity", ctypes.c_uint32),
         ("n_pending", ctypes.c_uint32),
         ("reg_read", ctypes.c_void_p),
+        ("reg_write", ctypes.c_void_p),
         ("reg_ids", ctypes.c_int32 * 32),
         ("xpsr_id", ctypes.c_int32),
+        ("page_bytes", ctypes.c_uint32),
         ("failure", ctypes.c_uint32),
         ("spans", ctypes.c_void_p),
         ("n_spans", ctypes.c_uint32),
@@ -417,6 +419,8 @@ class CBlockCounter:
         self._hooked: set[int] = set()
 
     def install(self, uc: unicorn.Uc) -> None:
+        if self._plans is not None:
+            self._plans.state.page_bytes = uc.ctl_get_page_size()
         handle = _binding.uc_hook_h()
         status = _binding.uclib.uc_hook_add(
             uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK,
@@ -589,6 +593,7 @@ class _Plans:
         s.pending = self.pending.ctypes.data
         s.pending_capacity = _PENDING_CAPACITY
         s.reg_read = _unicorn_function("uc_reg_read")
+        s.reg_write = _unicorn_function("uc_reg_write")
         s.spans = ctypes.addressof(self._spans)
         s.lo, s.hi = (1 << 64) - 1, 0
         s.switch_per_1000 = SWITCH_READS_PER_1000

@@ -53,7 +53,10 @@
 #endif
 
 typedef uc_err (*te_emu_stop_fn)(uc_engine *uc);
+
+#define TE_XPSR_IT_BITS 0x0600FC00u  /* xPSR's IT[1:0] (bits 26:25) and IT[7:2] (bits 15:10) */
 typedef uc_err (*te_reg_read_fn)(uc_engine *uc, int regid, void *value);
+typedef uc_err (*te_reg_write_fn)(uc_engine *uc, int regid, const void *value);
 
 enum te_isa { TE_ISA_THUMB = 0, TE_ISA_RV32 = 1 };
 
@@ -232,8 +235,10 @@ typedef struct te_plans {
     uint32_t pending_capacity;
     uint32_t n_pending;
     te_reg_read_fn reg_read;
+    te_reg_write_fn reg_write;
     int32_t reg_ids[32];      /* Unicorn's id of each register of the ISA */
     int32_t xpsr_id;          /* Thumb: xPSR (flags for conditional loads, IT state at block entry) */
+    uint32_t page_bytes;      /* Unicorn's page size: a translated block never crosses a page */
     uint32_t failure;         /* te_plan_block's result when the run stopped with TE_PLAN_FAILED */
     te_span **spans;          /* the data-only ranges, as in the trapped way */
     uint32_t n_spans;
@@ -435,7 +440,9 @@ TE_COLD static int te_plan(te_counter *c, uc_engine *uc, te_block *b, int conser
     te_plan_summary summary = {0, 0, 0};
     uint32_t itstate = 0;
     int result;
-    if (c->isa == TE_ISA_THUMB) {
+    /* A block starts inside an IT block only where Unicorn split the IT block at a page boundary;
+     * elsewhere the IT bits Unicorn leaves in xPSR after a conditional load are stale. */
+    if (c->isa == TE_ISA_THUMB && (b->address & (p->page_bytes - 1u)) == 0) {
         uint32_t xpsr = 0;
         if (p->reg_read(uc, p->xpsr_id, &xpsr) != UC_ERR_OK) {
             result = TE_PLAN_UNREADABLE;
@@ -465,7 +472,8 @@ TE_COLD static int te_plan(te_counter *c, uc_engine *uc, te_block *b, int conser
         goto failed;
     }
     for (uint32_t i = 0; i < summary.n_records; i++) {
-        if (p->loads[b->first_load + i].kind == TE_RECORD_HOOKED) {
+        if (p->loads[b->first_load + i].kind == TE_RECORD_HOOKED
+            || p->loads[b->first_load + i].kind == TE_RECORD_CLEAR_IT) {
             p->pending[p->n_pending++] = p->loads[b->first_load + i].pc;
         }
     }
@@ -531,7 +539,7 @@ static int te_entry_addresses(te_counter *c, uc_engine *uc, const te_block *b)
     for (uint32_t i = 0; i < b->records; i++) {
         const te_load *l = &records[i];
         uint32_t address = l->offset;
-        if (l->kind == TE_RECORD_HOOKED) {
+        if (l->kind == TE_RECORD_HOOKED || l->kind == TE_RECORD_CLEAR_IT) {
             continue;
         }
         for (int t = 0; t < TE_TERMS && l->term[t] >= 0; t++) {
@@ -661,6 +669,18 @@ void te_counter_load_hook(uc_engine *uc, uint64_t address, uint32_t size, void *
     const te_block *b = &c->blocks[c->last_block];
     const te_load *records = p->loads + b->first_load;
     (void)size;
+    for (uint32_t i = 0; i < b->records; i++) {
+        if (records[i].kind == TE_RECORD_CLEAR_IT && records[i].pc == address) {
+            /* past the IT block: the IT bits Unicorn left in xPSR are stale */
+            uint64_t xpsr = 0;
+            p->reg_read(uc, p->xpsr_id, &xpsr);
+            if (xpsr & TE_XPSR_IT_BITS) {
+                xpsr &= ~(uint64_t)TE_XPSR_IT_BITS;
+                p->reg_write(uc, p->xpsr_id, &xpsr);
+            }
+            break;
+        }
+    }
     if (!p->has_tail || p->tail_block != c->last_block) {
         return;
     }

@@ -695,6 +695,7 @@ int te_plan_block(const te_planner *p, uc_engine *uc, uint64_t address, uint32_t
     uint32_t n_stores = 0;
     int wild = 0;
     uint32_t it = itstate & 0xffu;
+    int it_memory = 0;  /* the IT block under way has a conditional memory access */
     cs_insn *insn = NULL;
     int result = TE_PLAN_OK;
 
@@ -754,9 +755,31 @@ int te_plan_block(const te_planner *p, uc_engine *uc, uint64_t address, uint32_t
             }
         }
         at += d.length;
+        if (thumb && cond != TE_COND_ALWAYS && (d.kind == TE_I_LOAD || d.kind == TE_I_STORE || d.stores)) {
+            it_memory = 1;  /* QEMU writes the IT state to xPSR before a conditional memory access */
+        }
+        if (thumb && it_memory && (it & 0xfu) == 0 && at < size) {
+            /* The IT block ended before the block does: Unicorn leaves its IT bits in xPSR, and a
+             * block looked up from here on (after Unicorn dropped its translations: a switch to
+             * plans, new hooks) would be taken for one inside an IT block. Hook the next
+             * instruction to clear them. */
+            te_load *l;
+            if (n == capacity) {
+                result = TE_PLAN_FULL;
+                break;
+            }
+            l = &loads[n++];
+            memset(l, 0, sizeof *l);
+            l->pc = address + at;
+            l->kind = TE_RECORD_CLEAR_IT;
+            l->term[0] = l->term[1] = l->term[2] = l->term[3] = -1;
+            n_hooked++;
+            it_memory = 0;
+        }
 
         if (d.kind == TE_I_IT) {
             it = d.imm;
+            it_memory = 0;
         } else if (d.kind == TE_I_LOAD) {
             te_load *l;
             int pc_base = thumb && d.base == 15;

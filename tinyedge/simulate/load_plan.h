@@ -55,6 +55,8 @@ typedef struct {
 #define TE_RECORD_LOAD 0    /* an entry load */
 #define TE_RECORD_STORE 1   /* a store with a known address: kept values are checked against it */
 #define TE_RECORD_HOOKED 2  /* a hooked load */
+#define TE_RECORD_CLEAR_IT 3  /* the instruction after an IT block with a conditional memory access:
+                               * its hook clears the IT bits Unicorn leaves behind in xPSR (counter.c) */
 #define TE_MAX_RECORDS 256  /* records of one block (a block with more is not planned) */
 #define TE_MAX_STORES 32
 

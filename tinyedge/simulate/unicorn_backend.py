@@ -55,7 +55,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import unicorn
-from unicorn.arm_const import UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_SP
+from unicorn.arm_const import (
+    UC_ARM_REG_LR,
+    UC_ARM_REG_PC,
+    UC_ARM_REG_R0,
+    UC_ARM_REG_R1,
+    UC_ARM_REG_SP,
+    UC_ARM_REG_XPSR,
+)
 from unicorn.riscv_const import UC_RISCV_REG_A0, UC_RISCV_REG_A1, UC_RISCV_REG_PC, UC_RISCV_REG_SP
 
 from tinyedge.errors import TinyEdgeError
@@ -109,6 +116,7 @@ _UC_ERRORS = {
     unicorn.UC_ERR_WRITE_UNALIGNED: "unaligned write",
     unicorn.UC_ERR_FETCH_UNALIGNED: "unaligned instruction fetch",
 }
+_XPSR_IT_BITS = 0x0600FC00  # ICI/IT[1:0] in bits 26:25, IT[7:2] in 15:10
 _DATA_PERMS = unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE
 _FETCH_PERMS = unicorn.UC_PROT_ALL
 _ACCESS_ERRORS = {  # what the invalid-access hook of a rerun explains (_memory_fault)
@@ -535,7 +543,20 @@ class Emulation:
                 self.counter.switch_to_plans(self.uc)
             else:
                 return
-            pc = self.counter.stop_block | 1 if self._arm else self.counter.stop_block
+            pc = self.counter.stop_block
+            if self._arm:
+                self._clear_stale_it_state(pc)
+                pc |= 1
+
+    def _clear_stale_it_state(self, pc: int) -> None:
+        """Before resuming at a block start pc: Unicorn leaves the IT bits of a conditional load's IT
+        block in xPSR after it, and a resumed run looks its first block up with them (its first
+        instructions then run as conditional). A block starts inside an IT block only where Unicorn
+        split one at a page boundary, so anywhere else the bits are stale."""
+        if pc % self.uc.ctl_get_page_size():
+            xpsr = self.uc.reg_read(UC_ARM_REG_XPSR)
+            if xpsr & _XPSR_IT_BITS:
+                self.uc.reg_write(UC_ARM_REG_XPSR, xpsr & ~_XPSR_IT_BITS)
 
     def run(self) -> Measurements:
         started = time.perf_counter()
