@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from semihost_c import RESET_C, SEMIHOST_C
 
 from tinyedge.simulate import Memory, SimTarget
 
@@ -136,23 +137,7 @@ CONTRACT_FIRMWARE = r"""
 
 extern uint32_t __stack_top, __data_start, __data_end, __data_load, __bss_start, __bss_end;
 
-static int semihost(int op, const void *arg)
-{
-#if defined(__riscv)
-    register int a0 __asm__("a0") = op;
-    register const void *a1 __asm__("a1") = arg;
-    __asm__ volatile(".option push\n.option norvc\n"
-                     "slli x0, x0, 0x1f\nebreak\nsrai x0, x0, 7\n"
-                     ".option pop" : "+r"(a0) : "r"(a1) : "memory");
-    return a0;
-#else
-    register int r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-#endif
-}
-
+""" + SEMIHOST_C + r"""
 static int sh_open(const char *name, int mode)
 {
     uint32_t length = 0;
@@ -225,22 +210,7 @@ int main(void)
     return 0;
 }
 
-void reset(void)
-{
-    uint32_t *src = &__data_load;
-    for (uint32_t *dst = &__data_start; dst < &__data_end;) {
-        *dst++ = *src++;
-    }
-    for (uint32_t *dst = &__bss_start; dst < &__bss_end;) {
-        *dst++ = 0;
-    }
-    int status = main();
-    const uint32_t block[2] = {0x20026u, (uint32_t)status};
-    semihost(0x20, block);  /* SYS_EXIT_EXTENDED */
-    for (;;) {
-    }
-}
-
+""" + RESET_C + r"""
 #if defined(__riscv)
 __asm__(".section .text.start, \"ax\"\n.global _start\n_start:\n  la sp, __stack_top\n  j reset\n");
 #else

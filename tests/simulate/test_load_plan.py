@@ -14,42 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plan_runs import PAGE, RV_PAGE, assert_same, flash_data, run_four_ways, rv_board, thumb_board
 
-from tinyedge.boards import Cache, load_board
-from tinyedge.simulate import Memory, SimTarget, block_counter, cycle_model_for
+from tinyedge.boards import load_board
+from tinyedge.simulate import block_counter, cycle_model_for
 from tinyedge.simulate.firmware_image import load_image
 from tinyedge.simulate.unicorn_backend import Emulation
-
-MISS = 10
-_FLASH, _RAM = Memory("flash", 0x0, 0x40000, "flash"), Memory("ram", 0x20000000, 0x10000, "ram")
-_RV_FLASH, _RV_RAM = Memory("irom", 0x42000000, 0x40000, "flash"), Memory("dram", 0x3FC80000, 0x20000, "ram")
-
-
-def _data(page: int) -> str:
-    """Flash data in whole pages (the memory model sees reads of pages that hold data only): 2 pages
-    of bytes (i * 37 + 11) & 0xff, then a page whose first 256 words are a table of i * 4."""
-    return f"""
-    .section .rodata
-    .balign {page}
-    .global weights
-    .type weights, %object
-    .size weights, {2 * page}
-weights:
-    .set i, 0
-    .rept {2 * page}
-    .byte (i * 37 + 11) & 0xff
-    .set i, i + 1
-    .endr
-    .global table
-    .type table, %object
-    .size table, {page}
-table:
-    .set i, 0
-    .rept {page // 4}
-    .word (i & 255) * 4
-    .set i, i + 1
-    .endr
-"""
 
 # Each pass, in two blocks. The first reloads a pointer spilled to the stack, after a store through
 # sp + r10 (r10 = 0: the walk cannot tell it from another array) that misses it, and reads through
@@ -135,54 +105,9 @@ RV_LOOP = """
 """
 
 
-def _cache(serves: str, name: str, size: int = 256, line: int = 16, ways: int = 2) -> Cache:
-    return Cache(name, "flash" if name != "irom-cache" else "irom", serves, size, line, ways, MISS, "always",
-                 "test figure")
-
-
-def _thumb_board() -> SimTarget:
-    return SimTarget("test-m4-plans", "cortex-m4", 64_000_000, (_FLASH, _RAM),
-                     caches=(_cache("instruction", "i", size=512), _cache("data", "d")))
-
-
-def _rv_board() -> SimTarget:
-    return SimTarget("test-rv-plans", "rv32imc", 80_000_000, (_RV_FLASH, _RV_RAM),
-                     caches=(_cache("both", "irom-cache", size=1024, line=32, ways=4),))
-
-
-def _runs(elf, board, inputs: bytes = b"", *, python: bool = True) -> dict[str, object]:
-    image = load_image(elf)
-    model = cycle_model_for(board, image.arch, memory=True)
-    runs = {}
-    for name, counter, reads in (("trap", "c", "trap"), ("plan", "c", "plan"), ("auto", "c", "auto"),
-                                 ("python", "python", "trap")):
-        if name == "python" and not python:
-            continue
-        emulation = Emulation(image, board, inputs, model, counter=counter, data_reads=reads)
-        if name == "auto":
-            emulation.counter._plans.state.window = emulation.counter._plans.state.window_end = 200
-        runs[name] = (emulation.run(), emulation)
-    return runs
-
-
-def _assert_same(runs, whole_run: bool = True) -> None:
-    """The runs' reads, misses and per-sample figures equal the trapped run's. whole_run=False
-    leaves out the run's totals, which include the firmware's report after the inference: on RV32
-    it prints mcycle, which Unicorn takes from the host's clock, so its digits (and the reads of
-    printing them) vary from run to run."""
-    trap = runs["trap"][0]
-    for name, (measured, _) in runs.items():
-        if whole_run:
-            assert measured.memory_reads == trap.memory_reads, name
-            assert measured.cache_misses == trap.cache_misses, name
-        assert measured.samples == trap.samples, name
-        assert measured.outputs == trap.outputs, name
-    assert sum(trap.memory_reads.values()) > 0 and trap.samples[0].stall_cycles > 0
-
-
 def test_thumb_loads_planned_trapped_switched_and_in_python_read_the_same(thumb_program):
-    runs = _runs(thumb_program(THUMB_LOOP, functions=_data(1024), name="plans"), _thumb_board())
-    _assert_same(runs)
+    runs = run_four_ways(thumb_program(THUMB_LOOP, functions=flash_data(PAGE), name="plans"), thumb_board())
+    assert_same(runs)
     assert runs["plan"][1].counter.planning and runs["auto"][1].counter.planning
     assert not runs["trap"][1].counter.planning
     # per pass: look-up byte and word, the reloaded pointers' word, one conditional word, LDRD's
@@ -191,19 +116,18 @@ def test_thumb_loads_planned_trapped_switched_and_in_python_read_the_same(thumb_
 
 
 def test_rv32_loads_planned_trapped_switched_and_in_python_read_the_same(riscv_program):
-    elf = riscv_program(RV_LOOP, functions=_data(4096).replace("%object", "@object"), name="rvplans")
-    runs = _runs(elf, _rv_board())
-    _assert_same(runs)
+    runs = run_four_ways(riscv_program(RV_LOOP, functions=flash_data(RV_PAGE, "@object"), name="rvplans"), rv_board())
+    assert_same(runs)
     assert runs["trap"][0].memory_reads == {"irom": 60 * 5}
     assert runs["auto"][1].counter.planning
 
 
 def test_a_data_read_dense_run_switches_to_plans_and_a_sparse_one_does_not(thumb_program):
     dense = thumb_program("    ldr r1, =weights\n    ldr r2, =2000\n1:  ldr r0, [r1]\n    subs r2, r2, #1\n"
-                          "    bne 1b\n", functions=_data(1024), name="dense")
+                          "    bne 1b\n", functions=flash_data(PAGE), name="dense")
     sparse = thumb_program("    ldr r1, =weights\n    ldr r2, =2000\n1:  ldr r0, [r1]\n" + "    nop\n" * 20
-                           + "    subs r2, r2, #1\n    bne 1b\n", functions=_data(1024), name="sparse")
-    board = _thumb_board()
+                           + "    subs r2, r2, #1\n    bne 1b\n", functions=flash_data(PAGE), name="sparse")
+    board = thumb_board()
     for elf, planned in ((dense, True), (sparse, False)):
         image = load_image(elf)
         emulation = Emulation(image, board, b"", cycle_model_for(board, image.arch, memory=True), counter="c")
@@ -238,6 +162,6 @@ def test_a_trained_models_firmware_reads_the_same_planned_and_trapped(board_name
     compiled = compile_graph(parse_tflite(tflite.read_bytes(), name="model"))
     firmware = build(compiled, board_name, tmp_path / board_name)
     inputs = b"".join(random_samples(compiled, 1, seed=1))  # one: the report after it varies on RV32
-    runs = _runs(firmware.elf, load_board(board_name), inputs, python=False)
-    _assert_same(runs, whole_run=False)
+    runs = run_four_ways(firmware.elf, load_board(board_name), inputs, python=False)
+    assert_same(runs, whole_run=False)
     assert np.mean([s.stall_cycles for s in runs["plan"][0].samples]) > 0

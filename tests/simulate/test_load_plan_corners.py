@@ -14,94 +14,25 @@ trapping).
 from __future__ import annotations
 
 import pytest
+from plan_runs import PAGE, RV_PAGE, assert_same, run_four_ways, rv_board, thumb_board
+from plan_runs import flash_data as _data
+from semihost_c import RESET_C, SEMIHOST_C
 
-from tinyedge.boards import Cache, load_board
+from tinyedge.boards import load_board
 from tinyedge.errors import TinyEdgeError
-from tinyedge.simulate import Memory, SimTarget, block_counter, cycle_model_for
+from tinyedge.simulate import cycle_model_for
 from tinyedge.simulate.firmware_image import load_image
 from tinyedge.simulate.unicorn_backend import Emulation
 
-MISS = 10
-PAGE = 1024  # Unicorn's page on M-profile cores: a TB never crosses one
-_FLASH, _RAM = Memory("flash", 0x0, 0x40000, "flash"), Memory("ram", 0x20000000, 0x10000, "ram")
-_RV_FLASH, _RV_RAM = Memory("irom", 0x42000000, 0x40000, "flash"), Memory("dram", 0x3FC80000, 0x20000, "ram")
-
-
-def _data(page: int, object_type: str = "%object") -> str:
-    """Two pages of bytes (i * 37 + 11) & 0xff ("weights"), a page of words i * 4 (i < 256) and
-    bytes i & 3 ("table", "bytes4" at its middle), then a page that is no data object ("plain")."""
-    return f"""
-    .section .rodata
-    .balign {page}
-    .global weights
-    .type weights, {object_type}
-    .size weights, {2 * page}
-weights:
-    .set i, 0
-    .rept {2 * page}
-    .byte (i * 37 + 11) & 0xff
-    .set i, i + 1
-    .endr
-    .global table
-    .type table, {object_type}
-    .size table, {page}
-table:
-    .set i, 0
-    .rept {page // 8}
-    .word (i & 255) * 4
-    .set i, i + 1
-    .endr
-bytes4:
-    .set i, 0
-    .rept {page // 2}
-    .byte i & 3
-    .set i, i + 1
-    .endr
-plain:
-    .set i, 0
-    .rept {page}
-    .byte (i * 13 + 5) & 0xff
-    .set i, i + 1
-    .endr
-"""
-
-
-def _cache(serves: str, name: str, size: int = 256, line: int = 16, ways: int = 2) -> Cache:
-    return Cache(name, "flash" if name != "irom-cache" else "irom", serves, size, line, ways, MISS, "always",
-                 "test figure")
-
-
-def _thumb_board(cpu: str = "cortex-m4") -> SimTarget:
-    return SimTarget(f"test-{cpu}-corners", cpu, 64_000_000, (_FLASH, _RAM),
-                     caches=(_cache("instruction", "i", size=512), _cache("data", "d")))
-
-
-def _rv_board() -> SimTarget:
-    return SimTarget("test-rv-corners", "rv32imc", 80_000_000, (_RV_FLASH, _RV_RAM),
-                     caches=(_cache("both", "irom-cache", size=1024, line=32, ways=4),))
-
 
 def _assert_same_reads(elf, board, expected_reads: dict[str, int] | None = None) -> dict[str, tuple]:
-    image = load_image(elf)
-    model = cycle_model_for(board, image.arch, memory=True)
-    runs = {}
-    for name, counter, reads in (("trap", "c", "trap"), ("plan", "c", "plan"), ("auto", "c", "auto"),
-                                 ("python", "python", "trap")):
-        emulation = Emulation(image, board, b"", model, counter=counter, data_reads=reads)
-        if name == "auto":
-            emulation.counter._plans.state.window = emulation.counter._plans.state.window_end = 20
-        runs[name] = (emulation.run(), emulation)
-    trap = runs["trap"][0]
-    for name, (measured, emulation) in runs.items():
-        assert emulation.counter.status != block_counter.STATUS_PLAN_FAILED, (name, emulation.counter.plan_failure)
-        assert measured.memory_reads == trap.memory_reads, name
-        assert measured.cache_misses == trap.cache_misses, name
-        assert measured.samples == trap.samples, name
-        assert measured.outputs == trap.outputs, name
-    assert runs["plan"][1].counter.planning and runs["auto"][1].counter.planning
-    assert sum(trap.memory_reads.values()) > 0 and trap.samples[0].stall_cycles > 0
+    """The firmware run four ways (plan_runs.py) agree, "auto" switched, and the trapped run read
+    `expected_reads`."""
+    runs = run_four_ways(elf, board, window=20)
+    assert_same(runs)
+    assert runs["auto"][1].counter.planning
     if expected_reads is not None:
-        assert trap.memory_reads == expected_reads
+        assert runs["trap"][0].memory_reads == expected_reads
     return runs
 
 
@@ -160,7 +91,7 @@ reader:
 
 def test_thumb1_for_a_cortex_m0plus(thumb_program):
     elf = thumb_program(THUMB1_LOOP, functions=THUMB1_FUNCTIONS + _data(PAGE), cpu="cortex-m0plus", name="m0")
-    _assert_same_reads(elf, _thumb_board("cortex-m0plus"), {"flash": 30 * 11})
+    _assert_same_reads(elf, thumb_board("cortex-m0plus"), {"flash": 30 * 11})
 
 
 # --- Thumb-2 (Cortex-M4) ----------------------------------------------------------------------
@@ -189,7 +120,7 @@ IT_BASE_LOOP = """
 
 
 def test_it_blocks_writing_the_base_register(thumb_program):
-    _assert_same_reads(thumb_program(IT_BASE_LOOP, functions=_data(PAGE), name="itbase"), _thumb_board(),
+    _assert_same_reads(thumb_program(IT_BASE_LOOP, functions=_data(PAGE), name="itbase"), thumb_board(),
                        {"flash": 30 * 3 + 30 * 4})
 
 
@@ -226,7 +157,7 @@ WRITEBACK_LOOP = """
 
 
 def test_write_back_in_every_addressing_form(thumb_program):
-    _assert_same_reads(thumb_program(WRITEBACK_LOOP, functions=_data(PAGE), name="wback"), _thumb_board(),
+    _assert_same_reads(thumb_program(WRITEBACK_LOOP, functions=_data(PAGE), name="wback"), thumb_board(),
                        {"flash": 40 * 15})
 
 
@@ -261,7 +192,7 @@ SHIFTED_LOOP = """
 
 
 def test_shifted_register_offsets_and_signed_indices(thumb_program):
-    _assert_same_reads(thumb_program(SHIFTED_LOOP, functions=_data(PAGE), name="shifted"), _thumb_board(),
+    _assert_same_reads(thumb_program(SHIFTED_LOOP, functions=_data(PAGE), name="shifted"), thumb_board(),
                        {"flash": 40 * 10})
 
 
@@ -321,7 +252,7 @@ ldm_reader:
 
 def test_table_branches_and_loads_of_pc(thumb_program):
     elf = thumb_program(TABLE_BRANCH_LOOP, functions=TABLE_BRANCH_FUNCTIONS + _data(PAGE), name="tbb")
-    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 8})
+    _assert_same_reads(elf, thumb_board(), {"flash": 40 * 8})
 
 
 # An IT block split by a page boundary: Unicorn ends the block there, and the next block starts
@@ -355,7 +286,7 @@ IT_ACROSS_PAGES_LOOP = """
 def test_a_block_that_starts_inside_an_it_block(thumb_program, loads_before):
     source = IT_ACROSS_PAGES_LOOP.format(page=PAGE, before=6 + 2 * loads_before)  # tst.w 4, itete 2, ldr 2
     elf = thumb_program(source, functions=_data(PAGE), name="itpage")
-    runs = _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 5})
+    runs = _assert_same_reads(elf, thumb_board(), {"flash": 40 * 5})
     starts = runs["plan"][1].counter.blocks().addresses
     assert any(a % PAGE == 0 and a > PAGE for a in starts.tolist())  # a block starts at the boundary
 
@@ -378,7 +309,7 @@ STRADDLE_LOOP = """
 
 def test_loads_straddling_a_data_pages_edge(thumb_program):
     elf = thumb_program(STRADDLE_LOOP, functions=_data(PAGE), name="straddle")
-    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 4})
+    _assert_same_reads(elf, thumb_board(), {"flash": 40 * 4})
 
 
 # FP loads (the FPU enabled through CPACR first): VLDR of S and D registers (a D register 4- but
@@ -411,12 +342,11 @@ FP_LOOP = """
 
 def test_fp_loads_and_ldrex(thumb_program):
     elf = thumb_program(FP_LOOP, functions=_data(PAGE), name="fp")
-    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 13})
+    _assert_same_reads(elf, thumb_board(), {"flash": 40 * 13})
 
 
 # --- RV32IMC ----------------------------------------------------------------------------------
 
-RV_PAGE = 4096
 
 # Compressed stack forms: a flash pointer spilled with c.swsp below a c.addi16sp frame and
 # reloaded with c.lwsp; c.addi4spn making a second pointer to the same slot, a c.sw through it
@@ -461,7 +391,7 @@ RV_COMPRESSED_LOOP = """
 
 def test_rv32_compressed_stack_forms_constants_and_negative_offsets(riscv_program):
     elf = riscv_program(RV_COMPRESSED_LOOP, functions=_data(RV_PAGE, "@object"), name="rvc")
-    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 11})
+    _assert_same_reads(elf, rv_board(), {"irom": 40 * 11})
 
 
 # A pointer stored and reloaded after stores through another register: one at the same address
@@ -511,7 +441,7 @@ RV_ALIAS_LOOP = """
 
 def test_rv32_aliasing_stores_and_computed_indices(riscv_program):
     elf = riscv_program(RV_ALIAS_LOOP, functions=_data(RV_PAGE, "@object"), name="rvalias")
-    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 6})
+    _assert_same_reads(elf, rv_board(), {"irom": 40 * 6})
 
 
 # --- Faults ----------------------------------------------------------------------------------
@@ -528,7 +458,7 @@ def test_a_store_into_a_data_array_is_a_fault_in_every_mode(thumb_program, data_
     str r0, [r1, #8]
 """
     image = load_image(thumb_program(snippet, functions=_data(PAGE), name=f"store{data_reads}"))
-    board = _thumb_board()
+    board = thumb_board()
     emulation = Emulation(image, board, b"", cycle_model_for(board, image.arch, memory=True), counter="c",
                           data_reads=data_reads)
     if data_reads == "auto":
@@ -589,7 +519,7 @@ def test_reads_before_a_layer_call_site_count_to_the_layer_before_it(thumb_progr
     conditional = f"cmp r4, #0\n    it {condition}\n    ldr{condition} r0, [r4, #16]" if condition else ""
     functions = INVOKE_FUNCTIONS.replace("{conditional}", conditional) + _data(PAGE)
     elf = thumb_program(INVOKE_LOOP, functions=functions, name="layers")
-    _assert_same_reads(elf, _thumb_board(), {"flash": 20 * (7 if condition == "ne" else 6)})
+    _assert_same_reads(elf, thumb_board(), {"flash": 20 * (7 if condition == "ne" else 6)})
 
 
 # --- Loaded values as addresses ---------------------------------------------------------------
@@ -637,7 +567,7 @@ THUMB_POINTER_LOOP = """
 
 def test_thumb_pointers_loaded_from_flash_and_followed(thumb_program):
     elf = thumb_program(THUMB_POINTER_LOOP, functions=_pointers(PAGE), name="pointers")
-    _assert_same_reads(elf, _thumb_board(), {"flash": 40 * 9})
+    _assert_same_reads(elf, thumb_board(), {"flash": 40 * 9})
 
 
 # The same in RV32: a pointer loaded and followed, a signed byte used as an index of a table
@@ -673,7 +603,7 @@ RV_POINTER_LOOP = """
 
 def test_rv32_pointers_loaded_from_flash_and_followed(riscv_program):
     elf = riscv_program(RV_POINTER_LOOP, functions=_pointers(RV_PAGE, "@object"), name="rvpointers")
-    _assert_same_reads(elf, _rv_board(), {"irom": 40 * 9})
+    _assert_same_reads(elf, rv_board(), {"irom": 40 * 9})
 
 
 # A value read from a peripheral's register (the nRF52840's NVMC page, modelled as MMIO by its
@@ -710,23 +640,7 @@ IT_SWITCH_PROGRAM = r"""
 
 extern uint32_t __stack_top, __data_start, __data_end, __data_load, __bss_start, __bss_end;
 
-static int semihost(int op, const void *arg)
-{
-#if defined(__riscv)
-    register int a0 __asm__("a0") = op;
-    register const void *a1 __asm__("a1") = arg;
-    __asm__ volatile(".option push\n.option norvc\n"
-                     "slli x0, x0, 0x1f\nebreak\nsrai x0, x0, 7\n"
-                     ".option pop" : "+r"(a0) : "r"(a1) : "memory");
-    return a0;
-#else
-    register int r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-#endif
-}
-
+""" + SEMIHOST_C + r"""
 #define N 4096
 #define GEN(i) (int8_t)((i) * 37 + 11)
 #define R4(i) GEN(i), GEN(i + 1), GEN(i + 2), GEN(i + 3)
@@ -807,22 +721,7 @@ int main(void)
     return 0;
 }
 
-void reset(void)
-{
-    uint32_t *src = &__data_load;
-    for (uint32_t *dst = &__data_start; dst < &__data_end;) {
-        *dst++ = *src++;
-    }
-    for (uint32_t *dst = &__bss_start; dst < &__bss_end;) {
-        *dst++ = 0;
-    }
-    int status = main();
-    const uint32_t block[2] = {0x20026u, (uint32_t)status};
-    semihost(0x20, block);
-    for (;;) {
-    }
-}
-
+""" + RESET_C + r"""
 #if defined(__riscv)
 __asm__(".section .text.start, \"ax\"\n.global _start\n_start:\n  la sp, __stack_top\n  j reset\n");
 #else
@@ -833,7 +732,7 @@ __attribute__((section(".vectors"), used)) static const void *const vectors[2] =
 
 def test_a_compiled_program_runs_the_same_switched_to_plans_mid_run(arm_c_program):
     image = load_image(arm_c_program(IT_SWITCH_PROGRAM, name="itswitch"))
-    board = _thumb_board()
+    board = thumb_board()
     model = cycle_model_for(board, image.arch, memory=True)
     trap = Emulation(image, board, b"", model, counter="c", data_reads="trap").run()
     auto = Emulation(image, board, b"", model, counter="c", data_reads="auto")
