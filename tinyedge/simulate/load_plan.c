@@ -468,8 +468,6 @@ static int te_rv32_decode_full(uint32_t i, uint64_t pc, te_insn *d)
             d->rn = rs1;
             d->rm = (int)te_bits(i, 24, 20);
             d->shift = 0;
-        } else if (funct3 == 1 && (i >> 25) == 0) {
-            te_rv_writes(d, rd);  /* SLL: a shift by a register */
         } else {
             te_rv_writes(d, rd);
         }

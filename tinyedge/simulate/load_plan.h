@@ -3,24 +3,24 @@
  *
  * The memory model charges each data read of flash by the address it touches. Trapping every
  * such read (Unicorn MMIO) costs 25-30 ns a read; most loads, though, read at an address that
- * follows from the registers the block was entered with: a base register moved only by
- * immediate adds and the loads' own write-back, an index register untouched before the load,
- * a constant from a literal in flash. load_plan.c walks a block's instructions once, on its
- * first entry, tracking each register as "its value at entry + a constant", "a constant" or
- * "unknown", and gives each load a formula:
+ * follows from the registers the block was entered with: a base register moved by adds and the
+ * loads' own write-back, an index untouched before the load or loaded earlier in the block, a
+ * constant from a literal in flash. load_plan.c walks a block's instructions once, on its first
+ * entry, keeping each register as a constant plus at most TE_TERMS shifted terms (a register at
+ * entry, or a value an earlier load of the block read), or unknown, and gives each load a
+ * formula:
  *
- *   address = offset + sum of R[term[i]] << shift[i]      (up to TE_TERMS terms)
+ *   address = offset + sum of X(term[i]) << shift[i]
  *
- * (for an entry load a term may also be a value an earlier entry load of the block loaded:
- * TE_LOADED below; a hooked load's formula is its base + index << shift),
- * Entry loads use R at block entry, so counter.c works out their addresses when the block is
- * entered; hooked loads (conditional ones, and those whose registers the block computed in a way
- * the walk does not follow) use R at the load itself: counter.c charges each from a code hook on
- * its address, which Unicorn calls only if the load runs. Reads are charged in program order:
- * the entry loads up to the block's first hooked load at entry, each hooked load and the entry
- * loads after it, up to the next, from its hook, and whatever a skipped hooked load left when
- * the next block is entered (or the counter is read). Every read is charged once, in program
- * order, at the address it really touches.
+ * Entry loads' formulas use registers at block entry (and TE_LOADED values), so counter.c works
+ * out their addresses when the block is entered; hooked loads (conditional ones, and those whose
+ * registers the block computed in a way the walk does not follow) use base + index << shift as
+ * the registers are at the load: counter.c charges each from a code hook on its address, which
+ * Unicorn calls only if the load runs. Reads are charged in program order: the entry loads up to
+ * the block's first hooked load at entry, each hooked load and the entry loads after it, up to
+ * the next, from its hook, and whatever a skipped hooked load left when the next block is
+ * entered (or the counter is read). Every read is charged once, in program order, at the address
+ * it really touches.
  *
  * Registers are numbered per ISA: Thumb r0-r15 (13 sp, 14 lr, 15 pc), RV32 x0-x31.
  */
@@ -34,10 +34,10 @@
 
 #define TE_COND_ALWAYS 14u
 
-/* One load instruction's reads: `count` accesses of `size` bytes, `size` apart, from the
- * formula's address. Mirrored by LOAD_DTYPE in block_counter.py. */
 #define TE_TERMS 4
 
+/* One record of a block's plan; for a load, its reads: `count` accesses of `size` bytes, `size`
+ * apart, from the formula's address. Mirrored by LOAD_DTYPE in block_counter.py. */
 typedef struct {
     uint64_t pc;      /* the instruction's address: where a hooked load's hook fires */
     int8_t term[TE_TERMS];    /* what is added, each shifted left by shift[i]; -1: nothing */
@@ -62,8 +62,10 @@ typedef struct {
 
 /* In an entry record's formula, a term names a register at entry (0-31) or the value an earlier
  * entry load of the same block loaded (TE_LOADED + its index in the block): a pointer spilled to
- * the stack, an index byte of a table look-up. Its bytes are read at entry, which holds because
- * the walk forgets loaded values at the first store. */
+ * the stack, an index byte of a table look-up. Its bytes are read at entry: a store of the
+ * block before the load either has the same terms and is placed (its value forwarded, or the
+ * loaded value unknown), or has a known address the entry checks does not overlap (else the
+ * block is planned again without that assumption), or makes later loaded values unknown. */
 #define TE_LOADED 32
 #define TE_MAX_LOADED 95
 
