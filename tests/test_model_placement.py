@@ -19,7 +19,7 @@ from tinyedge.build import (
     render_project,
 )
 from tinyedge.pipeline import compile_model
-from tinyedge.report import summary_table
+from tinyedge.report import mips_text, summary_table
 from tinyedge.simulate import simulate
 from tinyedge.simulate.firmware_image import load_image
 
@@ -103,7 +103,8 @@ def test_rp2040_compile_reads_its_weights_from_sram_bit_exact_and_says_so(tiny_k
     assert "weights" in summary_table(result.report) and "in RAM" in summary_table(result.report)
     # what the built-in emulator ran at
     mips = result.report.simulation.guest_mips
-    assert mips > 0 and f"emulated at {mips:,.0f} MIPS" in summary_table(result.report)
+    assert mips > 0 and f"emulated at {mips_text(mips)} MIPS" in summary_table(result.report)
+    assert (mips_text(212.4), mips_text(0.2738)) == ("212", "0.27")
     # The clock the flashed firmware runs at, and how it gets there, in all three outputs.
     assert "PLL_SYS" in result.report.to_dict()["board"]["clock_source"]
     assert "set by the firmware's start-up code" in summary_table(result.report)

@@ -109,15 +109,28 @@ def run(command: Sequence[str], what: str, *, stage: str = "child", timeout: flo
         **kwargs: Any) -> subprocess.CompletedProcess:
     """subprocess.run with output captured; a program that cannot start or times out is a TinyEdgeError.
 
+    The child runs in a session of its own, and when we stop waiting for it (a timeout, Ctrl-C) it
+    ends with everything it started: a compiler driver's cc1 and as would otherwise go on writing
+    into a scratch folder the interrupted run has just removed.
+
     A non-zero exit is left to the caller (some read the output first), who raises completed_failure().
     """
     try:
-        return subprocess.run(list(command), capture_output=True, timeout=timeout, **kwargs)
+        process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=os.name == "posix", **kwargs)
     except OSError as exc:
         raise failure(what, command, f"could not start: {command[0]}: {exc.strerror or exc}", stage=stage) from None
-    except subprocess.TimeoutExpired as exc:
-        output = as_text(exc.stdout) + as_text(exc.stderr)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        stdout, stderr = process.communicate()
+        output = as_text(stdout) + as_text(stderr)
         raise failure(what, command, f"did not finish within {timeout:.0f} s", output, stage=stage) from None
+    except BaseException:
+        _kill(process)
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def as_text(data: str | bytes | None) -> str:

@@ -333,11 +333,16 @@ def layer_headings(r: Report) -> tuple[str, str]:
     return ("est. instructions", "est. cycles") if r.estimate is not None else ("instructions", "est. cycles")
 
 
+def mips_text(mips: float) -> str:
+    """An emulator speed: whole MIPS, or two figures below 10 (a short run is mostly start-up)."""
+    return f"{mips:,.0f}" if mips >= 10 else f"{mips:.2g}"
+
+
 def _simulation_rows(r: Report) -> list[tuple[str, str]]:
     sim = r.simulation
     assert sim is not None
     return [
-        ("instructions", f"{sim.instructions:,}  (exact, {sim.backend}; emulated at {sim.guest_mips:,.0f} MIPS)"),
+        ("instructions", f"{sim.instructions:,}  (exact, {sim.backend}; emulated at {mips_text(sim.guest_mips)} MIPS)"),
         ("cycles", f"{sim.cycles:,}  (estimate, {sim.stall_cycles:,} of them memory stalls: {sim.cycle_model})"),
         ("cycles / MAC", f"{sim.cycles / max(r.model.macs, 1):.2f}  (estimate)"),
         ("latency", f"{sim.latency_ms:.3f} ms  (estimate)"),
