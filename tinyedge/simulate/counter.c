@@ -25,8 +25,8 @@
  * used first, so the common case, a hit on the line used last, is one compare).
  *
  * Data reads of flash reach the model one of two ways. Trapped: the data-only pages are mapped as
- * MMIO and te_memory_mmio_read sees each read (25-30 ns a read in Unicorn 2.1). Planned (te_plans,
- * the default): the pages stay plain memory; each block is planned on its first entry
+ * MMIO and te_memory_mmio_read sees each read (25-30 ns a read in Unicorn 2.1). Planned (te_plans):
+ * the pages stay plain memory; each block is planned on its first entry
  * (load_plan.h) and its entry loads are charged from the registers as the block is entered, its
  * hooked loads from a code hook on each (te_counter_load_hook). A block with hooked loads stops
  * the run on its first entry (TE_NEEDS_HOOKS) so that the caller can add those hooks and have
@@ -150,6 +150,11 @@ static uint32_t te_cache_refill(te_cache *k, uint32_t *set, uint32_t tag)
 {
     uint32_t way;
     uint32_t cycles = 0;
+    if (k->ways == 1u) {  /* a read buffer, or a direct-mapped set: the one line is replaced */
+        set[0] = tag;
+        k->misses += 1;
+        return k->miss_cycles;
+    }
     for (way = 1; way < k->ways; way++) {
         if (set[way] == tag) {
             break;
@@ -336,13 +341,7 @@ static inline void te_span_read(te_span *span, uint64_t offset, unsigned size)
             uint32_t *set = k->tags + (size_t)(first & k->set_mask) * k->ways;
             k->accesses += 1;
             if (set[0] != first + 1u) {
-                if (k->ways == 1u) {  /* a read buffer: one line, a miss replaces it */
-                    set[0] = first + 1u;
-                    k->misses += 1;
-                    span->memory->stall += k->miss_cycles;
-                } else {
-                    span->memory->stall += te_cache_refill(k, set, first + 1u);
-                }
+                span->memory->stall += te_cache_refill(k, set, first + 1u);
             }
         }
     }
